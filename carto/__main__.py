@@ -1,0 +1,9 @@
+"""``python -m carto``: the command-line interface."""
+
+from __future__ import annotations
+
+import sys
+
+from carto.cli import main
+
+sys.exit(main())

@@ -1,0 +1,103 @@
+"""Command line: ``python -m carto [--db PATH] COMMAND``.
+
+A user's mistake ends with one line on stderr and exit code 2; never with a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from carto import sample, store
+from carto.errors import CartoError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _open(args: argparse.Namespace) -> store.Connection:
+    return store.connect(args.db)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    conn = _open(args)
+    version = store.schema_version(conn.cursor())
+    print(f"database {args.db or store.default_db_path()} ready (schema version {version})")
+    return 0
+
+
+def cmd_load_sample(args: argparse.Namespace) -> int:
+    conn = _open(args)
+    loaded = sample.load_folder(conn, Path(args.dir), username="cli")
+    print(", ".join(f"{name}: {n}" for name, n in loaded.items()))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    conn = _open(args)
+    figures = store.counts(conn.cursor())
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for name, n in figures.items():
+            print(f"{name:12} {n}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from carto import synthetic
+
+    written = synthetic.write_tier(Path(args.out), args.scale, seed=args.seed)
+    print(f"tier {args.scale} written to {args.out}: " + ", ".join(f"{k}: {v}" for k, v in written.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m carto",
+        description="Territories and social space: database and data tools.",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="database file (default: $CARTO_DB or data/carto.duckdb)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create the database or bring its schema up to date")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("load-sample", help="replace the data by the embedded sample (or a tier folder)")
+    p.add_argument("--dir", default=str(sample.SAMPLE_DIR), help="folder to load (default: the sample)")
+    p.set_defaults(handler=cmd_load_sample)
+
+    p = sub.add_parser("stats", help="count the rows of each dataset")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_stats)
+
+    p = sub.add_parser("sample", help="write a synthetic scale tier (S, M or L) as files")
+    p.add_argument("--scale", required=True, choices=("S", "M", "L"))
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=cmd_sample)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CartoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,27 @@
+"""The project's exceptions: messages say what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class CartoError(Exception):
+    """Base class of every error the project raises on purpose."""
+
+
+class InputError(CartoError, ValueError):
+    """A user's input (file, argument, value) cannot be used as it is."""
+
+
+class ValidationError(InputError):
+    """Several problems found in one input; ``problems`` lists them all."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class StoreError(CartoError):
+    """The database cannot be opened, migrated or written."""
+
+
+class PermissionDenied(CartoError):
+    """The acting user's role does not allow this operation."""

@@ -1,0 +1,185 @@
+"""Vocabulary of the project: datasets, their columns and the allowed values.
+
+Code names are English; the UI translates them through :mod:`carto.i18n` (keys ``enum.<value>``).
+Every other module reads column lists from here, so a column is added in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CRS = "EPSG:4326"
+
+TERRITORY_LEVELS = ("region", "departement", "epci", "commune", "qpv", "custom")
+
+ACTOR_TYPES = (
+    "ccas",
+    "caf",
+    "mission_locale",
+    "centre_social",
+    "pmi",
+    "association",
+    "school",
+    "health_centre",
+    "france_travail",
+    "housing",
+    "local_authority",
+    "company",
+    "other",
+)
+
+SECTORS = (
+    "social",
+    "employment",
+    "health",
+    "education",
+    "housing",
+    "youth",
+    "culture",
+    "sport",
+    "mobility",
+    "justice",
+    "other",
+)
+
+PLACE_KINDS = (
+    "neighbourhood",
+    "village",
+    "estate",
+    "market",
+    "community_centre",
+    "park",
+    "station",
+    "other",
+)
+
+RELATION_KINDS = ("partnership", "network", "referral", "affinity", "tension")
+DIMENSIONS = ("personal", "professional", "institutional")
+STAGES = ("negotiation", "contract", "delivery", "review")
+SCHEME_KINDS = ("contrat_de_ville", "pre", "cls", "clspd", "ctg", "pat", "other")
+
+IMPORT_MODES = ("append", "replace", "upsert")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One stored column: its SQL type, whether a row needs it, and its allowed values."""
+
+    name: str
+    sql_type: str
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A table of the store. ``key`` is its stable external identifier."""
+
+    name: str
+    key: str
+    columns: tuple[Column, ...]
+    geometry: str | None  # "point", "polygon", "any" or None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        msg = f"dataset {self.name!r} has no column {name!r}"
+        raise KeyError(msg)
+
+
+TERRITORIES = Dataset(
+    name="territories",
+    key="code",
+    columns=(
+        Column("code", "VARCHAR", required=True),
+        Column("name", "VARCHAR", required=True),
+        Column("level", "VARCHAR", required=True, choices=TERRITORY_LEVELS),
+        Column("parent_code", "VARCHAR"),
+        Column("population", "BIGINT"),
+    ),
+    geometry="polygon",
+)
+
+PLACES = Dataset(
+    name="places",
+    key="id",
+    columns=(
+        Column("id", "VARCHAR", required=True),
+        Column("name", "VARCHAR", required=True),
+        Column("kind", "VARCHAR", choices=PLACE_KINDS),
+        Column("population", "BIGINT"),
+        Column("publics", "VARCHAR"),
+        Column("territory_code", "VARCHAR"),
+    ),
+    geometry="any",
+)
+
+ACTORS = Dataset(
+    name="actors",
+    key="id",
+    columns=(
+        Column("id", "VARCHAR", required=True),
+        Column("name", "VARCHAR", required=True),
+        Column("type", "VARCHAR", required=True, choices=ACTOR_TYPES),
+        Column("sector", "VARCHAR", choices=SECTORS),
+        Column("siret", "VARCHAR"),
+        Column("territory_code", "VARCHAR"),
+    ),
+    geometry="point",
+)
+
+SCHEMES = Dataset(
+    name="schemes",
+    key="id",
+    columns=(
+        Column("id", "VARCHAR", required=True),
+        Column("name", "VARCHAR", required=True),
+        Column("kind", "VARCHAR", choices=SCHEME_KINDS),
+        Column("territory_code", "VARCHAR"),
+        Column("start", "DATE"),
+        Column("end", "DATE"),
+    ),
+    geometry=None,
+)
+
+RELATIONS = Dataset(
+    name="relations",
+    key="id",
+    columns=(
+        Column("id", "VARCHAR", required=True),
+        Column("source", "VARCHAR", required=True),
+        Column("target", "VARCHAR", required=True),
+        Column("kind", "VARCHAR", required=True, choices=RELATION_KINDS),
+        Column("dimension", "VARCHAR", choices=DIMENSIONS),
+        Column("formal", "BOOLEAN"),
+        Column("scheme_id", "VARCHAR"),
+        Column("weight", "DOUBLE"),
+        Column("directed", "BOOLEAN"),
+        Column("start", "DATE"),
+        Column("end", "DATE"),
+        Column("stage", "VARCHAR", choices=STAGES),
+    ),
+    geometry=None,
+)
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d for d in (TERRITORIES, PLACES, ACTORS, SCHEMES, RELATIONS)
+}
+
+# Load order: what a row refers to is loaded before the row.
+LOAD_ORDER = ("territories", "schemes", "places", "actors", "relations")
+
+
+def dataset(name: str) -> Dataset:
+    """Return the dataset called ``name`` or raise a clear ``KeyError``."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        known = ", ".join(DATASETS)
+        msg = f"unknown dataset {name!r}; expected one of: {known}"
+        raise KeyError(msg) from None

@@ -1,0 +1,372 @@
+"""DuckDB store: the one source of truth.
+
+One connection per process (:func:`connect`), one cursor per thread (``conn.cursor()``), and every
+write inside :func:`transaction`, which serialises writers of this process and commits all or
+nothing. Geometries are stored as DuckDB ``GEOMETRY`` in EPSG:4326 and travel as WKB.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from carto.errors import StoreError
+from carto.model import CRS, DATASETS, Dataset, dataset
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DB = PROJECT_DIR / "data" / "carto.duckdb"
+
+Connection = duckdb.DuckDBPyConnection
+
+# Writers of one process take this lock; DuckDB itself keeps readers on consistent snapshots.
+WRITE_LOCK = threading.RLock()
+
+
+def default_db_path() -> Path:
+    """The database file: ``$CARTO_DB`` when set, else ``data/carto.duckdb``."""
+    env = os.environ.get("CARTO_DB")
+    return Path(env) if env else DEFAULT_DB
+
+
+def spatial_extension_path() -> Path:
+    """Path of the spatial extension shipped in the ``duckdb-extension-spatial`` wheel."""
+    import duckdb_extension_spatial
+
+    root = Path(duckdb_extension_spatial.__file__).parent / "extensions"
+    found = sorted(root.glob(f"v{duckdb.__version__}/spatial.duckdb_extension"))
+    if not found:
+        msg = (
+            f"the spatial extension for DuckDB {duckdb.__version__} is not installed; "
+            f"install duckdb-extension-spatial=={duckdb.__version__} (see requirements.txt)"
+        )
+        raise StoreError(msg)
+    return found[0]
+
+
+def connect(path: str | Path | None = None, *, read_only: bool = False) -> Connection:
+    """Open (creating if needed) the database, load spatial offline and bring the schema up to date.
+
+    ``path`` may be ``":memory:"`` for tests.
+    """
+    target = str(path) if path is not None else str(default_db_path())
+    if target != ":memory:":
+        folder = Path(target).parent
+        if Path(target) == DEFAULT_DB:
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.is_dir():
+            msg = f"cannot create the database {target}: the folder {folder} does not exist"
+            raise StoreError(msg)
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    try:
+        conn = duckdb.connect(target, read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            msg = (
+                f"the database {target} is in use by another process (the dashboard or a CLI "
+                "command); stop it or point --db / CARTO_DB to another file, then try again"
+            )
+            raise StoreError(msg) from exc
+        msg = f"cannot open the database {target}: {exc}"
+        raise StoreError(msg) from exc
+    except duckdb.Error as exc:
+        msg = f"cannot open the database {target}: {exc}"
+        raise StoreError(msg) from exc
+    # The path comes from the installed wheel, never from a user.
+    conn.execute(f"LOAD '{spatial_extension_path()}'")
+    if not read_only:
+        migrate(conn)
+    return conn
+
+
+# --- schema and migrations -------------------------------------------------------------------
+
+
+def _create_table_sql(ds: Dataset) -> str:
+    cols = [f'"{c.name}" {c.sql_type}' for c in ds.columns]
+    if ds.geometry is not None:
+        cols.append("geometry GEOMETRY")
+    cols[0] += " PRIMARY KEY"
+    return f"CREATE TABLE {ds.name} ({', '.join(cols)})"
+
+
+def _migration_1(cur: Connection) -> None:
+    for ds in DATASETS.values():
+        cur.execute(_create_table_sql(ds))
+    cur.execute(
+        """
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            imported_at TIMESTAMP NOT NULL,
+            username VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL,
+            file_name VARCHAR,
+            sha256 VARCHAR,
+            mode VARCHAR NOT NULL,
+            rows_read INTEGER NOT NULL DEFAULT 0,
+            rows_inserted INTEGER NOT NULL DEFAULT 0,
+            rows_updated INTEGER NOT NULL DEFAULT 0,
+            rows_deleted INTEGER NOT NULL DEFAULT 0,
+            status VARCHAR NOT NULL DEFAULT 'committed'
+        )
+        """
+    )
+    # Bumped by every commit: pages key their caches on it.
+    cur.execute("CREATE TABLE data_version (version BIGINT NOT NULL)")
+    cur.execute("INSERT INTO data_version VALUES (0)")
+
+
+# Append only: a released migration never changes, a new one gets the next number.
+MIGRATIONS: tuple[tuple[int, str, Any], ...] = ((1, "tables of the five datasets, imports", _migration_1),)
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def schema_version(cur: Connection) -> int:
+    """Highest migration applied (0 on an empty database)."""
+    exists = cur.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or exists[0] == 0:
+        return 0
+    row = cur.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: Connection, *, migrations: Sequence[tuple[int, str, Any]] = MIGRATIONS) -> int:
+    """Apply the migrations the database lacks, each in its own transaction; return the version."""
+    with WRITE_LOCK:
+        cur = conn.cursor()
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            "version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
+        )
+        current = schema_version(cur)
+        newest = max((v for v, _, _ in migrations), default=0)
+        if current > newest:
+            msg = (
+                f"the database schema is version {current} but this program knows only up to "
+                f"{newest}; update the program"
+            )
+            raise StoreError(msg)
+        for version, description, apply in migrations:
+            if version <= current:
+                continue
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                apply(cur)
+                cur.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)",
+                    [version, description],
+                )
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+            current = version
+        return current
+
+
+# --- transactions ----------------------------------------------------------------------------
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """Yield a cursor inside one transaction; commit and bump the data version, or roll back."""
+    with WRITE_LOCK:
+        cur = conn.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+            cur.execute("UPDATE data_version SET version = version + 1")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+
+
+def data_version(cur: Connection) -> int:
+    """A number that changes with every committed write: the key of every cache."""
+    row = cur.execute("SELECT version FROM data_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _to_sql_frame(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns in stored order and types, geometry as WKB bytes (``None`` when missing)."""
+    out = pd.DataFrame(index=range(len(frame)))
+    for col in ds.columns:
+        values = frame[col.name].to_numpy() if col.name in frame.columns else [None] * len(frame)
+        series = pd.Series(values, dtype="object")
+        out[col.name] = series.where(pd.notna(series), None)
+    if ds.geometry is not None:
+        geoms = frame.geometry.to_numpy() if isinstance(frame, gpd.GeoDataFrame) else None
+        if geoms is None:
+            out["wkb"] = pd.Series([None] * len(frame), dtype="object")
+        else:
+            wkb = shapely.to_wkb(geoms)
+            out["wkb"] = pd.Series(list(wkb), dtype="object")
+    return out
+
+
+def _insert_select_sql(ds: Dataset, source: str) -> str:
+    names = [f'"{c.name}"' for c in ds.columns]
+    casts = [f'CAST("{c.name}" AS {c.sql_type})' for c in ds.columns]
+    if ds.geometry is not None:
+        names.append("geometry")
+        casts.append("ST_GeomFromWKB(wkb)")
+    return f"INSERT INTO {ds.name} ({', '.join(names)}) SELECT {', '.join(casts)} FROM {source}"
+
+
+def insert_rows(cur: Connection, name: str, frame: pd.DataFrame) -> int:
+    """Insert the rows of ``frame`` (a GeoDataFrame for spatial datasets) into ``name``.
+
+    Call inside :func:`transaction`. Geometries must already be in EPSG:4326.
+    """
+    ds = dataset(name)
+    if len(frame) == 0:
+        return 0
+    if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None and not frame.crs.equals(CRS):
+        msg = f"{name}: geometries must be in {CRS} before storing, got {frame.crs}"
+        raise StoreError(msg)
+    staged = _to_sql_frame(ds, frame)
+    view = f"_staged_{ds.name}"
+    cur.register(view, staged)
+    try:
+        cur.execute(_insert_select_sql(ds, view))
+    finally:
+        cur.unregister(view)
+    return len(staged)
+
+
+def delete_all(cur: Connection, name: str) -> int:
+    """Remove every row of a dataset; return how many were removed."""
+    ds = dataset(name)
+    row = cur.execute(f"SELECT count(*) FROM {ds.name}").fetchone()
+    cur.execute(f"DELETE FROM {ds.name}")
+    return int(row[0]) if row else 0
+
+
+def record_import(
+    cur: Connection,
+    *,
+    username: str,
+    dataset_name: str,
+    file_name: str | None,
+    sha256: str | None,
+    mode: str,
+    rows_read: int,
+    rows_inserted: int,
+    rows_updated: int = 0,
+    rows_deleted: int = 0,
+) -> int:
+    """Write the audit row of an import and return its id."""
+    row = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM imports").fetchone()
+    import_id = int(row[0]) if row else 1
+    cur.execute(
+        "INSERT INTO imports (id, imported_at, username, dataset, file_name, sha256, mode, rows_read, "
+        "rows_inserted, rows_updated, rows_deleted) VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            import_id,
+            username,
+            dataset_name,
+            file_name,
+            sha256,
+            mode,
+            rows_read,
+            rows_inserted,
+            rows_updated,
+            rows_deleted,
+        ],
+    )
+    return import_id
+
+
+def assign_territories(cur: Connection) -> None:
+    """Set ``territory_code`` of actors and places to the finest territory that contains them.
+
+    The finest is the smallest by area among those containing the point (a place polygon
+    counts by a point on its surface). Rows outside every territory get NULL.
+    """
+    for table in ("actors", "places"):
+        cur.execute(
+            f"""
+            UPDATE {table} SET territory_code = m.code
+            FROM (
+                SELECT x.id, arg_min(t.code, ST_Area(t.geometry)) AS code
+                FROM {table} x
+                LEFT JOIN territories t
+                  ON ST_Contains(t.geometry, ST_PointOnSurface(x.geometry))
+                GROUP BY x.id
+            ) m
+            WHERE {table}.id = m.id
+            """
+        )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def read_dataset(
+    cur: Connection,
+    name: str,
+    *,
+    where: str | None = None,
+    params: Sequence[Any] | None = None,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Rows of a dataset, ordered by key: a GeoDataFrame (EPSG:4326) for spatial datasets.
+
+    ``where`` is SQL written by the caller (never user text); values go in ``params``.
+    """
+    ds = dataset(name)
+    wanted = list(columns) if columns is not None else list(ds.column_names)
+    unknown = [c for c in wanted if c not in ds.column_names]
+    if unknown:
+        msg = f"{name} has no column(s) {unknown}"
+        raise StoreError(msg)
+    select = [f'"{c}"' for c in wanted]
+    if ds.geometry is not None:
+        select.append("ST_AsWKB(geometry) AS wkb")
+    sql = f"SELECT {', '.join(select)} FROM {ds.name}"
+    if where:
+        sql += f" WHERE {where}"
+    sql += f' ORDER BY "{ds.key}"'
+    frame = cur.execute(sql, list(params or [])).fetchdf()
+    if ds.geometry is None:
+        return frame
+    wkb = frame.pop("wkb")
+    geometry = shapely.from_wkb([bytes(b) if b is not None else None for b in wkb])
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=CRS)
+
+
+def counts(cur: Connection) -> dict[str, int]:
+    """Rows per dataset and the number of imports, in the order the CLI prints them."""
+    out: dict[str, int] = {}
+    for name in ("territories", "places", "actors", "relations", "schemes", "imports"):
+        row = cur.execute(f"SELECT count(*) FROM {name}").fetchone()
+        out[name] = int(row[0]) if row else 0
+    return out
+
+
+def is_empty(cur: Connection) -> bool:
+    """True when no dataset holds a row: the first run of a new database."""
+    c = counts(cur)
+    return all(c[name] == 0 for name in DATASETS)
+
+
+def list_imports(cur: Connection) -> pd.DataFrame:
+    """The audit trail, newest first."""
+    return cur.execute("SELECT * FROM imports ORDER BY id DESC").fetchdf()
