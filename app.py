@@ -11,7 +11,7 @@ st.set_page_config(page_title="Territoires & espace social", page_icon="🗺️"
 ui.language_switch()
 
 pages = [
-    st.Page("pages/map.py", title=ui.tr("nav.map"), icon="🗺️", url_path="map", default=True),
+    st.Page("pages/explorer.py", title=ui.tr("nav.explorer"), icon="🗺️", url_path="explorer", default=True),
 ]
 navigation = st.navigation(pages)
 ui.ensure_data()

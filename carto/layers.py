@@ -1,20 +1,36 @@
-"""Data → folium layers. Pure: frames in, folium objects out; no database, no streamlit."""
+"""Data → folium layers. Pure: frames in, folium objects out; no database, no streamlit.
+
+Built to stay small in the browser at every scale: coordinates are rounded to 5 decimals
+(about a metre), polygons simplified to the drawing scale, actors and places sent as compact
+arrays drawn by a JavaScript callback inside a marker cluster, and relations aggregated
+between territories above a threshold (:func:`relations_for_map`).
+"""
 
 from __future__ import annotations
 
 import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from branca.element import MacroElement, Template
-from folium.plugins import MarkerCluster
+from folium.plugins import FastMarkerCluster
 
-from carto import i18n, offline
-from carto.model import ACTOR_TYPES, RELATION_KINDS
+from carto import flows, i18n, offline
+from carto.model import ACTOR_TYPES, RELATION_KINDS, SECTORS
+
+PRECISION = 5  # decimals of a degree kept in the browser: ~1 m
+RELATION_THRESHOLD = 3000
+AGGREGATION_LEVELS = ("commune", "epci", "departement", "region")
 
 # Relation kinds: formal partnership solid, informal network dashed, referral dotted with an arrow
-# head drawn by the direction of the line; affinity and tension in their own colours.
+# towards its target; affinity and tension in their own colours.
 RELATION_STYLE: dict[str, dict[str, object]] = {
     "partnership": {"color": "#1f4e9c", "dashArray": None},
     "network": {"color": "#2a9d8f", "dashArray": "6 4"},
@@ -46,7 +62,10 @@ ACTOR_COLOURS: dict[str, str] = dict(
 )
 
 PLACE_COLOUR = "#222222"
+FLOW_COLOUR = "#3b4cc0"
+HIGHLIGHT_COLOUR = "#ffd400"
 TERRITORY_STYLE = {"color": "#555555", "weight": 1, "fillColor": "#f2efe6", "fillOpacity": 0.35}
+CHOROPLETH_COLOURS = ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000")
 
 
 def _tooltip_html(rows: list[tuple[str, object]]) -> str:
@@ -58,79 +77,208 @@ def _tooltip_html(rows: list[tuple[str, object]]) -> str:
     return f"<table>{cells}</table>"
 
 
-def territories_layer(territories: gpd.GeoDataFrame, lang: str, *, name: str | None = None) -> folium.GeoJson:
-    """Boundaries with a tooltip giving name, code, level and population."""
-    frame = territories[["code", "name", "level", "population", "geometry"]].copy()
+def _round(geometry: gpd.GeoSeries) -> np.ndarray:
+    return shapely.transform(geometry.to_numpy(), lambda xy: np.round(xy, PRECISION))
+
+
+def simplify_tolerance(bounds: Sequence[float], *, width_px: int = 1000) -> float:
+    """Half a screen pixel, in degrees, when ``bounds`` fill ``width_px`` pixels."""
+    minx, miny, maxx, maxy = bounds
+    extent = max(maxx - minx, maxy - miny, 1e-6)
+    return extent / width_px / 2
+
+
+def indicator_bins(values: pd.Series, n: int = len(CHOROPLETH_COLOURS)) -> list[float]:
+    """Class limits (quantiles, duplicates dropped) for a choropleth of ``values``."""
+    clean = pd.to_numeric(values, errors="coerce").dropna()
+    if clean.empty:
+        return []
+    return sorted(set(np.quantile(clean.to_numpy(dtype=float), np.linspace(0, 1, n + 1)).tolist()))
+
+
+def _bin_colour(value: object, bins: list[float]) -> str:
+    if value is None or value is pd.NA or len(bins) < 2:
+        return TERRITORY_STYLE["fillColor"]  # type: ignore[return-value]
+    number = float(value)  # type: ignore[arg-type]
+    if math.isnan(number):
+        return TERRITORY_STYLE["fillColor"]  # type: ignore[return-value]
+    index = int(np.searchsorted(bins[1:-1], number, side="right"))
+    scale = np.linspace(0, len(CHOROPLETH_COLOURS) - 1, len(bins) - 1).round().astype(int)
+    return CHOROPLETH_COLOURS[scale[min(index, len(scale) - 1)]]
+
+
+def territories_layer(
+    territories: gpd.GeoDataFrame,
+    lang: str,
+    *,
+    name: str | None = None,
+    indicator: pd.Series | None = None,
+    indicator_label: str | None = None,
+    tolerance: float | None = None,
+    selected: str | None = None,
+) -> folium.GeoJson:
+    """Boundaries with a tooltip (``name [code]``, level, population) and an optional choropleth.
+
+    ``indicator`` is indexed by territory code; each territory is filled by the quantile class
+    of its value. ``tolerance`` (degrees) simplifies the outlines; ``selected`` is outlined.
+    """
+    frame = territories[["code", "name", "level", "population"]].copy()
+    # "name [code]": the bracketed code tells a map click which territory it hit (carto.selection).
+    frame["label"] = [f"{n} [{c}]" for n, c in zip(frame["name"], frame["code"], strict=True)]
+    geometry = territories.geometry
+    if tolerance:
+        geometry = geometry.simplify(tolerance, preserve_topology=True)
     frame["level"] = [i18n.label(v, lang) for v in frame["level"]]
     frame["population"] = frame["population"].astype("Int64").astype(str).replace("<NA>", "")
+    fields = ["label", "level", "population"]
+    aliases = [i18n.t(f"field.{f}", lang) for f in ("name", "level", "population")]
+    if indicator is not None:
+        values = indicator.reindex(frame["code"]).to_numpy()
+        bins = indicator_bins(indicator)
+        frame["fill"] = [_bin_colour(v, bins) for v in values]
+        frame["indicator"] = ["" if pd.isna(v) else f"{float(v):.4g}" for v in values]
+        fields.append("indicator")
+        aliases.append(indicator_label or "")
+    else:
+        frame["fill"] = TERRITORY_STYLE["fillColor"]
+    frame["selected"] = frame["code"] == selected
+    data = gpd.GeoDataFrame(frame, geometry=_round(geometry), crs=territories.crs)
+
+    def style(feature: dict) -> dict:
+        props = feature["properties"]
+        chosen = bool(props["selected"])
+        return {
+            "color": "#000000" if chosen else TERRITORY_STYLE["color"],
+            "weight": 3 if chosen else TERRITORY_STYLE["weight"],
+            "fillColor": props["fill"],
+            "fillOpacity": 0.6 if indicator is not None else TERRITORY_STYLE["fillOpacity"],
+        }
+
     return folium.GeoJson(
-        frame.to_json(drop_id=True),
+        data.to_json(drop_id=True),
         name=name or i18n.t("dataset.territories", lang),
-        style_function=lambda _feature: TERRITORY_STYLE,
+        style_function=style,
         highlight_function=lambda _feature: {"weight": 3, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["name", "code", "level", "population"],
-            aliases=[i18n.t(f"field.{f}", lang) for f in ("name", "code", "level", "population")],
-        ),
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
     )
 
 
-def places_layer(places: gpd.GeoDataFrame, lang: str) -> folium.FeatureGroup:
-    """Inhabited places as dark rings, sized by population, with their publics in the popup."""
-    group = folium.FeatureGroup(name=i18n.t("dataset.places", lang))
-    for row in places.itertuples(index=False):
-        point = row.geometry.representative_point()
-        population = int(row.population) if pd.notna(row.population) else None
-        radius = 6 + min(10, (population or 0) ** 0.5 / 15)
-        info = _tooltip_html(
-            [
-                (i18n.t("field.name", lang), row.name),
-                (i18n.t("field.kind", lang), i18n.label(row.kind, lang)),
-                (i18n.t("field.population", lang), population),
-                (i18n.t("field.publics", lang), row.publics),
-            ]
+_POINT_CALLBACK = """
+var callback = function (row) {
+    var labels = %(labels)s;
+    var colours = %(colours)s;
+    var m = L.circleMarker([row[0], row[1]], {radius: %(radius)s, color: %(stroke)s, weight: %(weight)s,
+        fill: true, fillColor: colours[row[4]], fillOpacity: %(opacity)s});
+    var esc = function (s) { var d = document.createElement('span'); d.textContent = s; return d.innerHTML; };
+    m.bindTooltip(esc(row[3]) + ' [' + esc(row[2]) + ']');
+    var cells = '';
+    for (var i = 0; i < labels.fields.length; i++) {
+        var v = i < 3 ? [row[3], labels.kinds[row[4]], labels.extra[row[5]]][i] : row[2];
+        cells += '<tr><th style="text-align:left;padding-right:6px">' + esc(labels.fields[i]) +
+            '</th><td>' + esc(v === undefined || v === null ? '' : v) + '</td></tr>';
+    }
+    m.bindPopup('<table>' + cells + '</table>', {maxWidth: 320});
+    return m;
+};
+"""
+
+
+def _point_cluster(
+    rows: list[list[object]],
+    *,
+    name: str,
+    fields: list[str],
+    kinds: list[str],
+    extra: list[str],
+    colours: list[str],
+    radius: int,
+    stroke: str,
+    weight: int,
+    opacity: float,
+    disable_at: int,
+) -> FastMarkerCluster:
+    labels = {"fields": fields, "kinds": kinds, "extra": extra}
+    callback = _POINT_CALLBACK % {
+        "labels": json.dumps(labels, ensure_ascii=False),
+        "colours": json.dumps(colours),
+        "radius": radius,
+        "stroke": json.dumps(stroke),
+        "weight": weight,
+        "opacity": opacity,
+    }
+    return FastMarkerCluster(
+        rows,
+        callback=callback,
+        name=name,
+        options={"disableClusteringAtZoom": disable_at, "showCoverageOnHover": False, "chunkedLoading": True},
+    )
+
+
+def _lat_lon(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    points = frame.geometry.representative_point()
+    return np.round(points.y.to_numpy(), PRECISION), np.round(points.x.to_numpy(), PRECISION)
+
+
+def places_layer(places: gpd.GeoDataFrame, lang: str) -> FastMarkerCluster:
+    """Inhabited places as dark rings; tooltip ``name [id]``, popup with kind and publics.
+
+    Each place is one compact row ``[lat, lon, id, name, kind index, publics index]``.
+    """
+    from carto.model import PLACE_KINDS
+
+    kinds = [*PLACE_KINDS]
+    publics = sorted({str(p) for p in places["publics"] if isinstance(p, str)}) if "publics" in places else []
+    public_index = {p: i for i, p in enumerate(publics)}
+    lat, lon = _lat_lon(places)
+    rows = [
+        [float(y), float(x), str(i), str(n), kinds.index(k) if k in kinds else kinds.index("other"),
+         public_index.get(p, -1)]
+        for y, x, i, n, k, p in zip(
+            lat, lon, places["id"], places["name"], places["kind"], places.get("publics", [None] * len(places)),
+            strict=True,
         )
-        folium.CircleMarker(
-            location=(point.y, point.x),
-            radius=radius,
-            color=PLACE_COLOUR,
-            weight=2,
-            fill=True,
-            fill_color="#ffffff",
-            fill_opacity=0.8,
-            tooltip=html.escape(str(row.name)),
-            popup=folium.Popup(info, max_width=320),
-        ).add_to(group)
-    return group
+    ]
+    return _point_cluster(
+        rows,
+        name=i18n.t("dataset.places", lang),
+        fields=[i18n.t(f"field.{f}", lang) for f in ("name", "kind", "publics", "id")],
+        kinds=[i18n.label(k, lang) for k in kinds],
+        extra=publics,
+        colours=["#ffffff"] * len(kinds),
+        radius=7,
+        stroke=PLACE_COLOUR,
+        weight=2,
+        opacity=0.85,
+        disable_at=11,
+    )
 
 
-def actors_layer(actors: gpd.GeoDataFrame, lang: str) -> MarkerCluster:
-    """Actors as coloured dots (colour = type), clustered so hundreds stay readable."""
-    cluster = MarkerCluster(
+def actors_layer(actors: gpd.GeoDataFrame, lang: str) -> FastMarkerCluster:
+    """Actors as dots coloured by type, clustered; tooltip ``name [id]``, popup type and sector.
+
+    Each actor is one compact row ``[lat, lon, id, name, type index, sector index]``.
+    """
+    types = [*ACTOR_TYPES]
+    sectors = [*SECTORS]
+    lat, lon = _lat_lon(actors)
+    rows = [
+        [float(y), float(x), str(i), str(n), types.index(t) if t in types else types.index("other"),
+         sectors.index(s) if s in sectors else -1]
+        for y, x, i, n, t, s in zip(lat, lon, actors["id"], actors["name"], actors["type"], actors["sector"], strict=True)
+    ]
+    return _point_cluster(
+        rows,
         name=i18n.t("dataset.actors", lang),
-        options={"disableClusteringAtZoom": 13, "showCoverageOnHover": False},
+        fields=[i18n.t(f"field.{f}", lang) for f in ("name", "type", "sector", "id")],
+        kinds=[i18n.label(t, lang) for t in types],
+        extra=[i18n.label(s, lang) for s in sectors],
+        colours=[ACTOR_COLOURS[t] for t in types],
+        radius=6,
+        stroke="#ffffff",
+        weight=1,
+        opacity=0.95,
+        disable_at=13,
     )
-    for row in actors.itertuples(index=False):
-        info = _tooltip_html(
-            [
-                (i18n.t("field.name", lang), row.name),
-                (i18n.t("field.type", lang), i18n.label(row.type, lang)),
-                (i18n.t("field.sector", lang), i18n.label(row.sector, lang)),
-                (i18n.t("field.id", lang), row.id),
-            ]
-        )
-        folium.CircleMarker(
-            location=(row.geometry.y, row.geometry.x),
-            radius=6,
-            color="#ffffff",
-            weight=1,
-            fill=True,
-            fill_color=ACTOR_COLOURS.get(row.type, ACTOR_COLOURS["other"]),
-            fill_opacity=0.95,
-            tooltip=html.escape(str(row.name)),
-            popup=folium.Popup(info, max_width=320),
-        ).add_to(cluster)
-    return cluster
 
 
 def node_points(actors: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -149,18 +297,56 @@ def relation_lines(relations: pd.DataFrame, points: pd.DataFrame) -> gpd.GeoData
     """One straight line per relation whose two ends have a position; others are left out."""
     ends = relations.join(points, on="source").join(points, on="target", rsuffix="_target")
     ends = ends.dropna(subset=["lon", "lat", "lon_target", "lat_target"])
-    geometry = gpd.GeoSeries.from_xy(ends["lon"], ends["lat"]).shortest_line(
-        gpd.GeoSeries.from_xy(ends["lon_target"], ends["lat_target"])
+    start = np.round(ends[["lon", "lat"]].to_numpy(dtype=float), PRECISION)
+    stop = np.round(ends[["lon_target", "lat_target"]].to_numpy(dtype=float), PRECISION)
+    geometry = shapely.linestrings(np.stack([start, stop], axis=1)) if len(ends) else np.array([], dtype=object)
+    return gpd.GeoDataFrame(ends[relations.columns], geometry=geometry, crs="EPSG:4326")
+
+
+class DirectionArrows(MacroElement):
+    """Draw a ► along every line of a GeoJson layer whose ``directed`` property is true.
+
+    Uses leaflet-textpath (vendored, mapped in :mod:`carto.offline`).
+    """
+
+    default_js = [
+        ("leaflet.textpath", "https://cdn.jsdelivr.net/npm/leaflet-textpath@1.2.3/leaflet.textpath.min.js"),
+    ]
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this.layer.get_name() }}.eachLayer(function (line) {
+            var p = line.feature && line.feature.properties;
+            if (p && p.directed && line.setText) {
+                line.setText('\u25BA', {center: true, offset: 4,
+                    attributes: {fill: line.options.color, 'font-size': '14px'}});
+            }
+        });
+        {% endmacro %}
+        """
     )
-    return gpd.GeoDataFrame(ends[relations.columns], geometry=geometry.to_numpy(), crs="EPSG:4326")
+
+    def __init__(self, layer: folium.GeoJson) -> None:
+        super().__init__()
+        self._name = "DirectionArrows"
+        self.layer = layer
 
 
-def relations_layer(lines: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
-    """Relations styled by kind, width by weight, with a tooltip naming kind and dimension."""
-    frame = lines[["id", "kind", "dimension", "weight", "geometry"]].copy()
-    frame["kind_label"] = [i18n.label(v, lang) for v in frame["kind"]]
-    frame["dimension_label"] = [i18n.label(v, lang) for v in frame["dimension"]]
-    frame["weight"] = frame["weight"].astype(float).fillna(1.0)
+def relations_layer(lines: gpd.GeoDataFrame, lang: str, *, name: str | None = None, emphasis: bool = False) -> folium.GeoJson:
+    """Relations styled by kind, width by weight, tooltip kind/dimension/weight, arrows if directed."""
+    frame = pd.DataFrame(
+        {
+            "id": lines["id"].astype(str).to_numpy(),
+            "kind": lines["kind"].astype(str).to_numpy(),
+            "kind_label": [i18n.label(v, lang) for v in lines["kind"]],
+            "dimension_label": [i18n.label(v if isinstance(v, str) else None, lang) for v in lines["dimension"]],
+            "weight": pd.to_numeric(lines["weight"], errors="coerce").fillna(1.0).round(2).to_numpy(),
+            "directed": lines["directed"].astype("boolean").fillna(False).astype(bool).to_numpy()
+            if "directed" in lines
+            else False,
+        }
+    )
+    data = gpd.GeoDataFrame(frame, geometry=lines.geometry.to_numpy(), crs="EPSG:4326")
 
     def style(feature: dict) -> dict:
         props = feature["properties"]
@@ -168,19 +354,149 @@ def relations_layer(lines: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
         return {
             "color": base["color"],
             "dashArray": base["dashArray"],
-            "weight": 1 + min(5.0, float(props["weight"])),
-            "opacity": 0.7,
+            "weight": (3 if emphasis else 1) + min(5.0, float(props["weight"])),
+            "opacity": 0.95 if emphasis else 0.7,
         }
 
-    return folium.GeoJson(
-        frame.to_json(drop_id=True),
-        name=i18n.t("dataset.relations", lang),
+    layer = folium.GeoJson(
+        data.to_json(drop_id=True),
+        name=name or i18n.t("dataset.relations", lang),
         style_function=style,
         tooltip=folium.GeoJsonTooltip(
             fields=["kind_label", "dimension_label", "weight"],
             aliases=[i18n.t(f"field.{f}", lang) for f in ("kind", "dimension", "weight")],
         ),
     )
+    if bool(frame["directed"].any()):
+        layer.add_child(DirectionArrows(layer))
+    return layer
+
+
+@dataclass(frozen=True)
+class MapRelations:
+    """What the map draws for relations: ``individual`` lines, or ``aggregated`` flows.
+
+    ``lines`` is a GeoDataFrame of relation lines (individual) or of flows between territory
+    points with ``relations`` (count) and one column per kind (aggregated). ``level`` is the
+    territory level of the aggregation; ``internal`` counts relations whose two ends fall in the
+    same territory at that level (no line to draw); ``total`` is the number of relations.
+    """
+
+    mode: str
+    lines: gpd.GeoDataFrame
+    total: int
+    level: str | None = None
+    internal: int = 0
+
+
+def relations_for_map(
+    relations: pd.DataFrame,
+    points: pd.DataFrame,
+    territories: gpd.GeoDataFrame,
+    node_territory: pd.Series,
+    *,
+    threshold: int = RELATION_THRESHOLD,
+    levels: Sequence[str] = AGGREGATION_LEVELS,
+) -> MapRelations:
+    """Individual lines when at most ``threshold`` relations; else flows between territories.
+
+    Flows use the finest level in ``levels`` present in ``territories`` that yields at most
+    ``threshold`` pairs (else the coarsest tried). Each flow is a line between the two
+    territories' representative points, ``relations`` = count, one count column per kind.
+    """
+    if len(relations) <= threshold:
+        return MapRelations("individual", relation_lines(relations, points), total=len(relations))
+    present = [lv for lv in levels if lv in set(territories["level"])]
+    chosen: pd.DataFrame | None = None
+    chosen_level: str | None = None
+    for level in present:
+        up = flows.ancestors_at(territories, level)
+        node_at_level = node_territory.map(up).dropna()
+        pairs = flows.aggregate_flows(relations, node_at_level)
+        chosen, chosen_level = pairs, level
+        if int((pairs["source_code"] != pairs["target_code"]).sum()) <= threshold:
+            break
+    if chosen is None:
+        empty = gpd.GeoDataFrame({"relations": []}, geometry=[], crs="EPSG:4326")
+        return MapRelations("aggregated", empty, total=len(relations))
+    internal = int(chosen.loc[chosen["source_code"] == chosen["target_code"], "relations"].sum())
+    between = chosen[chosen["source_code"] != chosen["target_code"]].reset_index(drop=True)
+    anchor = territories.set_index("code").geometry.representative_point()
+    xy = pd.DataFrame({"x": anchor.x, "y": anchor.y})
+    start = np.round(xy.reindex(between["source_code"]).to_numpy(dtype=float), PRECISION)
+    stop = np.round(xy.reindex(between["target_code"]).to_numpy(dtype=float), PRECISION)
+    geometry = shapely.linestrings(np.stack([start, stop], axis=1)) if len(between) else np.array([], dtype=object)
+    lines = gpd.GeoDataFrame(between, geometry=geometry, crs="EPSG:4326")
+    return MapRelations("aggregated", lines, total=len(relations), level=chosen_level, internal=internal)
+
+
+def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
+    """Aggregated flows: width by count, tooltip with the two territories and the breakdown by kind."""
+    names = territories.set_index("code")["name"].astype(str)
+    frame = pd.DataFrame(
+        {
+            "from": flow_lines["source_code"].map(names).fillna(flow_lines["source_code"]).to_numpy(),
+            "to": flow_lines["target_code"].map(names).fillna(flow_lines["target_code"]).to_numpy(),
+            "relations": flow_lines["relations"].astype(int).to_numpy(),
+            **{kind: flow_lines[kind].astype(int).to_numpy() for kind in RELATION_KINDS},
+        }
+    )
+    top = max(1, int(frame["relations"].max())) if len(frame) else 1
+    frame["width"] = (1.5 + 8.0 * np.sqrt(frame["relations"] / top)).round(1)
+    data = gpd.GeoDataFrame(frame, geometry=flow_lines.geometry.to_numpy(), crs="EPSG:4326")
+    fields = ["from", "to", "relations", *RELATION_KINDS]
+    aliases = [
+        i18n.t("field.source", lang),
+        i18n.t("field.target", lang),
+        i18n.t("dataset.relations", lang),
+        *[i18n.label(k, lang) for k in RELATION_KINDS],
+    ]
+    return folium.GeoJson(
+        data.to_json(drop_id=True),
+        name=i18n.t("explorer.map.flows", lang),
+        style_function=lambda feature: {
+            "color": FLOW_COLOUR,
+            "weight": feature["properties"]["width"],
+            "opacity": 0.55,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
+    )
+
+
+def selection_layer(
+    points: pd.DataFrame,
+    names: pd.Series,
+    highlight: set[str],
+    selected: set[str],
+    ego_lines: gpd.GeoDataFrame | None,
+    lang: str,
+    *,
+    max_markers: int = 2000,
+) -> folium.FeatureGroup:
+    """The selection drawn on top: ego relations bold, ego nodes ringed, selected nodes larger.
+
+    Markers keep the ``name [id]`` tooltip so that a click on them selects again.
+    """
+    group = folium.FeatureGroup(name=i18n.t("explorer.map.selection", lang))
+    if ego_lines is not None and len(ego_lines):
+        relations_layer(ego_lines, lang, name=i18n.t("explorer.map.selection", lang), emphasis=True).add_to(group)
+    ids = [n for n in sorted(highlight, key=lambda n: (n not in selected, n)) if n in points.index][:max_markers]
+    for node in ids:
+        lat = round(float(points.at[node, "lat"]), PRECISION)
+        lon = round(float(points.at[node, "lon"]), PRECISION)
+        chosen = node in selected
+        folium.CircleMarker(
+            location=(lat, lon),
+            radius=11 if chosen else 8,
+            color=HIGHLIGHT_COLOUR if chosen else "#000000",
+            weight=4 if chosen else 2,
+            fill=chosen,
+            fill_color=HIGHLIGHT_COLOUR,
+            fill_opacity=0.5,
+            tooltip=f"{html.escape(str(names.get(node, node)))} [{html.escape(node)}]",
+            class_name="carto-selected" if chosen else "carto-ego",
+        ).add_to(group)
+    return group
 
 
 _LEGEND_TEMPLATE = """
@@ -202,16 +518,31 @@ class Legend(MacroElement):
         self._template = Template(_LEGEND_TEMPLATE)
 
 
-def legend_html(lang: str, *, actor_types: list[str] | None = None) -> str:
-    """Legend body: relation kinds, actor types present, and the place symbol."""
+def legend_html(
+    lang: str,
+    *,
+    actor_types: list[str] | None = None,
+    aggregated: bool = False,
+    indicator_label: str | None = None,
+    indicator: pd.Series | None = None,
+) -> str:
+    """Legend body: relation kinds (or flows), actor types present, places, choropleth classes."""
     parts = [f"<b>{html.escape(i18n.t('dataset.relations', lang))}</b><br>"]
-    for kind in RELATION_KINDS:
-        style = RELATION_STYLE[kind]
-        dash = style["dashArray"] or ""
+    if aggregated:
         parts.append(
-            f"<svg width='28' height='10'><line x1='0' y1='5' x2='28' y2='5' stroke='{style['color']}' "
-            f"stroke-width='3' stroke-dasharray='{dash}'/></svg> {html.escape(i18n.label(kind, lang))}<br>"
+            f"<svg width='28' height='10'><line x1='0' y1='5' x2='28' y2='5' stroke='{FLOW_COLOUR}' "
+            f"stroke-width='5'/></svg> {html.escape(i18n.t('explorer.map.flows', lang))}<br>"
         )
+    else:
+        for kind in RELATION_KINDS:
+            style = RELATION_STYLE[kind]
+            dash = style["dashArray"] or ""
+            arrow = " ►" if kind == "referral" else ""
+            parts.append(
+                f"<svg width='28' height='10'><line x1='0' y1='5' x2='28' y2='5' stroke='{style['color']}' "
+                f"stroke-width='3' stroke-dasharray='{dash}'/></svg> "
+                f"{html.escape(i18n.label(kind, lang))}{arrow}<br>"
+            )
     parts.append(f"<b>{html.escape(i18n.t('dataset.actors', lang))}</b><br>")
     for actor_type in actor_types if actor_types is not None else list(ACTOR_TYPES):
         colour = ACTOR_COLOURS.get(actor_type, ACTOR_COLOURS["other"])
@@ -223,7 +554,28 @@ def legend_html(lang: str, *, actor_types: list[str] | None = None) -> str:
         f"<span style='display:inline-block;width:10px;height:10px;border-radius:6px;border:2px solid "
         f"{PLACE_COLOUR}'></span> {html.escape(i18n.t('dataset.places', lang))}"
     )
+    if indicator is not None:
+        bins = indicator_bins(indicator)
+        parts.append(f"<br><b>{html.escape(indicator_label or '')}</b>")
+        for low, high in zip(bins[:-1], bins[1:], strict=True):
+            colour = _bin_colour(low, bins)
+            parts.append(
+                f"<br><span style='display:inline-block;width:12px;height:10px;background:{colour}'></span>"
+                f" {low:.4g} – {high:.4g}"
+            )
     return "".join(parts)
+
+
+def fit_bounds_of(points: pd.DataFrame, ids: Sequence[str]) -> list[list[float]] | None:
+    """``[[south, west], [north, east]]`` around the given nodes, or None if none has a position."""
+    known = points.reindex([i for i in ids if i in points.index]).dropna()
+    if known.empty:
+        return None
+    pad = 0.01
+    return [
+        [float(known["lat"].min()) - pad, float(known["lon"].min()) - pad],
+        [float(known["lat"].max()) + pad, float(known["lon"].max()) + pad],
+    ]
 
 
 def overview_map(
@@ -241,7 +593,7 @@ def overview_map(
     else:
         minx, miny, maxx, maxy = (-5.0, 42.0, 8.0, 51.0)  # metropolitan France
     m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles=tiles)
-    territories_layer(territories, lang).add_to(m)
+    territories_layer(territories, lang, tolerance=simplify_tolerance((minx, miny, maxx, maxy))).add_to(m)
     if len(relations):
         relations_layer(relation_lines(relations, node_points(actors, places)), lang).add_to(m)
     places_layer(places, lang).add_to(m)

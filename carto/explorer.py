@@ -1,0 +1,265 @@
+"""The explorer's view model: from data, filters and selection to what the map and network draw.
+
+Pure and streamlit-free, so the page only wires widgets and caches these calls:
+
+- :func:`build_scene` (heavy, cached by data version + filters): filtered frames, node
+  positions, metrics, what the map draws for relations (individual or aggregated).
+- :func:`focus` (cheap, per selection): selected nodes, their ego network.
+- :func:`explorer_map` and :func:`explorer_figure`: the folium map and the plotly figure.
+- :func:`details`: the selected element and its relations, for the details panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import plotly.graph_objects as go
+
+from carto import flows, i18n, layers, netview, offline
+from carto.filters import Filtered, Filters, apply_filters
+from carto.model import ACTOR_TYPES
+from carto.selection import Selection, ego_nodes, ego_relations
+
+MetricsFn = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything both views draw for one set of filters, before any selection."""
+
+    filters: Filters
+    filtered: Filtered
+    nodes: pd.DataFrame  # netview.graph_nodes: name, type, lon, lat by node id
+    metrics: pd.DataFrame  # by node id
+    map_relations: layers.MapRelations
+    all_territories: gpd.GeoDataFrame
+
+
+def effective_filters(filters: Filters, selection: Selection) -> Filters:
+    """A territory picked on the map restricts both views like the territory filter."""
+    return filters.with_territory(selection.territory) if selection.territory else filters
+
+
+def build_scene(
+    territories: gpd.GeoDataFrame,
+    places: gpd.GeoDataFrame,
+    actors: gpd.GeoDataFrame,
+    relations: pd.DataFrame,
+    filters: Filters,
+    *,
+    metrics_fn: MetricsFn | None = None,
+    threshold: int = layers.RELATION_THRESHOLD,
+) -> Scene:
+    """Filter, place the nodes, compute metrics and choose individual lines or flows."""
+    filtered = apply_filters(territories, places, actors, relations, filters)
+    nodes = netview.graph_nodes(filtered.actors, filtered.places)
+    if metrics_fn is not None:
+        metrics = metrics_fn(filtered.actors, filtered.places, filtered.relations).reindex(nodes.index)
+    else:
+        metrics = netview.degree_metrics(nodes, filtered.relations)
+    node_territory = flows.node_territories(filtered.actors, filtered.places)
+    levels = layers.AGGREGATION_LEVELS
+    if filters.level in levels:
+        levels = levels[levels.index(filters.level) :]
+    map_relations = layers.relations_for_map(
+        filtered.relations,
+        nodes[["lon", "lat"]],
+        territories,
+        node_territory,
+        threshold=threshold,
+        levels=levels,
+    )
+    return Scene(filters, filtered, nodes, metrics, map_relations, territories)
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The selection seen in one scene: selected nodes, the ego network around them."""
+
+    selected: frozenset[str]
+    highlight: frozenset[str]
+    relations: pd.DataFrame
+
+
+def focus(scene: Scene, selection: Selection) -> Focus:
+    """Selected nodes present in the scene and their ego network of ``selection.radius`` steps."""
+    selected = frozenset(n for n in selection.nodes if n in scene.nodes.index)
+    if not selected:
+        return Focus(frozenset(), frozenset(), scene.filtered.relations.iloc[0:0])
+    rel = scene.filtered.relations
+    highlight = frozenset(ego_nodes(rel, selected, selection.radius))
+    return Focus(selected, highlight, ego_relations(rel, set(highlight)))
+
+
+def shown_territories(scene: Scene) -> gpd.GeoDataFrame:
+    """Boundaries to draw: the finest level below the chosen territory, else the chosen level."""
+    frame = scene.filtered.territories
+    if frame.empty:
+        return frame
+    if scene.filters.territory:
+        levels = [lv for lv in ("commune", "qpv", "epci", "departement", "region") if lv in set(frame["level"])]
+        return frame[frame["level"] == levels[0]] if levels else frame
+    level = scene.filters.level or "commune"
+    chosen = frame[frame["level"] == level]
+    return chosen if len(chosen) else frame
+
+
+def explorer_map(
+    scene: Scene,
+    focused: Focus,
+    lang: str,
+    *,
+    tiles: str = "none",
+    indicator: pd.Series | None = None,
+    indicator_label: str | None = None,
+) -> folium.Map:
+    """The map: boundaries, relations (lines or flows), places, actors, selection on top."""
+    boundaries = shown_territories(scene)
+    if len(boundaries):
+        minx, miny, maxx, maxy = boundaries.total_bounds
+    else:
+        minx, miny, maxx, maxy = (-5.0, 42.0, 8.0, 51.0)
+    m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles=tiles)
+    if len(boundaries):
+        layers.territories_layer(
+            boundaries,
+            lang,
+            tolerance=layers.simplify_tolerance((minx, miny, maxx, maxy)),
+            indicator=indicator,
+            indicator_label=indicator_label,
+            selected=scene.filters.territory,
+        ).add_to(m)
+    mapped = scene.map_relations
+    if len(mapped.lines):
+        if mapped.mode == "individual":
+            layers.relations_layer(mapped.lines, lang).add_to(m)
+        else:
+            layers.flows_layer(mapped.lines, scene.all_territories, lang).add_to(m)
+    places, actors = scene.filtered.places, scene.filtered.actors
+    if len(places):
+        layers.places_layer(places, lang).add_to(m)
+    if len(actors):
+        layers.actors_layer(actors, lang).add_to(m)
+    points = scene.nodes[["lon", "lat"]]
+    if focused.highlight:
+        ego_lines = layers.relation_lines(focused.relations, points)
+        layers.selection_layer(
+            points, scene.nodes["name"], set(focused.highlight), set(focused.selected), ego_lines, lang
+        ).add_to(m)
+    present = [t for t in ACTOR_TYPES if t in set(actors["type"])]
+    m.add_child(
+        layers.Legend(
+            layers.legend_html(
+                lang,
+                actor_types=present,
+                aggregated=mapped.mode == "aggregated",
+                indicator=indicator,
+                indicator_label=indicator_label,
+            )
+        )
+    )
+    folium.LayerControl(collapsed=True).add_to(m)
+    bounds = layers.fit_bounds_of(points, sorted(focused.highlight)) if focused.highlight else None
+    if bounds is None and len(boundaries):
+        bounds = [[float(miny), float(minx)], [float(maxy), float(maxx)]]
+    if bounds is not None:
+        m.fit_bounds(bounds)
+    return offline.localize_assets(m)
+
+
+def network_subgraph(scene: Scene, focused: Focus, *, max_nodes: int = 800, max_edges: int = 2500) -> netview.Subgraph:
+    """The part of the network sent to the browser (highlighted nodes always kept)."""
+    return netview.reduce_graph(
+        scene.nodes,
+        scene.filtered.relations,
+        scene.metrics,
+        highlight=set(focused.highlight),
+        max_nodes=max_nodes,
+        max_edges=max_edges,
+    )
+
+
+def explorer_figure(
+    sub: netview.Subgraph,
+    metrics: pd.DataFrame,
+    positions: pd.DataFrame,
+    focused: Focus,
+    lang: str,
+    *,
+    layout: str,
+    colour_by: str,
+    size_by: str,
+) -> go.Figure:
+    return netview.network_figure(
+        sub.nodes,
+        sub.edges,
+        metrics,
+        positions=positions,
+        layout=layout,
+        colour_by=colour_by,
+        size_by=size_by,
+        highlight=set(focused.highlight),
+        lang=lang,
+    )
+
+
+def details(scene: Scene, focused: Focus, lang: str, *, limit: int = 200) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The selected nodes (name, type, degree) and their relations, labelled in ``lang``."""
+    chosen = sorted(focused.selected)
+    nodes = scene.nodes.loc[chosen, ["name", "type"]].copy()
+    nodes["type"] = [i18n.t("explorer.node.place", lang) if t == "place" else i18n.label(t, lang) for t in nodes["type"]]
+    if "degree" in scene.metrics:
+        nodes["degree"] = scene.metrics["degree"].reindex(nodes.index).fillna(0).astype(int)
+    rel = scene.filtered.relations
+    touching = rel[rel["source"].isin(chosen) | rel["target"].isin(chosen)].head(limit)
+    names = scene.nodes["name"]
+    table = pd.DataFrame(
+        {
+            "source": touching["source"].map(names).fillna(touching["source"]).to_numpy(),
+            "target": touching["target"].map(names).fillna(touching["target"]).to_numpy(),
+            "kind": [i18n.label(k, lang) for k in touching["kind"]],
+            "dimension": [i18n.label(d if isinstance(d, str) else None, lang) for d in touching["dimension"]],
+            "position": [i18n.t(f"explorer.position.{p}", lang) for p in touching["position"]],
+        }
+    )
+    return nodes, table
+
+
+def position_counts(scene: Scene) -> dict[str, int]:
+    """Relations of the scene by position relative to the chosen territory."""
+    counts = scene.filtered.relations["position"].value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+INDICATORS = ("population", "actors", "places", "relations")
+
+
+def territory_indicator(scene: Scene, name: str) -> pd.Series:
+    """One figure per shown territory (indexed by code): population, or nodes/relations counted in it.
+
+    Relations count once in each territory they touch (both ends' territories, once if the same).
+    """
+    shown = shown_territories(scene)
+    if name == "population":
+        return pd.to_numeric(shown.set_index("code")["population"], errors="coerce").astype(float)
+    levels = set(shown["level"])
+    level = next(iter(levels)) if len(levels) == 1 else "commune"
+    up = flows.ancestors_at(scene.all_territories, level)
+    where = flows.node_territories(scene.filtered.actors, scene.filtered.places).map(up)
+    if name in ("actors", "places"):
+        ids = getattr(scene.filtered, name)["id"]
+        counts = where.reindex(ids).value_counts()
+    elif name == "relations":
+        rel = scene.filtered.relations
+        ends = pd.DataFrame({"a": rel["source"].map(where).to_numpy(), "b": rel["target"].map(where).to_numpy()})
+        first = ends["a"].value_counts()
+        second = ends.loc[ends["a"] != ends["b"], "b"].value_counts()
+        counts = first.add(second, fill_value=0)
+    else:
+        msg = f"unknown indicator {name!r}; expected one of {', '.join(INDICATORS)}"
+        raise ValueError(msg)
+    return counts.reindex(shown["code"]).fillna(0).astype(float)

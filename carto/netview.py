@@ -1,0 +1,252 @@
+"""Data → network figure (plotly). Pure: frames in, a ``plotly.graph_objects.Figure`` out.
+
+Nodes are actors and places, edges are relations. Node traces carry the node id in
+``customdata``, so a click, box or lasso selection comes back to Python as node ids. The force
+layout is igraph's Fruchterman–Reingold from a seeded start (same data, same picture); the
+geographic layout uses each node's longitude and latitude, as on the map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import igraph as ig
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from carto import i18n
+from carto.model import ACTOR_TYPES, RELATION_KINDS
+
+LAYOUTS = ("force", "geo")
+COLOUR_BY = ("type", "community")
+SIZE_BY = ("degree", "weighted_degree", "betweenness", "closeness", "pagerank")
+
+# Same colours as the map (carto.layers); dashes in plotly's names.
+KIND_COLOURS = {
+    "partnership": "#1f4e9c",
+    "network": "#2a9d8f",
+    "referral": "#e07a1f",
+    "affinity": "#6a3d9a",
+    "tension": "#d62828",
+}
+KIND_DASH = {"partnership": "solid", "network": "dash", "referral": "dot", "affinity": "solid", "tension": "dashdot"}
+TYPE_COLOURS = dict(
+    zip(
+        (*ACTOR_TYPES, "place"),
+        (
+            "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
+            "#1b9e77", "#7570b3", "#66a61e", "#e6ab02", "#666666", "#999999", "#222222",
+        ),
+        strict=True,
+    )
+)
+COMMUNITY_PALETTE = (
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
+    "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6",
+)
+HIGHLIGHT_COLOUR = "#ffd400"
+
+
+def graph_nodes(actors: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
+    """Every node with ``name``, ``type`` (the actor type, or ``place``), ``lon`` and ``lat``."""
+    parts = []
+    for frame, is_place in ((actors, False), (places, True)):
+        if not len(frame):
+            continue
+        points = frame.geometry.representative_point()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "name": frame["name"].astype(str).to_numpy(),
+                    "type": "place" if is_place else frame["type"].astype(str).to_numpy(),
+                    "lon": points.x.to_numpy(),
+                    "lat": points.y.to_numpy(),
+                },
+                index=pd.Index(frame["id"].astype(str).to_numpy(), name="id"),
+            )
+        )
+    if not parts:
+        return pd.DataFrame(
+            {"name": [], "type": [], "lon": [], "lat": []}, index=pd.Index([], name="id", dtype="object")
+        )
+    return pd.concat(parts)
+
+
+def degree_metrics(nodes: pd.DataFrame, relations: pd.DataFrame) -> pd.DataFrame:
+    """Degree and weighted degree of each node from the relations: the fallback metrics."""
+    ends = pd.concat([relations["source"], relations["target"]])
+    weight = pd.to_numeric(relations.get("weight"), errors="coerce") if "weight" in relations else None
+    weights = (
+        pd.concat([weight, weight]).fillna(1.0) if weight is not None else pd.Series(1.0, index=ends.index)
+    )
+    degree = ends.value_counts().reindex(nodes.index, fill_value=0).astype("int64")
+    weighted = weights.groupby(ends.to_numpy()).sum().reindex(nodes.index, fill_value=0.0)
+    return pd.DataFrame({"degree": degree, "weighted_degree": weighted.astype(float)}, index=nodes.index)
+
+
+@dataclass(frozen=True)
+class Subgraph:
+    """What the network view draws, and whether it had to leave nodes out."""
+
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+    total_nodes: int
+    total_edges: int
+
+    @property
+    def reduced(self) -> bool:
+        return len(self.nodes) < self.total_nodes or len(self.edges) < self.total_edges
+
+
+def reduce_graph(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    metrics: pd.DataFrame,
+    *,
+    highlight: set[str] = frozenset(),  # type: ignore[assignment]
+    max_nodes: int = 800,
+    max_edges: int = 2500,
+    rank_by: str = "degree",
+) -> Subgraph:
+    """Cap what the browser receives: highlighted nodes first, then the best ranked by ``rank_by``.
+
+    Edges are those between kept nodes, heaviest first, at most ``max_edges``.
+    """
+    total_nodes, total_edges = len(nodes), len(edges)
+    if total_nodes > max_nodes:
+        score = metrics[rank_by] if rank_by in metrics else pd.Series(0, index=nodes.index)
+        score = score.reindex(nodes.index).fillna(0).astype(float)
+        order = pd.DataFrame({"hl": nodes.index.isin(list(highlight)), "score": score.to_numpy()}, index=nodes.index)
+        order = order.sort_values(["hl", "score"], ascending=[False, False], kind="stable")
+        nodes = nodes.loc[order.index[:max_nodes]]
+    kept = set(nodes.index)
+    edges = edges[edges["source"].isin(kept) & edges["target"].isin(kept)]
+    if len(edges) > max_edges:
+        weight = pd.to_numeric(edges["weight"], errors="coerce").fillna(1.0)
+        edges = edges.loc[weight.sort_values(ascending=False, kind="stable").index[:max_edges]]
+    return Subgraph(nodes=nodes, edges=edges, total_nodes=total_nodes, total_edges=total_edges)
+
+
+def layout_positions(nodes: pd.DataFrame, edges: pd.DataFrame, *, layout: str = "force", seed: int = 0) -> pd.DataFrame:
+    """``x``/``y`` of each node: force-directed (seeded) or geographic (lon/lat)."""
+    if layout == "geo":
+        return pd.DataFrame({"x": nodes["lon"].to_numpy(), "y": nodes["lat"].to_numpy()}, index=nodes.index)
+    if layout != "force":
+        msg = f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}"
+        raise ValueError(msg)
+    n = len(nodes)
+    if n == 0:
+        return pd.DataFrame({"x": [], "y": []}, index=nodes.index)
+    position = {node: i for i, node in enumerate(nodes.index)}
+    pairs = [
+        (position[s], position[t])
+        for s, t in zip(edges["source"], edges["target"], strict=True)
+        if s in position and t in position and s != t
+    ]
+    graph = ig.Graph(n=n, edges=pairs)
+    start = np.random.default_rng(seed).uniform(-1, 1, size=(n, 2)).tolist()
+    coords = np.asarray(graph.layout_fruchterman_reingold(seed=start, niter=100, grid="auto").coords, dtype=float)
+    return pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1]}, index=nodes.index)
+
+
+def _sizes(values: pd.Series) -> np.ndarray:
+    v = values.astype(float).fillna(0.0).to_numpy()
+    top = v.max() if len(v) else 0.0
+    if top <= 0:
+        return np.full(len(v), 8.0)
+    return 6.0 + 18.0 * np.sqrt(np.clip(v, 0, None) / top)
+
+
+def _colours(nodes: pd.DataFrame, metrics: pd.DataFrame, colour_by: str) -> list[str]:
+    if colour_by == "community" and "community" in metrics:
+        community = metrics["community"].reindex(nodes.index)
+        return [
+            COMMUNITY_PALETTE[int(c) % len(COMMUNITY_PALETTE)] if pd.notna(c) else "#bbbbbb" for c in community
+        ]
+    return [TYPE_COLOURS.get(t, TYPE_COLOURS["other"]) for t in nodes["type"]]
+
+
+def network_figure(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    metrics: pd.DataFrame,
+    *,
+    positions: pd.DataFrame | None = None,
+    layout: str = "force",
+    colour_by: str = "type",
+    size_by: str = "degree",
+    highlight: set[str] = frozenset(),  # type: ignore[assignment]
+    lang: str = "fr",
+) -> go.Figure:
+    """The network: one line trace per relation kind, then the nodes, then the highlighted nodes.
+
+    ``nodes`` is indexed by id (see :func:`graph_nodes`), ``metrics`` by the same ids. Node
+    traces carry the id in ``customdata``. With a highlight, other nodes are dimmed and the
+    highlighted ones drawn last, larger, with a yellow ring.
+    """
+    pos = positions if positions is not None else layout_positions(nodes, edges, layout=layout)
+    pos = pos.reindex(nodes.index)
+    fig = go.Figure()
+    for kind in RELATION_KINDS:
+        part = edges[edges["kind"] == kind]
+        part = part[part["source"].isin(pos.index) & part["target"].isin(pos.index)]
+        if part.empty:
+            continue
+        xs = np.column_stack(
+            [pos.loc[part["source"], "x"].to_numpy(), pos.loc[part["target"], "x"].to_numpy(), np.full(len(part), np.nan)]
+        ).ravel()
+        ys = np.column_stack(
+            [pos.loc[part["source"], "y"].to_numpy(), pos.loc[part["target"], "y"].to_numpy(), np.full(len(part), np.nan)]
+        ).ravel()
+        fig.add_trace(
+            go.Scattergl(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=i18n.label(kind, lang),
+                line={"color": KIND_COLOURS[kind], "width": 1, "dash": KIND_DASH[kind]},
+                opacity=0.45 if highlight else 0.6,
+                hoverinfo="skip",
+                meta={"role": "edges", "kind": kind},
+            )
+        )
+    size_values = metrics[size_by] if size_by in metrics else pd.Series(0.0, index=nodes.index)
+    sizes = _sizes(size_values.reindex(nodes.index))
+    colours = np.array(_colours(nodes, metrics, colour_by), dtype=object)
+    lit = nodes.index.isin(list(highlight))
+    hover = [f"{name} [{node}]" for node, name in zip(nodes.index, nodes["name"], strict=True)]
+    for role, mask in (("nodes", ~lit), ("highlight", lit)):
+        if role == "highlight" and not mask.any():
+            continue
+        fig.add_trace(
+            go.Scattergl(
+                x=pos["x"].to_numpy()[mask],
+                y=pos["y"].to_numpy()[mask],
+                mode="markers",
+                name=i18n.t("explorer.network.selection" if role == "highlight" else "explorer.network.nodes", lang),
+                customdata=np.asarray(nodes.index, dtype=object)[mask],
+                text=np.asarray(hover, dtype=object)[mask],
+                hovertemplate="%{text}<extra></extra>",
+                marker={
+                    "size": sizes[mask] + (4 if role == "highlight" else 0),
+                    "color": colours[mask],
+                    "opacity": 1.0 if role == "highlight" or not highlight else 0.35,
+                    "line": {"color": HIGHLIGHT_COLOUR if role == "highlight" else "#ffffff",
+                             "width": 3 if role == "highlight" else 0.5},
+                },
+                meta={"role": role},
+            )
+        )
+    fig.update_layout(
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.05},
+        margin={"l": 0, "r": 0, "t": 10, "b": 0},
+        dragmode="lasso",
+        clickmode="event+select",
+        hovermode="closest",
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x" if layout == "geo" else None},
+        height=600,
+    )
+    return fig
