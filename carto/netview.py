@@ -8,6 +8,8 @@ geographic layout uses each node's longitude and latitude, as on the map.
 
 from __future__ import annotations
 
+import random
+import threading
 from dataclasses import dataclass
 
 import igraph as ig
@@ -46,6 +48,7 @@ COMMUNITY_PALETTE = (
     "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6",
 )
 HIGHLIGHT_COLOUR = "#ffd400"
+_LAYOUT_LOCK = threading.Lock()
 
 
 def graph_nodes(actors: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +149,14 @@ def layout_positions(nodes: pd.DataFrame, edges: pd.DataFrame, *, layout: str = 
     ]
     graph = ig.Graph(n=n, edges=pairs)
     start = np.random.default_rng(seed).uniform(-1, 1, size=(n, 2)).tolist()
-    coords = np.asarray(graph.layout_fruchterman_reingold(seed=start, niter=100, grid="auto").coords, dtype=float)
+    # igraph draws its own random numbers too: seed its generator for this call, then restore it.
+    with _LAYOUT_LOCK:
+        ig.set_random_number_generator(random.Random(seed))
+        try:
+            layout = graph.layout_fruchterman_reingold(seed=start, niter=100, grid="auto")
+        finally:
+            ig.set_random_number_generator(random)
+    coords = np.asarray(layout.coords, dtype=float)
     return pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1]}, index=nodes.index)
 
 

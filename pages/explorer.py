@@ -91,7 +91,11 @@ scene = scene_for(*key)
 focused = explorer.focus(scene, state)
 st.query_params.from_dict({**filters.to_query_params(), **state.to_query_params()})
 
-st.title(tr("explorer.title"))
+st.title(tr("map.title"))
+counts = (("territories", explorer.shown_territories(scene)), ("actors", scene.filtered.actors),
+          ("places", scene.filtered.places), ("relations", scene.filtered.relations))
+for col, (name, frame) in zip(st.columns(4), counts, strict=True):
+    col.metric(tr(f"dataset.{name}"), f"{len(frame):,}".replace(",", "\u202f"))
 left, right = st.columns([1, 1])
 with left:
     options = [None, *explorer.INDICATORS]
@@ -122,7 +126,7 @@ with right:
     fig = explorer.explorer_figure(sub, scene.metrics, positions, focused, lang, layout=layout,  # type: ignore[arg-type]
                                    colour_by=colour_by, size_by=size_by)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="explorer_network",
-                            use_container_width=True)
+                            width="stretch")
     note = "explorer.network.reduced" if sub.reduced else "explorer.network.all"
     st.caption(tr(note, nodes=len(sub.nodes), edges=len(sub.edges), total_nodes=sub.total_nodes, total_edges=sub.total_edges)
                + " " + tr("explorer.network.hint"))
@@ -135,9 +139,9 @@ if state.territory:
 if focused.selected:
     st.markdown(tr("explorer.details.nodes", n=len(focused.selected), ego=len(focused.highlight), radius=state.radius))
     chosen, relations = explorer.details(scene, focused, lang)
-    st.dataframe(chosen, key="explorer_details_nodes")
+    st.dataframe(chosen)
     st.caption(tr("explorer.details.relations"))
-    st.dataframe(relations, hide_index=True, key="explorer_details_relations")
+    st.dataframe(relations, hide_index=True)
 elif not state.territory:
     st.info(tr("explorer.details.none"))
 if not state.empty and st.button(tr("explorer.details.clear"), key="explorer_clear"):

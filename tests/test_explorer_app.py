@@ -1,0 +1,148 @@
+"""AppTest of the explorer page: filters, URL state and the shared selection.
+
+AppTest cannot click inside folium or plotly, so selections are set the way those clicks end up:
+through the URL or the session's selection. Expected figures come from the sample CSV files read
+with pandas (and networkx for ego networks), not from the code under test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from carto import store
+from carto.selection import Selection
+
+PROJECT = Path(__file__).resolve().parent.parent
+SAMPLE = PROJECT / "data" / "sample"
+HUB = "A-0141"  # the actor with the most relations in the sample
+
+
+@pytest.fixture
+def app_env(monkeypatch, sample_db):
+    monkeypatch.setenv("CARTO_DB", str(sample_db))
+    monkeypatch.setenv("CARTO_TILES", "none")
+    return sample_db
+
+
+@pytest.fixture(scope="module")
+def csv_relations() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE / "relations.csv", dtype=str)
+
+
+def _app(**params: str) -> AppTest:
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def test_kind_filter_changes_both_views_and_the_url(app_env, csv_relations):
+    at = _app()
+    at.multiselect(key="f_kinds").set_value(["partnership", "tension"]).run()
+    assert not at.exception
+    expected = int(csv_relations["kind"].isin(["partnership", "tension"]).sum())  # 286 + 99
+    assert _metrics(at)["Relations"] == _count(expected)
+    assert at.caption[0].value == f"Carte : {expected} relations tracées une à une."
+    assert f"et {expected} relations" in at.caption[1].value
+    assert at.query_params["kinds"] == "partnership,tension"
+
+
+def test_formal_and_date_filters(app_env, csv_relations):
+    at = _app()
+    at.radio(key="f_formal").set_value("no").run()
+    informal = csv_relations[csv_relations["formal"] != "true"]
+    assert _metrics(at)["Relations"] == _count(len(informal))
+    at.date_input(key="f_date").set_value(pd.Timestamp("2022-01-01").date()).run()
+    start = pd.to_datetime(informal["start"])
+    end = pd.to_datetime(informal["end"])
+    day = pd.Timestamp("2022-01-01")
+    active = (start.isna() | (start <= day)) & (end.isna() | (end >= day))
+    assert _metrics(at)["Relations"] == _count(int(active.sum()))
+    assert at.query_params["date"] == "2022-01-01"
+
+
+def test_a_link_opens_the_same_view(app_env, csv_relations):
+    at = _app(kinds="referral", sel=HUB)
+    assert not at.exception
+    assert at.multiselect(key="f_kinds").value == ["referral"]
+    touching = csv_relations[
+        (csv_relations["kind"] == "referral") & ((csv_relations["source"] == HUB) | (csv_relations["target"] == HUB))
+    ]
+    assert "1 sélectionné(s)" in at.markdown[0].value
+    details = at.dataframe[1].value  # the selected nodes, then their relations
+    assert len(details) == len(touching)
+    assert at.query_params["sel"] == HUB
+
+
+def test_selection_shows_the_ego_network_at_the_chosen_radius(app_env, csv_relations):
+    at = _app()
+    at.session_state["explorer_selection"] = Selection(nodes=(HUB,))
+    at.select_slider(key="n_radius").set_value(2).run()
+    assert not at.exception
+    graph = nx.Graph()
+    graph.add_edges_from(zip(csv_relations["source"], csv_relations["target"], strict=True))
+    ego = nx.ego_graph(graph, HUB, radius=2).number_of_nodes()
+    assert at.markdown[0].value == f"1 sélectionné(s), {ego} dans le réseau égocentré (2 pas)."
+    assert at.query_params["radius"] == "2"
+    at.button(key="explorer_clear").click().run()
+    assert "sel" not in at.query_params
+    assert at.info[0].value.startswith("Rien de sélectionné")
+
+
+def test_a_territory_picked_on_the_map_restricts_both_views(app_env, csv_relations):
+    cur = store.connect(app_env, read_only=True).cursor()
+    nodes = pd.concat(
+        [store.read_dataset(cur, name, columns=["id", "territory_code"]) for name in ("actors", "places")]
+    ).set_index("id")["territory_code"]
+    code = nodes.value_counts().index[0]  # the busiest commune
+    cur.close()
+    src_in = csv_relations["source"].map(nodes).eq(code)
+    tgt_in = csv_relations["target"].map(nodes).eq(code)
+    directed = csv_relations["directed"].eq("true")
+    expected = {
+        "inside": int((src_in & tgt_in).sum()),
+        "entering": int((directed & ~src_in & tgt_in).sum()),
+        "leaving": int((directed & src_in & ~tgt_in).sum()),
+        "crossing": int((~directed & (src_in ^ tgt_in)).sum()),
+    }
+    at = _app(tsel=code)
+    assert not at.exception
+    text = at.markdown[0].value
+    assert f"({code}) : relations internes {expected['inside']}, entrantes {expected['entering']}, " in text
+    assert f"sortantes {expected['leaving']}, traversantes {expected['crossing']}." in text
+    assert _metrics(at)["Relations"] == _count(sum(expected.values()))
+
+
+def test_territory_filter_by_level(app_env):
+    cur = store.connect(app_env, read_only=True).cursor()
+    territories = store.read_dataset(cur, "territories", columns=["code", "level", "parent_code"])
+    cur.close()
+    epci = territories.loc[territories["level"] == "epci", "code"].iloc[0]
+    communes = int(((territories["level"] == "commune") & (territories["parent_code"] == epci)).sum())
+    at = _app()
+    at.selectbox(key="f_level").set_value("epci").run()
+    at.selectbox(key="f_territory").set_value(epci).run()
+    assert not at.exception
+    assert _metrics(at)["Territoires"] == _count(communes)
+    assert at.query_params["territory"] == epci
+    assert at.query_params["level"] == "epci"
+
+
+def test_invalid_url_is_ignored(app_env):
+    at = _app(kinds="bogus", sel="<x>", radius="12", territory="nowhere", date="soon")
+    assert not at.exception
+    assert at.multiselect(key="f_kinds").value == []
+    assert at.info[0].value.startswith("Rien de sélectionné")

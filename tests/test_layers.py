@@ -1,0 +1,174 @@
+"""Folium layers: exact feature counts, style per kind, level of detail, payload shrinking."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Polygon
+
+from carto import layers
+from carto.model import ACTOR_TYPES, SECTORS
+
+POINTS = pd.DataFrame(
+    {"lon": [0.5, 0.6, 1.5, 1.2], "lat": [45.5, 45.4, 45.5, 45.8]}, index=["A1", "A2", "A3", "P1"]
+)
+NODE_TERRITORY = pd.Series({"A1": "C1", "A2": "C1", "A3": "C2", "P1": "C2"})
+
+
+def _tooltip_fields(layer) -> list[str]:
+    (tooltip,) = [c for c in layer._children.values() if c.__class__.__name__ == "GeoJsonTooltip"]
+    return tooltip.fields
+
+
+def _geojson(layer) -> dict:
+    data = layer.data
+    return json.loads(data) if isinstance(data, str) else data
+
+
+def _rel(rows: list[tuple[str, str, str, str, bool]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [r[0] for r in rows],
+            "source": [r[1] for r in rows],
+            "target": [r[2] for r in rows],
+            "kind": [r[3] for r in rows],
+            "dimension": ["professional"] * len(rows),
+            "weight": [2.0] * len(rows),
+            "directed": [r[4] for r in rows],
+        }
+    )
+
+
+FOUR = _rel(
+    [
+        ("R1", "A1", "A2", "partnership", False),  # C1–C1: internal
+        ("R2", "A1", "A3", "partnership", False),  # C1–C2
+        ("R3", "A3", "A2", "network", False),  # C2–C1 undirected: the same flow as C1–C2
+        ("R4", "A3", "A1", "referral", True),  # C2→C1 directed: its own flow
+    ]
+)
+
+
+def test_territories_layer_features_tooltip_and_choropleth(territories):
+    indicator = pd.Series({"C1": 1.0, "C2": 3.0})
+    layer = layers.territories_layer(territories, "fr", indicator=indicator, indicator_label="Acteurs")
+    features = _geojson(layer)["features"]
+    assert [f["properties"]["label"] for f in features] == ["Alpha [C1]", "Bêta [C2]", "Département [D1]", "Interco [E1]"]
+    # quantile classes of {1, 3}: 1 falls in the first class, 3 in the last; no value: base fill
+    fills = [layer.style_function(f)["fillColor"] for f in features]
+    assert fills == ["#fef0d9", "#b30000", "#f2efe6", "#f2efe6"]
+    assert _tooltip_fields(layer) == ["label", "level", "population", "indicator"]
+
+
+def test_territory_outlines_are_rounded_and_simplified():
+    wiggly = Polygon([(0.123456789, 45.0), (0.5, 45.0000001), (1.0, 45.0), (1.0, 46.0), (0.0, 46.0)])
+    frame = gpd.GeoDataFrame(
+        {"code": ["X"], "name": ["X"], "level": ["commune"], "parent_code": [None], "population": [1]},
+        geometry=[wiggly],
+        crs="EPSG:4326",
+    )
+    tolerance = layers.simplify_tolerance(frame.total_bounds)
+    assert tolerance == pytest.approx(1 / 1000 / 2)
+    ring = _geojson(layers.territories_layer(frame, "fr", tolerance=tolerance))["features"][0]["geometry"]
+    coords = ring["coordinates"][0]
+    assert [0.5, 45.0] not in coords  # the 0.1 mm bump is simplified away
+    assert [0.12346, 45.0] in coords
+    assert all(round(v, 5) == v for xy in coords for v in xy)
+
+
+def test_actors_layer_sends_one_compact_row_per_actor(actors):
+    layer = layers.actors_layer(actors, "fr")
+    assert layer.data == [
+        [45.5, 0.5, "A1", "CCAS Alpha", ACTOR_TYPES.index("ccas"), SECTORS.index("social")],
+        [45.4, 0.6, "A2", "CAF", ACTOR_TYPES.index("caf"), SECTORS.index("social")],
+        [45.5, 1.5, "A3", "Asso Bêta", ACTOR_TYPES.index("association"), SECTORS.index("youth")],
+    ]
+    assert "bindTooltip(esc(row[3]) + ' [' + esc(row[2]) + ']')" in layer.callback
+
+
+def test_places_layer_rows(places):
+    layer = layers.places_layer(places, "en")
+    assert layer.data == [[45.8, 1.2, "P1", "Quartier Nord", 0, 0]]  # neighbourhood, first public
+
+
+def test_relations_layer_styles_each_kind(actors, places, relations):
+    lines = layers.relation_lines(relations, POINTS)
+    layer = layers.relations_layer(lines, "fr")
+    features = _geojson(layer)["features"]
+    assert [f["properties"]["id"] for f in features] == ["R1", "R2"]
+    assert features[0]["geometry"]["coordinates"] == [[0.5, 45.5], [0.6, 45.4]]
+    styles = [layer.style_function(f) for f in features]
+    assert styles[0] == {"color": "#1f4e9c", "dashArray": None, "weight": 3.0, "opacity": 0.7}  # partnership, w=2
+    assert styles[1] == {"color": "#e07a1f", "dashArray": "2 4", "weight": 2.0, "opacity": 0.7}  # referral, w=1
+    arrows = [c for c in layer._children.values() if isinstance(c, layers.DirectionArrows)]
+    assert len(arrows) == 1  # R2 is directed
+
+
+def test_no_arrows_without_directed_relations(relations):
+    undirected = relations.assign(directed=False)
+    layer = layers.relations_layer(layers.relation_lines(undirected, POINTS), "fr")
+    assert not any(isinstance(c, layers.DirectionArrows) for c in layer._children.values())
+
+
+def test_relations_without_positions_are_left_out(relations):
+    missing = relations.assign(target=["A2", "NOWHERE"])
+    assert list(layers.relation_lines(missing, POINTS)["id"]) == ["R1"]
+
+
+def test_relations_below_threshold_are_individual(territories):
+    mapped = layers.relations_for_map(FOUR, POINTS, territories, NODE_TERRITORY, threshold=4)
+    assert mapped.mode == "individual"
+    assert list(mapped.lines["id"]) == ["R1", "R2", "R3", "R4"]
+
+
+def test_relations_above_threshold_are_aggregated_by_commune(territories):
+    mapped = layers.relations_for_map(FOUR, POINTS, territories, NODE_TERRITORY, threshold=3)
+    assert (mapped.mode, mapped.level, mapped.total, mapped.internal) == ("aggregated", "commune", 4, 1)
+    flows = mapped.lines
+    assert list(zip(flows["source_code"], flows["target_code"], flows["relations"], strict=True)) == [
+        ("C1", "C2", 2),
+        ("C2", "C1", 1),
+    ]
+    assert list(flows["partnership"]) == [1, 0]
+    assert list(flows["network"]) == [1, 0]
+    assert list(flows["referral"]) == [0, 1]
+    # lines join the territories' representative points
+    anchor = territories.set_index("code").geometry.representative_point()
+    start = flows.geometry.iloc[0].coords[0]
+    assert start == (round(anchor["C1"].x, 5), round(anchor["C1"].y, 5))
+
+
+def test_too_many_flows_go_up_a_level(territories):
+    # Two commune flows > threshold 1: at EPCI level everything is inside E1, nothing to draw.
+    mapped = layers.relations_for_map(FOUR, POINTS, territories, NODE_TERRITORY, threshold=1)
+    assert (mapped.mode, mapped.level, len(mapped.lines), mapped.internal) == ("aggregated", "epci", 0, 4)
+
+
+def test_flows_layer_width_by_count_and_breakdown_tooltip(territories):
+    mapped = layers.relations_for_map(FOUR, POINTS, territories, NODE_TERRITORY, threshold=3)
+    layer = layers.flows_layer(mapped.lines, territories, "fr")
+    props = [f["properties"] for f in _geojson(layer)["features"]]
+    assert [(p["from"], p["to"], p["relations"]) for p in props] == [("Alpha", "Bêta", 2), ("Bêta", "Alpha", 1)]
+    assert [p["width"] for p in props] == [9.5, round(1.5 + 8 * math.sqrt(0.5), 1)]
+    assert _tooltip_fields(layer) == ["from", "to", "relations", "partnership", "network", "referral", "affinity", "tension"]
+
+
+def test_selection_layer_rings_ego_nodes_and_draws_ego_lines(relations):
+    names = pd.Series({"A1": "CCAS Alpha", "A2": "CAF", "A3": "Asso", "P1": "Quartier"})
+    ego = layers.relation_lines(relations.iloc[:1], POINTS)
+    group = layers.selection_layer(POINTS, names, {"A1", "A2"}, {"A1"}, ego, "fr")
+    children = list(group._children.values())
+    markers = [c for c in children if c.__class__.__name__ == "CircleMarker"]
+    assert [m.location for m in markers] == [[45.5, 0.5], [45.4, 0.6]]  # selected first
+    assert [m.options["radius"] for m in markers] == [11, 8]
+    lines = [c for c in children if c.__class__.__name__ == "GeoJson"]
+    assert len(_geojson(lines[0])["features"]) == 1
+
+
+def test_fit_bounds_of_nodes():
+    assert layers.fit_bounds_of(POINTS, ["A1", "A3", "ZZ"]) == [[45.49, 0.49], [45.51, 1.51]]
+    assert layers.fit_bounds_of(POINTS, ["ZZ"]) is None

@@ -1,0 +1,159 @@
+"""Selection: transitions, URL round trip, ego networks (networkx as reference), map-click parsing."""
+
+from __future__ import annotations
+
+import random
+
+import networkx as nx
+import pandas as pd
+import pytest
+
+from carto.selection import (
+    Clicked,
+    Selection,
+    clear,
+    clicked_node,
+    clicked_object,
+    ego_nodes,
+    ego_relations,
+    event_token,
+    network_point_ids,
+    select_from_map,
+    select_from_network,
+    with_radius,
+)
+
+NODES = pd.DataFrame(
+    {"lon": [0.5, 0.6, 1.5, 1.2], "lat": [45.5, 45.4, 45.5, 45.8]},
+    index=pd.Index(["A1", "A2", "A3", "P1"], name="id"),
+)
+CODES = {"C1", "C2", "E1", "D1"}
+
+
+def test_map_click_on_a_node_selects_it_alone():
+    state = Selection(nodes=("A2", "A3"), territory="C1", radius=2)
+    assert select_from_map(state, Clicked("node", "A1")) == Selection(nodes=("A1",), territory="C1", radius=2)
+
+
+def test_map_click_on_a_territory_toggles_it_and_drops_nodes():
+    state = Selection(nodes=("A1",), radius=3)
+    chosen = select_from_map(state, Clicked("territory", "C2"))
+    assert chosen == Selection(territory="C2", radius=3)
+    assert select_from_map(chosen, Clicked("territory", "C2")) == Selection(radius=3)
+
+
+def test_map_click_on_nothing_changes_nothing():
+    state = Selection(nodes=("A1",))
+    assert select_from_map(state, None) is state
+
+
+def test_network_selection_is_sorted_and_unique():
+    state = Selection(territory="C1")
+    assert select_from_network(state, ["P1", "A1", "P1"]) == Selection(nodes=("A1", "P1"), territory="C1")
+
+
+def test_clear_keeps_the_radius():
+    assert clear(Selection(nodes=("A1",), territory="C1", radius=3)) == Selection(radius=3)
+
+
+def test_radius_is_clamped():
+    assert with_radius(Selection(), 7).radius == 3
+    assert with_radius(Selection(), 0).radius == 1
+
+
+def test_query_params_round_trip():
+    state = Selection(nodes=("A1", "P1"), territory="C2", radius=2)
+    assert state.to_query_params() == {"sel": "A1,P1", "tsel": "C2", "radius": "2"}
+    assert Selection.from_query_params(state.to_query_params()) == state
+    assert Selection().to_query_params() == {}
+
+
+def test_invalid_query_params_are_dropped():
+    params = {"sel": "P1,<b>,A1,A1", "tsel": "a b", "radius": "9"}
+    assert Selection.from_query_params(params) == Selection(nodes=("A1", "P1"))
+    assert Selection.from_query_params({"radius": "two"}) == Selection()
+
+
+def _chain() -> pd.DataFrame:
+    # A–B–C–D plus E→F; directions must not matter.
+    return pd.DataFrame({"source": ["A", "C", "C", "F"], "target": ["B", "B", "D", "E"]})
+
+
+def test_ego_nodes_by_hand():
+    rel = _chain()
+    assert ego_nodes(rel, ["B"], 1) == {"A", "B", "C"}
+    assert ego_nodes(rel, ["B"], 2) == {"A", "B", "C", "D"}
+    assert ego_nodes(rel, ["A", "E"], 1) == {"A", "B", "E", "F"}
+    assert ego_nodes(rel, ["Z"], 3) == {"Z"}
+    assert list(ego_relations(rel, {"A", "B", "C"}).index) == [0, 1]
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3])
+def test_ego_nodes_match_networkx(radius):
+    rng = random.Random(4)
+    nodes = [f"N{i}" for i in range(40)]
+    edges = [(rng.choice(nodes), rng.choice(nodes)) for _ in range(55)]
+    rel = pd.DataFrame(edges, columns=["source", "target"])
+    graph = nx.Graph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from(edges)
+    for centre in ("N0", "N7", "N21"):
+        assert ego_nodes(rel, [centre], radius) == set(nx.ego_graph(graph, centre, radius=radius).nodes)
+
+
+def test_click_parsed_from_node_tooltip():
+    returned = {"last_object_clicked": {"lat": 45.0, "lng": 0.0}, "last_object_clicked_tooltip": "CAF [A2]"}
+    assert clicked_object(returned, NODES, CODES) == Clicked("node", "A2")
+    assert clicked_node(returned, NODES) == "A2"
+
+
+def test_click_parsed_from_territory_tooltip():
+    returned = {
+        "last_object_clicked": {"lat": 45.5, "lng": 1.9},
+        "last_object_clicked_tooltip": "Nom\tBêta [C2]\nNiveau\tcommune\nPopulation\t3000",
+    }
+    assert clicked_object(returned, NODES, CODES) == Clicked("territory", "C2")
+    assert clicked_node(returned, NODES) is None
+
+
+def test_click_without_tooltip_matches_the_nearest_node_within_tolerance():
+    near = {"last_object_clicked": {"lat": 45.50003, "lng": 1.49998}, "last_object_clicked_tooltip": None}
+    far = {"last_object_clicked": {"lat": 45.6, "lng": 1.5}, "last_object_clicked_tooltip": None}
+    assert clicked_node(near, NODES) == "A3"
+    assert clicked_node(far, NODES) is None
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [
+        None,
+        {},
+        {"last_object_clicked": None, "last_object_clicked_tooltip": None},
+        {"last_object_clicked": {"lat": "x", "lng": 1}, "last_object_clicked_tooltip": "Partenariat 2.0"},
+        {"last_object_clicked": {"lat": 0, "lng": 0}, "last_object_clicked_tooltip": "Inconnu [A9]"},
+    ],
+)
+def test_unusable_clicks_select_nothing(returned):
+    assert clicked_object(returned, NODES, CODES) is None
+
+
+def test_network_point_ids_read_customdata():
+    event = {
+        "selection": {
+            "points": [
+                {"curve_number": 5, "customdata": ["A1"]},
+                {"curve_number": 5, "customdata": "P1"},
+                {"curve_number": 0, "x": 1.0},
+            ],
+            "box": [],
+            "lasso": [],
+        }
+    }
+    assert network_point_ids(event) == ["A1", "P1"]
+    assert network_point_ids(None) == []
+    assert network_point_ids({"selection": {"points": []}}) == []
+
+
+def test_event_token_tells_events_apart():
+    assert event_token({"a": 1, "b": [2]}) == event_token({"b": [2], "a": 1})
+    assert event_token({"a": 1}) != event_token({"a": 2})
