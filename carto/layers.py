@@ -163,12 +163,12 @@ def territories_layer(
     )
 
 
-_POINT_CALLBACK = """
-var callback = function (row) {
+# The body of FastMarkerCluster's ``var callback = ...``: one marker from one compact row.
+_POINT_CALLBACK = """function (row) {
     var labels = %(labels)s;
     var colours = %(colours)s;
     var m = L.circleMarker([row[0], row[1]], {radius: %(radius)s, color: %(stroke)s, weight: %(weight)s,
-        fill: true, fillColor: colours[row[4]], fillOpacity: %(opacity)s});
+        fill: true, fillColor: colours[row[4]], fillOpacity: %(opacity)s, className: %(css)s});
     var esc = function (s) { var d = document.createElement('span'); d.textContent = s; return d.innerHTML; };
     m.bindTooltip(esc(row[3]) + ' [' + esc(row[2]) + ']');
     var cells = '';
@@ -196,6 +196,7 @@ def _point_cluster(
     weight: int,
     opacity: float,
     disable_at: int,
+    css: str,
 ) -> FastMarkerCluster:
     labels = {"fields": fields, "kinds": kinds, "extra": extra}
     callback = _POINT_CALLBACK % {
@@ -205,6 +206,7 @@ def _point_cluster(
         "stroke": json.dumps(stroke),
         "weight": weight,
         "opacity": opacity,
+        "css": json.dumps(css),
     }
     return FastMarkerCluster(
         rows,
@@ -250,6 +252,7 @@ def places_layer(places: gpd.GeoDataFrame, lang: str) -> FastMarkerCluster:
         weight=2,
         opacity=0.85,
         disable_at=11,
+        css="carto-place",
     )
 
 
@@ -278,6 +281,7 @@ def actors_layer(actors: gpd.GeoDataFrame, lang: str) -> FastMarkerCluster:
         weight=1,
         opacity=0.95,
         disable_at=13,
+        css="carto-actor",
     )
 
 
@@ -505,8 +509,8 @@ def selection_layer(
 _LEGEND_TEMPLATE = """
 {% macro html(this, kwargs) %}
 <div class="carto-legend" style="position:absolute;bottom:24px;left:10px;z-index:1000;background:#fff;
- padding:8px 10px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px sans-serif;
- max-height:60%;overflow:auto">{{ this.body }}</div>
+ padding:6px 8px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:11px sans-serif;
+ max-height:40%;overflow:auto">{{ this.body }}</div>
 {% endmacro %}
 """
 

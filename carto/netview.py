@@ -252,8 +252,8 @@ def network_figure(
         showlegend=True,
         legend={"orientation": "h", "y": -0.05},
         margin={"l": 0, "r": 0, "t": 10, "b": 0},
-        dragmode="lasso",
-        clickmode="event+select",
+        # No dragmode/clickmode: Streamlit sets them from selection_mode (pan + click to select;
+        # the box and lasso tools are in the mode bar).
         hovermode="closest",
         xaxis={"visible": False},
         yaxis={"visible": False, "scaleanchor": "x" if layout == "geo" else None},

@@ -1,0 +1,111 @@
+"""The explorer in Debian's chromium: a map click selects in the network, a network click on the map."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT = 60_000
+
+_HIGHLIGHT_IDS = """
+() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  if (!plot || !plot.data) return null;
+  const lit = plot.data.filter(t => t.meta && t.meta.role === 'highlight');
+  return lit.length ? Array.from(lit[0].customdata) : [];
+}
+"""
+
+# Page coordinates of the first node of the "nodes" trace, from plotly's own axes.
+_FIRST_NODE = """
+() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  const trace = plot._fullData.find(t => t.meta && t.meta.role === 'nodes');
+  const layout = plot._fullLayout;
+  const box = plot.querySelector('.nsewdrag').getBoundingClientRect();
+  return {id: trace.customdata[0],
+          x: box.left + layout.xaxis.l2p(trace.x[0]),
+          y: box.top + layout.yaxis.l2p(trace.y[0])};
+}
+"""
+
+
+# Centre (in the map frame) of an actor marker that is really on screen, on top of everything else.
+_VISIBLE_ACTOR = """
+() => {
+  for (const path of document.querySelectorAll('path.carto-actor')) {
+    const r = path.getBoundingClientRect();
+    if (!r.width) continue;
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    if (document.elementFromPoint(x, y) === path) return {x, y};
+  }
+  return null;
+}
+"""
+
+
+def _map_frame(page):
+    page.wait_for_selector("iframe[title*='st_folium']", timeout=TIMEOUT)
+    frame = page.frame_locator("iframe[title*='st_folium']").first
+    frame.locator(".leaflet-container").wait_for(timeout=TIMEOUT)
+    return frame
+
+
+def _selected_in_url(page) -> str | None:
+    match = re.search(r"[?&]sel=([^&]+)", page.url)
+    return match.group(1) if match else None
+
+
+@pytest.fixture(scope="module")
+def busiest_commune(sample_db_template) -> str:
+    """The commune holding the most actors: zoomed on it, single actors are not clustered."""
+    from carto import store
+
+    connection = store.connect(sample_db_template, read_only=True)
+    try:
+        codes = store.read_dataset(connection.cursor(), "actors", columns=["territory_code"])["territory_code"]
+    finally:
+        connection.close()
+    return str(codes.value_counts().index[0])
+
+
+def test_click_on_an_actor_selects_it_in_the_network(served_app, busiest_commune, page, artifacts):
+    page.goto(f"{served_app}/?territory={busiest_commune}", wait_until="domcontentloaded")
+    frame = _map_frame(page)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')", timeout=TIMEOUT)
+    frame.locator("path.carto-actor").first.wait_for(state="attached", timeout=TIMEOUT)
+    inner = next(f for f in page.frames if "streamlit_folium" in f.url)
+    inner.wait_for_function(f"() => ({_VISIBLE_ACTOR})() !== null", timeout=TIMEOUT)
+    spot = inner.evaluate(_VISIBLE_ACTOR)
+    box = page.locator("iframe[title*='st_folium']").first.bounding_box()
+    page.mouse.click(box["x"] + spot["x"], box["y"] + spot["y"])
+    page.wait_for_function("() => /[?&]sel=/.test(location.search)", timeout=TIMEOUT)
+    chosen = _selected_in_url(page)
+    page.get_by_text("1 sélectionné(s)").wait_for(timeout=TIMEOUT)
+    page.wait_for_function(
+        f"() => {{ const ids = ({_HIGHLIGHT_IDS})(); return ids && ids.includes({chosen!r}); }}", timeout=TIMEOUT
+    )
+    page.screenshot(path=str(artifacts / "explorer-map-click.png"), full_page=True)
+    assert chosen is not None and chosen.startswith("A-")
+
+
+def test_click_in_the_network_highlights_the_node_on_the_map(served_app, page, artifacts):
+    page.goto(served_app, wait_until="domcontentloaded")
+    _map_frame(page)
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.js-plotly-plot'); return p && p._fullLayout && p.data; }",
+        timeout=TIMEOUT,
+    )
+    target = page.evaluate(_FIRST_NODE)
+    page.mouse.click(target["x"], target["y"])
+    page.wait_for_function(f"() => location.search.includes('sel={target['id']}')", timeout=TIMEOUT)
+    frame = _map_frame(page)
+    selected = frame.locator("path.carto-selected")
+    selected.first.wait_for(timeout=TIMEOUT)
+    tooltip_ids = page.evaluate(_HIGHLIGHT_IDS)
+    page.screenshot(path=str(artifacts / "explorer-network-click.png"), full_page=True)
+    assert selected.count() == 1
+    assert target["id"] in tooltip_ids
