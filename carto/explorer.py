@@ -28,6 +28,45 @@ MetricsFn = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame], pd.Data
 
 
 @dataclass(frozen=True)
+class Base:
+    """The data once per data version: text columns as plain objects (fast hashing), every
+    node's position and finest territory, and each territory's ancestor at every level."""
+
+    territories: gpd.GeoDataFrame
+    places: gpd.GeoDataFrame
+    actors: gpd.GeoDataFrame
+    relations: pd.DataFrame
+    nodes: pd.DataFrame
+    node_territory: pd.Series
+    ancestors: dict[str, pd.Series]
+
+
+def _plain_text(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if column != "geometry" and pd.api.types.is_string_dtype(out[column].dtype):
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out
+
+
+def prepare(
+    territories: gpd.GeoDataFrame, places: gpd.GeoDataFrame, actors: gpd.GeoDataFrame, relations: pd.DataFrame
+) -> Base:
+    """Everything that does not depend on the filters, computed once per data version."""
+    territories, places, actors, relations = (_plain_text(f) for f in (territories, places, actors, relations))
+    levels = [lv for lv in layers.AGGREGATION_LEVELS if lv in set(territories["level"])]
+    return Base(
+        territories=territories,
+        places=places,
+        actors=actors,
+        relations=relations,
+        nodes=netview.graph_nodes(actors, places),
+        node_territory=flows.node_territories(actors, places),
+        ancestors={level: flows.ancestors_at(territories, level) for level in levels},
+    )
+
+
+@dataclass(frozen=True)
 class Scene:
     """Everything both views draw for one set of filters, before any selection."""
 
@@ -37,6 +76,20 @@ class Scene:
     metrics: pd.DataFrame  # by node id
     map_relations: layers.MapRelations
     all_territories: gpd.GeoDataFrame
+    ancestors: dict[str, pd.Series]
+
+
+def default_level(territories: pd.DataFrame, *, max_polygons: int = 1000) -> str:
+    """The finest level with at most ``max_polygons`` territories (else the coarsest present).
+
+    What the map opens on: communes for a département, EPCIs for a region.
+    """
+    counts = territories["level"].value_counts()
+    present = [lv for lv in layers.AGGREGATION_LEVELS if lv in counts.index]
+    for level in present:
+        if counts[level] <= max_polygons:
+            return level
+    return present[-1] if present else "commune"
 
 
 def effective_filters(filters: Filters, selection: Selection) -> Filters:
@@ -45,35 +98,33 @@ def effective_filters(filters: Filters, selection: Selection) -> Filters:
 
 
 def build_scene(
-    territories: gpd.GeoDataFrame,
-    places: gpd.GeoDataFrame,
-    actors: gpd.GeoDataFrame,
-    relations: pd.DataFrame,
+    base: Base,
     filters: Filters,
     *,
     metrics_fn: MetricsFn | None = None,
     threshold: int = layers.RELATION_THRESHOLD,
 ) -> Scene:
     """Filter, place the nodes, compute metrics and choose individual lines or flows."""
-    filtered = apply_filters(territories, places, actors, relations, filters)
-    nodes = netview.graph_nodes(filtered.actors, filtered.places)
+    filtered = apply_filters(base.territories, base.places, base.actors, base.relations, filters)
+    ids = pd.Index(filtered.actors["id"]).append(pd.Index(filtered.places["id"]))
+    nodes = base.nodes.loc[ids]
     if metrics_fn is not None:
         metrics = metrics_fn(filtered.actors, filtered.places, filtered.relations).reindex(nodes.index)
     else:
         metrics = netview.degree_metrics(nodes, filtered.relations)
-    node_territory = flows.node_territories(filtered.actors, filtered.places)
     levels = layers.AGGREGATION_LEVELS
     if filters.level in levels:
         levels = levels[levels.index(filters.level) :]
     map_relations = layers.relations_for_map(
         filtered.relations,
         nodes[["lon", "lat"]],
-        territories,
-        node_territory,
+        base.territories,
+        base.node_territory.reindex(nodes.index),
         threshold=threshold,
         levels=levels,
+        ancestors=base.ancestors,
     )
-    return Scene(filters, filtered, nodes, metrics, map_relations, territories)
+    return Scene(filters, filtered, nodes, metrics, map_relations, base.territories, base.ancestors)
 
 
 @dataclass(frozen=True)
@@ -150,7 +201,8 @@ def explorer_map(
         layers.selection_layer(
             points, scene.nodes["name"], set(focused.highlight), set(focused.selected), ego_lines, lang
         ).add_to(m)
-    present = [t for t in ACTOR_TYPES if t in set(actors["type"])]
+    types_present = set(actors["type"])
+    present = [t for t in ACTOR_TYPES if t in types_present]
     m.add_child(
         layers.Legend(
             layers.legend_html(
@@ -171,7 +223,7 @@ def explorer_map(
     return offline.localize_assets(m)
 
 
-def network_subgraph(scene: Scene, focused: Focus, *, max_nodes: int = 800, max_edges: int = 2500) -> netview.Subgraph:
+def network_subgraph(scene: Scene, focused: Focus, *, max_nodes: int = 500, max_edges: int = 2500) -> netview.Subgraph:
     """The part of the network sent to the browser (highlighted nodes always kept)."""
     return netview.reduce_graph(
         scene.nodes,
@@ -248,7 +300,7 @@ def territory_indicator(scene: Scene, name: str) -> pd.Series:
         return pd.to_numeric(shown.set_index("code")["population"], errors="coerce").astype(float)
     levels = set(shown["level"])
     level = next(iter(levels)) if len(levels) == 1 else "commune"
-    up = flows.ancestors_at(scene.all_territories, level)
+    up = scene.ancestors[level] if level in scene.ancestors else flows.ancestors_at(scene.all_territories, level)
     where = flows.node_territories(scene.filtered.actors, scene.filtered.places).map(up)
     if name in ("actors", "places"):
         ids = getattr(scene.filtered, name)["id"]

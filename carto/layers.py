@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import folium
@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 from branca.element import MacroElement, Template
 from folium.plugins import FastMarkerCluster
+from folium.template import Template as FoliumTemplate
 
 from carto import flows, i18n, offline
 from carto.model import ACTOR_TYPES, RELATION_KINDS, SECTORS
@@ -81,6 +82,24 @@ def _round(geometry: gpd.GeoSeries) -> np.ndarray:
     return shapely.transform(geometry.to_numpy(), lambda xy: np.round(xy, PRECISION))
 
 
+def feature_collection(properties: pd.DataFrame, geometry: np.ndarray) -> dict:
+    """A GeoJSON FeatureCollection (dict) from plain properties and shapely geometries.
+
+    Geometries go through GEOS's writer (fast, shortest round-trip numbers); rows whose
+    geometry is missing are left out. Features get short integer ids, which folium's style
+    switch then uses instead of a long unique property.
+    """
+    texts = shapely.to_geojson(geometry)
+    records = properties.to_dict(orient="records")
+    features = [
+        f'{{"type":"Feature","id":{i},"properties":{json.dumps(props, ensure_ascii=False, default=str)},'
+        f'"geometry":{text}}}'
+        for i, (props, text) in enumerate(zip(records, texts, strict=True))
+        if text is not None
+    ]
+    return json.loads('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}")
+
+
 def simplify_tolerance(bounds: Sequence[float], *, width_px: int = 1000) -> float:
     """Half a screen pixel, in degrees, when ``bounds`` fill ``width_px`` pixels."""
     minx, miny, maxx, maxy = bounds
@@ -122,40 +141,41 @@ def territories_layer(
     ``indicator`` is indexed by territory code; each territory is filled by the quantile class
     of its value. ``tolerance`` (degrees) simplifies the outlines; ``selected`` is outlined.
     """
-    frame = territories[["code", "name", "level", "population"]].copy()
+    codes = territories["code"].astype(str).to_numpy()
     # "name [code]": the bracketed code tells a map click which territory it hit (carto.selection).
-    frame["label"] = [f"{n} [{c}]" for n, c in zip(frame["name"], frame["code"], strict=True)]
+    frame = pd.DataFrame(
+        {
+            "label": [f"{n} [{c}]" for n, c in zip(territories["name"].astype(str).to_numpy(), codes, strict=True)],
+            "level": [i18n.label(v, lang) for v in territories["level"].to_numpy()],
+            "population": territories["population"].astype("Int64").astype(str).replace("<NA>", "").to_numpy(),
+        }
+    )
     geometry = territories.geometry
     if tolerance:
         geometry = geometry.simplify(tolerance, preserve_topology=True)
-    frame["level"] = [i18n.label(v, lang) for v in frame["level"]]
-    frame["population"] = frame["population"].astype("Int64").astype(str).replace("<NA>", "")
     fields = ["label", "level", "population"]
     aliases = [i18n.t(f"field.{f}", lang) for f in ("name", "level", "population")]
     if indicator is not None:
-        values = indicator.reindex(frame["code"]).to_numpy()
+        values = indicator.reindex(codes).to_numpy()
         bins = indicator_bins(indicator)
         frame["fill"] = [_bin_colour(v, bins) for v in values]
         frame["indicator"] = ["" if pd.isna(v) else f"{float(v):.4g}" for v in values]
         fields.append("indicator")
         aliases.append(indicator_label or "")
-    else:
-        frame["fill"] = TERRITORY_STYLE["fillColor"]
-    frame["selected"] = frame["code"] == selected
-    data = gpd.GeoDataFrame(frame, geometry=_round(geometry), crs=territories.crs)
+    chosen_label = f"[{selected}]" if selected else None
 
     def style(feature: dict) -> dict:
         props = feature["properties"]
-        chosen = bool(props["selected"])
+        chosen = chosen_label is not None and props["label"].endswith(chosen_label)
         return {
             "color": "#000000" if chosen else TERRITORY_STYLE["color"],
             "weight": 3 if chosen else TERRITORY_STYLE["weight"],
-            "fillColor": props["fill"],
+            "fillColor": props.get("fill", TERRITORY_STYLE["fillColor"]),
             "fillOpacity": 0.6 if indicator is not None else TERRITORY_STYLE["fillOpacity"],
         }
 
     return folium.GeoJson(
-        data.to_json(drop_id=True),
+        feature_collection(frame, _round(geometry)),
         name=name or i18n.t("dataset.territories", lang),
         style_function=style,
         highlight_function=lambda _feature: {"weight": 3, "color": "#000000"},
@@ -163,7 +183,7 @@ def territories_layer(
     )
 
 
-# The body of FastMarkerCluster's ``var callback = ...``: one marker from one compact row.
+# The body of ``var callback = ...``: one marker from one compact row.
 _POINT_CALLBACK = """function (row) {
     var labels = %(labels)s;
     var colours = %(colours)s;
@@ -179,8 +199,43 @@ _POINT_CALLBACK = """function (row) {
     }
     m.bindPopup('<table>' + cells + '</table>', {maxWidth: 320});
     return m;
-};
+}
 """
+
+
+class CompactMarkerCluster(FastMarkerCluster):
+    """FastMarkerCluster whose rows are embedded as compact JSON (no spaces, UTF-8 kept).
+
+    At tens of thousands of rows the separators and ``\\u00e9`` escapes of the default
+    embedding are a sizeable share of what the browser downloads.
+    """
+
+    _template = FoliumTemplate(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = (function(){
+                var callback = {{ this.callback }};
+                var data = {{ this.compact_data }};
+                var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
+                for (var i = 0; i < data.length; i++) {
+                    callback(data[i]).addTo(cluster);
+                }
+                cluster.addTo({{ this._parent.get_name() }});
+                return cluster;
+            })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, rows: list[list[object]], **kwargs: object) -> None:
+        # Rows are built here with valid coordinates; skip FastMarkerCluster's per-row check.
+        super().__init__([], **kwargs)  # type: ignore[arg-type]
+        self.data = rows
+
+    @property
+    def compact_data(self) -> str:
+        text = json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
+        # Inside <script>: never let a name close the tag or open a comment.
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _point_cluster(
@@ -197,7 +252,7 @@ def _point_cluster(
     opacity: float,
     disable_at: int,
     css: str,
-) -> FastMarkerCluster:
+) -> CompactMarkerCluster:
     labels = {"fields": fields, "kinds": kinds, "extra": extra}
     callback = _POINT_CALLBACK % {
         "labels": json.dumps(labels, ensure_ascii=False),
@@ -208,7 +263,7 @@ def _point_cluster(
         "opacity": opacity,
         "css": json.dumps(css),
     }
-    return FastMarkerCluster(
+    return CompactMarkerCluster(
         rows,
         callback=callback,
         name=name,
@@ -221,7 +276,25 @@ def _lat_lon(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.round(points.y.to_numpy(), PRECISION), np.round(points.x.to_numpy(), PRECISION)
 
 
-def places_layer(places: gpd.GeoDataFrame, lang: str) -> FastMarkerCluster:
+def _rows(
+    lat: np.ndarray, lon: np.ndarray, ids: pd.Series, names: pd.Series, first: pd.Series, second: pd.Series
+) -> list[list[object]]:
+    """``[lat, lon, id, name, index, index]`` per point, built column-wise (fast at 100,000 points)."""
+    return [
+        list(row)
+        for row in zip(
+            lat.tolist(),
+            lon.tolist(),
+            ids.astype(str).tolist(),
+            names.astype(str).tolist(),
+            first.astype(int).tolist(),
+            second.astype(int).tolist(),
+            strict=True,
+        )
+    ]
+
+
+def places_layer(places: gpd.GeoDataFrame, lang: str) -> CompactMarkerCluster:
     """Inhabited places as dark rings; tooltip ``name [id]``, popup with kind and publics.
 
     Each place is one compact row ``[lat, lon, id, name, kind index, publics index]``.
@@ -232,14 +305,17 @@ def places_layer(places: gpd.GeoDataFrame, lang: str) -> FastMarkerCluster:
     publics = sorted({str(p) for p in places["publics"] if isinstance(p, str)}) if "publics" in places else []
     public_index = {p: i for i, p in enumerate(publics)}
     lat, lon = _lat_lon(places)
-    rows = [
-        [float(y), float(x), str(i), str(n), kinds.index(k) if k in kinds else kinds.index("other"),
-         public_index.get(p, -1)]
-        for y, x, i, n, k, p in zip(
-            lat, lon, places["id"], places["name"], places["kind"], places.get("publics", [None] * len(places)),
-            strict=True,
-        )
-    ]
+    kind_index = pd.Series(range(len(kinds)), index=kinds)
+    rows = _rows(
+        lat,
+        lon,
+        places["id"],
+        places["name"],
+        places["kind"].map(kind_index).fillna(kinds.index("other")),
+        (places["publics"] if "publics" in places else pd.Series(None, index=places.index)).map(
+            pd.Series(public_index, dtype="float64")
+        ).fillna(-1),
+    )
     return _point_cluster(
         rows,
         name=i18n.t("dataset.places", lang),
@@ -256,7 +332,7 @@ def places_layer(places: gpd.GeoDataFrame, lang: str) -> FastMarkerCluster:
     )
 
 
-def actors_layer(actors: gpd.GeoDataFrame, lang: str) -> FastMarkerCluster:
+def actors_layer(actors: gpd.GeoDataFrame, lang: str) -> CompactMarkerCluster:
     """Actors as dots coloured by type, clustered; tooltip ``name [id]``, popup type and sector.
 
     Each actor is one compact row ``[lat, lon, id, name, type index, sector index]``.
@@ -264,11 +340,14 @@ def actors_layer(actors: gpd.GeoDataFrame, lang: str) -> FastMarkerCluster:
     types = [*ACTOR_TYPES]
     sectors = [*SECTORS]
     lat, lon = _lat_lon(actors)
-    rows = [
-        [float(y), float(x), str(i), str(n), types.index(t) if t in types else types.index("other"),
-         sectors.index(s) if s in sectors else -1]
-        for y, x, i, n, t, s in zip(lat, lon, actors["id"], actors["name"], actors["type"], actors["sector"], strict=True)
-    ]
+    rows = _rows(
+        lat,
+        lon,
+        actors["id"],
+        actors["name"],
+        actors["type"].map(pd.Series(range(len(types)), index=types)).fillna(types.index("other")),
+        actors["sector"].map(pd.Series(range(len(sectors)), index=sectors)).fillna(-1),
+    )
     return _point_cluster(
         rows,
         name=i18n.t("dataset.actors", lang),
@@ -353,7 +432,7 @@ def relations_layer(lines: gpd.GeoDataFrame, lang: str, *, name: str | None = No
             else False,
         }
     )
-    data = gpd.GeoDataFrame(frame, geometry=lines.geometry.to_numpy(), crs="EPSG:4326")
+    data = feature_collection(frame, lines.geometry.to_numpy())
 
     def style(feature: dict) -> dict:
         props = feature["properties"]
@@ -366,7 +445,7 @@ def relations_layer(lines: gpd.GeoDataFrame, lang: str, *, name: str | None = No
         }
 
     layer = folium.GeoJson(
-        data.to_json(drop_id=True),
+        data,
         name=name or i18n.t("dataset.relations", lang),
         style_function=style,
         tooltip=folium.GeoJsonTooltip(
@@ -404,12 +483,14 @@ def relations_for_map(
     *,
     threshold: int = RELATION_THRESHOLD,
     levels: Sequence[str] = AGGREGATION_LEVELS,
+    ancestors: Mapping[str, pd.Series] | None = None,
 ) -> MapRelations:
     """Individual lines when at most ``threshold`` relations; else flows between territories.
 
     Flows use the finest level in ``levels`` present in ``territories`` that yields at most
     ``threshold`` pairs (else the coarsest tried). Each flow is a line between the two
     territories' representative points, ``relations`` = count, one count column per kind.
+    ``ancestors`` may hold :func:`carto.flows.ancestors_at` per level, computed once per data.
     """
     if len(relations) <= threshold:
         return MapRelations("individual", relation_lines(relations, points), total=len(relations))
@@ -417,7 +498,7 @@ def relations_for_map(
     chosen: pd.DataFrame | None = None
     chosen_level: str | None = None
     for level in present:
-        up = flows.ancestors_at(territories, level)
+        up = ancestors[level] if ancestors is not None and level in ancestors else flows.ancestors_at(territories, level)
         node_at_level = node_territory.map(up).dropna()
         pairs = flows.aggregate_flows(relations, node_at_level)
         chosen, chosen_level = pairs, level
@@ -437,36 +518,60 @@ def relations_for_map(
     return MapRelations("aggregated", lines, total=len(relations), level=chosen_level, internal=internal)
 
 
+FLOW_WIDTHS = (2.0, 3.5, 5.0, 7.0, 9.5)
+
+
+def flow_widths(counts: pd.Series) -> np.ndarray:
+    """Line width of each flow: one of five widths by the square root of its share of the largest.
+
+    Five classes, not a width per flow, so the browser gets five styles, not one per line.
+    """
+    values = counts.to_numpy(dtype=float)
+    if not len(values):
+        return np.array([], dtype=float)
+    share = np.sqrt(values / max(1.0, float(values.max())))
+    index = np.minimum((share * len(FLOW_WIDTHS)).astype(int), len(FLOW_WIDTHS) - 1)
+    return np.asarray(FLOW_WIDTHS, dtype=float)[index]
+
+
 def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
-    """Aggregated flows: width by count, tooltip with the two territories and the breakdown by kind."""
+    """Aggregated flows: width by count; tooltip ``A → B``, the count and its breakdown by kind.
+
+    The breakdown is one short text listing only the kinds present, to keep the payload small.
+    """
     names = territories.set_index("code")["name"].astype(str)
+    source = flow_lines["source_code"].map(names).fillna(flow_lines["source_code"]).to_numpy()
+    target = flow_lines["target_code"].map(names).fillna(flow_lines["target_code"]).to_numpy()
+    labels = {kind: i18n.label(kind, lang) for kind in RELATION_KINDS}
+    counts = flow_lines[list(RELATION_KINDS)].astype(int).to_numpy()
     frame = pd.DataFrame(
         {
-            "from": flow_lines["source_code"].map(names).fillna(flow_lines["source_code"]).to_numpy(),
-            "to": flow_lines["target_code"].map(names).fillna(flow_lines["target_code"]).to_numpy(),
+            "label": [f"{a} → {b}" for a, b in zip(source, target, strict=True)],
             "relations": flow_lines["relations"].astype(int).to_numpy(),
-            **{kind: flow_lines[kind].astype(int).to_numpy() for kind in RELATION_KINDS},
+            "kinds": [
+                " · ".join(f"{labels[k]} {n}" for k, n in zip(RELATION_KINDS, row, strict=True) if n)
+                for row in counts
+            ],
+            "width": flow_widths(flow_lines["relations"]),
         }
     )
-    top = max(1, int(frame["relations"].max())) if len(frame) else 1
-    frame["width"] = (1.5 + 8.0 * np.sqrt(frame["relations"] / top)).round(1)
-    data = gpd.GeoDataFrame(frame, geometry=flow_lines.geometry.to_numpy(), crs="EPSG:4326")
-    fields = ["from", "to", "relations", *RELATION_KINDS]
-    aliases = [
-        i18n.t("field.source", lang),
-        i18n.t("field.target", lang),
-        i18n.t("dataset.relations", lang),
-        *[i18n.label(k, lang) for k in RELATION_KINDS],
-    ]
+    data = feature_collection(frame, flow_lines.geometry.to_numpy())
     return folium.GeoJson(
-        data.to_json(drop_id=True),
+        data,
         name=i18n.t("explorer.map.flows", lang),
         style_function=lambda feature: {
             "color": FLOW_COLOUR,
             "weight": feature["properties"]["width"],
             "opacity": 0.55,
         },
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["label", "relations", "kinds"],
+            aliases=[
+                i18n.t("explorer.map.flow", lang),
+                i18n.t("dataset.relations", lang),
+                i18n.t("explorer.map.by_kind", lang),
+            ],
+        ),
     )
 
 
@@ -518,11 +623,12 @@ _LEGEND_TEMPLATE = """
 class Legend(MacroElement):
     """A fixed HTML legend drawn over the map."""
 
+    _template = Template(_LEGEND_TEMPLATE)
+
     def __init__(self, body: str) -> None:
         super().__init__()
         self._name = "Legend"
         self.body = body
-        self._template = Template(_LEGEND_TEMPLATE)
 
 
 def legend_html(

@@ -108,7 +108,7 @@ def reduce_graph(
     metrics: pd.DataFrame,
     *,
     highlight: set[str] = frozenset(),  # type: ignore[assignment]
-    max_nodes: int = 800,
+    max_nodes: int = 500,
     max_edges: int = 2500,
     rank_by: str = "degree",
 ) -> Subgraph:
@@ -153,7 +153,7 @@ def layout_positions(nodes: pd.DataFrame, edges: pd.DataFrame, *, layout: str = 
     with _LAYOUT_LOCK:
         ig.set_random_number_generator(random.Random(seed))
         try:
-            layout = graph.layout_fruchterman_reingold(seed=start, niter=100, grid="auto")
+            layout = graph.layout_fruchterman_reingold(seed=start, niter=60, grid="auto")
         finally:
             ig.set_random_number_generator(random)
     coords = np.asarray(layout.coords, dtype=float)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import geopandas as gpd
 import pandas as pd
@@ -152,9 +151,13 @@ def test_flows_layer_width_by_count_and_breakdown_tooltip(territories):
     mapped = layers.relations_for_map(FOUR, POINTS, territories, NODE_TERRITORY, threshold=3)
     layer = layers.flows_layer(mapped.lines, territories, "fr")
     props = [f["properties"] for f in _geojson(layer)["features"]]
-    assert [(p["from"], p["to"], p["relations"]) for p in props] == [("Alpha", "Bêta", 2), ("Bêta", "Alpha", 1)]
-    assert [p["width"] for p in props] == [9.5, round(1.5 + 8 * math.sqrt(0.5), 1)]
-    assert _tooltip_fields(layer) == ["from", "to", "relations", "partnership", "network", "referral", "affinity", "tension"]
+    assert [(p["label"], p["relations"], p["kinds"]) for p in props] == [
+        ("Alpha → Bêta", 2, "Partenariat 1 · Réseau 1"),
+        ("Bêta → Alpha", 1, "Passage de relais 1"),
+    ]
+    # five width classes by sqrt(count / max): sqrt(1) → last class, sqrt(0.5) = 0.71 → fourth class
+    assert [p["width"] for p in props] == [9.5, 7.0]
+    assert _tooltip_fields(layer) == ["label", "relations", "kinds"]
 
 
 def test_selection_layer_rings_ego_nodes_and_draws_ego_lines(relations):
