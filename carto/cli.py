@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from carto import sample, store
-from carto.errors import CartoError
+from carto.errors import CartoError, InputError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -54,6 +54,38 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_indicators(args: argparse.Namespace) -> int:
+    from carto import indicators
+
+    if args.radius_km <= 0:
+        msg = f"--radius-km must be positive, not {args.radius_km}"
+        raise InputError(msg)
+    conn = _open(args)
+    table = indicators.load_indicators(conn.cursor(), radius_km=args.radius_km)
+    if args.territory is not None:
+        if args.territory not in table.index:
+            msg = f"unknown territory code {args.territory!r}; list the codes with `indicators --json`"
+            raise InputError(msg)
+        table = table.loc[[args.territory]]
+    if args.json:
+        print(json.dumps(indicators.json_records(table), ensure_ascii=False))
+        return 0
+    shown = [
+        "code",
+        "name",
+        "level",
+        "population",
+        "actors",
+        "relations_inside",
+        "relations_crossing",
+        "isolated_actors",
+        "uncovered_places",
+        "top_broker",
+    ]
+    print(table[shown].to_string(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m carto",
@@ -82,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=cmd_sample)
+
+    p = sub.add_parser("indicators", help="figures per territory (actors, relations, brokers, gaps)")
+    p.add_argument("--territory", metavar="CODE", help="only this territory")
+    p.add_argument("--radius-km", type=float, default=1.0, help="reach of an actor around it (default 1 km)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per territory")
+    p.set_defaults(handler=cmd_indicators)
 
     return parser
 

@@ -14,8 +14,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from carto import flows, network
+from carto import flows, network, store
 from carto.model import DIMENSIONS, RELATION_KINDS
+from carto.store import Connection
 
 # The five figures of the summary page, in display order.
 HEADLINES: tuple[str, ...] = (
@@ -309,3 +310,34 @@ def relations_per_year(
         return empty
     counted = table.groupby(["year", "kind"]).size().rename("count").reset_index()
     return counted.astype({"year": "int64", "kind": "object", "count": "int64"})
+
+
+def json_records(table: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows of an indicators table as plain JSON values: NaN/NA → None, numpy scalars → Python."""
+    records: list[dict[str, object]] = []
+    for row in table.to_dict("records"):
+        clean: dict[str, object] = {}
+        for key, value in row.items():
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                clean[str(key)] = None
+            elif isinstance(value, np.generic):
+                clean[str(key)] = value.item()
+            else:
+                clean[str(key)] = value
+        records.append(clean)
+    return records
+
+
+def load_indicators(cur: Connection, *, radius_km: float = 1.0, on_date: date | None = None) -> pd.DataFrame:
+    """:func:`territory_indicators` over everything in the store (``cur``: a DuckDB cursor)."""
+    names = ("territories", "actors", "places", "relations", "schemes")
+    frames = {name: store.read_dataset(cur, name) for name in names}
+    return territory_indicators(
+        frames["territories"],
+        frames["actors"],
+        frames["places"],
+        frames["relations"],
+        frames["schemes"],
+        radius_km=radius_km,
+        on_date=on_date,
+    )
