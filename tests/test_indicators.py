@@ -20,6 +20,7 @@ cos 46° = 77.33 km there; 1° of latitude = 111.2 km).
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
 
@@ -94,9 +95,7 @@ def _relations() -> pd.DataFrame:
         ("r4", "a1", "a3", "affinity", "personal", None, False, None),
         ("r5", "a3", "p3", "tension", None, False, False, None),
     ]
-    frame = pd.DataFrame(
-        rows, columns=["id", "source", "target", "kind", "dimension", "formal", "directed", "end"]
-    )
+    frame = pd.DataFrame(rows, columns=["id", "source", "target", "kind", "dimension", "formal", "directed", "end"])
     frame["formal"] = frame["formal"].astype("boolean")
     frame["weight"] = 1.0
     frame["start"] = None
@@ -150,17 +149,13 @@ def test_shares_over_relations_touching(table: pd.DataFrame) -> None:
     assert [c1[f"share_{k}"] for k in ("partnership", "network", "referral", "affinity", "tension")] == (
         pytest.approx([1 / 3, 1 / 3, 0, 1 / 3, 0])
     )
-    assert [c1[f"share_{d}"] for d in ("personal", "professional", "institutional")] == pytest.approx(
-        [1 / 3] * 3
-    )
+    assert [c1[f"share_{d}"] for d in ("personal", "professional", "institutional")] == pytest.approx([1 / 3] * 3)
     assert c1["formal_share"] == pytest.approx(1 / 3)  # r1 only; r4's unknown is not formal
     # C2 touches r2 network, r3 referral, r4 affinity, r5 tension (no dimension)
     assert [c2[f"share_{k}"] for k in ("partnership", "network", "referral", "affinity", "tension")] == (
         pytest.approx([0, 1 / 4, 1 / 4, 1 / 4, 1 / 4])
     )
-    assert [c2[f"share_{d}"] for d in ("personal", "professional", "institutional")] == pytest.approx(
-        [1 / 4, 2 / 4, 0]
-    )
+    assert [c2[f"share_{d}"] for d in ("personal", "professional", "institutional")] == pytest.approx([1 / 4, 2 / 4, 0])
     assert c2["formal_share"] == 0.0
 
 
@@ -201,9 +196,7 @@ def test_uncovered_places_with_radius(table: pd.DataFrame) -> None:
     )
     assert wide["uncovered_places"].tolist() == [0, 0, 0, 0, 0]
     # at 4.3 km only p2 is reached
-    mid = indicators.territory_indicators(
-        _territories(), _actors(), _places(), _relations(), _schemes(), radius_km=4.3
-    )
+    mid = indicators.territory_indicators(_territories(), _actors(), _places(), _relations(), _schemes(), radius_km=4.3)
     assert mid["uncovered_places"].tolist() == [0, 0, 1, 0, 1]
 
 
@@ -262,3 +255,49 @@ def test_relations_per_year() -> None:
     ]
     assert indicators.relations_per_year(relations, {"a"}, until=2020)["year"].max() == 2020
     assert indicators.relations_per_year(relations, {"zz"}).empty
+
+
+REQUIRED_KEYS = {
+    "code",
+    "name",
+    "population",
+    "actors",
+    "actors_per_10k",
+    "relations_inside",
+    "relations_crossing",
+    "isolated_actors",
+    "uncovered_places",
+    "top_broker",
+}
+
+
+def test_cli_indicators_json_on_the_sample(sample_db, capsys) -> None:
+    from carto import cli, store
+
+    assert cli.main(["--db", str(sample_db), "indicators", "--json"]) == 0
+    text = capsys.readouterr().out
+    assert "NaN" not in text  # NaN is printed as null: strict JSON
+    rows = json.loads(text)
+    assert len(rows) >= 100
+    assert all(REQUIRED_KEYS <= set(row) for row in rows)
+    counts = store.counts(store.connect(sample_db))
+    assert len(rows) == counts["territories"]
+    # the département holds every actor placed in a territory, and the top broker is an actor id
+    department = next(row for row in rows if row["level"] == "departement")
+    assert 0 < department["actors"] <= counts["actors"]
+    actor_ids = set(store.read_dataset(store.connect(sample_db), "actors", columns=["id"])["id"])
+    assert department["top_broker"] in actor_ids
+
+    commune = next(row for row in rows if row["level"] == "commune")
+    assert cli.main(["--db", str(sample_db), "indicators", "--json", "--territory", commune["code"]]) == 0
+    only = json.loads(capsys.readouterr().out)
+    assert only == [commune]
+
+
+def test_cli_indicators_unknown_territory(sample_db, capsys) -> None:
+    from carto import cli
+
+    assert cli.main(["--db", str(sample_db), "indicators", "--json", "--territory", "NOPE"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "unknown territory code 'NOPE'" in err
