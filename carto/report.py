@@ -29,11 +29,20 @@ from shapely.geometry.base import BaseGeometry
 from carto import i18n
 from carto.errors import InputError
 from carto.flows import ancestors_at
-from carto.indicators import HEADLINES, METRIC_CRS, relations_per_year, with_comparisons
+from carto.indicators import (
+    HEADLINES,
+    METRIC_CRS,
+    relations_per_year,
+    territory_indicators,
+    with_comparisons,
+)
+from carto.network import node_metrics
+from carto.sample import SAMPLE_DIR
 
 FONTS_DIR = Path(__file__).parent / "fonts"
 NARROW_NBSP = "\u202f"
 MISSING = "—"
+SAMPLE_NAME = SAMPLE_DIR.name
 
 # How each indicator reads as a number: a count, a rate with one decimal, or a share in percent.
 COUNTS = {
@@ -247,13 +256,13 @@ def territory_summary(
 
     def partners(frame: pd.DataFrame) -> tuple[Partner, ...]:
         return tuple(
-            Partner(str(r.id), str(r.name), str(r.type), float(r.degree), float(r.betweenness))
-            for r in frame.itertuples(index=False)
+            Partner(str(i), str(n), str(t), float(d), float(b))
+            for i, n, t, d, b in zip(
+                frame["id"], frame["name"], frame["type"], frame["degree"], frame["betweenness"], strict=True
+            )
         )
 
-    top = ranked[ranked["degree"] > 0].sort_values(
-        ["betweenness", "degree", "id"], ascending=[False, False, True]
-    )
+    top = ranked[ranked["degree"] > 0].sort_values(["betweenness", "degree", "id"], ascending=[False, False, True])
     linked = set(relations["source"]) | set(relations["target"]) if len(relations) else set()
     isolated = ranked[~ranked["id"].isin(linked)].sort_values("name")
 
@@ -291,6 +300,44 @@ def territory_summary(
         actors=inside_actors,
         places=inside_places,
     )
+
+
+def build_summary(
+    code: str,
+    territories: pd.DataFrame,
+    actors: pd.DataFrame,
+    places: pd.DataFrame,
+    relations: pd.DataFrame,
+    schemes: pd.DataFrame,
+    *,
+    radius_km: float = 1.0,
+) -> Summary:
+    """Metrics, indicators and the summary of ``code`` in one call (the CLI's path; pages cache
+    the indicators and metrics themselves and call :func:`territory_summary`)."""
+    if code not in set(territories["code"]):
+        msg = f"no territory with code {code!r}; list the codes with `python -m carto indicators`"
+        raise InputError(msg)
+    metrics = node_metrics(actors, places, relations)
+    table = territory_indicators(territories, actors, places, relations, schemes, radius_km=radius_km, metrics=metrics)
+    return territory_summary(code, table, actors, places, relations, territories, metrics, radius_km=radius_km)
+
+
+def sources_line(imports: pd.DataFrame, lang: str) -> str:
+    """Where the figures come from: the imports recorded in the store, newest first."""
+    done = imports[imports["status"] == "committed"] if "status" in imports else imports
+    if done.empty:
+        return i18n.t("summary.sources.none", lang)
+    seen: dict[str, str] = {}
+    for name, when in zip(done["file_name"], done["imported_at"], strict=True):
+        label = str(name) if not _missing(name) else i18n.t("summary.sources.unnamed", lang)
+        if label not in seen:
+            stamp = pd.Timestamp(when)
+            seen[label] = format_date(stamp.date(), lang) if not pd.isna(stamp) else ""
+    parts = [f"{name} ({day})" if day else name for name, day in seen.items()]
+    text = i18n.t("summary.sources.imports", lang, imports=", ".join(parts))
+    if SAMPLE_NAME in seen:
+        text += " " + i18n.t("summary.sources.sample", lang)
+    return text
 
 
 # --- sentences -------------------------------------------------------------------------------
@@ -341,9 +388,7 @@ def plural_key(key: str, n: float, lang: str) -> str:
 
 def partner_line(partner: Partner, lang: str) -> str:
     """``Name (type) — 4 links`` for lists of partners."""
-    links = i18n.t(
-        plural_key("summary.links", partner.degree, lang), lang, n=format_number(partner.degree, lang)
-    )
+    links = i18n.t(plural_key("summary.links", partner.degree, lang), lang, n=format_number(partner.degree, lang))
     return f"{partner.name} ({i18n.label(partner.type, lang)}) — {links}"
 
 
@@ -635,8 +680,7 @@ def summary_pdf(summary: Summary, lang: str, *, sources: str, on_date: dt.date |
     intro = _isolated_intro(summary, lang)
     pdf.cell(col_w, 5, pdf.fit(intro, col_w), new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.bullets(
-        [f"{p.name} ({i18n.label(p.type, lang)})" for p in summary.isolated]
-        or [i18n.t("summary.none", lang)],
+        [f"{p.name} ({i18n.label(p.type, lang)})" for p in summary.isolated] or [i18n.t("summary.none", lang)],
         col_w,
         MAX_LISTED,
         i18n.t("summary.more", lang),
@@ -698,8 +742,7 @@ def summary_html(summary: Summary, lang: str, *, sources: str = "", on_date: dt.
 
     schemes = items(summary.schemes)
     figures = "".join(
-        f"<div class='fig'><div class='v'>{e(value)}</div><div class='l'>{e(label)}</div>"
-        f"<p>{e(text)}</p></div>"
+        f"<div class='fig'><div class='v'>{e(value)}</div><div class='l'>{e(label)}</div><p>{e(text)}</p></div>"
         for label, value, text in headline_sentences(summary, lang)
     )
 
