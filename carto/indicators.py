@@ -60,13 +60,11 @@ def _within(frame: pd.DataFrame, code_column: str, ancestry: pd.DataFrame) -> pd
     )
 
 
-def _covered_places(
-    places: pd.DataFrame, actors: pd.DataFrame, relations: pd.DataFrame, radius_km: float
-) -> pd.Series:
+def _covered_places(places: pd.DataFrame, actors: pd.DataFrame, relations: pd.DataFrame, radius_km: float) -> pd.Series:
     """True for places with an actor within ``radius_km`` or a relation touching them."""
     places = places.reset_index(drop=True)
     ids = places["id"].astype(str)
-    touched = set(relations["source"].astype(str)) | set(relations["target"].astype(str))
+    touched = pd.concat([relations["source"], relations["target"]]).astype(str).unique()
     covered = ids.isin(touched).to_numpy().copy()
     if isinstance(places, gpd.GeoDataFrame) and isinstance(actors, gpd.GeoDataFrame) and len(actors):
         place_geo = places[places.geometry.notna() & ~places.geometry.is_empty].to_crs(METRIC_CRS)
@@ -87,9 +85,7 @@ def _relation_pairs(relations: pd.DataFrame, node_territory: pd.Series) -> pd.Da
             "src": ends["source_territory"].astype("object").fillna("\0"),
             "tgt": ends["target_territory"].astype("object").fillna("\0"),
             "relations": 1,
-            "formal": ends["formal"].astype("boolean").fillna(False).astype("int64")
-            if "formal" in ends
-            else 0,
+            "formal": ends["formal"].astype("boolean").fillna(False).astype("int64") if "formal" in ends else 0,
         }
     )
     for kind in RELATION_KINDS:
@@ -265,9 +261,7 @@ def with_comparisons(indicators: pd.DataFrame, columns: Sequence[str] = HEADLINE
     return out
 
 
-def relations_per_year(
-    relations: pd.DataFrame, node_ids: Iterable[str], *, until: int | None = None
-) -> pd.DataFrame:
+def relations_per_year(relations: pd.DataFrame, node_ids: Iterable[str], *, until: int | None = None) -> pd.DataFrame:
     """Relations touching ``node_ids`` active during each year, by kind.
 
     A relation with a ``start`` is active from its start year to its ``end`` year, or to
@@ -286,18 +280,14 @@ def relations_per_year(
         return empty
     wanted = {str(i) for i in node_ids}
     touching = relations[
-        (
-            relations["source"].astype(str).isin(wanted) | relations["target"].astype(str).isin(wanted)
-        ).to_numpy()
+        (relations["source"].astype(str).isin(wanted) | relations["target"].astype(str).isin(wanted)).to_numpy()
     ]
     start = pd.to_datetime(touching["start"], errors="coerce").dt.year
     end = pd.to_datetime(touching["end"], errors="coerce").dt.year if "end" in touching else start * np.nan
     dated = start.notna()
     if not dated.any():
         return empty
-    last = (
-        until if until is not None else int(max(start.max(), end.max() if end.notna().any() else start.max()))
-    )
+    last = until if until is not None else int(max(start.max(), end.max() if end.notna().any() else start.max()))
     first_year = start[dated].astype("int64").to_numpy()
     last_year = end[dated].fillna(last).astype("int64").to_numpy()
     last_year = np.minimum(last_year, last)
