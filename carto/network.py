@@ -54,7 +54,7 @@ METRIC_COLUMNS = (
 )
 SEED = 42
 # Exact betweenness/closeness costs about nodes x edges steps; above this budget they are sampled.
-EXACT_BUDGET = 20_000_000
+EXACT_BUDGET = 10_000_000
 MIN_SAMPLES = 50
 LEIDEN_ITERATIONS = 2
 
