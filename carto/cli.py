@@ -98,8 +98,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise InputError(msg)
     cur = _open(args).cursor()
     frames = {
-        name: store.read_dataset(cur, name)
-        for name in ("territories", "actors", "places", "relations", "schemes")
+        name: store.read_dataset(cur, name) for name in ("territories", "actors", "places", "relations", "schemes")
     }
     summary = report.build_summary(
         args.code,

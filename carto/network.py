@@ -190,7 +190,9 @@ def _plan(n: int, m: int, components: list[list[int]], samples: int | None) -> i
     return samples if largest > samples else 0
 
 
-def _normalise(betweenness: np.ndarray, closeness_raw: np.ndarray, sizes: np.ndarray, n: int) -> tuple:
+def _normalise(
+    betweenness: np.ndarray, closeness_raw: np.ndarray, sizes: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
     scale = (n - 1) * (n - 2) / 2
     betw = betweenness / scale if scale > 0 else np.zeros(n)
     close = np.nan_to_num(closeness_raw, nan=0.0) * ((sizes - 1) / (n - 1) if n > 1 else 0.0)

@@ -43,9 +43,7 @@ def _relations(rows: list[tuple]) -> pd.DataFrame:
 
 def _path_and_isolate() -> tuple[pd.DataFrame, pd.DataFrame]:
     # a –(undirected, w=2)– b –(directed b→c, w=1)→ c, and d alone.
-    return _actors("a", "b", "c", "d"), _relations(
-        [("r1", "a", "b", 2.0, False), ("r2", "b", "c", 1.0, True)]
-    )
+    return _actors("a", "b", "c", "d"), _relations([("r1", "a", "b", 2.0, False), ("r2", "b", "c", 1.0, True)])
 
 
 @pytest.mark.parametrize("engine", network.ENGINES)
@@ -105,9 +103,7 @@ def test_two_triangles_joined(engine: str) -> None:
 def test_parallel_relations_count_in_degree_not_in_paths() -> None:
     actors = _actors("a", "b", "c")
     # a–b twice (w 1 and 3), b–c once
-    relations = _relations(
-        [("r1", "a", "b", 1.0, False), ("r2", "a", "b", 3.0, False), ("r3", "b", "c", None, None)]
-    )
+    relations = _relations([("r1", "a", "b", 1.0, False), ("r2", "a", "b", 3.0, False), ("r3", "b", "c", None, None)])
     m = network.node_metrics(actors, NO_PLACES, relations)
     assert m["degree"].tolist() == [2, 3, 1]
     # missing weight counts 1: b = 1 + 3 + 1
@@ -245,9 +241,7 @@ def test_territory_graph_lifts_nodes_to_a_level() -> None:
         }
     )
     node_territory = pd.Series({"a": "C1", "b": "C2", "c": "C3"})
-    relations = _relations(
-        [("r1", "a", "b", 1.0, False), ("r2", "a", "c", 2.0, False), ("r3", "c", "b", 1.0, False)]
-    )
+    relations = _relations([("r1", "a", "b", 1.0, False), ("r2", "a", "c", 2.0, False), ("r3", "c", "b", 1.0, False)])
     communes = network.territory_graph(relations, node_territory)
     assert communes[["source_code", "target_code", "relations"]].values.tolist() == [
         ["C1", "C2", 1],
