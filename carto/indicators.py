@@ -112,6 +112,12 @@ def _relation_figures(pairs: pd.DataFrame, ancestry: pd.DataFrame) -> pd.DataFra
     return touching.rename(columns={"relations": "relations_touching"}).join(inside, how="left")
 
 
+def _text(values: pd.Series, index: pd.Index) -> pd.Series:
+    """``values`` aligned on ``index`` as text, "" where missing."""
+    aligned = values.astype(object).reindex(index)
+    return aligned.where(aligned.notna(), "").astype(str)
+
+
 def territory_indicators(
     territories: pd.DataFrame,
     actors: pd.DataFrame,
@@ -225,14 +231,14 @@ def territory_indicators(
     in_scheme = _within(scheme_frame, "tc", ancestry)
     out["schemes"] = count(in_scheme.groupby("territory").size())
     names = in_scheme.groupby("territory")["name"].agg(lambda s: "; ".join(sorted(s)))
-    out["scheme_names"] = names.reindex(index).fillna("").astype(str)
+    out["scheme_names"] = _text(names, index)
 
     brokers = in_actor[in_actor["betweenness"] > 0].sort_values(
         ["territory", "betweenness", "id"], ascending=[True, False, True]
     )
     top = brokers.groupby("territory").head(TOP_BROKERS).groupby("territory", sort=False)["id"]
-    out["top_broker"] = top.first().reindex(index).fillna("").astype(str)
-    out["top_brokers"] = top.agg(";".join).reindex(index).fillna("").astype(str)
+    out["top_broker"] = _text(top.first(), index)
+    out["top_brokers"] = _text(top.agg(";".join), index)
     out["isolated_actors"] = count(in_actor[in_actor["degree"] == 0].groupby("territory").size())
 
     uncovered = in_place[in_place["uncovered"]].groupby("territory")

@@ -211,6 +211,18 @@ def test_on_date_drops_ended_relations() -> None:
     assert table.loc["C3", "isolated_actors"] == 1  # a5 lost its only relation
 
 
+def test_without_any_relation() -> None:
+    no_relations = _relations().iloc[0:0]
+    table = indicators.territory_indicators(_territories(), _actors(), _places(), no_relations, _schemes().iloc[0:0])
+    # every actor is isolated; p3 (1.9 km from a5) is now unreached too, beside p2 and p4
+    assert table["isolated_actors"].tolist() == table["actors"].tolist() == [2, 2, 1, 4, 1]
+    assert table["uncovered_places"].tolist() == [1, 1, 1, 2, 1]
+    assert table["relations_touching"].tolist() == [0] * 5
+    assert table["openness"].isna().all()
+    assert table["top_broker"].tolist() == [""] * 5
+    assert table["scheme_names"].tolist() == [""] * 5
+
+
 def test_comparisons_with_parent_and_siblings(table: pd.DataFrame) -> None:
     compared = indicators.with_comparisons(table, ["actors_per_10k", "openness"])
     # parent values: C1, C2 → E1 (40000/3000); C3 → E2 (20); EPCIs have none
