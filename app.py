@@ -12,6 +12,7 @@ ui.language_switch()
 
 pages = [
     st.Page("pages/map.py", title=ui.tr("nav.map"), icon="🗺️", url_path="map", default=True),
+    st.Page("pages/summary.py", title=ui.tr("nav.summary"), icon="📄", url_path="summary"),
 ]
 navigation = st.navigation(pages)
 ui.ensure_data()

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import branca.colormap
+import folium
 import geopandas as gpd
 import pandas as pd
 from fpdf import FPDF
@@ -26,7 +28,7 @@ from fpdf.enums import MethodReturnValue, XPos, YPos
 from PIL import Image, ImageDraw
 from shapely.geometry.base import BaseGeometry
 
-from carto import i18n
+from carto import i18n, layers, offline
 from carto.errors import InputError
 from carto.flows import ancestors_at
 from carto.indicators import (
@@ -36,6 +38,7 @@ from carto.indicators import (
     territory_indicators,
     with_comparisons,
 )
+from carto.model import TERRITORY_LEVELS
 from carto.network import node_metrics
 from carto.sample import SAMPLE_DIR
 
@@ -378,6 +381,22 @@ def headline_sentences(summary: Summary, lang: str) -> list[tuple[str, str, str]
     return out
 
 
+def delta_text(figure: Figure, lang: str) -> str | None:
+    """The gap to the siblings' median, ``+2,9`` (shares in points: ``-15 pts``); None without one."""
+    if figure.value is None or figure.siblings_median is None:
+        return None
+    diff = figure.value - figure.siblings_median
+    if figure.column in SHARES or figure.column.startswith(SHARES_PREFIX):
+        number = format_number(diff * 100, lang)
+        text = i18n.t(plural_key("summary.points", round(diff * 100), lang), lang, n=number)
+    else:
+        whole = figure.column in COUNTS and diff == int(diff)
+        text = format_number(diff, lang, decimals=0 if whole else 1)
+    # "+" only when the rounded gap is not zero; negative numbers carry their own "-".
+    sign = "+" if diff > 0 and any(ch in "123456789" for ch in text) else ""
+    return i18n.t("summary.delta", lang, diff=f"{sign}{text}")
+
+
 def plural_key(key: str, n: float, lang: str) -> str:
     """``key + ".one"`` when ``n`` takes the singular in ``lang`` (0 and 1 in French, 1 in English)
     and the catalogue has that key, else ``key``."""
@@ -404,7 +423,8 @@ def place_line(place: UncoveredPlace, lang: str) -> str:
     return f"{place.name} — {people}"
 
 
-def _subtitle(summary: Summary, lang: str) -> str:
+def subtitle(summary: Summary, lang: str) -> str:
+    """``Commune · dans Département · 5 000 habitants``."""
     parts = [i18n.label(summary.level, lang)]
     if summary.parent_name:
         parts.append(i18n.t("summary.in_parent", lang, parent=summary.parent_name))
@@ -413,7 +433,8 @@ def _subtitle(summary: Summary, lang: str) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def _gap_intro(summary: Summary, lang: str) -> str:
+def gap_intro(summary: Summary, lang: str) -> str:
+    """How many places are not reached and the share of inhabitants they hold."""
     return i18n.t(
         plural_key("summary.gaps.places_intro", len(summary.uncovered), lang),
         lang,
@@ -422,7 +443,8 @@ def _gap_intro(summary: Summary, lang: str) -> str:
     )
 
 
-def _isolated_intro(summary: Summary, lang: str) -> str:
+def isolated_intro(summary: Summary, lang: str) -> str:
+    """How many actors have no relation at all."""
     n = len(summary.isolated)
     return i18n.t(plural_key("summary.gaps.isolated_intro", n, lang), lang, n=format_number(n, lang))
 
@@ -603,7 +625,7 @@ def summary_pdf(summary: Summary, lang: str, *, sources: str, on_date: dt.date |
     pdf.cell(width, 9, pdf.fit(title, width), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(_FONT, "", 9.5)
     pdf.set_text_color(90, 90, 90)
-    pdf.cell(width, 5, pdf.fit(_subtitle(summary, lang), width), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(width, 5, pdf.fit(subtitle(summary, lang), width), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
 
     # Map on the left, legend and schemes beside it.
@@ -666,7 +688,7 @@ def summary_pdf(summary: Summary, lang: str, *, sources: str, on_date: dt.date |
     col_w = (width - 6) / 2
     y = pdf.get_y()
     pdf.set_font(_FONT, "B", 9)
-    for line in pdf.lines(_gap_intro(summary, lang), col_w, 2):
+    for line in pdf.lines(gap_intro(summary, lang), col_w, 2):
         pdf.cell(col_w, 4.6, line, new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.bullets(
         [place_line(p, lang) for p in summary.uncovered] or [i18n.t("summary.none", lang)],
@@ -677,7 +699,7 @@ def summary_pdf(summary: Summary, lang: str, *, sources: str, on_date: dt.date |
     bottom = pdf.get_y()
     pdf.set_xy(12 + col_w + 6, y)
     pdf.set_font(_FONT, "B", 9)
-    intro = _isolated_intro(summary, lang)
+    intro = isolated_intro(summary, lang)
     pdf.cell(col_w, 5, pdf.fit(intro, col_w), new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.bullets(
         [f"{p.name} ({i18n.label(p.type, lang)})" for p in summary.isolated] or [i18n.t("summary.none", lang)],
@@ -749,14 +771,14 @@ def summary_html(summary: Summary, lang: str, *, sources: str = "", on_date: dt.
     partners = items([partner_line(p, lang) for p in summary.partners])
     gaps = items([place_line(p, lang) for p in summary.uncovered])
     isolated = items([f"{p.name} ({i18n.label(p.type, lang)})" for p in summary.isolated])
-    isolated_intro = _isolated_intro(summary, lang)
-    sources_line = i18n.t("summary.sources", lang, sources=sources) if sources else ""
+    isolated_head = isolated_intro(summary, lang)
+    footer_sources = i18n.t("summary.sources", lang, sources=sources) if sources else ""
     return f"""<!DOCTYPE html>
 <html lang="{e(lang)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(title)}</title><style>{_CSS}</style></head>
 <body>
-<h1>{e(title)}</h1><p class="sub">{e(_subtitle(summary, lang))}</p>
+<h1>{e(title)}</h1><p class="sub">{e(subtitle(summary, lang))}</p>
 <div class="map"><img alt="{e(i18n.t("summary.map_alt", lang, name=summary.name))}" width="700" height="490"
 src="data:image/png;base64,{png}">
 <div><strong>{e(i18n.t("summary.legend", lang))}</strong><ul style="list-style:none;padding:0">{legend}</ul>
@@ -764,9 +786,9 @@ src="data:image/png;base64,{png}">
 <h2>{e(i18n.t("summary.headlines", lang))}</h2><div class="figs">{figures}</div>
 <h2>{e(i18n.t("summary.partners", lang))}</h2><ul>{partners}</ul>
 <h2>{e(i18n.t("summary.gaps", lang))}</h2>
-<div class="cols"><div><strong>{e(_gap_intro(summary, lang))}</strong><ul>{gaps}</ul></div>
-<div><strong>{e(isolated_intro)}</strong><ul>{isolated}</ul></div></div>
-<footer>{e(i18n.t("summary.date", lang, date=format_date(day, lang)))}<br>{e(sources_line)}</footer>
+<div class="cols"><div><strong>{e(gap_intro(summary, lang))}</strong><ul>{gaps}</ul></div>
+<div><strong>{e(isolated_head)}</strong><ul>{isolated}</ul></div></div>
+<footer>{e(i18n.t("summary.date", lang, date=format_date(day, lang)))}<br>{e(footer_sources)}</footer>
 </body></html>
 """
 
@@ -804,3 +826,105 @@ def indicators_csv(indicators: pd.DataFrame, *, lang: str = "fr") -> bytes:
         lineterminator="\r\n",
     )
     return ("\ufeff" + text).encode("utf-8")
+
+
+# --- helpers of the summary page -------------------------------------------------------------
+
+
+def territory_choices(indicators: pd.DataFrame) -> list[str]:
+    """Codes to pick from: broadest levels first, then by name, so the département leads."""
+    order = {level: i for i, level in enumerate(TERRITORY_LEVELS)}
+    flat = indicators.reset_index(drop=True)
+    ranked = flat.assign(_rank=flat["level"].map(order).fillna(len(order)), _name=flat["name"].astype(str))
+    return [str(c) for c in ranked.sort_values(["_rank", "_name", "code"])["code"]]
+
+
+def default_territory(indicators: pd.DataFrame) -> str | None:
+    """The département when there is one, else the most populous commune, else the first code."""
+    if indicators.empty:
+        return None
+    flat = indicators.reset_index(drop=True)
+    departements = flat[flat["level"] == "departement"].sort_values("code")
+    if len(departements):
+        return str(departements["code"].iloc[0])
+    communes = flat[flat["level"] == "commune"]
+    if len(communes):
+        population = pd.to_numeric(communes["population"], errors="coerce").fillna(-1)
+        ranked = communes.assign(_people=population).sort_values(["_people", "code"], ascending=[False, True])
+        return str(ranked["code"].iloc[0])
+    return territory_choices(indicators)[0]
+
+
+def siblings_table(indicators: pd.DataFrame, code: str, columns: Sequence[str] = HEADLINES) -> pd.DataFrame:
+    """The territory and its siblings (same parent, same level) with ``columns``, by name."""
+    row = indicators.loc[code]
+    parent = row["parent_code"]
+    same_parent = indicators["parent_code"].isna() if _missing(parent) else indicators["parent_code"] == parent
+    mask = same_parent.fillna(False).astype(bool) & (indicators["level"] == row["level"])
+    return indicators.loc[mask, ["code", "name", *columns]].reset_index(drop=True).sort_values(["name", "code"])
+
+
+CHOROPLETH_COLOURS = ("#f7fbff", "#6baed6", "#08306b")
+
+
+def choropleth_map(
+    territories: gpd.GeoDataFrame,
+    indicators: pd.DataFrame,
+    column: str,
+    lang: str,
+    *,
+    level: str,
+    highlight: str | None = None,
+    tiles: str = "none",
+) -> folium.Map:
+    """Territories of ``level`` coloured by ``column`` (grey without a value); assets served locally."""
+    shapes = territories[territories["level"] == level][["code", "name", "geometry"]]
+    values = pd.to_numeric(indicators[column], errors="coerce").astype(float)
+    frame = shapes.assign(value=shapes["code"].map(values).to_numpy())
+    frame["shown"] = [format_indicator(column, v, lang) for v in frame["value"]]
+    known = frame["value"].dropna()
+    low, high = (float(known.min()), float(known.max())) if len(known) else (0.0, 1.0)
+    if high <= low:
+        high = low + 1.0
+    colours = branca.colormap.LinearColormap(
+        list(CHOROPLETH_COLOURS), vmin=low, vmax=high, caption=i18n.t(f"summary.label.{column}", lang)
+    )
+    if len(frame):
+        minx, miny, maxx, maxy = frame.total_bounds
+    else:
+        minx, miny, maxx, maxy = (-5.0, 42.0, 8.0, 51.0)
+    m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles=tiles)
+
+    def style(feature: dict) -> dict:
+        value = feature["properties"]["value"]
+        chosen = feature["properties"]["code"] == highlight
+        return {
+            "fillColor": "#cccccc" if value is None else colours(value),
+            "fillOpacity": 0.8,
+            "color": "#d62828" if chosen else "#555555",
+            "weight": 3 if chosen else 0.6,
+        }
+
+    folium.GeoJson(
+        frame.to_json(drop_id=True, na="null"),
+        style_function=style,
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "code", "shown"],
+            aliases=[
+                i18n.t("field.name", lang),
+                i18n.t("field.code", lang),
+                i18n.t(f"summary.label.{column}", lang),
+            ],
+        ),
+    ).add_to(m)
+    caption = html.escape(i18n.t(f"summary.label.{column}", lang))
+    legend = (
+        f"<b>{caption}</b><br><div style='width:180px;height:10px;"
+        f"background:linear-gradient(to right,{','.join(CHOROPLETH_COLOURS)})'></div>"
+        f"<span>{html.escape(format_indicator(column, low, lang))}</span>"
+        f"<span style='float:right'>{html.escape(format_indicator(column, high, lang))}</span>"
+    )
+    m.add_child(layers.Legend(legend))  # a branca colormap would pull d3 from a CDN
+    if len(frame):
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return offline.localize_assets(m)

@@ -17,7 +17,7 @@ import summary_data
 from PIL import Image
 from pypdf import PdfReader
 
-from carto import report
+from carto import offline, report
 from carto.errors import InputError
 
 NNBSP = "\u202f"
@@ -44,6 +44,7 @@ def literal_indicators() -> pd.DataFrame:
         rows, orient="index", columns=["name", "level", "parent_code", "population", *HEADLINES]
     )
     frame.insert(0, "code", frame.index)
+    frame.index.name = "code"  # as territory_indicators returns it
     frame["scheme_names"] = ["Contrat de ville de Ville-Haute", "", "", "Contrat de ville de Ville-Haute"]
     # Comparisons by hand: C1's siblings are C1, C2, C3; D1 has no parent and no sibling but itself.
     frame["actors_per_10k_parent"] = [6 / 11000 * 1e4] * 3 + [NAN]
@@ -322,3 +323,35 @@ def test_csv_neutralises_formulas_but_keeps_numbers() -> None:
 def test_neutralise_every_formula_start(start: str) -> None:
     assert report.neutralise(f"{start}1+1") == f"'{start}1+1"
     assert report.neutralise(f"a{start}") == f"a{start}"
+
+
+# --- page helpers ----------------------------------------------------------------------------
+
+
+def test_choices_default_and_siblings() -> None:
+    table = literal_indicators()
+    assert report.territory_choices(table) == ["D1", "C2", "C3", "C1"]  # département first, then by name
+    assert report.default_territory(table) == "D1"
+    assert report.default_territory(table.drop(index="D1")) == "C1"  # the most populous commune
+    siblings = report.siblings_table(table, "C1", ["actors_per_10k"])
+    assert list(siblings["code"]) == ["C2", "C3", "C1"]
+    assert list(siblings["actors_per_10k"]) == [5.0, 2.5, 8.0]
+
+
+def test_delta_text() -> None:
+    figures = {f.column: f for f in c1_summary().figures}
+    assert report.delta_text(figures["actors_per_10k"], "fr") == "+3,0 par rapport à la médiane des voisins"
+    assert report.delta_text(figures["openness"], "en") == "-75 points compared with the neighbours' median"
+    assert report.delta_text(report.Figure("isolated_actors", 0.0, None, 0.0), "fr") == (
+        "0 par rapport à la médiane des voisins"
+    )
+    assert report.delta_text(report.Figure("isolated_actors", 2.0, None, None), "fr") is None
+
+
+def test_choropleth_is_offline() -> None:
+    m = report.choropleth_map(
+        summary_data.territories(), literal_indicators(), "actors_per_10k", "fr", level="commune", highlight="C1"
+    )
+    page = m.get_root().render()
+    assert "Ville-Haute" in page and "Val-Clair" in page and "Département Test" not in page
+    assert offline.external_urls(page) == []
