@@ -100,8 +100,8 @@ def _known_relations(relations: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
         return pd.DataFrame({"s": [], "t": [], "w": [], "d": []}).astype(
             {"s": "int64", "t": "int64", "w": "float64", "d": "bool"}
         )
-    s = index.get_indexer(pd.Index(relations["source"].astype(str)))
-    t = index.get_indexer(pd.Index(relations["target"].astype(str)))
+    s = pd.Categorical(relations["source"].astype(str), categories=index).codes.astype("int64")
+    t = pd.Categorical(relations["target"].astype(str), categories=index).codes.astype("int64")
     out = pd.DataFrame({"s": s, "t": t, "w": _weights(relations).to_numpy(), "d": _directed(relations).to_numpy()})
     return out[(out["s"] >= 0) & (out["t"] >= 0)].reset_index(drop=True)
 
@@ -167,7 +167,8 @@ def build_graph(
 def _stable_labels(groups: Iterable[Iterable[int]], n: int, ids: list[str]) -> np.ndarray:
     """Integer label per node: groups numbered by size (largest first), ties by smallest id."""
     listed = [sorted(g) for g in groups]
-    listed.sort(key=lambda g: (-len(g), min(ids[i] for i in g)))
+    # ids are sorted, so a group's smallest id is the id of its smallest index
+    listed.sort(key=lambda g: (-len(g), ids[g[0]]))
     labels = np.full(n, -1, dtype="int64")
     for label, members in enumerate(listed):
         labels[members] = label
@@ -213,12 +214,14 @@ def _igraph_metrics(rels: pd.DataFrame, ids: list[str], samples: int | None, see
     out["in_degree"] = np.bincount(t, minlength=n) + np.bincount(s[~d], minlength=n)
     out["weighted_degree"] = np.bincount(s, weights=w, minlength=n) + np.bincount(t, weights=w, minlength=n)
 
-    arcs = np.concatenate([np.column_stack([s, t]), np.column_stack([t[~d], s[~d]])])
-    arc_w = np.concatenate([w, w[~d]])
-    directed = ig.Graph(n=n, edges=arcs.tolist(), directed=True)
-    out["pagerank"] = np.asarray(directed.pagerank(damping=0.85, weights=arc_w.tolist(), directed=True))
+    edges = list(zip(s.tolist(), t.tolist(), strict=True))
+    reverse = list(zip(t[~d].tolist(), s[~d].tolist(), strict=True))
+    directed = ig.Graph(n=n, edges=edges + reverse, directed=True)
+    arc_weights = np.concatenate([w, w[~d]]).tolist()
+    out["pagerank"] = np.asarray(directed.pagerank(damping=0.85, weights=arc_weights, directed=True))
+    del directed, reverse
 
-    simple = ig.Graph(n=n, edges=np.column_stack([s, t]).tolist(), directed=False)
+    simple = ig.Graph(n=n, edges=edges, directed=False)
     simple.es["weight"] = w.tolist()
     simple.simplify(multiple=True, loops=True, combine_edges={"weight": "sum"})
 
