@@ -219,8 +219,12 @@ def territory_summary(
     *,
     radius_km: float = 1.0,
     headlines: Sequence[str] = HEADLINES,
+    today: dt.date | None = None,
 ) -> Summary:
     """Gather what the summary of territory ``code`` shows.
+
+    A territory alone at its level under its parent has no sibling: its figures get no
+    siblings' median. Relations per year stop at ``today``'s year (default: today).
 
     ``indicators`` comes from :func:`carto.indicators.territory_indicators` (comparison columns
     are added when missing), ``metrics`` from :func:`carto.network.node_metrics`.
@@ -234,12 +238,13 @@ def territory_summary(
     row = indicators.loc[code]
     names = territories.set_index("code")["name"]
     parent_code = _optional_str(row.get("parent_code"))
+    has_siblings = len(siblings_table(indicators, code, [])) > 1
     figures = tuple(
         Figure(
             column=c,
             value=_optional_float(row.get(c)),
             parent=_optional_float(row.get(f"{c}_parent")),
-            siblings_median=_optional_float(row.get(f"{c}_siblings_median")),
+            siblings_median=_optional_float(row.get(f"{c}_siblings_median")) if has_siblings else None,
         )
         for c in headlines
     )
@@ -298,7 +303,7 @@ def territory_summary(
         uncovered_population_share=_optional_float(row.get("uncovered_population_share")),
         isolated=partners(isolated),
         schemes=tuple(s for s in (scheme_names or "").split(";") if s),
-        relations_per_year=relations_per_year(relations, node_ids),
+        relations_per_year=relations_per_year(relations, node_ids, until=(today or dt.date.today()).year),
         geometry=geometry,
         actors=inside_actors,
         places=inside_places,
@@ -865,6 +870,30 @@ def siblings_table(indicators: pd.DataFrame, code: str, columns: Sequence[str] =
 
 
 CHOROPLETH_COLOURS = ("#f7fbff", "#6baed6", "#08306b")
+
+
+def children_table(indicators: pd.DataFrame, code: str, columns: Sequence[str] = HEADLINES) -> pd.DataFrame:
+    """The territories whose parent is ``code``, with ``columns``, by name."""
+    mask = (indicators["parent_code"] == code).fillna(False).astype(bool)
+    return indicators.loc[mask, ["code", "name", *columns]].reset_index(drop=True).sort_values(["name", "code"])
+
+
+def formatted_table(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``table`` with indicator columns as text, the way the summary writes them."""
+    out = table.copy()
+    for column in out.columns:
+        if column not in ("code", "name"):
+            out[column] = [format_indicator(str(column), v, lang) for v in out[column]]
+    return out
+
+
+def choropleth_level(indicators: pd.DataFrame, code: str) -> str:
+    """The level to colour: the territory's own when it has peers, else that of its children."""
+    level = str(indicators.loc[code, "level"])
+    if (indicators["level"] == level).sum() > 1:
+        return level
+    children = indicators.loc[(indicators["parent_code"] == code).fillna(False).astype(bool), "level"]
+    return str(children.mode().iloc[0]) if len(children) else level
 
 
 def choropleth_map(

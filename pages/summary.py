@@ -93,18 +93,27 @@ else:
     chart = per_year.assign(kind=[i18n.label(k, lang) for k in per_year["kind"]])
     st.bar_chart(chart, x="year", y="count", color="kind", x_label=ui.tr("summary.year"), y_label="")
 
+labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
 st.subheader(ui.tr("summary.siblings"))
-siblings = report.siblings_table(table, code)
-shown = siblings.rename(columns={c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES})
+peers = report.siblings_table(table, code)
+if len(peers) <= 1:  # alone at its level (a département): compare what lies inside it
+    peers = report.children_table(table, code)
+    st.caption(ui.tr("summary.children", name=summary.name))
+shown = report.formatted_table(peers, lang).rename(columns=labels)
 st.dataframe(shown.rename(columns={"code": ui.tr("field.code"), "name": ui.tr("field.name")}), hide_index=True)
 
 st.subheader(ui.tr("summary.choropleth"))
-labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
 column = st.selectbox(
     ui.tr("summary.choropleth.pick"), options=list(labels), format_func=labels.__getitem__, key="summary_choropleth"
 )
 level_map = report.choropleth_map(
-    ui.read("territories"), table, str(column), lang, level=summary.level, highlight=code, tiles=offline.default_tiles()
+    ui.read("territories"),
+    table,
+    str(column),
+    lang,
+    level=report.choropleth_level(table, code),
+    highlight=code,
+    tiles=offline.default_tiles(),
 )
 st_folium(level_map, height=480, use_container_width=True, returned_objects=[], key="summary_choropleth_map")
 

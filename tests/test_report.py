@@ -146,6 +146,31 @@ def test_summary_gathers_partners_gaps_and_schemes() -> None:
     assert (first.column, first.value, first.siblings_median) == ("actors_per_10k", 8.0, 5.0)
 
 
+def test_relations_per_year_stop_at_today() -> None:
+    s = report.territory_summary(
+        "C1",
+        literal_indicators(),
+        summary_data.actors(),
+        summary_data.places(),
+        summary_data.relations(),
+        summary_data.territories(),
+        literal_metrics(),
+        headlines=HEADLINES,
+        today=dt.date(2024, 6, 1),
+    )
+    # C1's nodes touch r1 (partnership from 2022), r2 (network from 2023), r3 (referral from 2023),
+    # r4 (partnership during 2024); open relations count up to 2024.
+    assert list(s.relations_per_year.itertuples(index=False, name=None)) == [
+        (2022, "partnership", 1),
+        (2023, "network", 1),
+        (2023, "partnership", 1),
+        (2023, "referral", 1),
+        (2024, "network", 1),
+        (2024, "partnership", 2),
+        (2024, "referral", 1),
+    ]
+
+
 def test_departement_summary_counts_its_communes_nodes() -> None:
     s = report.territory_summary(
         "D1",
@@ -159,6 +184,12 @@ def test_departement_summary_counts_its_communes_nodes() -> None:
     )
     assert sorted(s.actors["id"]) == ["a1", "a2", "a3", "a4", "a5", "a6"]
     assert s.parent_name is None
+    # Alone at its level: no siblings' median to compare with, so no comparison is written.
+    assert all(f.siblings_median is None for f in s.figures)
+    assert report.headline_sentences(s, "fr")[0][2] == (
+        "5,5 partenaires (services, associations, écoles…) pour 10 000 habitants"
+    )
+    assert report.delta_text(s.figures[0], "fr") is None
     assert [p.id for p in s.uncovered] == ["p2"]
 
 
@@ -336,6 +367,17 @@ def test_choices_default_and_siblings() -> None:
     siblings = report.siblings_table(table, "C1", ["actors_per_10k"])
     assert list(siblings["code"]) == ["C2", "C3", "C1"]
     assert list(siblings["actors_per_10k"]) == [5.0, 2.5, 8.0]
+
+
+def test_children_formatted_and_choropleth_level() -> None:
+    table = literal_indicators()
+    children = report.children_table(table, "D1", ["actors_per_10k", "openness"])
+    assert list(children["code"]) == ["C2", "C3", "C1"]
+    shown = report.formatted_table(children, "fr")
+    assert list(shown["actors_per_10k"]) == ["5,0", "2,5", "8,0"]
+    assert list(shown["openness"]) == [f"100{NNBSP}%", f"100{NNBSP}%", f"25{NNBSP}%"]
+    assert report.choropleth_level(table, "C1") == "commune"
+    assert report.choropleth_level(table, "D1") == "commune"  # the only département: colour its communes
 
 
 def test_delta_text() -> None:

@@ -46,14 +46,17 @@ def test_default_is_the_departement(summary_page: AppTest) -> None:
     assert at.header[0].value == "Département Test (D1)"
     shown = metrics(at)
     # D1: 6 actors for 11,000 inhabitants = 5.45…; 5 relations inside; 0 of 5 cross; 1 isolated;
-    # 300 of 2,000 inhabitants of places uncovered = 15 %. D1 is its own only sibling: gap 0.
-    assert {k: v[0] for k, v in shown.items()} == {
-        "Partenaires pour 10 000 habitants": "5,5",
-        "Liens à l'intérieur du territoire": "5",
-        "Ouverture vers l'extérieur": f"0{NNBSP}%",
-        "Partenaires isolés": "1",
-        "Habitants en zone blanche": f"15{NNBSP}%",
+    # 300 of 2,000 inhabitants of places uncovered = 15 %. D1 has no sibling: no delta.
+    assert shown == {
+        "Partenaires pour 10 000 habitants": ("5,5", None),
+        "Liens à l'intérieur du territoire": ("5", None),
+        "Ouverture vers l'extérieur": (f"0{NNBSP}%", None),
+        "Partenaires isolés": ("1", None),
+        "Habitants en zone blanche": (f"15{NNBSP}%", None),
     }
+    # Alone at its level, D1 is compared with its communes instead.
+    assert at.caption[-1].value.startswith("Département Test n'a pas de territoire voisin")
+    assert list(at.dataframe[0].value.iloc[:, 0]) == ["C2", "C3", "C1"]
 
 
 def test_pick_a_commune(summary_page: AppTest) -> None:
