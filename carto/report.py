@@ -675,7 +675,7 @@ def summary_pdf(summary: Summary, lang: str, *, sources: str, on_date: dt.date |
         pdf.set_font(_FONT, "B", 9.5)
         pdf.cell(text_w, 4.8, pdf.fit(label, text_w), new_x=XPos.LEFT, new_y=YPos.NEXT)
         pdf.set_font(_FONT, "", 8.5)
-        for line in pdf.lines(explanation, text_w, 2):
+        for line in pdf.lines(explanation, text_w, 3):
             pdf.cell(text_w, 4.0, line, new_x=XPos.LEFT, new_y=YPos.NEXT)
         pdf.set_y(max(pdf.get_y(), y + 9))
 
@@ -712,19 +712,19 @@ def summary_pdf(summary: Summary, lang: str, *, sources: str, on_date: dt.date |
         MAX_LISTED,
         i18n.t("summary.more", lang),
     )
-    if max(bottom, pdf.get_y()) > pdf.h - 22:
+    if max(bottom, pdf.get_y()) > pdf.h - 25:
         msg = "the summary does not fit on one page; shorten the lists"
         raise AssertionError(msg)
 
     # Footer: date and data sources.
     pdf.set_draw_color(200, 200, 200)
-    pdf.line(12, pdf.h - 19, pdf.w - 12, pdf.h - 19)
-    pdf.set_xy(12, pdf.h - 18)
+    pdf.line(12, pdf.h - 23, pdf.w - 12, pdf.h - 23)
+    pdf.set_xy(12, pdf.h - 22)
     pdf.set_font(_FONT, "", 7.5)
     pdf.set_text_color(90, 90, 90)
     dated = i18n.t("summary.date", lang, date=format_date(day, lang))
     pdf.cell(width, 4, dated, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    for line in pdf.lines(i18n.t("summary.sources", lang, sources=sources), width, 2):
+    for line in pdf.lines(i18n.t("summary.sources", lang, sources=sources), width, 3):
         pdf.cell(width, 3.6, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     return bytes(pdf.output())
 

@@ -60,6 +60,15 @@ summary = build(version, db, code, radius)
 st.header(f"{summary.name} ({summary.code})")
 st.caption(report.subtitle(summary, lang))
 
+pdf, page = exports(version, db, code, lang, radius)
+a, b, c = st.columns(3)
+a.download_button(ui.tr("summary.download.pdf"), pdf, f"synthese-{code}.pdf", "application/pdf", key="dl_pdf")
+b.download_button(ui.tr("summary.download.html"), page, f"synthese-{code}.html", "text/html", key="dl_html")
+c.download_button(
+    ui.tr("summary.download.csv"), report.indicators_csv(table, lang=lang), "indicateurs.csv", "text/csv", key="dl_csv"
+)
+
+
 for col, figure, (label, value, text) in zip(
     st.columns(len(summary.figures)), summary.figures, report.headline_sentences(summary, lang), strict=True
 ):
@@ -90,8 +99,9 @@ per_year = summary.relations_per_year
 if per_year.empty:
     st.info(ui.tr("summary.per_year.none"))
 else:
-    chart = per_year.assign(kind=[i18n.label(k, lang) for k in per_year["kind"]])
-    st.bar_chart(chart, x="year", y="count", color="kind", x_label=ui.tr("summary.year"), y_label="")
+    kind = ui.tr("field.kind")
+    chart = per_year.assign(**{kind: [i18n.label(k, lang) for k in per_year["kind"]]})
+    st.bar_chart(chart, x="year", y="count", color=kind, x_label=ui.tr("summary.year"), y_label="")
 
 labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
 st.subheader(ui.tr("summary.siblings"))
@@ -116,11 +126,3 @@ level_map = report.choropleth_map(
     tiles=offline.default_tiles(),
 )
 st_folium(level_map, height=480, use_container_width=True, returned_objects=[], key="summary_choropleth_map")
-
-pdf, page = exports(version, db, code, lang, radius)
-a, b, c = st.columns(3)
-a.download_button(ui.tr("summary.download.pdf"), pdf, f"synthese-{code}.pdf", "application/pdf", key="dl_pdf")
-b.download_button(ui.tr("summary.download.html"), page, f"synthese-{code}.html", "text/html", key="dl_html")
-c.download_button(
-    ui.tr("summary.download.csv"), report.indicators_csv(table, lang=lang), "indicateurs.csv", "text/csv", key="dl_csv"
-)

@@ -290,23 +290,26 @@ def test_pdf_stays_one_page_with_long_names_and_many_items() -> None:
     extra["id"] = [f"x{i}" for i in range(30)]
     extra["name"] = [f"{long} isolé {i}" for i in range(30)]
     actors = pd.concat([actors, extra], ignore_index=True)
+    # 30 more unreached hamlets at p2's spot, a long parent name (three-line explanations), long sources.
+    places = summary_data.places()
+    hamlets = places.iloc[[1] * 30].copy()
+    hamlets["id"] = [f"h{i}" for i in range(30)]
+    hamlets["name"] = [f"Hameau {long} {i}" for i in range(30)]
+    places = pd.concat([places, hamlets], ignore_index=True)
+    territories = summary_data.territories()
+    territories.loc[territories["code"] == "D1", "name"] = "Département " + "de la Très Longue Appellation " * 6
     indicators = literal_indicators()
     indicators.loc["C1", "name"] = "Saint-" + "Très-Longue-Commune-" * 10
     indicators.loc["C1", "scheme_names"] = ";".join(f"Dispositif {long} {i}" for i in range(20))
     s = report.territory_summary(
-        "C1",
-        indicators,
-        actors,
-        summary_data.places(),
-        summary_data.relations(),
-        summary_data.territories(),
-        literal_metrics(),
-        headlines=HEADLINES,
+        "C1", indicators, actors, places, summary_data.relations(), territories, literal_metrics(), headlines=HEADLINES
     )
-    assert len(s.isolated) == 31
-    pages, text = pdf_text(report.summary_pdf(s, "fr", sources=long, on_date=DAY))
-    assert pages == 1
-    assert "et 26 autres" in text  # 31 isolated actors, 5 listed, the sixth line says how many more
+    assert (len(s.isolated), len(s.uncovered)) == (31, 31)
+    for lang in ("fr", "en"):
+        pages, text = pdf_text(report.summary_pdf(s, lang, sources=long * 3, on_date=DAY))
+        assert pages == 1
+    # 31 isolated actors: 5 listed, the sixth line says how many more (in English, the last rendered).
+    assert "and 26 more" in text
 
 
 def test_html_is_standalone() -> None:
