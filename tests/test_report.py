@@ -385,11 +385,9 @@ def test_children_formatted_and_choropleth_level() -> None:
 
 def test_delta_text() -> None:
     figures = {f.column: f for f in c1_summary().figures}
-    assert report.delta_text(figures["actors_per_10k"], "fr") == "+3,0 par rapport à la médiane des voisins"
-    assert report.delta_text(figures["openness"], "en") == "-75 points compared with the neighbours' median"
-    assert report.delta_text(report.Figure("isolated_actors", 0.0, None, 0.0), "fr") == (
-        "0 par rapport à la médiane des voisins"
-    )
+    assert report.delta_text(figures["actors_per_10k"], "fr") == "+3,0 vs médiane des voisins"
+    assert report.delta_text(figures["openness"], "en") == "-75 points vs neighbours' median"
+    assert report.delta_text(report.Figure("isolated_actors", 0.0, None, 0.0), "fr") == ("0 vs médiane des voisins")
     assert report.delta_text(report.Figure("isolated_actors", 2.0, None, None), "fr") is None
 
 

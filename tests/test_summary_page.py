@@ -67,11 +67,11 @@ def test_pick_a_commune(summary_page: AppTest) -> None:
     # C1 (see summary_data): 8.0 per 10,000 vs siblings' median 5.0; 3 inside vs 0; 25 % vs 100 %;
     # 1 isolated vs 0; 20 % uncovered vs median(20 %, 0 %) = 10 %.
     assert shown == {
-        "Partenaires pour 10 000 habitants": ("8,0", "+3,0 par rapport à la médiane des voisins"),
-        "Liens à l'intérieur du territoire": ("3", "+3 par rapport à la médiane des voisins"),
-        "Ouverture vers l'extérieur": (f"25{NNBSP}%", "-75 points par rapport à la médiane des voisins"),
-        "Partenaires isolés": ("1", "+1 par rapport à la médiane des voisins"),
-        "Habitants en zone blanche": (f"20{NNBSP}%", "+10 points par rapport à la médiane des voisins"),
+        "Partenaires pour 10 000 habitants": ("8,0", "+3,0 vs médiane des voisins"),
+        "Liens à l'intérieur du territoire": ("3", "+3 vs médiane des voisins"),
+        "Ouverture vers l'extérieur": (f"25{NNBSP}%", "-75 points vs médiane des voisins"),
+        "Partenaires isolés": ("1", "+1 vs médiane des voisins"),
+        "Habitants en zone blanche": (f"20{NNBSP}%", "+10 points vs médiane des voisins"),
     }
     captions = [c.value for c in at.caption]
     explanation = "8,0 partenaires (services, associations, écoles…) pour 10 000 habitants"
