@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit as st
 import summary_data
 from streamlit.testing.v1 import AppTest
 
@@ -12,6 +14,17 @@ from carto import sample, store
 
 PROJECT = Path(__file__).resolve().parent.parent
 NNBSP = "\u202f"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> Iterator[None]:
+    """ui.connection() is cached per process, not per CARTO_DB: drop it around each test so the
+    tiny database never leaks into other tests (nor theirs into ours)."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +44,7 @@ def summary_page(tiny_db_template: Path, tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("CARTO_DB", str(db))
     monkeypatch.setenv("CARTO_TILES", "none")
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/summary.py").run()
+    at.switch_page("app_pages/summary.py").run()
     assert not at.exception
     return at
 
@@ -89,7 +102,7 @@ def test_summary_in_english(tiny_db_template: Path, tmp_path: Path, monkeypatch:
     monkeypatch.setenv("CARTO_TILES", "none")
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
     at.session_state["lang"] = "en"  # what the sidebar's language switch stores
-    at.switch_page("pages/summary.py").run()
+    at.switch_page("app_pages/summary.py").run()
     at.selectbox(key="summary_territory").select("C2").run()
     assert not at.exception
     shown = metrics(at)
