@@ -17,7 +17,7 @@ import summary_data
 from PIL import Image
 from pypdf import PdfReader
 
-from carto import offline, report
+from carto import indicators, offline, report
 from carto.errors import InputError
 
 NNBSP = "\u202f"
@@ -398,3 +398,20 @@ def test_choropleth_is_offline() -> None:
     page = m.get_root().render()
     assert "Ville-Haute" in page and "Val-Clair" in page and "Département Test" not in page
     assert offline.external_urls(page) == []
+
+
+def test_named_gaps_agree_with_the_indicators() -> None:
+    # The summary names the places and actors that carto.indicators counts: same rule, same answer.
+    t, a, p, r, s = (
+        summary_data.territories(),
+        summary_data.actors(),
+        summary_data.places(),
+        summary_data.relations(),
+        summary_data.schemes(),
+    )
+    table = indicators.territory_indicators(t, a, p, r, s, radius_km=1.0)
+    for code in table.index:
+        inside = report.nodes_in(code, t, p)
+        named = report.uncovered_place_ids(inside, a, r, radius_km=1.0)
+        assert len(named) == table.loc[code, "uncovered_places"], code
+        assert len(report.nodes_in(code, t, a)) == table.loc[code, "actors"], code
