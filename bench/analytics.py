@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import time
@@ -130,6 +131,8 @@ def run(scale: str, seed: int, peer_sources: int) -> dict[str, Any]:
         "networkx_metrics_s": None if nx_full_s is None else round(nx_full_s, 3),
         "metrics_ratio_nx_over_ig": None if full_ratio is None else round(full_ratio, 1),
         "territories_rows": len(table),
+        "load_average_1min": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
     }
 
 
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{stage[:-2]:<40}{result[stage]:>10.3f}")
     verdict = "within" if result["within_target"] else "OVER"
     print(f"target {result['target_s']} s: {verdict}; betweenness sampled from {result['sampled_sources']} sources")
+    print(f"machine: {result['cpus']} CPUs, load average {result['load_average_1min']} (other jobs slow the figures)")
     print(
         f"peer, betweenness from {result['peer_sources']} sources on the largest component "
         f"({result['giant_component']['nodes']} nodes, {result['giant_component']['edges']} edges): "
