@@ -1,18 +1,25 @@
-"""Entry point: page config, language, navigation. Pages live in pages/, logic in carto/."""
+"""Entry point: page config, language, who is signed in, and the pages their role may open."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from carto import ui
+from carto import auth, ui
 
 st.set_page_config(page_title="Territoires & espace social", page_icon="🗺️", layout="wide")
 
 ui.language_switch()
+user = ui.current_user()
+ui.sign_in_gate(user)
+ui.identity_badge(user)
 
+# Pages a role may not use are not registered at all: their URL leads nowhere for that user.
 pages = [
-    st.Page("pages/explorer.py", title=ui.tr("nav.explorer"), icon="🗺️", url_path="explorer", default=True),
+    st.Page("app_pages/explorer.py", title=ui.tr("nav.explorer"), icon="🗺️", url_path="explorer", default=True),
+    st.Page("app_pages/summary.py", title=ui.tr("nav.summary"), icon="📄", url_path="summary"),
 ]
+if auth.can(user, "settings"):
+    pages.append(st.Page("app_pages/admin.py", title=ui.tr("nav.admin"), icon="🛠️", url_path="admin"))
 navigation = st.navigation(pages)
 ui.ensure_data()
 navigation.run()

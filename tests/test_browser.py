@@ -47,3 +47,33 @@ def test_english_browser_gets_english_labels(served_app, browser):
         assert "Partnership" in legend
     finally:
         context.close()
+
+
+def test_roles_by_trusted_proxy_header(sample_db, tmp_path, browser):
+    """Behind an intranet proxy: a viewer typing /admin gets the map, an admin gets the page."""
+    from conftest import start_streamlit, stop
+
+    roles = tmp_path / "roles.toml"
+    roles.write_text('[roles]\ndefault = "viewer"\n[roles.emails]\n"dsi@ville.fr" = "admin"\n', encoding="utf-8")
+    url, proc = start_streamlit(
+        sample_db,
+        extra_env={
+            "CARTO_ROLES": str(roles),
+            "STREAMLIT_SERVER_TRUSTED_USER_HEADERS": '{"X-Carto-Email": "email"}',
+        },
+    )
+    try:
+        for email, expected in (("agent@ville.fr", "lecteur"), ("dsi@ville.fr", "administrateur")):
+            context = browser.new_context(locale="fr-FR", extra_http_headers={"X-Carto-Email": email})
+            page = context.new_page()
+            page.goto(f"{url}/admin", wait_until="domcontentloaded")
+            page.get_by_text(f"Connecté : {email} ({expected})").wait_for(timeout=60_000)
+            if expected == "lecteur":
+                # Not registered for a viewer: Streamlit says so and runs the map page instead.
+                page.get_by_text("Territoires, lieux habités et partenaires").wait_for(timeout=60_000)
+                assert page.get_by_text("Sauvegardes").count() == 0
+            else:
+                page.get_by_text("Sauvegardes").wait_for(timeout=60_000)
+            context.close()
+    finally:
+        stop(proc)
