@@ -13,7 +13,7 @@ from carto import selection as sel
 from carto.filters import FORMAL_CHOICES, POSITIONS, Filters
 from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS, TERRITORY_LEVELS
 
-try:  # centralities from the analytics module once merged; degree from the relations until then
+try:  # centralities and communities from the analytics module; without it, degree only
     from carto.network import node_metrics as _node_metrics
 except ImportError:
     _node_metrics = None
@@ -28,8 +28,17 @@ def base_for(version: int, db: str) -> explorer.Base:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def scene_for(version: int, db: str, filters: Filters) -> explorer.Scene:
-    metrics = None if _node_metrics is None else (lambda a, p, r: _node_metrics(a, p, r))
-    return explorer.build_scene(base_for(version, db), filters, metrics_fn=metrics)
+    return explorer.build_scene(base_for(version, db), filters)  # degree from the relations: fast
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def metrics_for(version: int, db: str, filters: Filters) -> pd.DataFrame:
+    """Centralities and communities, computed only when the network is sized or coloured by them."""
+    scene = scene_for(version, db, filters)
+    if _node_metrics is None:
+        return scene.metrics
+    part = scene.filtered
+    return _node_metrics(part.actors, part.places, part.relations).reindex(scene.nodes.index)
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)
@@ -117,13 +126,16 @@ with right:
     c1, c2, c3, c4 = st.columns(4)
     layout = c1.selectbox(tr("explorer.network.layout"), netview.LAYOUTS, key="n_layout",
                           format_func=lambda v: tr(f"explorer.network.layout.{v}"))
-    colour_by = c2.selectbox(tr("explorer.network.colour"), [c for c in netview.COLOUR_BY if c == "type" or c in
-                             scene.metrics], key="n_colour", format_func=lambda v: tr(f"explorer.network.colour.{v}"))
-    size_by = c3.selectbox(tr("explorer.network.size"), [m for m in netview.SIZE_BY if m in scene.metrics],
+    rich = _node_metrics is not None
+    colour_by = c2.selectbox(tr("explorer.network.colour"), netview.COLOUR_BY if rich else ["type"], key="n_colour",
+                             format_func=lambda v: tr(f"explorer.network.colour.{v}"))
+    size_by = c3.selectbox(tr("explorer.network.size"), netview.SIZE_BY if rich else ["degree", "weighted_degree"],
                            key="n_size", format_func=lambda v: tr(f"explorer.network.size.{v}"))
+    needs_more = colour_by == "community" or size_by not in scene.metrics
+    metrics = metrics_for(*key) if needs_more else scene.metrics
     c4.select_slider(tr("explorer.network.radius"), [1, 2, 3], key="n_radius")
     sub = explorer.network_subgraph(scene, focused)
-    fig = explorer.explorer_figure(sub, scene.metrics, positions_for(*key, tuple(sub.nodes.index), layout), focused,
+    fig = explorer.explorer_figure(sub, metrics, positions_for(*key, tuple(sub.nodes.index), layout), focused,
                                    lang, layout=layout, colour_by=colour_by, size_by=size_by)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key="explorer_network", width="stretch")

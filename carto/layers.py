@@ -183,7 +183,7 @@ def territories_layer(
     )
 
 
-# The body of ``var callback = ...``: one marker from one compact row.
+# The callback (FastMarkerCluster wraps it in ``var callback = ...;``): one marker from one row.
 _POINT_CALLBACK = """function (row) {
     var labels = %(labels)s;
     var colours = %(colours)s;
@@ -214,7 +214,7 @@ class CompactMarkerCluster(FastMarkerCluster):
         """
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = (function(){
-                var callback = {{ this.callback }};
+                {{ this.callback }}
                 var data = {{ this.compact_data }};
                 var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
                 for (var i = 0; i < data.length; i++) {

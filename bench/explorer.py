@@ -1,0 +1,319 @@
+"""Explorer payload and speed on a synthetic tier: ``python -m bench.explorer --scale M``.
+
+Builds the tier with :func:`carto.synthetic.write_tier`, loads it with
+:func:`carto.sample.load_folder` into a temporary database, then measures, in the same run,
+the explorer against a naive peer: one folium map holding every territory (all levels), every
+actor (a clustered CircleMarker with a popup each), every place and every relation (one
+GeoJSON of lines), with assets served locally as well.
+
+- **payload**: bytes of the rendered map HTML plus the network figure JSON (ours), against the
+  naive map HTML; for the opening view and after a filter change (relation kind = partnership).
+- **server**: (a) the explorer page rerun after a filter change, measured with Streamlit's
+  AppTest (the whole page script: widgets, cached data, scene for the new filters, map and
+  figure built and serialised), warm cache = the data already read and prepared; a second
+  rerun back to already-seen filters; (b) the same compute called directly (scene + map +
+  figure rendered) against building and rendering the naive map.
+- **browser**: headless Chromium against ``streamlit run app.py`` (tiles off): time from
+  navigation to the map drawn (``.leaflet-container`` with marker clusters or actor markers)
+  on our page (first visit, then a second visit with the server warm), and for the naive HTML
+  served from a local HTTP server with its assets taken from the Streamlit server.
+
+At L the naive peer is not built (a million relation lines is beyond a gigabyte of HTML);
+its figures are reported as null. Prints a table, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import folium
+import pandas as pd
+from folium.plugins import MarkerCluster
+
+from carto import explorer, layers, netview, offline, sample, store, synthetic
+from carto.filters import Filters
+from carto.selection import Selection
+
+PROJECT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TARGETS = {"payload_mb": 3.0, "payload_ratio": 0.2, "drawn_s": 4.0, "rerun_s": {"S": 0.5, "M": 0.5, "L": 1.5}}
+NAIVE_SCALES = ("S", "M")
+CHANGED = Filters(kinds=("partnership",))
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def naive_map(frames: dict[str, pd.DataFrame], *, prefix: str = offline.STATIC_URL_PREFIX) -> folium.Map:
+    """The peer: everything in one folium map, the way a first version would draw it."""
+    territories, actors, places, relations = (frames[n] for n in ("territories", "actors", "places", "relations"))
+    minx, miny, maxx, maxy = territories.total_bounds
+    m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles="none", prefix=prefix)
+    folium.GeoJson(territories[["code", "name", "level", "geometry"]].to_json(), name="territories").add_to(m)
+    points = layers.node_points(actors, places)
+    folium.GeoJson(layers.relation_lines(relations, points)[["id", "kind", "geometry"]].to_json(), name="relations").add_to(m)
+    for row in places.itertuples(index=False):
+        point = row.geometry.representative_point()
+        folium.CircleMarker((point.y, point.x), radius=6, tooltip=str(row.name)).add_to(m)
+    cluster = MarkerCluster(name="actors").add_to(m)
+    for row in actors.itertuples(index=False):
+        folium.CircleMarker(
+            (row.geometry.y, row.geometry.x),
+            radius=6,
+            tooltip=str(row.name),
+            popup=folium.Popup(f"{row.name}<br>{row.type}<br>{row.sector}<br>{row.id}"),
+        ).add_to(cluster)
+    return offline.localize_assets(m, prefix=prefix)
+
+
+def our_payload(base: explorer.Base, filters: Filters) -> tuple[int, int, float]:
+    """Bytes of the map HTML and of the figure JSON for ``filters``, and the time to make them."""
+    start = time.perf_counter()
+    scene = explorer.build_scene(base, filters)
+    focused = explorer.focus(scene, Selection())
+    html = explorer.explorer_map(scene, focused, "fr", tiles="none").get_root().render()
+    sub = explorer.network_subgraph(scene, focused)
+    positions = netview.layout_positions(sub.nodes, sub.edges, layout="force")
+    figure = explorer.explorer_figure(
+        sub, scene.metrics, positions, focused, "fr", layout="force", colour_by="type", size_by="degree"
+    ).to_json()
+    elapsed = time.perf_counter() - start
+    return len(html.encode()), len(figure.encode()), elapsed
+
+
+def app_reruns(db: Path, level: str) -> dict[str, float]:
+    """AppTest: first run, a filter change, then back to filters already seen."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["CARTO_DB"] = str(db)
+    os.environ["CARTO_TILES"] = "none"
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=600)
+    _, first = _timed(at.run)
+    if at.exception:
+        msg = f"the explorer page failed: {at.exception[0].message}"
+        raise RuntimeError(msg)
+    _, changed = _timed(at.multiselect(key="f_kinds").set_value(list(CHANGED.kinds)).run)
+    _, back = _timed(at.multiselect(key="f_kinds").set_value([]).run)
+    _, changed_again = _timed(at.radio(key="f_formal").set_value("yes").run)
+    return {"first": first, "filter_change": changed, "filter_back": back, "second_filter_change": changed_again,
+            "level": level}  # type: ignore[dict-item]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served_app(db: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "CARTO_DB": str(db), "CARTO_TILES": "none"}
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import urllib.request
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("streamlit did not start") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextmanager
+def served_folder(folder: Path) -> Iterator[str]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+_DRAWN = "() => document.querySelector('.leaflet-container') && document.querySelector('.marker-cluster, path.carto-actor')"
+
+
+def time_to_map(browser: Any, url: str, *, in_iframe: bool, timeout_s: float) -> float | None:
+    """Seconds from navigation to Leaflet drawn with markers; None when it never happened."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
+    page = context.new_page()
+    start = time.perf_counter()
+    try:
+        page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+        if in_iframe:
+            frame = page.frame_locator("iframe[title*='st_folium']").first
+            frame.locator(".leaflet-container").wait_for(state="attached", timeout=timeout_s * 1000)
+            markers = frame.locator(".marker-cluster, path.carto-actor").first
+            markers.wait_for(state="attached", timeout=timeout_s * 1000)
+        else:
+            page.wait_for_function(_DRAWN, timeout=timeout_s * 1000)
+        return time.perf_counter() - start
+    except Exception as error:  # a timeout: reported as None, the table says so
+        _progress(f"map not drawn at {url}: {str(error).splitlines()[0]}")
+        page.screenshot(path=str(Path(tempfile.gettempdir()) / "bench-explorer-timeout.png"))
+        return None
+    finally:
+        context.close()
+
+
+def run(scale: str, seed: int, browser_timeout: float) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, Any] = {"scale": scale, "loadavg": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory(prefix="bench-explorer-") as tmp:
+        folder = Path(tmp) / "tier"
+        synthetic.write_tier(folder, scale, seed=seed)
+        db = Path(tmp) / "bench.duckdb"
+        conn = store.connect(db)
+        sample.load_folder(conn, folder)
+        cur = conn.cursor()
+        frames = {n: store.read_dataset(cur, n) for n in ("territories", "places", "actors", "relations")}
+        conn.close()
+        out["rows"] = {n: len(f) for n, f in frames.items()}
+        _progress("tier loaded")
+        base, out["prepare_s"] = _timed(lambda: explorer.prepare(*frames.values()))
+        level = explorer.default_level(base.territories)
+        opening, changed = Filters(level=level), Filters(level=level, kinds=CHANGED.kinds)
+        for name, filters in (("opening", opening), ("filter_change", changed)):
+            map_bytes, fig_bytes, seconds = our_payload(base, filters)
+            out[f"ours_{name}"] = {"map_bytes": map_bytes, "figure_bytes": fig_bytes, "compute_s": seconds}
+        naive_html: str | None = None
+        _progress("our payload measured")
+        if scale in NAIVE_SCALES:
+            naive_html, out["naive_compute_s"] = _timed(lambda: naive_map(frames).get_root().render())
+            out["naive_bytes"] = len(naive_html.encode())
+        else:
+            out["naive_compute_s"] = out["naive_bytes"] = None
+        out["apptest"] = app_reruns(db, level)
+        _progress("AppTest reruns measured")
+
+        with served_app(db) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            out["drawn_first_s"] = time_to_map(browser, url, in_iframe=True, timeout_s=browser_timeout)
+            out["drawn_warm_s"] = time_to_map(browser, url, in_iframe=True, timeout_s=browser_timeout)
+            _progress("our page drawn in Chromium")
+            out["naive_drawn_s"] = None
+            if naive_html is not None:
+                # Same HTML, its local asset paths pointed at the Streamlit server that serves them.
+                prefix = f'"{url}{offline.STATIC_URL_PREFIX}/'
+                naive_dir = Path(tmp) / "naive"
+                naive_dir.mkdir()
+                (naive_dir / "index.html").write_text(
+                    naive_html.replace(f'"{offline.STATIC_URL_PREFIX}/', prefix), encoding="utf-8"
+                )
+                with served_folder(naive_dir) as naive_url:
+                    out["naive_drawn_s"] = time_to_map(
+                        browser, f"{naive_url}/index.html", in_iframe=False, timeout_s=browser_timeout
+                    )
+            browser.close()
+    return out
+
+
+def _mb(n: float | None) -> str:
+    return "n/a" if n is None else f"{n / 1e6:.2f} MB"
+
+
+def _s(x: float | None) -> str:
+    return "timeout/n.a." if x is None else f"{x:.2f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.explorer", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="S", choices=sorted(synthetic.TIERS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--browser-timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    r = run(args.scale, args.seed, args.browser_timeout)
+    opening = r["ours_opening"]["map_bytes"] + r["ours_opening"]["figure_bytes"]
+    changed = r["ours_filter_change"]["map_bytes"] + r["ours_filter_change"]["figure_bytes"]
+    naive = r["naive_bytes"]
+    ratio = None if naive is None else opening / naive
+    rerun_target = TARGETS["rerun_s"][args.scale]
+    rows = [
+        ("rows", json.dumps(r["rows"]), ""),
+        ("load average (1 min)", f"{r['loadavg']:.2f}", ""),
+        ("payload, opening view (map + figure)", _mb(opening), f"<= {TARGETS['payload_mb']} MB"),
+        ("payload, after filter change", _mb(changed), f"<= {TARGETS['payload_mb']} MB"),
+        ("payload, naive map", _mb(naive), ""),
+        ("ours / naive", "n/a" if ratio is None else f"{ratio:.3f}", f"<= {TARGETS['payload_ratio']}"),
+        ("page rerun after filter change (AppTest)", _s(r["apptest"]["filter_change"]), f"<= {rerun_target} s"),
+        ("second filter change (AppTest)", _s(r["apptest"]["second_filter_change"]), f"<= {rerun_target} s"),
+        ("rerun back to seen filters (AppTest)", _s(r["apptest"]["filter_back"]), ""),
+        ("first page run, cold (AppTest)", _s(r["apptest"]["first"]), ""),
+        ("compute ours after filter change (direct)", _s(r["ours_filter_change"]["compute_s"]), ""),
+        ("compute naive map (build + render)", _s(r["naive_compute_s"]), ""),
+        ("map drawn, first visit (Chromium)", _s(r["drawn_first_s"]), f"<= {TARGETS['drawn_s']} s"),
+        ("map drawn, warm server (Chromium)", _s(r["drawn_warm_s"]), f"<= {TARGETS['drawn_s']} s"),
+        ("map drawn, naive HTML (Chromium)", _s(r["naive_drawn_s"]), ""),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    print(f"bench.explorer --scale {args.scale}")
+    for name, value, target in rows:
+        print(f"  {name:<{width}}  {value:>22}  {target}")
+    result = {
+        "bench": "explorer",
+        "scale": args.scale,
+        "loadavg": round(r["loadavg"], 2),
+        "payload_bytes": opening,
+        "payload_after_filter_bytes": changed,
+        "naive_bytes": naive,
+        "payload_ratio": None if ratio is None else round(ratio, 4),
+        "rerun_filter_change_s": round(r["apptest"]["filter_change"], 3),
+        "rerun_second_filter_change_s": round(r["apptest"]["second_filter_change"], 3),
+        "rerun_back_s": round(r["apptest"]["filter_back"], 3),
+        "compute_ours_s": round(r["ours_filter_change"]["compute_s"], 3),
+        "compute_naive_s": None if r["naive_compute_s"] is None else round(r["naive_compute_s"], 3),
+        "drawn_first_s": None if r["drawn_first_s"] is None else round(r["drawn_first_s"], 3),
+        "drawn_warm_s": None if r["drawn_warm_s"] is None else round(r["drawn_warm_s"], 3),
+        "naive_drawn_s": None if r["naive_drawn_s"] is None else round(r["naive_drawn_s"], 3),
+        "level": r["apptest"]["level"],
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

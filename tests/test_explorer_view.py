@@ -1,0 +1,74 @@
+"""The explorer's view model on the literal fixtures: scene, focus, details, and a map whose
+scripts are valid JavaScript (checked with node when it is installed)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from carto import explorer
+from carto.filters import Filters
+from carto.selection import Selection
+
+
+@pytest.fixture
+def base(territories, actors, places, relations):
+    a = actors.assign(territory_code=["C1", "C1", "C2"])
+    p = places.assign(territory_code=["C2"])
+    extra = relations.iloc[:1].assign(id="R3", source="A3", target="P1", kind="network", directed=False)
+    return explorer.prepare(territories, p, a, pd.concat([relations, extra], ignore_index=True))
+
+
+def test_default_level_is_the_finest_with_few_polygons(territories):
+    assert explorer.default_level(territories) == "commune"
+    assert explorer.default_level(territories, max_polygons=1) == "epci"
+
+
+def test_scene_and_focus(base):
+    scene = explorer.build_scene(base, Filters(territory="C1"))
+    assert list(scene.nodes.index) == ["A1", "A2", "A3"]  # A3 as the outside end of R2
+    assert explorer.position_counts(scene) == {"inside": 1, "leaving": 1}
+    assert scene.map_relations.mode == "individual"
+    focused = explorer.focus(scene, Selection(nodes=("A1", "ZZ"), radius=2))
+    assert focused.selected == {"A1"}
+    assert focused.highlight == {"A1", "A2", "A3"}
+    assert list(focused.relations["id"]) == ["R1", "R2"]
+
+
+def test_above_threshold_the_scene_aggregates(base):
+    scene = explorer.build_scene(base, Filters(), threshold=1)
+    mapped = scene.map_relations
+    # R1 A1–A2 inside C1, R2 A2→A3 C1→C2, R3 A3–P1 inside C2: one flow at commune level
+    assert (mapped.mode, mapped.level, len(mapped.lines), mapped.internal) == ("aggregated", "commune", 1, 2)
+
+
+def test_details_list_the_selection_and_its_relations(base):
+    scene = explorer.build_scene(base, Filters())
+    nodes, table = explorer.details(scene, explorer.focus(scene, Selection(nodes=("A2",))), "en")
+    assert nodes.to_dict("index") == {"A2": {"name": "CAF", "type": "CAF (family allowances)", "degree": 2}}
+    assert list(table["target"]) == ["CAF", "Asso Bêta"]
+    assert list(table["kind"]) == ["Partnership", "Referral"]
+
+
+def test_territory_indicator_counts(base):
+    scene = explorer.build_scene(base, Filters())
+    assert explorer.territory_indicator(scene, "actors").to_dict() == {"C1": 2.0, "C2": 1.0}
+    # R1 in C1; R2 touches C1 and C2; R3 in C2
+    assert explorer.territory_indicator(scene, "relations").to_dict() == {"C1": 2.0, "C2": 2.0}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize("threshold", [1, 3000])
+def test_map_scripts_are_valid_javascript(base, tmp_path, threshold):
+    scene = explorer.build_scene(base, Filters(), threshold=threshold)
+    focused = explorer.focus(scene, Selection(nodes=("A2",)))
+    html = explorer.explorer_map(scene, focused, "fr", tiles="none").get_root().render()
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    path = tmp_path / "map.js"
+    path.write_text("\n;\n".join(scripts), encoding="utf-8")
+    check = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr
