@@ -13,6 +13,7 @@ from carto import selection as sel
 from carto.filters import FORMAL_CHOICES, POSITIONS, Filters
 from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS, TERRITORY_LEVELS
 
+_node_metrics: Callable[..., pd.DataFrame] | None
 try:  # centralities and communities from the analytics module; without it, degree only
     from carto.network import node_metrics as _node_metrics
 except ImportError:
@@ -112,11 +113,12 @@ for col, (name, frame) in zip(st.columns(4), shown.items(), strict=True):
 left, right = st.columns([1, 1])
 with left:
     indicator = st.selectbox(tr("explorer.map.indicator"), [None, *explorer.INDICATORS], key="m_indicator",
-                             format_func=lambda v: tr(f"explorer.indicator.{v}" if v else "explorer.map.indicator.none"))
+                             format_func=lambda v: tr(f"explorer.indicator.{v}" if v else
+                                                      "explorer.map.indicator.none"))
     fmap = explorer.explorer_map(scene, focused, lang, tiles=tiles,
                                  indicator=explorer.territory_indicator(scene, indicator) if indicator else None,
                                  indicator_label=tr(f"explorer.indicator.{indicator}") if indicator else None)
-    returned = st_folium(fmap, height=600, use_container_width=True, key="explorer_map",
+    returned = st_folium(fmap, height=600, use_container_width=True, key="explorer_map", render=False,
                          returned_objects=["last_object_clicked", "last_object_clicked_tooltip"])
     mapped = scene.map_relations
     st.caption(tr("explorer.map.individual", shown=len(mapped.lines)) if mapped.mode == "individual" else

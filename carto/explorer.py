@@ -53,16 +53,16 @@ def prepare(
     territories: gpd.GeoDataFrame, places: gpd.GeoDataFrame, actors: gpd.GeoDataFrame, relations: pd.DataFrame
 ) -> Base:
     """Everything that does not depend on the filters, computed once per data version."""
-    territories, places, actors, relations = (_plain_text(f) for f in (territories, places, actors, relations))
-    levels = [lv for lv in layers.AGGREGATION_LEVELS if lv in set(territories["level"])]
+    plain_territories, plain_places, plain_actors = (_plain_text(f) for f in (territories, places, actors))
+    levels = [lv for lv in layers.AGGREGATION_LEVELS if lv in set(plain_territories["level"])]
     return Base(
-        territories=territories,
-        places=places,
-        actors=actors,
-        relations=relations,
-        nodes=netview.graph_nodes(actors, places),
-        node_territory=flows.node_territories(actors, places),
-        ancestors={level: flows.ancestors_at(territories, level) for level in levels},
+        territories=plain_territories,
+        places=plain_places,
+        actors=plain_actors,
+        relations=_plain_text(relations),
+        nodes=netview.graph_nodes(plain_actors, plain_places),
+        node_territory=flows.node_territories(plain_actors, plain_places),
+        ancestors={level: flows.ancestors_at(plain_territories, level) for level in levels},
     )
 
 
@@ -112,7 +112,7 @@ def build_scene(
         metrics = metrics_fn(filtered.actors, filtered.places, filtered.relations).reindex(nodes.index)
     else:
         metrics = netview.degree_metrics(nodes, filtered.relations)
-    levels = layers.AGGREGATION_LEVELS
+    levels: tuple[str, ...] = layers.AGGREGATION_LEVELS
     if filters.level in levels:
         levels = levels[levels.index(filters.level) :]
     map_relations = layers.relations_for_map(
@@ -263,7 +263,9 @@ def details(scene: Scene, focused: Focus, lang: str, *, limit: int = 200) -> tup
     """The selected nodes (name, type, degree) and their relations, labelled in ``lang``."""
     chosen = sorted(focused.selected)
     nodes = scene.nodes.loc[chosen, ["name", "type"]].copy()
-    nodes["type"] = [i18n.t("explorer.node.place", lang) if t == "place" else i18n.label(t, lang) for t in nodes["type"]]
+    nodes["type"] = [
+        i18n.t("explorer.node.place", lang) if t == "place" else i18n.label(t, lang) for t in nodes["type"]
+    ]
     if "degree" in scene.metrics:
         nodes["degree"] = scene.metrics["degree"].reindex(nodes.index).fillna(0).astype(int)
     rel = scene.filtered.relations

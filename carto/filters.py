@@ -211,9 +211,7 @@ def apply_filters(
     if filters.territory and filters.territory in set(territories["code"]):
         inside_codes = frozenset(descendants(territories, filters.territory))
         shown_territories = territories[territories["code"].isin(inside_codes)]
-        node_code = pd.concat(
-            [kept_actors.set_index("id")["territory_code"], places.set_index("id")["territory_code"]]
-        )
+        node_code = pd.concat([kept_actors.set_index("id")["territory_code"], places.set_index("id")["territory_code"]])
         inside_nodes = set(node_code.index[node_code.isin(inside_codes)])
         source_in = rel["source"].isin(inside_nodes)
         target_in = rel["target"].isin(inside_nodes)

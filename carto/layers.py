@@ -9,10 +9,12 @@ between territories above a threshold (:func:`relations_for_map`).
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import folium
 import geopandas as gpd
@@ -228,7 +230,7 @@ class CompactMarkerCluster(FastMarkerCluster):
 
     def __init__(self, rows: list[list[object]], **kwargs: object) -> None:
         # Rows are built here with valid coordinates; skip FastMarkerCluster's per-row check.
-        super().__init__([], **kwargs)  # type: ignore[arg-type]
+        super().__init__([], **kwargs)
         self.data = rows
 
     @property
@@ -312,9 +314,9 @@ def places_layer(places: gpd.GeoDataFrame, lang: str) -> CompactMarkerCluster:
         places["id"],
         places["name"],
         places["kind"].map(kind_index).fillna(kinds.index("other")),
-        (places["publics"] if "publics" in places else pd.Series(None, index=places.index)).map(
-            pd.Series(public_index, dtype="float64")
-        ).fillna(-1),
+        (places["publics"] if "publics" in places else pd.Series(None, index=places.index))
+        .map(pd.Series(public_index, dtype="float64"))
+        .fillna(-1),
     )
     return _point_cluster(
         rows,
@@ -395,7 +397,7 @@ class DirectionArrows(MacroElement):
     Uses leaflet-textpath (vendored, mapped in :mod:`carto.offline`).
     """
 
-    default_js = [
+    default_js: ClassVar[list[tuple[str, str]]] = [
         ("leaflet.textpath", "https://cdn.jsdelivr.net/npm/leaflet-textpath@1.2.3/leaflet.textpath.min.js"),
     ]
     _template = Template(
@@ -404,7 +406,7 @@ class DirectionArrows(MacroElement):
         {{ this.layer.get_name() }}.eachLayer(function (line) {
             var p = line.feature && line.feature.properties;
             if (p && p.directed && line.setText) {
-                line.setText('\u25BA', {center: true, offset: 4,
+                line.setText('\u25ba', {center: true, offset: 4,
                     attributes: {fill: line.options.color, 'font-size': '14px'}});
             }
         });
@@ -418,7 +420,9 @@ class DirectionArrows(MacroElement):
         self.layer = layer
 
 
-def relations_layer(lines: gpd.GeoDataFrame, lang: str, *, name: str | None = None, emphasis: bool = False) -> folium.GeoJson:
+def relations_layer(
+    lines: gpd.GeoDataFrame, lang: str, *, name: str | None = None, emphasis: bool = False
+) -> folium.GeoJson:
     """Relations styled by kind, width by weight, tooltip kind/dimension/weight, arrows if directed."""
     frame = pd.DataFrame(
         {
@@ -498,7 +502,9 @@ def relations_for_map(
     chosen: pd.DataFrame | None = None
     chosen_level: str | None = None
     for level in present:
-        up = ancestors[level] if ancestors is not None and level in ancestors else flows.ancestors_at(territories, level)
+        up = (
+            ancestors[level] if ancestors is not None and level in ancestors else flows.ancestors_at(territories, level)
+        )
         node_at_level = node_territory.map(up).dropna()
         pairs = flows.aggregate_flows(relations, node_at_level)
         chosen, chosen_level = pairs, level
@@ -549,8 +555,7 @@ def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lan
             "label": [f"{a} → {b}" for a, b in zip(source, target, strict=True)],
             "relations": flow_lines["relations"].astype(int).to_numpy(),
             "kinds": [
-                " · ".join(f"{labels[k]} {n}" for k, n in zip(RELATION_KINDS, row, strict=True) if n)
-                for row in counts
+                " · ".join(f"{labels[k]} {n}" for k, n in zip(RELATION_KINDS, row, strict=True) if n) for row in counts
             ],
             "width": flow_widths(flow_lines["relations"]),
         }
@@ -593,9 +598,9 @@ def selection_layer(
     if ego_lines is not None and len(ego_lines):
         relations_layer(ego_lines, lang, name=i18n.t("explorer.map.selection", lang), emphasis=True).add_to(group)
     ids = [n for n in sorted(highlight, key=lambda n: (n not in selected, n)) if n in points.index][:max_markers]
+    lats, lons = points["lat"].astype(float).to_dict(), points["lon"].astype(float).to_dict()
     for node in ids:
-        lat = round(float(points.at[node, "lat"]), PRECISION)
-        lon = round(float(points.at[node, "lon"]), PRECISION)
+        lat, lon = round(lats[node], PRECISION), round(lons[node], PRECISION)
         chosen = node in selected
         folium.CircleMarker(
             location=(lat, lon),
@@ -670,7 +675,7 @@ def legend_html(
     if indicator is not None:
         bins = indicator_bins(indicator)
         parts.append(f"<br><b>{html.escape(indicator_label or '')}</b>")
-        for low, high in zip(bins[:-1], bins[1:], strict=True):
+        for low, high in itertools.pairwise(bins):
             colour = _bin_colour(low, bins)
             parts.append(
                 f"<br><span style='display:inline-block;width:12px;height:10px;background:{colour}'></span>"

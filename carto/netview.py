@@ -37,15 +37,37 @@ TYPE_COLOURS = dict(
     zip(
         (*ACTOR_TYPES, "place"),
         (
-            "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
-            "#1b9e77", "#7570b3", "#66a61e", "#e6ab02", "#666666", "#999999", "#222222",
+            "#e41a1c",
+            "#377eb8",
+            "#4daf4a",
+            "#984ea3",
+            "#ff7f00",
+            "#a65628",
+            "#f781bf",
+            "#1b9e77",
+            "#7570b3",
+            "#66a61e",
+            "#e6ab02",
+            "#666666",
+            "#999999",
+            "#222222",
         ),
         strict=True,
     )
 )
 COMMUNITY_PALETTE = (
-    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
-    "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6",
+    "#1b9e77",
+    "#d95f02",
+    "#7570b3",
+    "#e7298a",
+    "#66a61e",
+    "#e6ab02",
+    "#a6761d",
+    "#666666",
+    "#1f78b4",
+    "#b2df8a",
+    "#fb9a99",
+    "#cab2d6",
 )
 HIGHLIGHT_COLOUR = "#ffd400"
 _LAYOUT_LOCK = threading.Lock()
@@ -79,10 +101,11 @@ def graph_nodes(actors: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
 def degree_metrics(nodes: pd.DataFrame, relations: pd.DataFrame) -> pd.DataFrame:
     """Degree and weighted degree of each node from the relations: the fallback metrics."""
     ends = pd.concat([relations["source"], relations["target"]])
-    weight = pd.to_numeric(relations.get("weight"), errors="coerce") if "weight" in relations else None
-    weights = (
-        pd.concat([weight, weight]).fillna(1.0) if weight is not None else pd.Series(1.0, index=ends.index)
-    )
+    if "weight" in relations:
+        weight = pd.to_numeric(relations["weight"], errors="coerce")
+        weights = pd.concat([weight, weight]).fillna(1.0)
+    else:
+        weights = pd.Series(1.0, index=ends.index)
     degree = ends.value_counts().reindex(nodes.index, fill_value=0).astype("int64")
     weighted = weights.groupby(ends.to_numpy()).sum().reindex(nodes.index, fill_value=0.0)
     return pd.DataFrame({"degree": degree, "weighted_degree": weighted.astype(float)}, index=nodes.index)
@@ -153,10 +176,10 @@ def layout_positions(nodes: pd.DataFrame, edges: pd.DataFrame, *, layout: str = 
     with _LAYOUT_LOCK:
         ig.set_random_number_generator(random.Random(seed))
         try:
-            layout = graph.layout_fruchterman_reingold(seed=start, niter=60, grid="auto")
+            placed = graph.layout_fruchterman_reingold(seed=start, niter=60, grid="auto")
         finally:
             ig.set_random_number_generator(random)
-    coords = np.asarray(layout.coords, dtype=float)
+    coords = np.asarray(placed.coords, dtype=np.float64)
     return pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1]}, index=nodes.index)
 
 
@@ -171,9 +194,7 @@ def _sizes(values: pd.Series) -> np.ndarray:
 def _colours(nodes: pd.DataFrame, metrics: pd.DataFrame, colour_by: str) -> list[str]:
     if colour_by == "community" and "community" in metrics:
         community = metrics["community"].reindex(nodes.index)
-        return [
-            COMMUNITY_PALETTE[int(c) % len(COMMUNITY_PALETTE)] if pd.notna(c) else "#bbbbbb" for c in community
-        ]
+        return [COMMUNITY_PALETTE[int(c) % len(COMMUNITY_PALETTE)] if pd.notna(c) else "#bbbbbb" for c in community]
     return [TYPE_COLOURS.get(t, TYPE_COLOURS["other"]) for t in nodes["type"]]
 
 
@@ -204,10 +225,18 @@ def network_figure(
         if part.empty:
             continue
         xs = np.column_stack(
-            [pos.loc[part["source"], "x"].to_numpy(), pos.loc[part["target"], "x"].to_numpy(), np.full(len(part), np.nan)]
+            [
+                pos.loc[part["source"], "x"].to_numpy(),
+                pos.loc[part["target"], "x"].to_numpy(),
+                np.full(len(part), np.nan),
+            ]
         ).ravel()
         ys = np.column_stack(
-            [pos.loc[part["source"], "y"].to_numpy(), pos.loc[part["target"], "y"].to_numpy(), np.full(len(part), np.nan)]
+            [
+                pos.loc[part["source"], "y"].to_numpy(),
+                pos.loc[part["target"], "y"].to_numpy(),
+                np.full(len(part), np.nan),
+            ]
         ).ravel()
         fig.add_trace(
             go.Scattergl(
@@ -242,8 +271,10 @@ def network_figure(
                     "size": sizes[mask] + (4 if role == "highlight" else 0),
                     "color": colours[mask],
                     "opacity": 1.0 if role == "highlight" or not highlight else 0.35,
-                    "line": {"color": HIGHLIGHT_COLOUR if role == "highlight" else "#ffffff",
-                             "width": 3 if role == "highlight" else 0.5},
+                    "line": {
+                        "color": HIGHLIGHT_COLOUR if role == "highlight" else "#ffffff",
+                        "width": 3 if role == "highlight" else 0.5,
+                    },
                 },
                 meta={"role": role},
             )

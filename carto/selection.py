@@ -181,15 +181,15 @@ def clicked_object(
     point = returned.get("last_object_clicked")
     if isinstance(point, Mapping) and len(nodes):
         try:
-            lat, lon = float(point["lat"]), float(point["lng"])  # type: ignore[arg-type]
+            lat, lon = float(point["lat"]), float(point["lng"])
         except (KeyError, TypeError, ValueError):
             return None
         if not (math.isfinite(lat) and math.isfinite(lon)):
             return None
-        distance = (nodes["lon"] - lon).abs() + (nodes["lat"] - lat).abs()
-        best = distance.idxmin()
+        distance = ((nodes["lon"] - lon).abs() + (nodes["lat"] - lat).abs()).to_numpy(dtype=float)
+        best = int(distance.argmin())
         if distance[best] <= tolerance:
-            return Clicked("node", str(best))
+            return Clicked("node", str(nodes.index[best]))
     return None
 
 

@@ -146,3 +146,27 @@ def test_invalid_url_is_ignored(app_env):
     assert not at.exception
     assert at.multiselect(key="f_kinds").value == []
     assert at.info[0].value.startswith("Rien de sélectionné")
+
+
+def _node_sizes(at: AppTest) -> list[float]:
+    import json
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    (nodes,) = [t for t in spec["data"] if t.get("meta", {}).get("role") == "nodes"]
+    size = nodes["marker"]["size"]
+    if isinstance(size, dict):  # plotly's binary array encoding
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(size["bdata"]), dtype=size["dtype"]).tolist()
+    return list(size)
+
+
+def test_network_sized_by_betweenness_uses_the_analytics_metrics(app_env):
+    at = _app()
+    by_degree = _node_sizes(at)
+    at.selectbox(key="n_size").set_value("betweenness").run()
+    at.selectbox(key="n_colour").set_value("community").run()
+    assert not at.exception
+    assert _node_sizes(at) != by_degree

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -12,9 +13,7 @@ from shapely.geometry import Polygon
 from carto import layers
 from carto.model import ACTOR_TYPES, SECTORS
 
-POINTS = pd.DataFrame(
-    {"lon": [0.5, 0.6, 1.5, 1.2], "lat": [45.5, 45.4, 45.5, 45.8]}, index=["A1", "A2", "A3", "P1"]
-)
+POINTS = pd.DataFrame({"lon": [0.5, 0.6, 1.5, 1.2], "lat": [45.5, 45.4, 45.5, 45.8]}, index=["A1", "A2", "A3", "P1"])
 NODE_TERRITORY = pd.Series({"A1": "C1", "A2": "C1", "A3": "C2", "P1": "C2"})
 
 
@@ -56,7 +55,12 @@ def test_territories_layer_features_tooltip_and_choropleth(territories):
     indicator = pd.Series({"C1": 1.0, "C2": 3.0})
     layer = layers.territories_layer(territories, "fr", indicator=indicator, indicator_label="Acteurs")
     features = _geojson(layer)["features"]
-    assert [f["properties"]["label"] for f in features] == ["Alpha [C1]", "Bêta [C2]", "Département [D1]", "Interco [E1]"]
+    assert [f["properties"]["label"] for f in features] == [
+        "Alpha [C1]",
+        "Bêta [C2]",
+        "Département [D1]",
+        "Interco [E1]",
+    ]
     # quantile classes of {1, 3}: 1 falls in the first class, 3 in the last; no value: base fill
     fills = [layer.style_function(f)["fillColor"] for f in features]
     assert fills == ["#fef0d9", "#b30000", "#f2efe6", "#f2efe6"]
@@ -165,7 +169,7 @@ def test_selection_layer_rings_ego_nodes_and_draws_ego_lines(relations):
     ego = layers.relation_lines(relations.iloc[:1], POINTS)
     group = layers.selection_layer(POINTS, names, {"A1", "A2"}, {"A1"}, ego, "fr")
     children = list(group._children.values())
-    markers = [c for c in children if c.__class__.__name__ == "CircleMarker"]
+    markers: list[Any] = [c for c in children if c.__class__.__name__ == "CircleMarker"]
     assert [m.location for m in markers] == [[45.5, 0.5], [45.4, 0.6]]  # selected first
     assert [m.options["radius"] for m in markers] == [11, 8]
     lines = [c for c in children if c.__class__.__name__ == "GeoJson"]
