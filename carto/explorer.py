@@ -39,6 +39,7 @@ class Base:
     nodes: pd.DataFrame
     node_territory: pd.Series
     ancestors: dict[str, pd.Series]
+    anchors: pd.DataFrame
 
 
 def _plain_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -63,6 +64,7 @@ def prepare(
         nodes=netview.graph_nodes(plain_actors, plain_places),
         node_territory=flows.node_territories(plain_actors, plain_places),
         ancestors={level: flows.ancestors_at(plain_territories, level) for level in levels},
+        anchors=layers.territory_anchors(plain_territories),
     )
 
 
@@ -123,6 +125,7 @@ def build_scene(
         threshold=threshold,
         levels=levels,
         ancestors=base.ancestors,
+        anchors=base.anchors,
     )
     return Scene(filters, filtered, nodes, metrics, map_relations, base.territories, base.ancestors)
 
@@ -191,11 +194,11 @@ def explorer_map(
         else:
             layers.flows_layer(mapped.lines, scene.all_territories, lang).add_to(m)
     places, actors = scene.filtered.places, scene.filtered.actors
-    if len(places):
-        layers.places_layer(places, lang).add_to(m)
-    if len(actors):
-        layers.actors_layer(actors, lang).add_to(m)
     points = scene.nodes[["lon", "lat"]]
+    if len(places):
+        layers.places_layer(places, lang, points=points).add_to(m)
+    if len(actors):
+        layers.actors_layer(actors, lang, points=points).add_to(m)
     if focused.highlight:
         ego_lines = layers.relation_lines(focused.relations, points)
         layers.selection_layer(

@@ -87,19 +87,19 @@ def _round(geometry: gpd.GeoSeries) -> np.ndarray:
 def feature_collection(properties: pd.DataFrame, geometry: np.ndarray) -> dict:
     """A GeoJSON FeatureCollection (dict) from plain properties and shapely geometries.
 
-    Geometries go through GEOS's writer (fast, shortest round-trip numbers); rows whose
-    geometry is missing are left out. Features get short integer ids, which folium's style
-    switch then uses instead of a long unique property.
+    Geometries go through GEOS's writer (fast, shortest round-trip numbers) and one JSON parse;
+    rows whose geometry is missing are left out. Features get short integer ids, which folium's
+    style switch then uses instead of a long unique property.
     """
     texts = shapely.to_geojson(geometry)
+    present = [i for i, text in enumerate(texts) if text is not None]
+    shapes = json.loads("[" + ",".join(texts[present]) + "]") if present else []
     records = properties.to_dict(orient="records")
     features = [
-        f'{{"type":"Feature","id":{i},"properties":{json.dumps(props, ensure_ascii=False, default=str)},'
-        f'"geometry":{text}}}'
-        for i, (props, text) in enumerate(zip(records, texts, strict=True))
-        if text is not None
+        {"type": "Feature", "id": i, "properties": records[i], "geometry": shape}
+        for i, shape in zip(present, shapes, strict=True)
     ]
-    return json.loads('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}")
+    return {"type": "FeatureCollection", "features": features}
 
 
 def simplify_tolerance(bounds: Sequence[float], *, width_px: int = 1000) -> float:
@@ -273,9 +273,14 @@ def _point_cluster(
     )
 
 
-def _lat_lon(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    points = frame.geometry.representative_point()
-    return np.round(points.y.to_numpy(), PRECISION), np.round(points.x.to_numpy(), PRECISION)
+def _lat_lon(frame: gpd.GeoDataFrame, points: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Rounded latitude and longitude of each row: from ``points`` (lon/lat by id) when given."""
+    if points is not None:
+        known = points.reindex(frame["id"].to_numpy())
+        if not known.isna().any().any():
+            return np.round(known["lat"].to_numpy(float), PRECISION), np.round(known["lon"].to_numpy(float), PRECISION)
+    located = frame.geometry.representative_point()
+    return np.round(located.y.to_numpy(), PRECISION), np.round(located.x.to_numpy(), PRECISION)
 
 
 def _rows(
@@ -296,7 +301,7 @@ def _rows(
     ]
 
 
-def places_layer(places: gpd.GeoDataFrame, lang: str) -> CompactMarkerCluster:
+def places_layer(places: gpd.GeoDataFrame, lang: str, *, points: pd.DataFrame | None = None) -> CompactMarkerCluster:
     """Inhabited places as dark rings; tooltip ``name [id]``, popup with kind and publics.
 
     Each place is one compact row ``[lat, lon, id, name, kind index, publics index]``.
@@ -306,7 +311,7 @@ def places_layer(places: gpd.GeoDataFrame, lang: str) -> CompactMarkerCluster:
     kinds = [*PLACE_KINDS]
     publics = sorted({str(p) for p in places["publics"] if isinstance(p, str)}) if "publics" in places else []
     public_index = {p: i for i, p in enumerate(publics)}
-    lat, lon = _lat_lon(places)
+    lat, lon = _lat_lon(places, points)
     kind_index = pd.Series(range(len(kinds)), index=kinds)
     rows = _rows(
         lat,
@@ -334,14 +339,14 @@ def places_layer(places: gpd.GeoDataFrame, lang: str) -> CompactMarkerCluster:
     )
 
 
-def actors_layer(actors: gpd.GeoDataFrame, lang: str) -> CompactMarkerCluster:
+def actors_layer(actors: gpd.GeoDataFrame, lang: str, *, points: pd.DataFrame | None = None) -> CompactMarkerCluster:
     """Actors as dots coloured by type, clustered; tooltip ``name [id]``, popup type and sector.
 
     Each actor is one compact row ``[lat, lon, id, name, type index, sector index]``.
     """
     types = [*ACTOR_TYPES]
     sectors = [*SECTORS]
-    lat, lon = _lat_lon(actors)
+    lat, lon = _lat_lon(actors, points)
     rows = _rows(
         lat,
         lon,
@@ -488,13 +493,15 @@ def relations_for_map(
     threshold: int = RELATION_THRESHOLD,
     levels: Sequence[str] = AGGREGATION_LEVELS,
     ancestors: Mapping[str, pd.Series] | None = None,
+    anchors: pd.DataFrame | None = None,
 ) -> MapRelations:
     """Individual lines when at most ``threshold`` relations; else flows between territories.
 
     Flows use the finest level in ``levels`` present in ``territories`` that yields at most
     ``threshold`` pairs (else the coarsest tried). Each flow is a line between the two
     territories' representative points, ``relations`` = count, one count column per kind.
-    ``ancestors`` may hold :func:`carto.flows.ancestors_at` per level, computed once per data.
+    ``ancestors`` may hold :func:`carto.flows.ancestors_at` per level and ``anchors`` the
+    territories' points (:func:`territory_anchors`), both computed once per data.
     """
     if len(relations) <= threshold:
         return MapRelations("individual", relation_lines(relations, points), total=len(relations))
@@ -515,8 +522,7 @@ def relations_for_map(
         return MapRelations("aggregated", empty, total=len(relations))
     internal = int(chosen.loc[chosen["source_code"] == chosen["target_code"], "relations"].sum())
     between = chosen[chosen["source_code"] != chosen["target_code"]].reset_index(drop=True)
-    anchor = territories.set_index("code").geometry.representative_point()
-    xy = pd.DataFrame({"x": anchor.x, "y": anchor.y})
+    xy = anchors if anchors is not None else territory_anchors(territories)
     start = np.round(xy.reindex(between["source_code"]).to_numpy(dtype=float), PRECISION)
     stop = np.round(xy.reindex(between["target_code"]).to_numpy(dtype=float), PRECISION)
     geometry = shapely.linestrings(np.stack([start, stop], axis=1)) if len(between) else np.array([], dtype=object)
@@ -538,6 +544,12 @@ def flow_widths(counts: pd.Series) -> np.ndarray:
     share = np.sqrt(values / max(1.0, float(values.max())))
     index = np.minimum((share * len(FLOW_WIDTHS)).astype(int), len(FLOW_WIDTHS) - 1)
     return np.asarray(FLOW_WIDTHS, dtype=float)[index]
+
+
+def territory_anchors(territories: gpd.GeoDataFrame) -> pd.DataFrame:
+    """``x``/``y`` of a point inside each territory, by code: where flows start and end."""
+    anchor = territories.set_index("code").geometry.representative_point()
+    return pd.DataFrame({"x": anchor.x, "y": anchor.y})
 
 
 def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
