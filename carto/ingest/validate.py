@@ -224,7 +224,14 @@ def _parse_dates(series: pd.Series, text: pd.Series) -> pd.Series:
 
 
 def _to_dates(parsed: pd.Series) -> pd.Series:
-    return parsed.map(lambda v: v.date() if pd.notna(v) else None).astype("object")
+    return _objects([v.date() if pd.notna(v) else None for v in parsed], parsed.index)
+
+
+def _objects(values: list[Any], index: pd.Index) -> pd.Series:
+    """An object Series that keeps ``None`` (pandas would turn it into NaN in a typed Series)."""
+    out = pd.Series([None] * len(values), index=index, dtype="object")
+    out[:] = np.array(values, dtype=object) if values else []
+    return out
 
 
 # --- ids -------------------------------------------------------------------------------------
@@ -393,7 +400,7 @@ def validate(
         present = text.notna()
         if col.choices is not None:
             lookup = _enum_lookup(col.choices)
-            mapped = text.map(lambda v, lk=lookup: lk.get(v.lower()) if isinstance(v, str) else None)
+            mapped = _objects([lookup.get(v.lower()) if isinstance(v, str) else None for v in text], out.index)
             unknown = present & mapped.isna()
             found.add(
                 unknown,
@@ -403,7 +410,7 @@ def validate(
                 lambda idx, t=text, c=col: f"{t[idx]!r} is not a known {c.name}; expected one of: "
                 + ", ".join(c.choices or ()),
             )
-            cleaned[col.name] = mapped.astype("object")
+            cleaned[col.name] = mapped
         elif col.sql_type in ("BIGINT", "DOUBLE"):
             numbers = _parse_numbers(text)
             bad = present & numbers.isna()
@@ -423,15 +430,13 @@ def validate(
                 found.add(negative, col.name, ERROR, "bad_number", "a population cannot be negative")
                 bad |= negative
             values = numbers.where(~bad)
-            if col.sql_type == "BIGINT":
-                cleaned[col.name] = values.map(lambda v: int(v) if pd.notna(v) else None).astype("object")
-            else:
-                cleaned[col.name] = values.map(lambda v: float(v) if pd.notna(v) else None).astype("object")
+            cast = int if col.sql_type == "BIGINT" else float
+            cleaned[col.name] = _objects([cast(v) if pd.notna(v) else None for v in values], out.index)
         elif col.sql_type == "BOOLEAN":
             lowered = text.map(lambda v: v.lower() if isinstance(v, str) else v)
-            truth = lowered.map(
-                lambda v: True if v in TRUE_WORDS else (False if v in FALSE_WORDS else None)
-            ).astype("object")
+            truth = _objects(
+                [True if v in TRUE_WORDS else (False if v in FALSE_WORDS else None) for v in lowered], out.index
+            )
             bad = present & truth.isna()
             found.add(
                 bad,
