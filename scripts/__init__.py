@@ -1,0 +1,1 @@
+"""Maintenance scripts (sample data builder). Importable so tests can call their pure cores."""

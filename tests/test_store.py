@@ -1,0 +1,258 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import duckdb
+import geopandas as gpd
+import pandas as pd
+import pytest
+from geopandas.testing import assert_geodataframe_equal
+from shapely.geometry import MultiPolygon, Point, box
+
+from carto import store
+from carto.errors import StoreError
+
+
+def test_connect_loads_spatial_without_network(conn):
+    loaded = conn.execute(
+        "SELECT loaded, install_path FROM duckdb_extensions() WHERE extension_name = 'spatial'"
+    ).fetchone()
+    assert loaded == (True, "")
+    assert conn.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone() == (False,)
+
+
+def test_new_database_has_every_table_and_latest_schema(conn):
+    tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"territories", "places", "actors", "relations", "schemes", "imports", "schema_version"} <= tables
+    assert store.schema_version(conn) == store.SCHEMA_VERSION
+
+
+def test_territories_round_trip_keeps_rows_types_and_crs(conn, territories):
+    with store.transaction(conn) as cur:
+        store.insert_rows(cur, "territories", territories)
+    back = store.read_dataset(conn.cursor(), "territories")
+    expected = territories.sort_values("code").reset_index(drop=True)
+    expected["population"] = expected["population"].astype("Int64")
+    assert back.crs == "EPSG:4326"
+    assert_geodataframe_equal(back, expected, check_dtype=False, check_like=False)
+
+
+def test_multipolygon_and_accents_survive(conn):
+    shape = MultiPolygon([box(0, 0, 1, 1), box(2, 2, 3, 3)])
+    frame = gpd.GeoDataFrame(
+        {"code": ["X"], "name": ["Saint-Étienne-de-Montluc"], "level": ["commune"]},
+        geometry=[shape],
+        crs="EPSG:4326",
+    )
+    with store.transaction(conn) as cur:
+        store.insert_rows(cur, "territories", frame)
+    back = store.read_dataset(conn.cursor(), "territories")
+    assert back.loc[0, "name"] == "Saint-Étienne-de-Montluc"
+    assert back.geometry[0].equals(shape)
+
+
+def test_codes_with_leading_zeros_stay_text(conn):
+    frame = gpd.GeoDataFrame(
+        {"code": ["01001"], "name": ["L'Abergement-Clémenciat"], "level": ["commune"]},
+        geometry=[box(0, 0, 1, 1)],
+        crs="EPSG:4326",
+    )
+    with store.transaction(conn) as cur:
+        store.insert_rows(cur, "territories", frame)
+    assert store.read_dataset(conn.cursor(), "territories")["code"].tolist() == ["01001"]
+
+
+def test_relations_round_trip_casts_text_values(conn):
+    text = pd.DataFrame(
+        {
+            "id": ["R1"],
+            "source": ["A1"],
+            "target": ["P1"],
+            "kind": ["referral"],
+            "formal": ["false"],
+            "weight": ["2.5"],
+            "directed": ["true"],
+            "start": ["2021-03-04"],
+        }
+    )
+    with store.transaction(conn) as cur:
+        store.insert_rows(cur, "relations", text)
+    row = conn.execute('SELECT formal, weight, directed, start, "end" FROM relations').fetchone()
+    assert row == (False, 2.5, True, pd.Timestamp("2021-03-04").date(), None)
+
+
+def test_storing_another_crs_is_refused(conn, territories):
+    with pytest.raises(StoreError, match="EPSG:4326"), store.transaction(conn) as cur:
+        store.insert_rows(cur, "territories", territories.to_crs("EPSG:2154"))
+
+
+def test_failed_transaction_stores_nothing_and_keeps_version(conn, territories):
+    before = store.data_version(conn)
+    with pytest.raises(RuntimeError), store.transaction(conn) as cur:
+        store.insert_rows(cur, "territories", territories)
+        raise RuntimeError("boom")
+    assert store.counts(conn)["territories"] == 0
+    assert store.data_version(conn) == before
+
+
+def test_commit_bumps_data_version(conn, territories):
+    before = store.data_version(conn)
+    with store.transaction(conn) as cur:
+        store.insert_rows(cur, "territories", territories)
+    assert store.data_version(conn) == before + 1
+
+
+def test_assign_territories_picks_smallest_containing_territory(filled):
+    actors = store.read_dataset(filled.cursor(), "actors")
+    places = store.read_dataset(filled.cursor(), "places")
+    # A1, A2 lie in C1 = [0,1]x[45,46]; A3 and P1 in C2; the EPCI and département are larger.
+    assert dict(zip(actors["id"], actors["territory_code"], strict=True)) == {"A1": "C1", "A2": "C1", "A3": "C2"}
+    assert places["territory_code"].tolist() == ["C2"]
+
+
+def test_actor_outside_every_territory_has_no_territory(filled):
+    outside = gpd.GeoDataFrame(
+        {"id": ["A9"], "name": ["Far"], "type": ["other"]}, geometry=[Point(10, 10)], crs="EPSG:4326"
+    )
+    with store.transaction(filled) as cur:
+        store.insert_rows(cur, "actors", outside)
+        store.assign_territories(cur)
+    row = filled.execute("SELECT territory_code FROM actors WHERE id = 'A9'").fetchone()
+    assert row == (None,)
+
+
+def test_read_dataset_with_bound_parameters(filled):
+    frame = store.read_dataset(filled.cursor(), "actors", where="type = ?", params=["caf"])
+    assert frame["id"].tolist() == ["A2"]
+
+
+def test_read_dataset_refuses_unknown_columns(filled):
+    with pytest.raises(StoreError, match="nope"):
+        store.read_dataset(filled.cursor(), "actors", columns=["id", "nope"])
+
+
+def test_counts_and_audit_row(filled):
+    with store.transaction(filled) as cur:
+        import_id = store.record_import(
+            cur,
+            username="ana",
+            dataset_name="actors",
+            file_name="acteurs.csv",
+            sha256="ab" * 32,
+            mode="append",
+            rows_read=3,
+            rows_inserted=3,
+        )
+    assert import_id == 1
+    assert store.counts(filled) == {
+        "territories": 4,
+        "places": 1,
+        "actors": 3,
+        "relations": 2,
+        "schemes": 1,
+        "imports": 1,
+    }
+    audit = store.list_imports(filled.cursor())
+    assert audit.loc[0, ["username", "file_name", "mode", "rows_inserted", "status"]].tolist() == [
+        "ana",
+        "acteurs.csv",
+        "append",
+        3,
+        "committed",
+    ]
+
+
+def test_migrations_apply_only_what_is_missing(tmp_path):
+    path = tmp_path / "old.duckdb"
+    conn = store.connect(path)
+    conn.close()
+    applied: list[int] = []
+
+    def add_notes(cur: store.Connection) -> None:
+        applied.append(2)
+        cur.execute("ALTER TABLE actors ADD COLUMN notes VARCHAR")
+
+    newer = (*store.MIGRATIONS, (2, "notes on actors", add_notes))
+    conn = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
+    conn.execute(f"LOAD '{store.spatial_extension_path()}'")
+    assert store.migrate(conn, migrations=newer) == 2
+    assert store.migrate(conn, migrations=newer) == 2
+    assert applied == [2]
+    columns = [r[0] for r in conn.execute("DESCRIBE actors").fetchall()]
+    assert "notes" in columns
+    conn.close()
+
+
+def test_failed_migration_leaves_schema_as_it_was(tmp_path):
+    path = tmp_path / "db.duckdb"
+    store.connect(path).close()
+
+    def broken(cur: store.Connection) -> None:
+        cur.execute("ALTER TABLE actors ADD COLUMN half VARCHAR")
+        raise RuntimeError("migration bug")
+
+    conn = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
+    conn.execute(f"LOAD '{store.spatial_extension_path()}'")
+    with pytest.raises(RuntimeError):
+        store.migrate(conn, migrations=(*store.MIGRATIONS, (2, "broken", broken)))
+    assert store.schema_version(conn) == 1
+    assert "half" not in [r[0] for r in conn.execute("DESCRIBE actors").fetchall()]
+    conn.close()
+
+
+def test_database_newer_than_program_is_refused(tmp_path):
+    path = tmp_path / "future.duckdb"
+    conn = store.connect(path)
+    conn.execute("INSERT INTO schema_version VALUES (99, 'from the future', now()::TIMESTAMP)")
+    conn.close()
+    with pytest.raises(StoreError, match="update the program"):
+        store.connect(path)
+
+
+def test_env_variable_chooses_the_database(monkeypatch, tmp_path):
+    monkeypatch.setenv("CARTO_DB", str(tmp_path / "env.duckdb"))
+    assert store.default_db_path() == tmp_path / "env.duckdb"
+    monkeypatch.delenv("CARTO_DB")
+    assert store.default_db_path() == store.DEFAULT_DB
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        store.connect(tmp_path / "nowhere" / "x.duckdb")
+
+
+def test_database_locked_by_another_process_is_a_clear_error(tmp_path):
+    path = tmp_path / "locked.duckdb"
+    store.connect(path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+            "time.sleep(30)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == b"ready"
+        with pytest.raises(StoreError, match="in use by another process"):
+            store.connect(path)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+def test_cursors_of_threads_see_committed_rows_only(conn, territories):
+    reader = conn.cursor()
+    writer_done = []
+    with store.transaction(conn) as cur:
+        store.insert_rows(cur, "territories", territories)
+        # Not committed yet: another cursor must not see half a write.
+        assert reader.execute("SELECT count(*) FROM territories").fetchone() == (0,)
+        writer_done.append(True)
+    assert reader.execute("SELECT count(*) FROM territories").fetchone() == (4,)
+
