@@ -12,6 +12,8 @@ ui.language_switch()
 
 pages = [
     st.Page("pages/map.py", title=ui.tr("nav.map"), icon="🗺️", url_path="map", default=True),
+    st.Page("pages/import.py", title=ui.tr("nav.import"), icon="📥", url_path="import"),
+    st.Page("pages/data.py", title=ui.tr("nav.data"), icon="🗄️", url_path="data"),
 ]
 navigation = st.navigation(pages)
 ui.ensure_data()

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.<name>`, each printing figures and one JSON line."""
