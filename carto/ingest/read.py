@@ -1,0 +1,655 @@
+"""Read an uploaded file into a :class:`RawTable`, parsing it in a child process with limits.
+
+The server writes the upload's bytes to a name it generates (:func:`save_upload`); the user's file
+name is only used to choose the format and in messages. :func:`read_upload` then
+
+1. checks the content against the extension (:func:`carto.ingest.safety.sniff`),
+2. for zipped shapefiles and MapInfo tables, inspects the archive and extracts it itself into a
+   fresh directory (GDAL never sees the zip, a URL or a ``/vsi`` prefix),
+3. parses the file in a child process forked from a clean server (``forkserver``) whose address
+   space is capped (``RLIMIT_AS``) and which is killed after a wall-clock timeout,
+4. gets the table back as an uncompressed Arrow (Feather) file, which the parent reads without GDAL.
+
+Text decoded with the wrong encoding (UTF-8 read as Latin-1: ``Ã©`` for ``é``) is repaired when
+every affected value repairs cleanly, and refused with a message naming ``--encoding`` otherwise.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import re
+import resource
+import secrets
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyogrio
+import pyproj
+import shapely
+
+from carto.errors import InputError
+from carto.ingest.safety import (
+    DEFAULT_LIMITS,
+    MB,
+    SUFFIX_FORMATS,
+    Limits,
+    check_mapinfo_table,
+    format_from_name,
+    safe_extract,
+    sniff,
+)
+
+TABULAR_FORMATS = ("csv", "xlsx")
+SINGLE_LAYER_FORMATS = ("geojson", "flatgeobuf")
+
+
+@dataclass
+class RawTable:
+    """A file as read, before mapping: its own column names, its CRS, what the reader noticed."""
+
+    frame: pd.DataFrame  # GeoDataFrame when the file has geometries; the file's own column names
+    original_name: str  # user's file name, for display only
+    sha256: str
+    format: str  # geojson, gpkg, shapefile, flatgeobuf, geoparquet, kml, topojson, mapinfo, csv, xlsx
+    layers: list[str]  # available layers (gpkg, kml, xlsx sheets...); the one read is `layer`
+    layer: str | None
+    crs: str | None  # from the file, e.g. "EPSG:2154"; None when the file has none
+    encoding: str | None  # encoding used for text
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def first_row(self) -> int:
+        """Row number of the first record as a user counts it: spreadsheets have a header row 1."""
+        return 2 if self.format in TABULAR_FORMATS else 1
+
+
+# --- upload -----------------------------------------------------------------------------------
+
+
+def save_upload(data: bytes, original_name: str, workdir: Path, *, limits: Limits = DEFAULT_LIMITS) -> Path:
+    """Write the uploaded bytes to a random name (with the right extension) inside ``workdir``."""
+    if len(data) > limits.max_bytes:
+        msg = (
+            f"{original_name} is {len(data) / MB:.1f} MB, more than the limit of "
+            f"{limits.max_bytes / MB:.0f} MB (CARTO_MAX_UPLOAD_MB)"
+        )
+        raise InputError(msg)
+    format_from_name(original_name)  # refuse unknown types before writing anything
+    suffix = Path(original_name).suffix.lower()
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"upload-{secrets.token_hex(16)}{suffix}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(MB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- the child process ------------------------------------------------------------------------
+
+ChildTarget = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _child_main(target: ChildTarget, job: dict[str, Any], status_path: str, memory_bytes: int) -> None:
+    """Entry point of the child: cap memory, close the network door, run ``target``, write a status."""
+    status: dict[str, Any]
+    try:
+        limit = _vm_size() + memory_bytes
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        pyogrio.set_gdal_config_options(
+            {
+                "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".carto-no-network",
+                "GDAL_HTTP_PROXY": "127.0.0.1:9",
+                "GDAL_HTTP_TIMEOUT": "1",
+                "GDAL_HTTP_MAX_RETRY": "0",
+                "OGR_GEOJSON_MAX_OBJ_SIZE": "0",
+            }
+        )
+        status = {"ok": True, "meta": target(job)}
+    except MemoryError:
+        status = {"ok": False, "kind": "memory", "message": ""}
+    except InputError as exc:
+        status = {"ok": False, "kind": "input", "message": str(exc)}
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        kind = "memory" if re.search(r"out of memory|cannot allocate|bad_alloc", text, re.I) else "error"
+        status = {"ok": False, "kind": kind, "message": text, "trace": traceback.format_exc(limit=3)}
+    with open(status_path, "w") as f:
+        json.dump(status, f)
+
+
+_CONTEXT: Any = None
+
+
+def _context() -> Any:
+    """A ``forkserver`` context whose server has the readers imported, so each child starts fast."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in methods:
+            # Children re-import the main module (multiprocessing does): preloading keeps it cheap.
+            ctx.set_forkserver_preload(["__main__", __name__])
+        _CONTEXT = ctx
+    return _CONTEXT
+
+
+def run_in_child(
+    target: ChildTarget, job: dict[str, Any], *, limits: Limits, workdir: Path, shown: str
+) -> dict[str, Any]:
+    """Run ``target(job)`` in a child process with ``limits``; its result or a clear :class:`InputError`."""
+    status_path = workdir / f"status-{secrets.token_hex(8)}.json"
+    proc = _context().Process(
+        target=_child_main, args=(target, job, str(status_path), limits.memory_bytes), daemon=True
+    )
+    proc.start()
+    proc.join(limits.timeout_s)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        msg = (
+            f"{shown}: the file took longer than {limits.timeout_s:g} s to read (limit CARTO_READ_TIMEOUT_S)"
+        )
+        raise InputError(msg)
+    memory_mb = f"{limits.memory_bytes / MB:.0f} MB"
+    if not status_path.exists():
+        code = proc.exitcode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        msg = (
+            f"{shown}: the reader crashed on this file (it {how}); the file is probably damaged, "
+            f"or reading it needed more than {memory_mb} (CARTO_READ_MEMORY_MB)"
+        )
+        raise InputError(msg)
+    status = json.loads(status_path.read_text())
+    status_path.unlink()
+    if status["ok"]:
+        return dict(status["meta"])
+    if status["kind"] == "memory":
+        msg = f"{shown}: reading the file needed more than {memory_mb} of memory (limit CARTO_READ_MEMORY_MB)"
+        raise InputError(msg)
+    message = str(status["message"]).replace(str(workdir), "").replace(str(workdir.parent), "")
+    if status["kind"] == "input":
+        raise InputError(message)
+    msg = f"{shown} could not be read as {job.get('format', 'data')}: {message} (truncated or damaged file?)"
+    raise InputError(msg)
+
+
+# --- readers (run in the child) ---------------------------------------------------------------
+
+
+def _crs_name(crs: Any) -> str | None:
+    if crs is None:
+        return None
+    crs = pyproj.CRS.from_user_input(crs)
+    epsg = crs.to_epsg(min_confidence=25)
+    return f"EPSG:{epsg}" if epsg is not None else str(crs.to_wkt())
+
+
+def _pick_layer(layers: list[str], layer: str | None, shown: str, warnings: list[str]) -> str | None:
+    if not layers:
+        return None
+    if layer is None:
+        if len(layers) > 1:
+            warnings.append(
+                f"{shown} has {len(layers)} layers ({', '.join(layers)}); read {layers[0]!r}, "
+                "choose another with --layer"
+            )
+        return layers[0]
+    if layer not in layers:
+        msg = f"{shown} has no layer {layer!r}; its layers are: {', '.join(layers)}"
+        raise InputError(msg)
+    return layer
+
+
+def _read_ogr(
+    job: dict[str, Any], warnings: list[str]
+) -> tuple[pa.Table, str | None, list[str], str | None, str | None, str]:
+    """Read with GDAL straight into Arrow: (table, geometry column, layers, layer, crs, encoding)."""
+    source = job["source"]
+    shown = job["shown"]
+    if job["archive"]:
+        # One file extracted from a zip, chosen by the parent: GDAL reads its only layer.
+        layers, layer, gdal_layer = job["layers"], job["layer"], None
+    elif job["format"] in SINGLE_LAYER_FORMATS:
+        # Opening GeoJSON parses the whole file: open it once only.
+        layers, layer, gdal_layer = [], None, None
+    else:
+        layers = [str(name) for name in pyogrio.list_layers(source)[:, 0]]
+        layer = gdal_layer = _pick_layer(layers, job["layer"], shown, warnings)
+    limits = Limits(**job["limits"])
+    meta, table = pyogrio.read_arrow(
+        source, layer=gdal_layer, encoding=job["encoding"], max_features=limits.max_features + 1
+    )
+    if table.num_rows > limits.max_features:
+        msg = f"{shown} has more than {limits.max_features} features (limit CARTO_MAX_FEATURES)"
+        raise InputError(msg)
+    geometry = (meta["geometry_name"] or "wkb_geometry") if meta["geometry_type"] is not None else None
+    if geometry is not None and geometry not in table.column_names:
+        geometry = None
+    encoding = job["encoding"] or str(meta.get("encoding") or "UTF-8")
+    return table, geometry, layers, layer, _crs_name(meta["crs"]), encoding
+
+
+def _read_geoparquet(job: dict[str, Any]) -> gpd.GeoDataFrame:
+    try:
+        return gpd.read_parquet(job["source"])
+    except ValueError as exc:
+        msg = f"{job['shown']} is not a GeoParquet file: {exc}"
+        raise InputError(msg) from None
+
+
+def _decode(data: bytes, encoding: str | None, shown: str, warnings: list[str]) -> tuple[str, str]:
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            msg = f"unknown encoding {encoding!r} (try utf-8, cp1252, latin-1)"
+            raise InputError(msg) from None
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            msg = f"{shown} is not valid {encoding} text (byte {exc.start}); choose another --encoding"
+            raise InputError(msg) from None
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    warnings.append(f"{shown} is not UTF-8; read as Windows-1252. If accents look wrong, use --encoding")
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
+_NUMBER_OR_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+(,\d+)?\s*$")
+
+
+def _read_csv(job: dict[str, Any], warnings: list[str]) -> tuple[pd.DataFrame, str]:
+    shown = job["shown"]
+    data = Path(job["source"]).read_bytes()
+    text, encoding = _decode(data, job["encoding"], shown, warnings)
+    sample = text[: 64 * 1024]
+    try:
+        delimiter = (
+            csv.Sniffer().sniff(sample.split("\n", 20)[0] if "\n" in sample else sample, ",;\t|").delimiter
+        )
+    except csv.Error:
+        delimiter = ","
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = f"{shown} is not a readable CSV file: {exc}"
+        raise InputError(msg) from None
+    frame = frame.dropna(how="all")
+    converted = []
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if (
+            len(values)
+            and values.str.match(_NUMBER_OR_DECIMAL_COMMA).all()
+            and values.str.match(_DECIMAL_COMMA).any()
+        ):
+            frame[column] = frame[column].str.replace(",", ".", regex=False).str.strip()
+            converted.append(str(column))
+    if converted:
+        warnings.append(f"decimal commas read as decimal points in: {', '.join(converted)}")
+    return frame, encoding
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text[:10] if text.endswith("T00:00:00") else text
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _read_xlsx(job: dict[str, Any], warnings: list[str]) -> tuple[pd.DataFrame, list[str], str]:
+    import openpyxl
+
+    shown = job["shown"]
+    try:
+        book = openpyxl.load_workbook(job["source"], read_only=True, data_only=True)
+    except Exception as exc:
+        msg = f"{shown} is not a readable XLSX file: {exc}"
+        raise InputError(msg) from None
+    sheets = list(book.sheetnames)
+    sheet = _pick_layer(sheets, job["layer"], shown, warnings)
+    limits = Limits(**job["limits"])
+    rows = book[sheet].iter_rows(values_only=True)
+    header: list[str] | None = None
+    records: list[list[str | None]] = []
+    index: list[int] = []
+    for number, row in enumerate(rows):
+        cells = [_cell_text(v) for v in row]
+        if header is None:
+            if any(c is not None for c in cells):
+                header = [c if c is not None else f"column_{i + 1}" for i, c in enumerate(cells)]
+                header_row = number
+            continue
+        if all(c is None for c in cells):
+            continue
+        records.append(cells)
+        index.append(number - header_row - 1)
+        if len(records) > limits.max_features:
+            msg = f"{shown} has more than {limits.max_features} rows (CARTO_MAX_FEATURES)"
+            raise InputError(msg)
+    book.close()
+    if header is None:
+        msg = f"{shown}: sheet {sheet!r} is empty"
+        raise InputError(msg)
+    width = len(header)
+    while (
+        width
+        and header[width - 1].startswith("column_")
+        and all(len(r) < width or r[width - 1] is None for r in records)
+    ):
+        width -= 1
+    frame = pd.DataFrame(
+        [(r + [None] * width)[:width] for r in records],
+        columns=header[:width],
+        index=pd.Index(index, dtype="int64"),
+        dtype="str",
+    )
+    return frame, sheets, str(sheet)
+
+
+# Mis-decoded UTF-8 round-trips through Latin-1 / Windows-1252 back to valid UTF-8; correctly
+# decoded accented text does not ("é" is the single byte E9, never valid UTF-8 on its own).
+def _redecode(value: str) -> str | None:
+    for legacy in ("latin-1", "cp1252"):
+        try:
+            return value.encode(legacy).decode("utf-8")
+        except UnicodeError:
+            continue
+    return None
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# A UTF-8 lead byte read as Latin-1/Windows-1252 followed by a continuation byte read the same way:
+# every string that re-decodes (see _redecode) contains this, so it is an exact pre-filter.
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+
+
+def repair_mojibake(
+    frame: pd.DataFrame, *, shown: str, explicit_encoding: str | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Repair UTF-8 text that was decoded as Latin-1, or refuse when it cannot be done cleanly."""
+    text_columns = [
+        c
+        for c in frame.columns
+        if c != "geometry" and (pd.api.types.is_string_dtype(frame[c]) or frame[c].dtype == object)
+    ]
+    values: dict[str, str | None] = {}
+    affected: dict[str, set[str]] = {}
+    for column in text_columns:
+        series = frame[column]
+        strings = series[series.map(lambda v: isinstance(v, str) and _NON_ASCII.search(v) is not None)]
+        for value in pd.unique(strings):
+            if value not in values:
+                values[value] = _redecode(value)
+            affected.setdefault(str(column), set()).add(value)
+    for name in frame.columns:
+        if isinstance(name, str) and _NON_ASCII.search(name) and name not in values:
+            values[name] = _redecode(name)
+    suspicious = {v: r for v, r in values.items() if r is not None and r != v}
+    if not suspicious:
+        return frame, []
+    bad, good = next(iter(suspicious.items()))
+    unfixable = [v for v, r in values.items() if r is None]
+    if explicit_encoding is not None:
+        msg = (
+            f"{shown}: reading with --encoding {explicit_encoding} gives mis-decoded text (e.g. {bad!r} "
+            f"should read {good!r}); try --encoding utf-8"
+        )
+        raise InputError(msg)
+    if unfixable:
+        msg = (
+            f"{shown}: some text looks decoded with the wrong encoding (e.g. {bad!r} for {good!r}) "
+            f"while other text (e.g. {unfixable[0]!r}) does not, so it cannot be repaired safely; "
+            "re-import naming the file's encoding with --encoding "
+            "(e.g. --encoding utf-8 or --encoding cp1252)"
+        )
+        raise InputError(msg)
+    columns = [c for c, vs in affected.items() if vs & suspicious.keys()]
+    for column in columns:
+        frame[column] = frame[column].map(lambda v: suspicious.get(v, v) if isinstance(v, str) else v)
+    frame = frame.rename(columns=lambda c: suspicious.get(c, c) if isinstance(c, str) else c)
+    where = ", ".join(columns) if columns else "column names"
+    warning = (
+        f"text in {where} had been decoded with the wrong encoding (e.g. {bad!r}); "
+        f"repaired as UTF-8 (e.g. {good!r})"
+    )
+    return frame, [warning]
+
+
+def _check_vertices(
+    table: pa.Table, geometry: str | None, limits: Limits, shown: str, first_row: int
+) -> None:
+    """Refuse a feature with more than ``limits.max_vertices`` vertices (WKB size pre-filters)."""
+    if geometry is None or table.num_rows == 0:
+        return
+    column = table.column(geometry)
+    lengths = pc.fill_null(pc.binary_length(column), 0).to_numpy()
+    # A 2D vertex takes 16 bytes of WKB, so only longer geometries can exceed the limit.
+    candidates = np.flatnonzero(lengths > 16 * limits.max_vertices)
+    if len(candidates) == 0:
+        return
+    wkb = column.take(pa.array(candidates)).to_pylist()
+    counts = shapely.get_num_coordinates(shapely.from_wkb(wkb))
+    worst = int(np.argmax(counts))
+    if counts[worst] > limits.max_vertices:
+        msg = (
+            f"{shown}: feature {int(candidates[worst]) + first_row} has {int(counts[worst])} vertices, more "
+            f"than the limit of {limits.max_vertices} (CARTO_MAX_VERTICES); simplify it first"
+        )
+        raise InputError(msg)
+
+
+def _repair_table(table: pa.Table, geometry: str | None, job: dict[str, Any]) -> tuple[pa.Table, list[str]]:
+    """:func:`repair_mojibake` on the text columns of an Arrow table, converting only when needed."""
+    text = [
+        name
+        for name, kind in zip(table.column_names, table.schema.types, strict=True)
+        if name != geometry and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
+    ]
+    hit = any(_MOJIBAKE.search(name) for name in table.column_names) or any(
+        pc.any(pc.match_substring_regex(table.column(name), _MOJIBAKE.pattern)).as_py() for name in text
+    )
+    if not hit:
+        return table, []
+    frame = table.select(text).to_pandas()
+    repaired, warnings = repair_mojibake(frame, shown=job["shown"], explicit_encoding=job["encoding"])
+    columns = {old: repaired[new] for old, new in zip(text, repaired.columns, strict=True)}
+    for position, name in enumerate(table.column_names):
+        if name in columns:
+            new = str(repaired.columns[text.index(name)])
+            table = table.set_column(position, new, pa.array(columns[name], type=pa.string()))
+        else:
+            fixed = _redecode(name) if _MOJIBAKE.search(name) else None
+            if fixed:
+                table = table.rename_columns([fixed if n == name else n for n in table.column_names])
+    return table, warnings
+
+
+def _child_read(job: dict[str, Any]) -> dict[str, Any]:
+    """Parse ``job['source']`` and write it as an Arrow IPC file to ``job['out']``; return metadata."""
+    fmt = job["format"]
+    shown = job["shown"]
+    limits = Limits(**job["limits"])
+    warnings: list[str] = []
+    layers: list[str] = []
+    layer: str | None = None
+    crs: str | None = None
+    encoding: str | None = "utf-8"
+    geometry: str | None = None
+    if fmt in ("csv", "xlsx", "geoparquet"):
+        if fmt == "csv":
+            frame, encoding = _read_csv(job, warnings)
+        elif fmt == "xlsx":
+            frame, layers, layer = _read_xlsx(job, warnings)
+        else:
+            gdf = _read_geoparquet(job)
+            crs = _crs_name(gdf.crs)
+            geometry = str(gdf.geometry.name)
+            frame = pd.DataFrame(gdf.drop(columns=geometry))
+            frame[geometry] = gdf.geometry.to_wkb()
+        frame.columns = [str(c) for c in frame.columns]
+        table = pa.Table.from_pandas(frame, preserve_index=fmt != "geoparquet")
+    else:
+        table, geometry, layers, layer, crs, encoding = _read_ogr(job, warnings)
+    if table.num_rows > limits.max_features:
+        msg = (
+            f"{shown} has {table.num_rows} rows, more than the limit of {limits.max_features} "
+            "(CARTO_MAX_FEATURES)"
+        )
+        raise InputError(msg)
+    _check_vertices(table, geometry, limits, shown, 2 if fmt in TABULAR_FORMATS else 1)
+    table, repaired = _repair_table(table, geometry, job)
+    warnings.extend(repaired)
+    with pa.OSFile(job["out"], "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return {
+        "geometry": geometry,
+        "layers": layers,
+        "layer": layer,
+        "crs": crs,
+        "encoding": encoding,
+        "warnings": warnings,
+    }
+
+
+def _load_table(path: Path, geometry: str | None, crs: str | None) -> pd.DataFrame:
+    """The child's Arrow file as a (Geo)DataFrame; geometries are decoded here from WKB, not by GDAL."""
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    if geometry is None:
+        return table.to_pandas()
+    frame = table.drop_columns([geometry]).to_pandas()
+    geoms = shapely.from_wkb(table.column(geometry).to_numpy(zero_copy_only=False))
+    # The geometry is called "geometry" unless the file has an attribute of that name.
+    name = "geometry" if "geometry" not in frame.columns else geometry
+    series = gpd.GeoSeries(geoms, index=frame.index, crs=crs, name=name)
+    return gpd.GeoDataFrame(frame.assign(**{name: series}), geometry=name, crs=crs)
+
+
+# --- public entry point -----------------------------------------------------------------------
+
+
+def _archive_layers(files: list[Path], root: Path, suffix: str) -> dict[str, Path]:
+    found = sorted(p for p in files if p.suffix.lower() == suffix)
+    return {str(PurePosixPath(p.relative_to(root).as_posix()).with_suffix("")): p for p in found}
+
+
+def read_upload(
+    path: Path,
+    *,
+    original_name: str,
+    layer: str | None = None,
+    encoding: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> RawTable:
+    """Read the upload stored at ``path`` (a name the server generated) as ``original_name`` says.
+
+    Raises :class:`InputError` with a message for the user when the file is refused or unreadable.
+    """
+    shown = Path(original_name).name
+    if path.stat().st_size > limits.max_bytes:
+        msg = f"{shown} is larger than the limit of {limits.max_bytes / MB:.0f} MB (CARTO_MAX_UPLOAD_MB)"
+        raise InputError(msg)
+    fmt = sniff(path, format_from_name(shown), display_name=shown)
+    digest = _sha256(path)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix="read-") as tmp:
+        work = Path(tmp)
+        source = path
+        layers: list[str] = []
+        if fmt in ("shapefile", "mapinfo"):
+            root = work / "extracted"
+            root.mkdir()
+            files = safe_extract(path, root, limits, display_name=shown)
+            by_layer = _archive_layers(files, root, ".shp" if fmt == "shapefile" else ".tab")
+            layers = list(by_layer)
+            chosen = _pick_layer(layers, layer, shown, [])
+            assert chosen is not None
+            source = by_layer[chosen]
+            layer = chosen
+            if fmt == "mapinfo":
+                check_mapinfo_table(source, shown)
+        out = work / "table.arrow"
+        job = {
+            "format": fmt,
+            "source": str(source),
+            "shown": shown,
+            "layer": layer,
+            "layers": layers,
+            "archive": fmt in ("shapefile", "mapinfo"),
+            "encoding": encoding,
+            "limits": asdict(limits),
+            "out": str(out),
+        }
+        meta = run_in_child(_child_read, job, limits=limits, workdir=work, shown=shown)
+        frame = _load_table(out, meta["geometry"], meta["crs"])
+    return RawTable(
+        frame=frame,
+        original_name=shown,
+        sha256=digest,
+        format=fmt,
+        layers=list(meta["layers"]),
+        layer=meta["layer"],
+        crs=meta["crs"],
+        encoding=meta["encoding"],
+        warnings=list(meta["warnings"]),
+    )
+
+
+__all__ = ["SUFFIX_FORMATS", "RawTable", "read_upload", "run_in_child", "save_upload"]
