@@ -56,17 +56,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_map(values: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for item in values:
-        field, sep, column = item.partition("=")
-        if not sep or not field.strip():
-            msg = f"--map expects FIELD=COLUMN, got {item!r}"
-            raise InputError(msg)
-        mapping[field.strip()] = column.strip()
-    return mapping
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     from carto.ingest import mapping as mapping_mod
     from carto.ingest import pipeline
@@ -76,7 +65,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     overrides: dict[str, str] = {}
     if args.mapping:
         overrides.update(mapping_mod.load_mapping(Path(args.mapping)))
-    overrides.update(_parse_map(args.map or []))
+    overrides.update(mapping_mod.parse_map_args(args.map or [], args.dataset))
     options = pipeline.ImportOptions(
         original_name=Path(args.path).name,
         layer=args.layer,

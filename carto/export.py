@@ -45,9 +45,11 @@ def _plain(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
     """Attribute columns with dates as ISO text (every format writes them the same way)."""
     out = pd.DataFrame(index=frame.index)
     for col in ds.columns:
-        values = frame[col.name].astype("object")
+        values = frame[col.name]
         if col.sql_type == "DATE":
-            values = values.map(lambda v: v.isoformat() if isinstance(v, dt.date | pd.Timestamp) else None)
+            dates = pd.to_datetime(values)
+            values = dates.dt.strftime("%Y-%m-%d").astype("object").where(dates.notna(), None)
+        values = values.astype("object")
         out[col.name] = values.where(pd.notna(values), None)
     return out
 

@@ -241,12 +241,13 @@ def test_unknown_parent(conn: store.Connection) -> None:
         crs="EPSG:4326",
     )
     report = validate(frame, TERRITORIES, conn_or_cursor=conn)
-    assert _found(report) == [(3, "parent_code", "error", "unknown_parent")]
+    # A warning: real files name parents (EPCI, département) that are often not loaded.
+    assert _found(report) == [(3, "parent_code", "warning", "unknown_parent")]
     # In replace mode the stored territories go away: only the file's codes count.
     replaced = validate(frame, TERRITORIES, conn_or_cursor=conn, mode="replace")
     assert _found(replaced) == [
-        (1, "parent_code", "error", "unknown_parent"),
-        (3, "parent_code", "error", "unknown_parent"),
+        (1, "parent_code", "warning", "unknown_parent"),
+        (3, "parent_code", "warning", "unknown_parent"),
     ]
 
 
@@ -268,3 +269,9 @@ def test_neutralise_formulas() -> None:
     out = neutralise_formulas(frame)
     assert out["a"].fillna("<NA>").tolist() == ["'=1+1", "'+33", "'-x", "'@f", "'\tx", "'\rx", "ok", "<NA>"]
     assert out["n"].tolist() == list(range(8))
+
+
+def test_export_neutralisation_is_undone_on_import(conn: store.Connection) -> None:
+    report = validate(_actors(name=["'=SUM(A1)", "'+33 1 23", "'Apostrophe", "l'Escale"]), ACTORS,
+                      conn_or_cursor=conn)
+    assert report.frame["name"].tolist() == ["=SUM(A1)", "+33 1 23", "'Apostrophe", "l'Escale"]

@@ -56,6 +56,7 @@ class Prepared:
     mapping: dict[str, str]
     crs: str | None
     crs_guess: str | None = None
+    crs_candidates: list[str] = field(default_factory=list)
     frame: pd.DataFrame | None = None
     report: Report | None = None
     notes: list[str] = field(default_factory=list)
@@ -97,20 +98,44 @@ def read(
     return read_upload(Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits)
 
 
-def _coordinates(raw: RawTable, chosen: dict[str, str]) -> tuple[Any, Any] | None:
-    """x and y of the file, to guess a missing CRS: from its geometries or its coordinate columns."""
-    import geopandas as gpd
-    import shapely
+def suggest(columns: list[str], dataset: Dataset | str) -> dict[str, str]:
+    """The mapping suggested from the file's column names (``{field: column}``)."""
+    return dict(mapping_mod.suggest_mapping(columns, _dataset(dataset).name))
 
-    if isinstance(raw.frame, gpd.GeoDataFrame):
-        points = shapely.point_on_surface(raw.frame.geometry.dropna().to_numpy())
-        return shapely.get_x(points), shapely.get_y(points)
-    for xf, yf in (("x", "y"), ("lon", "lat")):
-        if xf in chosen and yf in chosen:
-            xs = pd.to_numeric(raw.frame[chosen[xf]].astype(str).str.replace(",", "."), errors="coerce")
-            ys = pd.to_numeric(raw.frame[chosen[yf]].astype(str).str.replace(",", "."), errors="coerce")
-            return xs.dropna().to_numpy(), ys.dropna().to_numpy()
+
+def _crs_candidates(raw: RawTable, chosen: dict[str, str], crs: str | None) -> list[str] | None:
+    """None when the geometry's CRS is known; else the CRS its coordinates fit, best first (maybe none).
+
+    Longitude/latitude columns are WGS84 by definition; x/y columns and files without a CRS need
+    the user's confirmation, never a silent guess.
+    """
+    import geopandas as gpd
+
+    if crs is not None:
+        return None
+    has_lonlat = "lon" in chosen or "lat" in chosen
+    has_xy = "x" in chosen and "y" in chosen
+    if has_lonlat:
+        return None
+    if has_xy:
+        return mapping_mod.guess_crs(
+            mapping_mod._numbers(raw.frame[chosen["x"]]), mapping_mod._numbers(raw.frame[chosen["y"]])
+        )
+    frame = raw.frame
+    if isinstance(frame, gpd.GeoDataFrame) and not frame.geometry.isna().all() and raw.crs is None:
+        bounds = frame.geometry.bounds
+        return mapping_mod.guess_crs(bounds["minx"], bounds["miny"])
     return None
+
+
+def _needs_territories(ds: Dataset, raw: RawTable, chosen: dict[str, str]) -> bool:
+    import geopandas as gpd
+
+    if ds.name not in ("actors", "places") or "territory_code" not in chosen:
+        return False
+    if any(f in chosen for f in mapping_mod.COORDINATE_FIELDS):
+        return False
+    return not (isinstance(raw.frame, gpd.GeoDataFrame) and not raw.frame.geometry.isna().all())
 
 
 def prepare_raw(
@@ -123,31 +148,31 @@ def prepare_raw(
     repair: bool = False,
     mode: str = "append",
 ) -> Prepared:
-    """Map, georeference and validate a read file; never stores anything."""
+    """Map, georeference and validate a read file; never stores anything.
+
+    When the file's CRS is unknown the result has no frame (:attr:`Prepared.needs_crs`) and lists
+    the CRS its coordinates fit: the user confirms one and calls again with ``crs``.
+    """
     ds = _dataset(dataset)
     if mode not in IMPORT_MODES:
         msg = f"unknown import mode {mode!r}; expected one of: {', '.join(IMPORT_MODES)}"
         raise InputError(msg)
     columns = [str(c) for c in raw.frame.columns if c != getattr(raw.frame, "_geometry_column_name", None)]
-    suggested = mapping_mod.suggest_mapping(columns, ds)
+    suggested = suggest(columns, ds)
     chosen = {**suggested, **(mapping_overrides or {})}
     chosen = {k: v for k, v in chosen.items() if v}
-    unknown = sorted(set(chosen.values()) - set(columns))
-    if unknown:
-        msg = f"{raw.original_name} has no column(s) {', '.join(unknown)}; columns are: {', '.join(columns)}"
-        raise InputError(msg)
     prepared = Prepared(raw=raw, dataset=ds, suggested=suggested, mapping=chosen, crs=crs or raw.crs)
-    if ds.geometry is not None and prepared.crs is None:
-        coords = _coordinates(raw, chosen)
-        if coords is not None:
-            prepared.crs_guess = mapping_mod.guess_crs(*coords)
+    if ds.geometry is not None:
+        candidates = _crs_candidates(raw, chosen, crs)
+        if candidates is not None:
+            prepared.crs_candidates = candidates
+            prepared.crs_guess = candidates[0] if candidates else None
             return prepared
     cur = conn.cursor()
-    territories = None
-    if ds.geometry is not None and "territory_code" in chosen:
-        territories = store.read_dataset(cur, "territories", columns=["code", "name"])
-    frame = mapping_mod.apply_mapping(raw, ds, chosen, crs=prepared.crs, territories=territories)
+    territories = store.read_dataset(cur, "territories", columns=["code"]) if _needs_territories(ds, raw, chosen) else None
+    frame = mapping_mod.apply_mapping(raw, ds.name, chosen, crs=crs, territories=territories)
     prepared.frame = frame
+    prepared.notes = list(frame.attrs.get("warnings", []))
     prepared.report = validate(frame, ds, conn_or_cursor=cur, repair=repair, mode=mode)
     return prepared
 
@@ -177,9 +202,9 @@ def crs_refusal(prepared: Prepared) -> str:
     """What to tell a user whose file gives no CRS."""
     guess = prepared.crs_guess
     hint = (
-        f"its coordinates look like {guess}: confirm with --crs {guess}"
+        f"its coordinates fit {', '.join(prepared.crs_candidates)}: confirm one with --crs {guess}"
         if guess
-        else "give it with --crs EPSG:N (4326 for longitude/latitude, 2154 for Lambert-93)"
+        else "its coordinates fit no usual French CRS; give it with --crs EPSG:N"
     )
     return f"{prepared.raw.original_name} does not say which coordinate system it uses; {hint}"
 

@@ -186,11 +186,18 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 # --- value parsing ---------------------------------------------------------------------------
 
 
+_NEUTRALISED = re.compile("^'(?=[=+\\-@\t\r])")
+
+
 def _text(series: pd.Series) -> pd.Series:
-    """Stripped text with NA for missing or blank cells (object dtype, ``None`` for NA)."""
+    """Stripped text with NA for missing or blank cells (object dtype, ``None`` for NA).
+
+    The ``'`` that our exports put before a formula-like cell is removed, so a CSV export
+    imports back to the same text.
+    """
     s = series.astype("object")
     missing = s.isna()
-    text = s.where(missing, s.astype(str).str.strip())
+    text = s.where(missing, s.astype(str).str.strip().str.replace(_NEUTRALISED, "", regex=True))
     text = text.where(~missing & (text != ""), None)
     return text.astype("object")
 
@@ -307,7 +314,14 @@ def _inside_france(bounds: np.ndarray) -> np.ndarray:
 def _check_geometry(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, *, repair: bool) -> None:
     geoms = frame.geometry.to_numpy().copy()
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    found.add(empty, "geometry", ERROR, "empty_geometry", "the row has no geometry (or an empty one)")
+    issues = frame["_issue"] if "_issue" in frame.columns else pd.Series(pd.NA, index=frame.index)
+    found.add(
+        empty,
+        "geometry",
+        ERROR,
+        "empty_geometry",
+        lambda idx: "the row has no geometry" + (f": {issues[idx]}" if pd.notna(issues[idx]) else ""),
+    )
     present = ~empty
     expected = EXPECTED_GEOMETRY.get(ds.geometry or "")
     if expected is not None:
@@ -536,9 +550,10 @@ def validate(
         found.add(
             unknown,
             "parent_code",
-            ERROR,
+            WARNING,
             "unknown_parent",
-            lambda idx: f"parent {parents[idx]!r} is neither in this file nor in the database",
+            lambda idx: f"parent {parents[idx]!r} is neither in this file nor in the database "
+            "(kept; import the parent level to link them)",
         )
 
     if "start" in ds.column_names and "end" in ds.column_names:

@@ -1,0 +1,147 @@
+"""Import page: upload → layer → mapping → CRS → preview → checks → commit (the CLI's code path)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from carto import offline, ui
+from carto.errors import CartoError
+from carto.ingest import flow, pipeline
+from carto.ingest.commit import ImportRefused
+from carto.ingest.read import RawTable
+from carto.ingest.safety import limits_from_env
+from carto.model import DATASETS, IMPORT_MODES
+
+LIMITS = limits_from_env()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _read(path: str, name: str, layer: str | None, encoding: str | None) -> RawTable:
+    return pipeline.read(Path(path), original_name=name, layer=layer, encoding=encoding, limits=LIMITS)
+
+
+st.title(ui.tr("import.title"))
+st.caption(ui.tr("import.intro"))
+
+name = st.selectbox(
+    ui.tr("import.dataset"), list(DATASETS), format_func=lambda n: ui.tr(f"dataset.{n}"), key="import_dataset"
+)
+dataset = DATASETS[name]
+uploaded = st.file_uploader(ui.tr("import.file"), key="import_file")
+try:
+    if uploaded is not None:
+        flow.remember_upload(
+            st.session_state, uploaded.getvalue(), uploaded.name, file_id=uploaded.file_id, limits=LIMITS
+        )
+    upload = flow.current_upload(st.session_state)
+    if upload is None:
+        st.info(ui.tr("import.waiting"))
+        st.stop()
+    raw = _read(upload["path"], upload["name"], st.session_state.get("import_layer"), None)
+except CartoError as exc:
+    st.error(ui.tr("import.read_error", error=exc))
+    st.stop()
+
+if len(raw.layers) > 1:
+    st.selectbox(ui.tr("import.layer"), raw.layers, index=raw.layers.index(raw.layer), key="import_layer")
+st.caption(ui.tr("import.rows_read", rows=len(raw.frame), name=raw.original_name, format=raw.format))
+for note in raw.warnings:
+    st.warning(note)
+
+with st.expander(ui.tr("import.mapping"), expanded=True):
+    st.caption(ui.tr("import.mapping_help"))
+    saved = st.file_uploader(ui.tr("import.mapping_upload"), type=["json"], key="import_mapping_file")
+    try:
+        overrides = flow.mapping_from_json(saved.getvalue()) if saved is not None else {}
+    except CartoError as exc:
+        st.error(ui.tr("import.mapping_error", error=exc))
+        overrides = {}
+    columns = flow.file_columns(raw)
+    suggested = {**pipeline.suggest(columns, dataset), **overrides}
+    chosen: dict[str, str] = {}
+    grid = st.columns(3)
+    for i, field in enumerate(flow.mapping_fields(dataset)):
+        options = ["", *columns]
+        value = suggested.get(field, "")
+        chosen[field] = grid[i % 3].selectbox(
+            flow.field_label(field, ui.language()),
+            options,
+            index=options.index(value) if value in options else 0,
+            format_func=lambda c: c or ui.tr("import.mapping_none"),
+            key=f"map_{name}_{field}",
+        )
+    chosen = {k: v for k, v in chosen.items() if v}
+    st.download_button(
+        ui.tr("import.mapping_download"), json.dumps(chosen, indent=1), f"mapping-{name}.json",
+        mime="application/json", key="import_mapping_download",
+    )
+
+left, middle, right = st.columns(3)
+mode = left.selectbox(
+    ui.tr("import.mode"), IMPORT_MODES, format_func=lambda m: ui.tr(f"import.mode.{m}"), key="import_mode"
+)
+repair = middle.checkbox(ui.tr("import.repair"), key="import_repair")
+skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key="import_skip_invalid")
+
+try:
+    prepared = pipeline.prepare_raw(
+        raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen,
+        crs=st.session_state.get("import_crs"), repair=repair, mode=mode,
+    )
+except CartoError as exc:
+    st.error(ui.tr("import.mapping_error", error=exc))
+    st.stop()
+
+if prepared.needs_crs:
+    guess = prepared.crs_guess
+    st.warning(ui.tr("import.crs_missing", guess=guess) if guess else ui.tr("import.crs_unknown"))
+    crs_text = st.text_input(ui.tr("import.crs"), value=guess or "", key="import_crs_text")
+    if st.button(ui.tr("import.crs_confirm"), key="import_crs_confirm"):
+        st.session_state["import_crs"] = crs_text.strip()
+        st.rerun()
+    st.stop()
+assert prepared.report is not None and prepared.frame is not None
+report = prepared.report
+
+st.subheader(ui.tr("import.preview"))
+if dataset.geometry is not None:
+    st.caption(ui.tr("import.preview_note", shown=min(flow.PREVIEW_FEATURES, report.rows), rows=report.rows))
+    st_folium(flow.preview_map(report.frame, tiles=offline.default_tiles()), height=360, returned_objects=[],
+              key="import_preview_map")
+st.dataframe(flow.preview_table(report.frame), hide_index=True, key="import_preview_table")
+
+st.subheader(ui.tr("import.report"))
+figures = st.columns(4)
+for col, (key, value) in zip(figures, (("rows", report.rows), ("valid", report.valid_rows),
+                                       ("errors", report.errors), ("warnings", report.warnings)), strict=True):
+    col.metric(ui.tr(f"import.metric.{key}"), value)
+if report.generated_ids:
+    st.info(ui.tr("import.generated_ids", count=report.generated_ids))
+if report.ok:
+    st.success(ui.tr("import.report_ok"))
+else:
+    st.error(ui.tr("import.report_errors", errors=report.errors))
+if report.problems:
+    st.dataframe(flow.report_table(report, ui.language()), hide_index=True, key="import_problems")
+    st.download_button(ui.tr("import.report_download"), report.to_csv(), f"report-{name}.csv", mime="text/csv",
+                       key="import_report_download")
+
+if st.button(ui.tr("import.commit"), type="primary", key="import_commit"):
+    bar = st.progress(0.0, text=ui.tr("import.progress", step=ui.tr("import.step.check")))
+    options = pipeline.ImportOptions(original_name=raw.original_name, mode=mode, repair=repair,
+                                     skip_invalid=skip_invalid, limits=LIMITS)
+    try:
+        result = pipeline.commit_prepared(
+            ui.connection(), prepared, options, username=str(st.user.get("email") or "web"),
+            progress=lambda f, step: bar.progress(f, text=ui.tr("import.progress", step=ui.tr(f"import.step.{step}"))),
+        )
+    except (ImportRefused, CartoError) as exc:
+        bar.empty()
+        st.error(ui.tr("import.refused", error=exc))
+    else:
+        st.success(ui.tr("import.done", id=result.import_id, inserted=result.inserted, updated=result.updated,
+                         deleted=result.deleted, skipped=result.skipped))
