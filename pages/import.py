@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit_folium import st_folium
 
-from carto import offline, ui
+from carto import ui
 from carto.errors import CartoError
 from carto.ingest import flow, pipeline
 from carto.ingest.commit import ImportRefused
@@ -110,7 +110,7 @@ report = prepared.report
 st.subheader(ui.tr("import.preview"))
 if dataset.geometry is not None:
     st.caption(ui.tr("import.preview_note", shown=min(flow.PREVIEW_FEATURES, report.rows), rows=report.rows))
-    st_folium(flow.preview_map(report.frame, tiles=offline.default_tiles()), height=360, returned_objects=[],
+    st_folium(flow.preview_map(report.frame, tiles=flow.preview_tiles(st.session_state.get("tiles"))), height=360, returned_objects=[],
               key="import_preview_map")
 st.dataframe(flow.preview_table(report.frame), hide_index=True, key="import_preview_table")
 

@@ -136,13 +136,11 @@ def test_export_refuses_wrong_combinations(conn: store.Connection, tmp_path: Pat
 ROUND_TRIPS = [
     ("territories", "geojson"),
     ("territories", "gpkg"),
-    ("actors", "geojson"),
     ("actors", "gpkg"),
     ("actors", "csv"),
     ("places", "gpkg"),
     ("schemes", "csv"),
     ("relations", "csv"),
-    ("relations", "gpkg"),
 ]
 
 

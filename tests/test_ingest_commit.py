@@ -120,7 +120,9 @@ def test_replace_deletes_everything_first(conn: store.Connection) -> None:
 
 def test_upsert_updates_by_key_and_inserts_new(conn: store.Connection) -> None:
     _import(conn, ACTORS, _actors(["a1", "a2"], [2.5, 3.5]))
-    result = _import(conn, ACTORS, _actors(["a2", "a3"], [2.5, 3.5], names=["Nouveau", "Trois"]), mode="upsert")
+    result = _import(
+        conn, ACTORS, _actors(["a2", "a3"], [2.5, 3.5], names=["Nouveau", "Trois"]), mode="upsert"
+    )
     assert (result.inserted, result.updated, result.deleted) == (1, 1, 0)
     actors = store.read_dataset(conn.cursor(), "actors")
     assert actors[["id", "name", "territory_code"]].values.tolist() == [
@@ -156,8 +158,15 @@ def test_all_or_nothing_when_the_database_refuses(conn: store.Connection) -> Non
     report = validate(frame, ACTORS, conn_or_cursor=conn.cursor(), mode="replace")
     with pytest.raises(InputError):
         commit(
-            conn, ACTORS, report.frame, mode="append", username="x", file_name="f", sha256=None,
-            skip_invalid=False, report=report,
+            conn,
+            ACTORS,
+            report.frame,
+            mode="append",
+            username="x",
+            file_name="f",
+            sha256=None,
+            skip_invalid=False,
+            report=report,
         )
     _assert_same_state(before, _state(conn))
     assert store.list_imports(conn.cursor())["id"].tolist() == [2, 1]
@@ -196,8 +205,14 @@ def test_undo_only_newest_and_refuses_without_snapshot() -> None:
         undo_last_import(conn, "u")
     with store.transaction(conn) as cur:
         store.record_import(
-            cur, username="s", dataset_name="all", file_name="sample", sha256=None, mode="replace",
-            rows_read=0, rows_inserted=0,
+            cur,
+            username="s",
+            dataset_name="all",
+            file_name="sample",
+            sha256=None,
+            mode="replace",
+            rows_read=0,
+            rows_inserted=0,
         )
     assert undoable_import(conn.cursor()) is None
     with pytest.raises(InputError, match="cannot be undone"):
@@ -207,8 +222,13 @@ def test_undo_only_newest_and_refuses_without_snapshot() -> None:
 def test_relations_import_checks_endpoints_against_store(conn: store.Connection) -> None:
     _import(conn, ACTORS, _actors(["a1", "a2"], [2.5, 3.5]))
     rel = pd.DataFrame(
-        {"id": ["r1", "r2"], "source": ["a1", "a1"], "target": ["a2", "zz"], "kind": ["network", "referral"],
-         "_row": [1, 2]}
+        {
+            "id": ["r1", "r2"],
+            "source": ["a1", "a1"],
+            "target": ["a2", "zz"],
+            "kind": ["network", "referral"],
+            "_row": [1, 2],
+        }
     )
     result = _import(conn, RELATIONS, rel, skip_invalid=True)
     assert (result.inserted, result.skipped) == (1, 1)

@@ -65,8 +65,17 @@ def _seed(path: Path) -> None:
         crs="EPSG:4326",
     )
     for name, frame in (("territories", territories), ("actors", actors)):
-        commit(conn, name, frame, mode="append", username="seed", file_name=f"{name}.geojson", sha256=None,
-               skip_invalid=False, report=Report(dataset=name, frame=frame))
+        commit(
+            conn,
+            name,
+            frame,
+            mode="append",
+            username="seed",
+            file_name=f"{name}.geojson",
+            sha256=None,
+            skip_invalid=False,
+            report=Report(dataset=name, frame=frame),
+        )
     conn.close()
 
 
@@ -76,7 +85,9 @@ def _state(path: Path) -> dict[str, pd.DataFrame]:
         cur = conn.cursor()
         state = {name: store.read_dataset(cur, name) for name in ("territories", "actors", "places")}
         state["imports"] = store.list_imports(cur)
-        state["snapshots"] = cur.execute("SELECT * FROM import_snapshots ORDER BY import_id, dataset").fetchdf()
+        state["snapshots"] = cur.execute(
+            "SELECT * FROM import_snapshots ORDER BY import_id, dataset"
+        ).fetchdf()
         return state
     finally:
         conn.close()
@@ -88,8 +99,12 @@ def test_sigkill_during_commit_leaves_database_as_before(tmp_path: Path) -> None
     before = _state(db)
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     with subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=env, cwd=PROJECT,
+        [sys.executable, "-c", CHILD, str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=PROJECT,
     ) as child:
         try:
             assert child.stdout is not None and child.stderr is not None

@@ -75,7 +75,10 @@ def test_clean_rows_have_no_problem(conn: store.Connection) -> None:
 
 def test_missing_required(conn: store.Connection) -> None:
     report = validate(_actors(name=["Nom", "  ", None]), ACTORS, conn_or_cursor=conn)
-    assert _found(report) == [(2, "name", "error", "missing_required"), (3, "name", "error", "missing_required")]
+    assert _found(report) == [
+        (2, "name", "error", "missing_required"),
+        (3, "name", "error", "missing_required"),
+    ]
     assert report.valid_mask.tolist() == [True, False, False]
     assert not report.ok
 
@@ -83,6 +86,7 @@ def test_missing_required(conn: store.Connection) -> None:
 def test_missing_id_is_generated_stably(conn: store.Connection) -> None:
     frame = _actors(id=[None, None, None], name=["A", "B", "A"])
     report = validate(frame, ACTORS, conn_or_cursor=conn)
+
     # Independent reference: sha1 of the row's content columns joined by \x1f, then the point's WKT.
     def expected(name: str) -> str:
         content = "\x1f".join([name, "ccas", "None", "None", "POINT (2.35 48.85)"])
@@ -116,7 +120,9 @@ BOWTIE = shapely.Polygon([(2, 45), (3, 46), (3, 45), (2, 46), (2, 45)])
 
 def _territory(geometry: shapely.Geometry) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"code": ["1"], "name": ["N"], "level": ["commune"], "_row": [1]}, geometry=[geometry], crs="EPSG:4326"
+        {"code": ["1"], "name": ["N"], "level": ["commune"], "_row": [1]},
+        geometry=[geometry],
+        crs="EPSG:4326",
     )
 
 
@@ -163,7 +169,9 @@ def test_duplicate_id_against_store_only_in_append_mode(conn: store.Connection) 
 
 
 def test_unknown_endpoint(conn: store.Connection) -> None:
-    report = validate(_relations(source=["a1", "nobody"], target=["a2", "a1"]), RELATIONS, conn_or_cursor=conn)
+    report = validate(
+        _relations(source=["a1", "nobody"], target=["a2", "a1"]), RELATIONS, conn_or_cursor=conn
+    )
     assert _found(report) == [(2, "source", "error", "unknown_endpoint")]
 
 
@@ -193,27 +201,40 @@ def test_unknown_value_optional_enum(conn: store.Connection) -> None:
 
 
 def test_bad_number(conn: store.Connection) -> None:
-    report = validate(_relations(weight=["1,5", "2.25", "1 000", "beaucoup", None]), RELATIONS, conn_or_cursor=conn)
+    report = validate(
+        _relations(weight=["1,5", "2.25", "1 000", "beaucoup", None]), RELATIONS, conn_or_cursor=conn
+    )
     assert _found(report) == [(4, "weight", "error", "bad_number")]
     assert report.frame["weight"].tolist() == [1.5, 2.25, 1000.0, None, None]
 
 
 def test_bad_number_population_must_be_whole_and_positive(conn: store.Connection) -> None:
     frame = gpd.GeoDataFrame(
-        {"id": ["p1", "p2", "p3"], "name": ["a", "b", "c"], "population": ["1\u202f200", "12,5", "-3"],
-         "_row": [1, 2, 3]},
+        {
+            "id": ["p1", "p2", "p3"],
+            "name": ["a", "b", "c"],
+            "population": ["1\u202f200", "12,5", "-3"],
+            "_row": [1, 2, 3],
+        },
         geometry=[shapely.Point(2.3, 48.8)] * 3,
         crs="EPSG:4326",
     )
     report = validate(frame, PLACES, conn_or_cursor=conn)
-    assert _found(report) == [(2, "population", "error", "bad_number"), (3, "population", "error", "bad_number")]
+    assert _found(report) == [
+        (2, "population", "error", "bad_number"),
+        (3, "population", "error", "bad_number"),
+    ]
     assert report.frame["population"].tolist()[0] == 1200
 
 
 def test_bad_date(conn: store.Connection) -> None:
     frame = pd.DataFrame(
-        {"id": ["s1", "s2", "s3"], "name": ["a", "b", "c"], "start": ["2024-03-01", "01/03/2024", "mars 2024"],
-         "_row": [1, 2, 3]}
+        {
+            "id": ["s1", "s2", "s3"],
+            "name": ["a", "b", "c"],
+            "start": ["2024-03-01", "01/03/2024", "mars 2024"],
+            "_row": [1, 2, 3],
+        }
     )
     report = validate(frame, SCHEMES, conn_or_cursor=conn, mode="upsert")
     assert _found(report) == [(3, "start", "error", "bad_date")]
@@ -229,14 +250,30 @@ def test_bad_boolean(conn: store.Connection) -> None:
     words = ["true", "False", "oui", "NON", "1", "0", "vrai", "faux", "yes", "no", "peut-être"]
     report = validate(_relations(formal=words), RELATIONS, conn_or_cursor=conn)
     assert _found(report) == [(11, "formal", "error", "bad_boolean")]
-    assert report.frame["formal"].tolist() == [True, False, True, False, True, False, True, False, True, False,
-                                                None]
+    assert report.frame["formal"].tolist() == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        None,
+    ]
 
 
 def test_unknown_parent(conn: store.Connection) -> None:
     frame = gpd.GeoDataFrame(
-        {"code": ["c1", "c2", "c3"], "name": ["a", "b", "c"], "level": ["commune"] * 3,
-         "parent_code": ["75056", "c1", "99999"], "_row": [1, 2, 3]},
+        {
+            "code": ["c1", "c2", "c3"],
+            "name": ["a", "b", "c"],
+            "level": ["commune"] * 3,
+            "parent_code": ["75056", "c1", "99999"],
+            "_row": [1, 2, 3],
+        },
         geometry=[shapely.box(2.3, 48.8, 2.4, 48.9)] * 3,
         crs="EPSG:4326",
     )
@@ -252,15 +289,24 @@ def test_unknown_parent(conn: store.Connection) -> None:
 
 
 def test_report_counts_frame_and_csv(conn: store.Connection) -> None:
-    report = validate(_actors(id=["x1", "x1"], name=["=HYPERLINK(1)", "b"], sector=["zz", None]), ACTORS,
-                      conn_or_cursor=conn)
+    report = validate(
+        _actors(id=["x1", "x1"], name=["=HYPERLINK(1)", "b"], sector=["zz", None]),
+        ACTORS,
+        conn_or_cursor=conn,
+    )
     assert report.counts() == {
-        "rows": 2, "valid_rows": 0, "errors": 2, "warnings": 0, "generated_ids": 0,
+        "rows": 2,
+        "valid_rows": 0,
+        "errors": 2,
+        "warnings": 0,
+        "generated_ids": 0,
         "by_code": {"duplicate_id": 1, "unknown_value": 1},
     }
     table = report.to_frame()
-    assert table[["row", "field", "code"]].values.tolist() == [[1, "sector", "unknown_value"],
-                                                              [2, "id", "duplicate_id"]]
+    assert table[["row", "field", "code"]].values.tolist() == [
+        [1, "sector", "unknown_value"],
+        [2, "id", "duplicate_id"],
+    ]
     assert report.to_csv().splitlines()[0] == "row,id,field,severity,code,message"
 
 
@@ -272,6 +318,7 @@ def test_neutralise_formulas() -> None:
 
 
 def test_export_neutralisation_is_undone_on_import(conn: store.Connection) -> None:
-    report = validate(_actors(name=["'=SUM(A1)", "'+33 1 23", "'Apostrophe", "l'Escale"]), ACTORS,
-                      conn_or_cursor=conn)
+    report = validate(
+        _actors(name=["'=SUM(A1)", "'+33 1 23", "'Apostrophe", "l'Escale"]), ACTORS, conn_or_cursor=conn
+    )
     assert report.frame["name"].tolist() == ["=SUM(A1)", "+33 1 23", "'Apostrophe", "l'Escale"]

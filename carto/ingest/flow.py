@@ -152,3 +152,11 @@ def field_label(field: str, lang: str) -> str:
     key = f"field.{field}"
     text = i18n.t(key, lang)
     return field if text == key else text
+
+
+def preview_tiles(chosen: object) -> str:
+    """Base tiles of the preview: the map page's choice, else ``$CARTO_TILES``, else none (offline)."""
+    for candidate in (chosen, os.environ.get("CARTO_TILES")):
+        if isinstance(candidate, str) and candidate in offline.TILE_CHOICES:
+            return candidate
+    return "none"

@@ -9,7 +9,11 @@ between reruns and calls :func:`prepare_raw` as the user edits the mapping; the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+import threading
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +99,31 @@ def read(
     limits: Limits = DEFAULT_LIMITS,
 ) -> RawTable:
     """Parse the upload stored at ``path`` (a server-made name) in a child process."""
-    return read_upload(Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits)
+    with _bare_main():
+        return read_upload(
+            Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits
+        )
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """Hide the running script from multiprocessing while the reader's child starts.
+
+    A forkserver/spawn child re-runs the parent's ``__main__`` file; under Streamlit that is the
+    page script itself (Streamlit installs each page as ``__main__``), which must not run again in
+    the reader. A bare ``__main__`` without ``__file__`` gives the child nothing to re-run.
+    """
+    with _MAIN_LOCK:
+        saved = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if saved is not None:
+                sys.modules["__main__"] = saved
 
 
 def suggest(columns: list[str], dataset: Dataset | str) -> dict[str, str]:
