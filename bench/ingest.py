@@ -124,12 +124,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     f = run(args.scale, seed=args.seed)
     rows = [
-        ("territories import (run_import)", f["territories_import_s"], "pyogrio.read_dataframe",
-         f["territories_pyogrio_s"], f["ratio_territories"], "≤ 2"),
-        ("actors import (run_import)", f["actors_import_s"], "min(pyogrio, pandas) read",
-         min(f["actors_pyogrio_s"], f["actors_pandas_s"]), f["ratio_actors"], "≤ 2"),
-        ("assign actors (DuckDB)", f["assign_duckdb_s"], "geopandas.sjoin", f["assign_sjoin_s"],
-         f["ratio_assign"], "≤ 1"),
+        (
+            "territories import (run_import)",
+            f["territories_import_s"],
+            "pyogrio.read_dataframe",
+            f["territories_pyogrio_s"],
+            f["ratio_territories"],
+            "≤ 2",
+        ),
+        (
+            "actors import (run_import)",
+            f["actors_import_s"],
+            "min(pyogrio, pandas) read",
+            min(f["actors_pyogrio_s"], f["actors_pandas_s"]),
+            f["ratio_actors"],
+            "≤ 2",
+        ),
+        (
+            "assign actors (DuckDB)",
+            f["assign_duckdb_s"],
+            "geopandas.sjoin",
+            f["assign_sjoin_s"],
+            f["ratio_assign"],
+            "≤ 1",
+        ),
     ]
     print(f"tier {f['scale']}: {f['rows']['territories']} territories, {f['rows']['actors']} actors")
     print(f"{'measure':34} {'ours s':>8}  {'peer':28} {'peer s':>8} {'ratio':>6} target")

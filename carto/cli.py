@@ -87,17 +87,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         path, original_name=path.name, layer=args.layer, encoding=args.encoding, limits=options.limits
     )
     prepared = pipeline.prepare_raw(
-        raw, dataset=args.dataset, conn=conn, mapping_overrides=overrides, crs=args.crs,
-        repair=args.repair, mode=args.mode,
+        raw,
+        dataset=args.dataset,
+        conn=conn,
+        mapping_overrides=overrides,
+        crs=args.crs,
+        repair=args.repair,
+        mode=args.mode,
     )
     if args.save_mapping:
         mapping_mod.save_mapping(prepared.mapping, Path(args.save_mapping))
     for note in raw.warnings:
         print(f"note: {note}", file=sys.stderr)
     try:
-        result = pipeline.commit_prepared(
-            conn, prepared, options, username=args.user, dry_run=args.dry_run
-        )
+        result = pipeline.commit_prepared(conn, prepared, options, username=args.user, dry_run=args.dry_run)
     except ImportRefused as exc:
         _write_report(args, exc.report)
         print(exc.report.summary(limit=args.show), file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def write_table(cur: store.Connection, name: str, fmt: str, out: Path) -> int:
     return len(frame)
 
 
-def _attrs(record: dict[str, Any]) -> dict[str, Any]:
+def _attrs(record: Mapping[Any, Any]) -> dict[str, Any]:
     """Attributes without ``None``/NaN (GEXF and GraphML have no null), dates as text."""
     out: dict[str, Any] = {}
     for key, value in record.items():
@@ -98,7 +99,7 @@ def _attrs(record: dict[str, Any]) -> dict[str, Any]:
             value = value.isoformat()[:10]
         elif hasattr(value, "item"):  # numpy scalars
             value = value.item()
-        out[GRAPH_RENAMES.get(key, key)] = value
+        out[GRAPH_RENAMES.get(str(key), str(key))] = value
     return out
 
 

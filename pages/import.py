@@ -26,7 +26,6 @@ def _read(path: str, name: str, layer: str | None, encoding: str | None) -> RawT
 
 st.title(ui.tr("import.title"))
 st.caption(ui.tr("import.intro"))
-
 name = st.selectbox(
     ui.tr("import.dataset"), list(DATASETS), format_func=lambda n: ui.tr(f"dataset.{n}"), key="import_dataset"
 )
@@ -47,7 +46,12 @@ except CartoError as exc:
     st.stop()
 
 if len(raw.layers) > 1:
-    st.selectbox(ui.tr("import.layer"), raw.layers, index=raw.layers.index(raw.layer), key="import_layer")
+    st.selectbox(
+        ui.tr("import.layer"),
+        raw.layers,
+        index=raw.layers.index(raw.layer or raw.layers[0]),
+        key="import_layer",
+    )
 st.caption(ui.tr("import.rows_read", rows=len(raw.frame), name=raw.original_name, format=raw.format))
 for note in raw.warnings:
     st.warning(note)
@@ -60,24 +64,25 @@ with st.expander(ui.tr("import.mapping"), expanded=True):
     except CartoError as exc:
         st.error(ui.tr("import.mapping_error", error=exc))
         overrides = {}
-    columns = flow.file_columns(raw)
-    suggested = {**pipeline.suggest(columns, dataset), **overrides}
-    chosen: dict[str, str] = {}
+    columns = ["", *flow.file_columns(raw)]
+    suggested = {**pipeline.suggest(columns[1:], dataset), **overrides}
     grid = st.columns(3)
-    for i, field in enumerate(flow.mapping_fields(dataset)):
-        options = ["", *columns]
-        value = suggested.get(field, "")
-        chosen[field] = grid[i % 3].selectbox(
+    chosen = {  # "" is the user's "none": it removes a suggestion
+        field: grid[i % 3].selectbox(
             flow.field_label(field, ui.language()),
-            options,
-            index=options.index(value) if value in options else 0,
+            columns,
+            index=columns.index(suggested[field]) if suggested.get(field) in columns else 0,
             format_func=lambda c: c or ui.tr("import.mapping_none"),
             key=f"map_{name}_{field}",
         )
-    chosen = {k: v for k, v in chosen.items() if v}
+        for i, field in enumerate(flow.mapping_fields(dataset))
+    }
     st.download_button(
-        ui.tr("import.mapping_download"), json.dumps(chosen, indent=1), f"mapping-{name}.json",
-        mime="application/json", key="import_mapping_download",
+        ui.tr("import.mapping_download"),
+        json.dumps({k: v for k, v in chosen.items() if v}),
+        f"mapping-{name}.json",
+        mime="application/json",
+        key="import_mapping_download",
     )
 
 left, middle, right = st.columns(3)
@@ -86,11 +91,15 @@ mode = left.selectbox(
 )
 repair = middle.checkbox(ui.tr("import.repair"), key="import_repair")
 skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key="import_skip_invalid")
-
 try:
     prepared = pipeline.prepare_raw(
-        raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen,
-        crs=st.session_state.get("import_crs"), repair=repair, mode=mode,
+        raw,
+        dataset=dataset,
+        conn=ui.connection(),
+        mapping_overrides=chosen,
+        crs=st.session_state.get("import_crs"),
+        repair=repair,
+        mode=mode,
     )
 except CartoError as exc:
     st.error(ui.tr("import.mapping_error", error=exc))
@@ -104,21 +113,18 @@ if prepared.needs_crs:
         st.session_state["import_crs"] = crs_text.strip()
         st.rerun()
     st.stop()
-assert prepared.report is not None and prepared.frame is not None
-report = prepared.report
+report = prepared.checked_report()
 
 st.subheader(ui.tr("import.preview"))
 if dataset.geometry is not None:
     st.caption(ui.tr("import.preview_note", shown=min(flow.PREVIEW_FEATURES, report.rows), rows=report.rows))
-    st_folium(flow.preview_map(report.frame, tiles=flow.preview_tiles(st.session_state.get("tiles"))), height=360, returned_objects=[],
-              key="import_preview_map")
-st.dataframe(flow.preview_table(report.frame), hide_index=True, key="import_preview_table")
+    tiles = flow.preview_tiles(st.session_state.get("tiles"))
+    st_folium(flow.preview_map(report.frame, tiles=tiles), height=360, returned_objects=[], key="import_map")
+st.dataframe(flow.preview_table(report.frame), hide_index=True)
 
 st.subheader(ui.tr("import.report"))
-figures = st.columns(4)
-for col, (key, value) in zip(figures, (("rows", report.rows), ("valid", report.valid_rows),
-                                       ("errors", report.errors), ("warnings", report.warnings)), strict=True):
-    col.metric(ui.tr(f"import.metric.{key}"), value)
+for col, (figure, value) in zip(st.columns(4), flow.report_figures(report), strict=True):
+    col.metric(ui.tr(f"import.metric.{figure}"), value)
 if report.generated_ids:
     st.info(ui.tr("import.generated_ids", count=report.generated_ids))
 if report.ok:
@@ -126,22 +132,39 @@ if report.ok:
 else:
     st.error(ui.tr("import.report_errors", errors=report.errors))
 if report.problems:
-    st.dataframe(flow.report_table(report, ui.language()), hide_index=True, key="import_problems")
-    st.download_button(ui.tr("import.report_download"), report.to_csv(), f"report-{name}.csv", mime="text/csv",
-                       key="import_report_download")
+    st.dataframe(flow.report_table(report, ui.language()), hide_index=True)
+    st.download_button(
+        ui.tr("import.report_download"),
+        report.to_csv(),
+        f"report-{name}.csv",
+        mime="text/csv",
+        key="import_report_download",
+    )
 
 if st.button(ui.tr("import.commit"), type="primary", key="import_commit"):
     bar = st.progress(0.0, text=ui.tr("import.progress", step=ui.tr("import.step.check")))
-    options = pipeline.ImportOptions(original_name=raw.original_name, mode=mode, repair=repair,
-                                     skip_invalid=skip_invalid, limits=LIMITS)
+
+    def _progress(fraction: float, step: str) -> None:
+        bar.progress(fraction, text=ui.tr("import.progress", step=ui.tr(f"import.step.{step}")))
+
+    choice = pipeline.ImportOptions(
+        original_name=raw.original_name, mode=mode, repair=repair, skip_invalid=skip_invalid, limits=LIMITS
+    )
     try:
         result = pipeline.commit_prepared(
-            ui.connection(), prepared, options, username=str(st.user.get("email") or "web"),
-            progress=lambda f, step: bar.progress(f, text=ui.tr("import.progress", step=ui.tr(f"import.step.{step}"))),
+            ui.connection(), prepared, choice, username=str(st.user.get("email") or "web"), progress=_progress
         )
     except (ImportRefused, CartoError) as exc:
         bar.empty()
         st.error(ui.tr("import.refused", error=exc))
     else:
-        st.success(ui.tr("import.done", id=result.import_id, inserted=result.inserted, updated=result.updated,
-                         deleted=result.deleted, skipped=result.skipped))
+        st.success(
+            ui.tr(
+                "import.done",
+                id=result.import_id,
+                inserted=result.inserted,
+                updated=result.updated,
+                deleted=result.deleted,
+                skipped=result.skipped,
+            )
+        )

@@ -23,8 +23,13 @@ def _fill(conn: store.Connection) -> None:
             cur,
             "territories",
             gpd.GeoDataFrame(
-                {"code": ["44109", "44000"], "name": ["Nantes", "Loire-Atlantique"],
-                 "level": ["commune", "departement"], "parent_code": ["44000", None], "population": [320732, None]},
+                {
+                    "code": ["44109", "44000"],
+                    "name": ["Nantes", "Loire-Atlantique"],
+                    "level": ["commune", "departement"],
+                    "parent_code": ["44000", None],
+                    "population": [320732, None],
+                },
                 geometry=[shapely.box(-1.6, 47.18, -1.5, 47.3), shapely.box(-2.5, 46.9, -1.0, 47.8)],
                 crs="EPSG:4326",
             ),
@@ -33,9 +38,13 @@ def _fill(conn: store.Connection) -> None:
             cur,
             "actors",
             gpd.GeoDataFrame(
-                {"id": ["A1", "A2", "A3"], "name": ["=cmd|' /C calc'!A0", "CAF de Nantes", "+Asso"],
-                 "type": ["ccas", "caf", "association"], "sector": ["social", None, "youth"],
-                 "siret": [None, "12345678900011", None]},
+                {
+                    "id": ["A1", "A2", "A3"],
+                    "name": ["=cmd|' /C calc'!A0", "CAF de Nantes", "+Asso"],
+                    "type": ["ccas", "caf", "association"],
+                    "sector": ["social", None, "youth"],
+                    "siret": [None, "12345678900011", None],
+                },
                 geometry=[shapely.Point(-1.55, 47.2), shapely.Point(-1.52, 47.25), shapely.Point(-2.0, 47.5)],
                 crs="EPSG:4326",
             ),
@@ -44,22 +53,44 @@ def _fill(conn: store.Connection) -> None:
             cur,
             "places",
             gpd.GeoDataFrame(
-                {"id": ["P1"], "name": ["Bellevue"], "kind": ["neighbourhood"], "population": [12000],
-                 "publics": ["families"]},
+                {
+                    "id": ["P1"],
+                    "name": ["Bellevue"],
+                    "kind": ["neighbourhood"],
+                    "population": [12000],
+                    "publics": ["families"],
+                },
                 geometry=[shapely.box(-1.6, 47.2, -1.58, 47.22)],
                 crs="EPSG:4326",
             ),
         )
-        store.insert_rows(cur, "schemes", pd.DataFrame({"id": ["S1"], "name": ["Contrat de ville"],
-                                                        "kind": ["contrat_de_ville"], "start": [dt.date(2024, 1, 1)]}))
+        store.insert_rows(
+            cur,
+            "schemes",
+            pd.DataFrame(
+                {
+                    "id": ["S1"],
+                    "name": ["Contrat de ville"],
+                    "kind": ["contrat_de_ville"],
+                    "start": [dt.date(2024, 1, 1)],
+                }
+            ),
+        )
         store.insert_rows(
             cur,
             "relations",
             pd.DataFrame(
-                {"id": ["R1", "R2", "R3", "R4"], "source": ["A1", "A1", "A2", "P1"], "target": ["A2", "A2", "P1", "A3"],
-                 "kind": ["partnership", "referral", "network", "tension"], "formal": [True, False, None, None],
-                 "scheme_id": ["S1", None, None, None], "weight": [2.0, None, 1.0, None],
-                 "start": [dt.date(2024, 1, 1), None, None, None], "end": [None, dt.date(2025, 6, 30), None, None]}
+                {
+                    "id": ["R1", "R2", "R3", "R4"],
+                    "source": ["A1", "A1", "A2", "P1"],
+                    "target": ["A2", "A2", "P1", "A3"],
+                    "kind": ["partnership", "referral", "network", "tension"],
+                    "formal": [True, False, None, None],
+                    "scheme_id": ["S1", None, None, None],
+                    "weight": [2.0, None, 1.0, None],
+                    "start": [dt.date(2024, 1, 1), None, None, None],
+                    "end": [None, dt.date(2025, 6, 30), None, None],
+                }
             ),
         )
         store.assign_territories(cur)
@@ -78,14 +109,20 @@ def test_csv_neutralises_formulas(conn: store.Connection, tmp_path: Path) -> Non
     table = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert table["name"].tolist() == ["'=cmd|' /C calc'!A0", "CAF de Nantes", "'+Asso"]
     assert table.columns.tolist() == ["id", "name", "type", "sector", "siret", "territory_code", "lon", "lat"]
-    assert table[["lon", "lat"]].astype(float).values.tolist() == [[-1.55, 47.2], [-1.52, 47.25], [-2.0, 47.5]]
+    assert table[["lon", "lat"]].astype(float).values.tolist() == [
+        [-1.55, 47.2],
+        [-1.52, 47.25],
+        [-2.0, 47.5],
+    ]
 
 
 def test_csv_polygons_as_wkt(conn: store.Connection, tmp_path: Path) -> None:
     out = tmp_path / "territories.csv"
     export.export(conn.cursor(), "territories", "csv", out)
     table = pd.read_csv(out, dtype=str)
-    assert shapely.from_wkt(table.set_index("code").loc["44109", "wkt"]).equals(shapely.box(-1.6, 47.18, -1.5, 47.3))
+    assert shapely.from_wkt(str(table.set_index("code").loc["44109", "wkt"])).equals(
+        shapely.box(-1.6, 47.18, -1.5, 47.3)
+    )
 
 
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg"])

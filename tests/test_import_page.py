@@ -33,8 +33,10 @@ TERRITORIES = {
         {
             "type": "Feature",
             "properties": {"code": "44109", "nom": "Nantes", "niveau": "commune"},
-            "geometry": {"type": "Polygon", "coordinates": [[[-1.6, 47.1], [-1.5, 47.1], [-1.5, 47.3],
-                                                             [-1.6, 47.3], [-1.6, 47.1]]]},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[-1.6, 47.1], [-1.5, 47.1], [-1.5, 47.3], [-1.6, 47.3], [-1.6, 47.1]]],
+            },
         }
     ],
 }
@@ -82,12 +84,14 @@ def test_upload_report_commit_flow(db: Path) -> None:
     assert [m.value for m in at.metric] == ["1", "1", "0", "0"]
     at.button(key="import_commit").click().run()
     assert not at.exception, at.exception
-    assert at.success[-1].value == "Import n°1 terminé : 1 ajoutées, 0 mises à jour, 0 supprimées, 0 ignorées."
+    assert (
+        at.success[-1].value == "Import n°1 terminé : 1 ajoutées, 0 mises à jour, 0 supprimées, 0 ignorées."
+    )
     assert _stored(db, "territories") == 1
 
 
 def test_errors_refuse_unless_skip_invalid(db: Path) -> None:
-    csv = "id;nom;type;lat;lon\nA1;CCAS;ccas;47.2;-1.55\nA2;;ovni;47.2;-1.55\n".encode()
+    csv = b"id;nom;type;lat;lon\nA1;CCAS;ccas;47.2;-1.55\nA2;;ovni;47.2;-1.55\n"
     at = _page(db, "acteurs.csv", csv).run()
     at.selectbox(key="import_dataset").set_value("actors").run()
     assert not at.exception, at.exception

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -43,7 +44,11 @@ def conn() -> store.Connection:
 
 def _actors(**overrides: list) -> gpd.GeoDataFrame:
     n = len(next(iter(overrides.values()))) if overrides else 1
-    data = {"id": [f"x{i}" for i in range(1, n + 1)], "name": ["Nom"] * n, "type": ["ccas"] * n}
+    data: dict[str, list[Any]] = {
+        "id": [f"x{i}" for i in range(1, n + 1)],
+        "name": ["Nom"] * n,
+        "type": ["ccas"] * n,
+    }
     data["_row"] = list(range(1, n + 1))
     geometry = overrides.pop("geometry", [shapely.Point(2.35, 48.85)] * n)
     data.update(overrides)

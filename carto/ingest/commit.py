@@ -117,7 +117,8 @@ def _prune_snapshots(cur: store.Connection) -> None:
     kept = [
         r[0]
         for r in cur.execute(
-            "SELECT DISTINCT import_id FROM import_snapshots ORDER BY import_id DESC LIMIT ?", [SNAPSHOTS_KEPT]
+            "SELECT DISTINCT import_id FROM import_snapshots ORDER BY import_id DESC LIMIT ?",
+            [SNAPSHOTS_KEPT],
         ).fetchall()
     ]
     old = cur.execute(

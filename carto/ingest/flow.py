@@ -30,6 +30,8 @@ from carto.ingest.validate import Report
 from carto.model import Dataset
 
 UPLOAD_KEY = "import_upload"
+# Session keys that belong to one file: mapping selectboxes, layer, confirmed CRS.
+FILE_CHOICES = ("map_", "import_layer", "import_crs")
 PREVIEW_FEATURES = 500
 PREVIEW_ROWS = 200
 UPLOAD_MAX_AGE_S = 24 * 3600
@@ -56,7 +58,7 @@ def upload_record(path: Path, original_name: str, file_id: str | None = None) ->
 
 
 def remember_upload(
-    state: MutableMapping[str, Any],
+    state: MutableMapping[str, Any] | Any,
     data: bytes,
     original_name: str,
     *,
@@ -64,10 +66,15 @@ def remember_upload(
     limits: Limits,
     folder: Path | None = None,
 ) -> dict[str, str]:
-    """Save a new upload's bytes under a server-made name, once per uploaded file."""
+    """Save a new upload's bytes under a server-made name, once per uploaded file.
+
+    A new file forgets the previous file's choices (mapping, layer, confirmed CRS).
+    """
     current = state.get(UPLOAD_KEY)
     if isinstance(current, dict) and current.get("file_id") == file_id:
         return current
+    for key in [k for k in list(state.keys()) if str(k).startswith(FILE_CHOICES)]:
+        del state[key]
     target = folder or upload_dir()
     _forget_old_uploads(target)
     path = save_upload(data, original_name, target, limits=limits)
@@ -75,7 +82,7 @@ def remember_upload(
     return state[UPLOAD_KEY]
 
 
-def current_upload(state: MutableMapping[str, Any]) -> dict[str, str] | None:
+def current_upload(state: MutableMapping[str, Any] | Any) -> dict[str, str] | None:
     """The current upload's record if its file is still there."""
     record = state.get(UPLOAD_KEY)
     if isinstance(record, dict) and Path(record.get("path", "")).is_file():
@@ -98,7 +105,9 @@ def mapping_from_json(data: bytes) -> dict[str, str]:
         raise InputError(msg) from exc
     if isinstance(value, dict) and isinstance(value.get("mapping"), dict):
         value = value["mapping"]
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
         msg = 'the mapping file must hold {"field": "column", ...}'
         raise InputError(msg)
     return dict(value)
@@ -132,6 +141,16 @@ def preview_map(frame: gpd.GeoDataFrame, *, tiles: str, features: int = PREVIEW_
             marker=folium.CircleMarker(radius=4, color="#1f4e9c", fill=True, fill_opacity=0.8),
         ).add_to(m)
     return m
+
+
+def report_figures(report: Report) -> list[tuple[str, int]]:
+    """The four counts the page shows above the problems."""
+    return [
+        ("rows", report.rows),
+        ("valid", report.valid_rows),
+        ("errors", report.errors),
+        ("warnings", report.warnings),
+    ]
 
 
 def report_table(report: Report, lang: str) -> pd.DataFrame:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -64,6 +63,12 @@ class Prepared:
     frame: pd.DataFrame | None = None
     report: Report | None = None
     notes: list[str] = field(default_factory=list)
+
+    def checked_report(self) -> Report:
+        """The validation report; :class:`InputError` while the CRS is unconfirmed."""
+        if self.report is None:
+            raise InputError(crs_refusal(self))
+        return self.report
 
     @property
     def needs_crs(self) -> bool:
@@ -197,7 +202,11 @@ def prepare_raw(
             prepared.crs_guess = candidates[0] if candidates else None
             return prepared
     cur = conn.cursor()
-    territories = store.read_dataset(cur, "territories", columns=["code"]) if _needs_territories(ds, raw, chosen) else None
+    territories = (
+        store.read_dataset(cur, "territories", columns=["code"])
+        if _needs_territories(ds, raw, chosen)
+        else None
+    )
     frame = mapping_mod.apply_mapping(raw, ds.name, chosen, crs=crs, territories=territories)
     prepared.frame = frame
     prepared.notes = list(frame.attrs.get("warnings", []))
@@ -222,7 +231,13 @@ def prepare(
     """:func:`read` then :func:`prepare_raw`."""
     raw = read(path, original_name=original_name, layer=layer, encoding=encoding, limits=limits)
     return prepare_raw(
-        raw, dataset=dataset, conn=conn, mapping_overrides=mapping_overrides, crs=crs, repair=repair, mode=mode
+        raw,
+        dataset=dataset,
+        conn=conn,
+        mapping_overrides=mapping_overrides,
+        crs=crs,
+        repair=repair,
+        mode=mode,
     )
 
 
@@ -252,7 +267,9 @@ def dry_run_result(conn: store.Connection, prepared: Prepared, options: ImportOp
         keys = pd.DataFrame({"k": rows[ds.key].astype(str).astype("object")})
         cur.register("_dry_keys", keys)
         try:
-            row = cur.execute(f'SELECT count(*) FROM {ds.name} WHERE "{ds.key}" IN (SELECT k FROM _dry_keys)').fetchone()
+            row = cur.execute(
+                f'SELECT count(*) FROM {ds.name} WHERE "{ds.key}" IN (SELECT k FROM _dry_keys)'
+            ).fetchone()
         finally:
             cur.unregister("_dry_keys")
         updated = int(row[0]) if row else 0

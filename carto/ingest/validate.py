@@ -280,11 +280,13 @@ class _Collector:
         self.index = frame.index
         self.problems: list[Problem] = []
 
-    def add(self, mask: pd.Series | np.ndarray, field_name: str, severity: str, code: str, message: Any) -> None:
+    def add(
+        self, mask: pd.Series | np.ndarray, field_name: str, severity: str, code: str, message: Any
+    ) -> None:
         """Record a problem for every row where ``mask`` holds; ``message`` may be a callable of the index."""
         flags = np.asarray(mask, dtype=bool)
         for pos in np.flatnonzero(flags):
-            idx = self.index[pos]
+            idx = self.index[int(pos)]
             text = message(idx) if callable(message) else message
             key = self.keys[pos]
             self.problems.append(
@@ -337,7 +339,7 @@ def _check_geometry(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, *, 
     valid = shapely.is_valid(geoms)
     invalid = present & ~valid
     if invalid.any():
-        reasons = {found.index[p]: shapely.is_valid_reason(geoms[p]) for p in np.flatnonzero(invalid)}
+        reasons = {found.index[int(p)]: shapely.is_valid_reason(geoms[p]) for p in np.flatnonzero(invalid)}
         if repair:
             for p in np.flatnonzero(invalid):
                 fixed = shapely.make_valid(geoms[p], method="structure", keep_collapsed=False)
@@ -414,15 +416,18 @@ def validate(
         present = text.notna()
         if col.choices is not None:
             lookup = _enum_lookup(col.choices)
-            mapped = _objects([lookup.get(v.lower()) if isinstance(v, str) else None for v in text], out.index)
+            mapped = _objects(
+                [lookup.get(v.lower()) if isinstance(v, str) else None for v in text], out.index
+            )
             unknown = present & mapped.isna()
             found.add(
                 unknown,
                 col.name,
                 ERROR,
                 "unknown_value",
-                lambda idx, t=text, c=col: f"{t[idx]!r} is not a known {c.name}; expected one of: "
-                + ", ".join(c.choices or ()),
+                lambda idx, t=text, c=col: (
+                    f"{t[idx]!r} is not a known {c.name}; expected one of: " + ", ".join(c.choices or ())
+                ),
             )
             cleaned[col.name] = mapped
         elif col.sql_type in ("BIGINT", "DOUBLE"):
@@ -436,8 +441,9 @@ def validate(
                 col.name,
                 ERROR,
                 "bad_number",
-                lambda idx, t=text, c=col: f"{t[idx]!r} is not "
-                + ("a whole number" if c.sql_type == "BIGINT" else "a number"),
+                lambda idx, t=text, c=col: (
+                    f"{t[idx]!r} is not " + ("a whole number" if c.sql_type == "BIGINT" else "a number")
+                ),
             )
             negative = present & ~bad & (numbers < 0)
             if col.name == "population":
@@ -449,7 +455,8 @@ def validate(
         elif col.sql_type == "BOOLEAN":
             lowered = text.map(lambda v: v.lower() if isinstance(v, str) else v)
             truth = _objects(
-                [True if v in TRUE_WORDS else (False if v in FALSE_WORDS else None) for v in lowered], out.index
+                [True if v in TRUE_WORDS else (False if v in FALSE_WORDS else None) for v in lowered],
+                out.index,
             )
             bad = present & truth.isna()
             found.add(
@@ -517,7 +524,9 @@ def validate(
         )
 
     if ds.name == "relations":
-        nodes = _existing_keys(conn_or_cursor, "actors", "id") | _existing_keys(conn_or_cursor, "places", "id")
+        nodes = _existing_keys(conn_or_cursor, "actors", "id") | _existing_keys(
+            conn_or_cursor, "places", "id"
+        )
         for end in ("source", "target"):
             values = out[end]
             unknown = values.notna() & ~values.astype(str).isin(nodes)
@@ -526,8 +535,10 @@ def validate(
                 end,
                 ERROR,
                 "unknown_endpoint",
-                lambda idx, v=values: f"{v[idx]!r} is neither an actor nor a place id in the database; "
-                "import actors and places first",
+                lambda idx, v=values: (
+                    f"{v[idx]!r} is neither an actor nor a place id in the database; "
+                    "import actors and places first"
+                ),
             )
         loops = out["source"].notna() & (out["source"] == out["target"])
         found.add(loops, "target", WARNING, "self_loop", "source and target are the same node")
@@ -552,15 +563,15 @@ def validate(
             "parent_code",
             WARNING,
             "unknown_parent",
-            lambda idx: f"parent {parents[idx]!r} is neither in this file nor in the database "
-            "(kept; import the parent level to link them)",
+            lambda idx: (
+                f"parent {parents[idx]!r} is neither in this file nor in the database "
+                "(kept; import the parent level to link them)"
+            ),
         )
 
     if "start" in ds.column_names and "end" in ds.column_names:
         both = out["start"].notna() & out["end"].notna()
-        reversed_dates = both & (
-            out["end"].where(both, dt.date.min) < out["start"].where(both, dt.date.min)
-        )
+        reversed_dates = both & (out["end"].where(both, dt.date.min) < out["start"].where(both, dt.date.min))
         found.add(reversed_dates, "end", ERROR, "bad_date", "the end date is before the start date")
 
     if ds.geometry is not None:
@@ -576,7 +587,9 @@ def validate(
     # Problems found before ids were generated get the row's final id.
     final_ids = dict(zip(out["_row"].tolist(), out[ds.key].tolist(), strict=True))
     found.problems = [
-        p if p.id is not None else Problem(p.row, final_ids.get(p.row), p.field, p.severity, p.code, p.message)
+        p
+        if p.id is not None
+        else Problem(p.row, final_ids.get(p.row), p.field, p.severity, p.code, p.message)
         for p in found.problems
     ]
     order = {c: i for i, c in enumerate(ds.column_names)}
