@@ -1,20 +1,27 @@
-"""Entry point: page config, language, navigation. Pages live in pages/, logic in carto/."""
+"""Entry point: page config, language, who is signed in, and the pages their role may open."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from carto import ui
+from carto import auth, ui
 
 st.set_page_config(page_title="Territoires & espace social", page_icon="🗺️", layout="wide")
 
 ui.language_switch()
+user = ui.current_user()
+ui.sign_in_gate(user)
+ui.identity_badge(user)
 
+# Pages a role may not use are not registered at all: their URL leads nowhere for that user.
 pages = [
-    st.Page("pages/map.py", title=ui.tr("nav.map"), icon="🗺️", url_path="map", default=True),
-    st.Page("pages/import.py", title=ui.tr("nav.import"), icon="📥", url_path="import"),
-    st.Page("pages/data.py", title=ui.tr("nav.data"), icon="🗄️", url_path="data"),
+    st.Page("app_pages/map.py", title=ui.tr("nav.map"), icon="🗺️", url_path="map", default=True),
 ]
+if auth.can(user, "import"):
+    pages.append(st.Page("app_pages/import.py", title=ui.tr("nav.import"), icon="📥", url_path="import"))
+    pages.append(st.Page("app_pages/data.py", title=ui.tr("nav.data"), icon="🗄️", url_path="data"))
+if auth.can(user, "settings"):
+    pages.append(st.Page("app_pages/admin.py", title=ui.tr("nav.admin"), icon="🛠️", url_path="admin"))
 navigation = st.navigation(pages)
 ui.ensure_data()
 navigation.run()

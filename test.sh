@@ -14,6 +14,6 @@ fi
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy"
-.venv/bin/mypy carto app.py pages bench scripts tests
+.venv/bin/mypy carto app.py app_pages bench scripts
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

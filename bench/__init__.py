@@ -1,1 +1,1 @@
-"""Benchmarks: `python -m bench.<name>`, each printing figures and one JSON line."""
+"""Benchmarks: `python -m bench.<name>`, each printing figures and a final JSON line."""

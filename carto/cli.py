@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from carto import sample, store
+from carto import auth, backup, sample, store
 from carto.errors import CartoError, InputError
 from carto.model import DATASETS, IMPORT_MODES
 
@@ -134,6 +134,20 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    conn = _open(args)
+    target = backup.backup(conn, Path(args.out) if args.out else None, auth.cli_user())
+    print(f"backup written to {target}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    db = Path(args.db) if args.db else store.default_db_path()
+    safety = backup.restore(db, Path(args.file), auth.cli_user())
+    print(f"{db} restored from {args.file}" + (f"; its previous content is in {safety}" if safety else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m carto",
@@ -191,16 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=_default_user(), help="name recorded in the audit trail")
     p.set_defaults(handler=cmd_undo)
 
+    p = sub.add_parser("backup", help="copy the database to a file (default: a snapshot beside it)")
+    p.add_argument("--out", metavar="FILE", help="new file to write")
+    p.set_defaults(handler=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the database by a backup (stop the dashboard first)")
+    p.add_argument("file", metavar="FILE", help="a backup written by the backup command")
+    p.set_defaults(handler=cmd_restore)
+
     return parser
 
 
 def _default_user() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
+    return auth.cli_user().name
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -73,9 +73,7 @@ def aggregate_flows(relations: pd.DataFrame, node_territory: pd.Series) -> pd.Da
             "source_code": source.where(~swap, target),
             "target_code": target.where(~swap, source),
             "kind": ends["kind"],
-            "weight": pd.to_numeric(ends.get("weight"), errors="coerce").fillna(1.0)
-            if "weight" in ends
-            else 1.0,
+            "weight": pd.to_numeric(ends["weight"], errors="coerce").fillna(1.0) if "weight" in ends else 1.0,
         }
     )
     columns = ["source_code", "target_code", "relations", "weight", *RELATION_KINDS]

@@ -139,7 +139,9 @@ def node_points(actors: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> pd.DataFr
     for frame in (actors, places):
         if len(frame):
             points = frame.geometry.representative_point()
-            frames.append(pd.DataFrame({"lon": points.x, "lat": points.y}, index=frame["id"].to_numpy()))
+            frames.append(
+                pd.DataFrame({"lon": points.x.to_numpy(), "lat": points.y.to_numpy()}, index=frame["id"].to_numpy())
+            )
     if not frames:
         return pd.DataFrame({"lon": [], "lat": []})
     return pd.concat(frames)
@@ -147,7 +149,8 @@ def node_points(actors: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> pd.DataFr
 
 def relation_lines(relations: pd.DataFrame, points: pd.DataFrame) -> gpd.GeoDataFrame:
     """One straight line per relation whose two ends have a position; others are left out."""
-    ends = relations.join(points, on="source").join(points, on="target", rsuffix="_target")
+    target_points = points.rename(columns={"lon": "lon_target", "lat": "lat_target"})
+    ends = relations.join(points, on="source").join(target_points, on="target")
     ends = ends.dropna(subset=["lon", "lat", "lon_target", "lat_target"])
     geometry = gpd.GeoSeries.from_xy(ends["lon"], ends["lat"]).shortest_line(
         gpd.GeoSeries.from_xy(ends["lon_target"], ends["lat_target"])

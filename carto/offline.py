@@ -13,6 +13,7 @@ Base tiles are the one thing allowed to come from the internet, and only when co
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
@@ -116,6 +117,15 @@ _TILES: dict[str, dict[str, Any] | None] = {
 
 TILE_CHOICES: tuple[str, ...] = tuple(_TILES)
 """Accepted values of the ``tiles`` setting."""
+
+
+def default_tiles() -> str:
+    """The configured base tiles: ``$CARTO_TILES`` (osm, ign or none), OpenStreetMap otherwise.
+
+    An unknown value falls back to ``none`` rather than to a server nobody configured.
+    """
+    chosen = os.environ.get("CARTO_TILES", "osm").strip().lower()
+    return chosen if chosen in _TILES else "none"
 
 _LEAFLET_CSS = CDN_TO_LOCAL["https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"]
 

@@ -65,7 +65,10 @@ def connect(path: str | Path | None = None, *, read_only: bool = False) -> Conne
         elif not folder.is_dir():
             msg = f"cannot create the database {target}: the folder {folder} does not exist"
             raise StoreError(msg)
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
     try:
         conn = duckdb.connect(target, read_only=read_only, config=config)
     except duckdb.IOException as exc:

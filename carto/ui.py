@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from carto import i18n, sample, store
+from carto import auth, i18n, sample, store
 
 LANG_KEY = "lang"
 
@@ -80,3 +80,75 @@ def _read_cached(name: str, version: int, db: str) -> pd.DataFrame:
 def read(name: str) -> pd.DataFrame:
     """All rows of a dataset, cached until the next commit."""
     return _read_cached(name, data_version(), str(store.default_db_path()))
+
+
+def auth_configured() -> bool:
+    """Sign-in is configured: OpenID Connect in secrets, or trusted reverse-proxy headers."""
+    try:
+        oidc = "auth" in st.secrets
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        oidc = False
+    return oidc or bool(st.get_option("server.trustedUserHeaders"))
+
+
+def role_rules() -> auth.RoleRules:
+    """Roles from the ``[roles]`` table of secrets, else the file ``$CARTO_ROLES``.
+
+    Read on every run (a small file): a changed role takes effect without a restart.
+    """
+    try:
+        if "roles" in st.secrets:
+            return auth.parse_role_rules(st.secrets["roles"].to_dict())
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        pass
+    return auth.load_role_rules()
+
+
+def current_user() -> auth.User:
+    """Who is using this session, with their role (see :func:`carto.auth.resolve_user`)."""
+    identity = st.user.to_dict() if st.user else None
+    return auth.resolve_user(
+        identity,
+        role_rules(),
+        auth_configured=auth_configured(),
+        server_address=st.get_option("server.address"),
+    )
+
+
+def sign_in_gate(user: auth.User) -> None:
+    """With sign-in configured, nobody anonymous sees data: offer the sign-in and stop."""
+    if user.source != "anonymous" or not auth_configured():
+        return
+    st.title(tr("auth.title"))
+    st.write(tr("auth.explain"))
+    try:
+        has_oidc = "auth" in st.secrets
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        has_oidc = False
+    if has_oidc:
+        st.button(tr("auth.sign_in"), on_click=st.login, type="primary")
+    else:
+        st.error(tr("auth.proxy_missing"))
+    st.stop()
+
+
+def identity_badge(user: auth.User) -> None:
+    """Sidebar line saying who is signed in and with which role."""
+    role = tr(f"role.{user.role}")
+    if user.source == "local":
+        st.sidebar.info(tr("auth.local_mode", role=role))
+    elif user.source == "anonymous":
+        st.sidebar.caption(tr("auth.anonymous", role=role))
+    else:
+        st.sidebar.caption(tr("auth.signed_in", name=user.name, role=role))
+        if user.source == "oidc":
+            st.sidebar.button(tr("auth.sign_out"), on_click=st.logout)
+
+
+def page_guard(action: str) -> auth.User:
+    """Stop a page the current user may not use, whatever URL led to it (defence in depth)."""
+    user = current_user()
+    if not auth.can(user, action):
+        st.error(tr("auth.refused", role=tr(f"role.{user.role}")))
+        st.stop()
+    return user

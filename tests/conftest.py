@@ -162,33 +162,36 @@ def free_port() -> int:
 def start_streamlit(db: Path, *, extra_env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
     """Start ``streamlit run app.py`` on a free port; return its URL once healthy."""
     port = free_port()
+    # A file, not a pipe: nobody reads the pipe, and a full pipe would block the server.
+    log_path = db.with_suffix(".streamlit.log")
     env = {**os.environ, "CARTO_DB": str(db), "CARTO_TILES": "none", **(extra_env or {})}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=PROJECT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            output = log_path.read_text(errors="replace")
             msg = f"streamlit exited early:\n{output}"
             raise RuntimeError(msg)
         try:

@@ -24,8 +24,8 @@ from carto.ingest import flow
 from carto.ingest.read import save_upload
 
 PROJECT = Path(__file__).resolve().parent.parent
-IMPORT_PAGE = str(PROJECT / "pages" / "import.py")
-DATA_PAGE = str(PROJECT / "pages" / "data.py")
+IMPORT_PAGE = str(PROJECT / "app_pages" / "import.py")
+DATA_PAGE = str(PROJECT / "app_pages" / "data.py")
 
 TERRITORIES = {
     "type": "FeatureCollection",

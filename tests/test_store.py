@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+
 import duckdb
 import geopandas as gpd
 import pandas as pd

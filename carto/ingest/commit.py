@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from carto import store
+from carto import auth, store
 from carto.errors import InputError, ValidationError
 from carto.ingest.validate import Report
 from carto.model import DATASETS, IMPORT_MODES, Dataset
@@ -70,6 +70,14 @@ class ImportResult:
         if self.report.generated_ids:
             text += f"; {self.report.generated_ids} ids generated"
         return text + ("; nothing stored (dry run)." if self.dry_run else ".")
+
+
+def _acting(user: str | auth.User, action: str) -> str:
+    """The name to record; a :class:`~carto.auth.User` must hold a role that allows ``action``."""
+    if isinstance(user, auth.User):
+        auth.require(user, action)
+        return user.name
+    return user
 
 
 def _dataset(value: Dataset | str) -> Dataset:
@@ -150,7 +158,7 @@ def commit(
     frame: pd.DataFrame,
     *,
     mode: str,
-    username: str,
+    username: str | auth.User,
     file_name: str | None,
     sha256: str | None,
     skip_invalid: bool,
@@ -161,9 +169,12 @@ def commit(
 
     ``append`` inserts (a stored id is an error), ``replace`` deletes every row first, ``upsert``
     replaces the rows whose key is stored and inserts the others. Refuses with
-    :class:`ImportRefused` when the report has errors, unless ``skip_invalid``.
+    :class:`ImportRefused` when the report has errors, unless ``skip_invalid``. ``username`` is an
+    :class:`~carto.auth.User` for people (whose role must allow importing), or a name for trusted
+    callers (CLI, tests).
     """
     ds = _dataset(dataset)
+    username = _acting(username, "import")
     if mode not in IMPORT_MODES:
         msg = f"unknown import mode {mode!r}; expected one of: {', '.join(IMPORT_MODES)}"
         raise InputError(msg)
@@ -231,8 +242,9 @@ def undoable_import(cur: store.Connection) -> dict[str, Any] | None:
     return dict(zip(("id", "dataset", "file_name", "imported_at", "username"), row, strict=True))
 
 
-def undo_last_import(conn: store.Connection, username: str) -> int:
+def undo_last_import(conn: store.Connection, username: str | auth.User) -> int:
     """Restore the state before the newest committed import; return that import's id."""
+    username = _acting(username, "undo")
     with store.transaction(conn) as cur:
         row = cur.execute(
             "SELECT id, dataset, file_name FROM imports WHERE status = 'committed' ORDER BY id DESC LIMIT 1"

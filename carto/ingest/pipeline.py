@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from carto import store
+from carto import auth, store
 from carto.errors import InputError
 from carto.ingest import mapping as mapping_mod
 from carto.ingest.commit import ImportResult, commit, rows_to_store
@@ -292,7 +292,7 @@ def commit_prepared(
     prepared: Prepared,
     options: ImportOptions,
     *,
-    username: str,
+    username: str | auth.User,
     progress: Progress | None = None,
     dry_run: bool = False,
 ) -> ImportResult:
@@ -300,6 +300,8 @@ def commit_prepared(
     if prepared.needs_crs or prepared.report is None:
         raise InputError(crs_refusal(prepared))
     if dry_run:
+        if isinstance(username, auth.User):
+            auth.require(username, "import")
         return dry_run_result(conn, prepared, options)
     return commit(
         conn,
@@ -321,7 +323,7 @@ def run_import(
     dataset: Dataset | str,
     options: ImportOptions,
     *,
-    username: str,
+    username: str | auth.User,
     progress: Progress | None = None,
     dry_run: bool = False,
 ) -> ImportResult:

@@ -20,10 +20,7 @@ def _export_bytes(name: str, fmt: str, version: int, db: str) -> bytes:
         return export.export_bytes(ui.cursor(), name, fmt, Path(tmp))
 
 
-def _user() -> str:
-    return str(st.user.get("email") or "web")
-
-
+user = ui.page_guard("undo")
 st.title(ui.tr("data.title"))
 
 st.subheader(ui.tr("data.imports"))
@@ -50,7 +47,7 @@ else:
     )
     confirmed = st.checkbox(ui.tr("data.undo_confirm"), key="undo_confirm")
     if st.button(ui.tr("data.undo"), disabled=not confirmed, key="undo_button"):
-        undone = undo_last_import(ui.connection(), _user())
+        undone = undo_last_import(ui.connection(), user)
         st.session_state["undo_done"] = undone
         st.rerun()
 if "undo_done" in st.session_state:

@@ -24,6 +24,7 @@ def _read(path: str, name: str, layer: str | None, encoding: str | None) -> RawT
     return pipeline.read(Path(path), original_name=name, layer=layer, encoding=encoding, limits=LIMITS)
 
 
+user = ui.page_guard("import")
 st.title(ui.tr("import.title"))
 st.caption(ui.tr("import.intro"))
 name = st.selectbox(
@@ -152,7 +153,7 @@ if st.button(ui.tr("import.commit"), type="primary", key="import_commit"):
     )
     try:
         result = pipeline.commit_prepared(
-            ui.connection(), prepared, choice, username=str(st.user.get("email") or "web"), progress=_progress
+            ui.connection(), prepared, choice, username=user, progress=_progress
         )
     except (ImportRefused, CartoError) as exc:
         bar.empty()

@@ -1,0 +1,113 @@
+"""AppTest: every page runs without exception; the map page shows what the store holds."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def registered_pages() -> list[str]:
+    """Page files named in app.py's st.Page(...) calls, read from the source."""
+    tree = ast.parse((PROJECT / "app.py").read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page" and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.append(first.value)
+    return found
+
+
+def test_every_page_file_is_registered():
+    on_disk = sorted(f"app_pages/{p.name}" for p in (PROJECT / "app_pages").glob("*.py") if not p.name.startswith("_"))
+    assert sorted(registered_pages()) == on_disk
+
+
+@pytest.fixture
+def app_env(monkeypatch, sample_db):
+    monkeypatch.setenv("CARTO_DB", str(sample_db))
+    monkeypatch.setenv("CARTO_TILES", "none")
+    return sample_db
+
+
+OIDC = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test-only",
+    "client_id": "carto",
+    "client_secret": "test-only",
+    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
+ROLES = {"default": "viewer", "emails": {"maire@ville.fr": "admin", "ana@ville.fr": "analyst"}}
+
+
+def signed_in_app(email: str | None) -> AppTest:
+    """The app with OpenID Connect configured and ``email`` signed in (None: signed out)."""
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
+    at.secrets["auth"] = OIDC
+    at.secrets["roles"] = ROLES
+    at.user = {"email": email, "is_logged_in": True} if email else {"is_logged_in": False}
+    return at
+
+
+@pytest.mark.parametrize("page", registered_pages())
+def test_page_runs_without_exception(app_env, page):
+    at = signed_in_app("maire@ville.fr").run()
+    at.switch_page(page).run()
+    assert not at.exception
+
+
+def test_map_page_counts_match_the_store(app_env):
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    # 166 located communes of Loire-Atlantique, 320 actors, 60 places, 1,109 relations (data/README.md).
+    assert metrics == {"Territoires": "166", "Acteurs": "320", "Lieux habités": "60", "Relations": "1\u202f109"}
+
+
+def test_language_switch_turns_the_page_english(app_env):
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
+    at.sidebar.selectbox(key="lang").select("en").run()
+    assert not at.exception
+    assert at.title[0].value == "Territories, inhabited places and partners"
+    assert [m.label for m in at.metric] == ["Territories", "Actors", "Inhabited places", "Relations"]
+
+
+def test_empty_database_is_filled_on_first_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("CARTO_DB", str(tmp_path / "fresh.duckdb"))
+    monkeypatch.setenv("CARTO_TILES", "none")
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Acteurs"] == "320"
+
+
+def test_signed_out_user_sees_only_the_sign_in(app_env):
+    at = signed_in_app(None).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Connexion requise"]
+    assert [b.label for b in at.button] == ["Se connecter"]
+    assert len(at.metric) == 0
+
+
+def test_viewer_has_no_admin_page_registered(app_env):
+    at = signed_in_app("citoyen@ville.fr").run()
+    assert [c.value for c in at.sidebar.caption] == ["Connecté : citoyen@ville.fr (lecteur)"]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/admin.py")
+
+
+def test_admin_takes_a_snapshot_from_the_admin_page(app_env):
+    at = signed_in_app("maire@ville.fr").run()
+    at.switch_page("app_pages/admin.py").run()
+    at.button(key="snapshot_now").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Sauvegarde écrite : sample-")
+
+
+def test_local_mode_is_an_analyst_and_says_so(app_env):
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
+    assert at.sidebar.info[0].value.startswith("Mode local : vous êtes analyste")
