@@ -151,6 +151,10 @@ def test_suggest_mapping_places_type_means_kind_and_xy() -> None:
     }
 
 
+def test_suggest_mapping_leaves_coordinates_to_a_file_geometry() -> None:
+    assert suggest_mapping(["nom", "lat", "lon"], "places", has_geometry=True) == {"name": "nom"}
+
+
 def test_mapping_save_load_round_trip(tmp_path: Path) -> None:
     mapping = {"name": "Raison sociale", "lat": "Latitude"}
     save_mapping(mapping, tmp_path / "m.json")
@@ -165,9 +169,7 @@ def test_parse_map_args() -> None:
         "name": "Nom de la structure",
         "lon": "X",
     }
-    with pytest.raises(
-        InputError, match=r"--map 'colour=rouge': actors has no field 'colour'; fields: id, name"
-    ):
+    with pytest.raises(InputError, match=r"--map 'colour=rouge': actors has no field 'colour'; fields: id, name"):
         parse_map_args(["colour=rouge"], "actors")
     with pytest.raises(InputError, match="expected FIELD=COLUMN"):
         parse_map_args(["name"], "actors")
@@ -254,9 +256,7 @@ def test_apply_mapping_xy_needs_a_confirmed_crs() -> None:
     # Nantes (47.2184 N, 1.5536 W) and Strasbourg (48.5734 N, 7.7521 E) in Lambert-93.
     frame = _text({"nom": ["Nantes", "Strasbourg"], "x": ["355578", "1050363"], "y": ["6689723", "6840900"]})
     mapping = {"name": "nom", "x": "x", "y": "y"}
-    with pytest.raises(
-        InputError, match=r"columns 'x'/'y' has no CRS; its coordinates fit EPSG:2154.*--crs EPSG:2154"
-    ):
+    with pytest.raises(InputError, match=r"columns 'x'/'y' has no CRS; its coordinates fit EPSG:2154.*--crs EPSG:2154"):
         apply_mapping(_raw(frame), "places", mapping, crs=None)
     out = apply_mapping(_raw(frame), "places", mapping, crs="EPSG:2154")
     assert [(round(p.x, 3), round(p.y, 3)) for p in out.geometry] == [(-1.554, 47.218), (7.752, 48.573)]
@@ -341,9 +341,7 @@ def test_apply_mapping_by_code_needs_territories() -> None:
 
 def test_apply_mapping_relations_have_no_geometry() -> None:
     frame = _text({"de": ["a1"], "vers": ["p2"], "genre": ["referral"]})
-    out = apply_mapping(
-        _raw(frame), "relations", {"source": "de", "target": "vers", "kind": "genre"}, crs=None
-    )
+    out = apply_mapping(_raw(frame), "relations", {"source": "de", "target": "vers", "kind": "genre"}, crs=None)
     assert not isinstance(out, gpd.GeoDataFrame)
     assert [out.loc[0, c] for c in ("source", "target", "kind", "_row")] == ["a1", "p2", "referral", 2]
     assert out["id"].isna().all()
@@ -353,9 +351,7 @@ def test_apply_mapping_refuses_unknown_columns_and_missing_geometry() -> None:
     frame = _text({"nom": ["CAF"]})
     with pytest.raises(InputError, match=r"f.csv has no column 'Nom'; its columns: nom"):
         apply_mapping(_raw(frame), "actors", {"name": "Nom"}, crs=None)
-    with pytest.raises(
-        InputError, match=r"f\.csv has no geometry: map lon/lat or x/y columns, or a commune code"
-    ):
+    with pytest.raises(InputError, match=r"f\.csv has no geometry: map lon/lat or x/y columns, or a commune code"):
         apply_mapping(_raw(frame), "actors", {"name": "nom"}, crs=None)
     with pytest.raises(InputError, match="map both lon and lat: lat is missing"):
         apply_mapping(_raw(frame), "actors", {"name": "nom", "lon": "nom"}, crs=None)

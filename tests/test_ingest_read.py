@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import sys
 import time
+import types
 import zipfile
 from pathlib import Path
 
@@ -69,9 +71,7 @@ def test_save_upload_uses_a_server_name(tmp_path: Path) -> None:
 
 
 def test_save_upload_enforces_the_size_limit(tmp_path: Path) -> None:
-    with pytest.raises(
-        InputError, match=r"big.csv is 2.0 MB, more than the limit of 1 MB \(CARTO_MAX_UPLOAD_MB\)"
-    ):
+    with pytest.raises(InputError, match=r"big.csv is 2.0 MB, more than the limit of 1 MB \(CARTO_MAX_UPLOAD_MB\)"):
         save_upload(bytes(2 * MB), "big.csv", tmp_path, limits=Limits(max_bytes=1 * MB))
 
 
@@ -110,16 +110,12 @@ def test_geopackage_layers(tmp_path: Path) -> None:
     assert first.layer == "communes"
     assert first.crs == "EPSG:2154"
     assert list(first.frame["code"]) == ["44109", "44026"]
-    assert first.warnings == [
-        "two.gpkg has 2 layers (communes, ecoles); read 'communes', choose another with --layer"
-    ]
+    assert first.warnings == ["two.gpkg has 2 layers (communes, ecoles); read 'communes', choose another with --layer"]
     second = _upload(tmp_path, "two.gpkg", data, layer="ecoles")
     assert second.layer == "ecoles"
     assert second.warnings == []
     assert list(second.frame["nom"]) == ["École Jules Ferry", "Mairie", "Gare"]
-    with pytest.raises(
-        InputError, match=r"two\.gpkg has no layer 'schools'; its layers are: communes, ecoles"
-    ):
+    with pytest.raises(InputError, match=r"two\.gpkg has no layer 'schools'; its layers are: communes, ecoles"):
         _upload(tmp_path, "two.gpkg", data, layer="schools")
 
 
@@ -266,9 +262,7 @@ def test_xlsx_sheets(tmp_path: Path) -> None:
     assert list(raw.frame.index) == [0, 2]
     default = _upload(tmp_path, "b.xlsx", blob)
     assert default.layer == "Notes"
-    assert default.warnings == [
-        "b.xlsx has 2 layers (Notes, Acteurs); read 'Notes', choose another with --layer"
-    ]
+    assert default.warnings == ["b.xlsx has 2 layers (Notes, Acteurs); read 'Notes', choose another with --layer"]
 
 
 # --- text encoding ----------------------------------------------------------------------------
@@ -277,9 +271,7 @@ def test_xlsx_sheets(tmp_path: Path) -> None:
 def _shapefile_zip(tmp_path: Path, names: list[str], *, encoding: str, cpg: str | None) -> bytes:
     folder = tmp_path / "enc"
     folder.mkdir()
-    frame = gpd.GeoDataFrame(
-        {"nom": names}, geometry=[Point(i, 45) for i in range(len(names))], crs="EPSG:4326"
-    )
+    frame = gpd.GeoDataFrame({"nom": names}, geometry=[Point(i, 45) for i in range(len(names))], crs="EPSG:4326")
     frame.to_file(folder / "lieux.shp", encoding=encoding)
     (folder / "lieux.cpg").unlink(missing_ok=True)
     if cpg is not None:
@@ -306,6 +298,23 @@ def test_explicit_encoding_is_honoured_for_dbf(tmp_path: Path) -> None:
     assert raw.warnings == []
 
 
+def test_windows_1252_dbf_without_cpg_is_repaired(tmp_path: Path) -> None:
+    # GDAL reads a DBF without .cpg as ISO-8859-1, which turns ’ and Œ into control characters.
+    names = ["Œuvre d’accueil", "Café", "Ecole"]
+    data = _shapefile_zip(tmp_path, names, encoding="cp1252", cpg=None)
+    raw = _upload(tmp_path, "lieux.zip", data)
+    assert list(raw.frame["nom"]) == names
+    assert raw.warnings == [
+        "text in nom had been decoded with the wrong encoding (e.g. '\\x8cuvre d\\x92accueil'); "
+        "repaired as Windows-1252 (e.g. 'Œuvre d’accueil')"
+    ]
+    with pytest.raises(
+        InputError,
+        match=r"reading with --encoding latin-1 gives mis-decoded text.*try --encoding windows-1252",
+    ):
+        _upload(tmp_path, "lieux.zip", data, encoding="latin-1")
+
+
 def test_csv_double_encoded_is_repaired(tmp_path: Path) -> None:
     text = "nom;ville\nCentre social;Saint-Étienne\nCCAS;Besançon\n"
     mangled = text.encode("utf-8").decode("latin-1").encode("utf-8")
@@ -315,8 +324,7 @@ def test_csv_double_encoded_is_repaired(tmp_path: Path) -> None:
         "ville": ["Saint-Étienne", "Besançon"],
     }
     assert raw.warnings == [
-        "text in ville had been decoded with the wrong encoding (e.g. 'Saint-Ã\\x89tienne'); "
-        "repaired as UTF-8 (e.g. 'Saint-Étienne')"
+        "text in ville had been decoded with the wrong encoding (e.g. 'BesanÃ§on'); repaired as UTF-8 (e.g. 'Besançon')"
     ]
 
 
@@ -423,10 +431,24 @@ def _allocate(job: dict[str, object]) -> dict[str, object]:
     return {"size": len(blob)}
 
 
+def _echo(job: dict[str, object]) -> dict[str, object]:
+    return {"echo": job["value"]}
+
+
+def test_child_does_not_rerun_the_main_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under Streamlit the page being shown is __main__: the reader's child must not run it again.
+    marker = tmp_path / "page-ran"
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    assert run_in_child(_echo, {"value": 7}, limits=Limits(), workdir=tmp_path, shown="x") == {"echo": 7}
+    assert not marker.exists()
+
+
 def test_child_crash_becomes_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(
-        InputError, match=r"x.gpkg: the reader crashed on this file \(it exited with code 3\)"
-    ):
+    with pytest.raises(InputError, match=r"x.gpkg: the reader crashed on this file \(it exited with code 3\)"):
         run_in_child(_crash, {}, limits=Limits(), workdir=tmp_path, shown="x.gpkg")
 
 

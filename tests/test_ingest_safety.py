@@ -33,9 +33,7 @@ SHAPEFILE = {"roads.shp": b"shp", "roads.shx": b"shx", "roads.dbf": b"dbf"}
 
 
 def test_limits_from_env_reads_units_and_defaults() -> None:
-    limits = limits_from_env(
-        {"CARTO_MAX_UPLOAD_MB": "5", "CARTO_READ_TIMEOUT_S": "2.5", "CARTO_MAX_FEATURES": "10"}
-    )
+    limits = limits_from_env({"CARTO_MAX_UPLOAD_MB": "5", "CARTO_READ_TIMEOUT_S": "2.5", "CARTO_MAX_FEATURES": "10"})
     assert limits.max_bytes == 5 * MB
     assert limits.timeout_s == 2.5
     assert limits.max_features == 10
@@ -172,9 +170,7 @@ def test_geojson_with_vsi_path_inside_is_refused(tmp_path: Path) -> None:
 
 
 def test_geojson_with_linked_crs_is_refused(tmp_path: Path) -> None:
-    content = (
-        b'{"type": "FeatureCollection", "crs": {"type": "link", "properties": {"href": "http://x/crs"}}}'
-    )
+    content = b'{"type": "FeatureCollection", "crs": {"type": "link", "properties": {"href": "http://x/crs"}}}'
     with pytest.raises(InputError, match="linked CRS"):
         sniff(_write(tmp_path, "a.geojson", content), "geojson")
 

@@ -128,9 +128,15 @@ def mapping_fields(dataset: str) -> tuple[str, ...]:
     return ds.column_names + extra
 
 
-def suggest_mapping(columns: list[str], dataset: str) -> dict[str, str]:
-    """Recognise common French and English column names; ``{field: column}`` for those found."""
+def suggest_mapping(columns: list[str], dataset: str, *, has_geometry: bool = False) -> dict[str, str]:
+    """Recognise common French and English column names; ``{field: column}`` for those found.
+
+    With ``has_geometry`` (the file has its own geometries) coordinate columns are not suggested:
+    mapped lon/lat or x/y columns take precedence over the file's geometry in :func:`apply_mapping`.
+    """
     fields = mapping_fields(dataset)
+    if has_geometry:
+        fields = tuple(f for f in fields if f not in COORDINATE_FIELDS)
     by_name: dict[str, str] = {}
     for column in columns:
         by_name.setdefault(normalise_name(column), column)
@@ -159,9 +165,7 @@ def suggest_mapping(columns: list[str], dataset: str) -> dict[str, str]:
 
 def save_mapping(mapping: dict[str, str], path: Path) -> None:
     """Write a mapping as JSON, to be reused with :func:`load_mapping`."""
-    path.write_text(
-        json.dumps(mapping, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    path.write_text(json.dumps(mapping, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def load_mapping(path: Path) -> dict[str, str]:
@@ -171,9 +175,7 @@ def load_mapping(path: Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         msg = f"cannot read the mapping file {path.name}: {exc}"
         raise InputError(msg) from None
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
-    ):
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         msg = f"{path.name} is not a mapping: expected a JSON object of field names to column names"
         raise InputError(msg)
     return dict(data)
@@ -262,9 +264,7 @@ def _crs_error(shown: str, xs: object, ys: object, what: str) -> InputError:
     candidates = guess_crs(xs, ys)
     if candidates:
         listed = ", ".join(candidates)
-        hint = (
-            f"its coordinates fit {listed}; confirm one with --crs {candidates[0]} (or choose it on the page)"
-        )
+        hint = f"its coordinates fit {listed}; confirm one with --crs {candidates[0]} (or choose it on the page)"
     else:
         hint = "its coordinates fit no usual French CRS; give the right one with --crs EPSG:N"
     return InputError(f"{shown}: {what} has no CRS; {hint}")
@@ -309,9 +309,7 @@ def _attach_to_territories(
     fixed = text.where(text.isin(anchors.keys()) | ~padded.isin(anchors.keys()), padded)
     repaired = int((text.notna() & (fixed != text)).sum())
     if repaired:
-        warnings.append(
-            f"{repaired} commune codes had lost their leading zero (e.g. 1001 → 01001) and were completed"
-        )
+        warnings.append(f"{repaired} commune codes had lost their leading zero (e.g. 1001 → 01001) and were completed")
     geometry = np.array([anchors.get(code) for code in fixed], dtype=object)
     issue = pd.Series(pd.NA, index=codes.index, dtype="str")
     issue[fixed.isna()] = "no coordinates and no commune code"
@@ -348,9 +346,7 @@ def apply_mapping(
     out = pd.DataFrame(index=frame.index)
     for column in ds.column_names:
         source = mapping.get(column)
-        out[column] = (
-            frame[source] if source is not None else pd.Series(pd.NA, index=frame.index, dtype="str")
-        )
+        out[column] = frame[source] if source is not None else pd.Series(pd.NA, index=frame.index, dtype="str")
     out["_row"] = np.arange(len(frame), dtype="int64") + raw.first_row
     if raw.format in ("csv", "xlsx") and pd.api.types.is_integer_dtype(frame.index):
         out["_row"] = frame.index.to_numpy(dtype="int64") + raw.first_row
@@ -380,9 +376,7 @@ def apply_mapping(
             source_crs = CRS
         else:
             if crs is None:
-                raise _crs_error(
-                    shown, _numbers(xs), _numbers(ys), f"columns {mapping['x']!r}/{mapping['y']!r}"
-                )
+                raise _crs_error(shown, _numbers(xs), _numbers(ys), f"columns {mapping['x']!r}/{mapping['y']!r}")
             source_crs = crs
         geometry = gpd.GeoSeries(_points(xs, ys), index=frame.index, crs=_check_crs(source_crs))
         issue = pd.Series(pd.NA, index=frame.index, dtype="str")

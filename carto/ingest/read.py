@@ -22,11 +22,14 @@ import hashlib
 import io
 import json
 import multiprocessing
+import multiprocessing.forkserver as mp_forkserver
+import multiprocessing.spawn as mp_spawn
 import os
 import re
 import resource
 import secrets
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -56,6 +59,7 @@ from carto.ingest.safety import (
 
 TABULAR_FORMATS = ("csv", "xlsx")
 SINGLE_LAYER_FORMATS = ("geojson", "flatgeobuf")
+_RECORD = "__carto_record__"
 
 
 @dataclass
@@ -152,19 +156,53 @@ def _child_main(target: ChildTarget, job: dict[str, Any], status_path: str, memo
 
 
 _CONTEXT: Any = None
+_LOCAL = threading.local()
+_CONTEXT_LOCK = threading.Lock()
+
+
+def _without_main(original: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+    """Wrap multiprocessing's preparation data so our children do not re-run ``__main__``.
+
+    multiprocessing makes every forkserver/spawn child re-run the parent's main script; under
+    Streamlit that is the page being shown, and it must not run again inside the reader. The
+    filter applies only to processes started by :func:`run_in_child` in the current thread.
+    """
+
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = original(name)
+        if getattr(_LOCAL, "bare_main", False):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    get_preparation_data.carto_filter = True  # type: ignore[attr-defined]
+    return get_preparation_data
 
 
 def _context() -> Any:
     """A ``forkserver`` context whose server has the readers imported, so each child starts fast."""
     global _CONTEXT
-    if _CONTEXT is None:
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if "forkserver" in methods:
-            # Children re-import the main module (multiprocessing does): preloading keeps it cheap.
-            ctx.set_forkserver_preload(["__main__", __name__])
-        _CONTEXT = ctx
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None:
+            if not getattr(mp_spawn.get_preparation_data, "carto_filter", False):
+                setattr(mp_spawn, "get_preparation_data", _without_main(mp_spawn.get_preparation_data))  # noqa: B010
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            if "forkserver" in methods:
+                ctx.set_forkserver_preload([__name__])
+            _CONTEXT = ctx
     return _CONTEXT
+
+
+def warm_up() -> None:
+    """Start the reader's fork server now (about a second) rather than on the first upload."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        _LOCAL.bare_main = True
+        try:
+            mp_forkserver.ensure_running()
+        finally:
+            _LOCAL.bare_main = False
 
 
 def run_in_child(
@@ -175,7 +213,11 @@ def run_in_child(
     proc = _context().Process(
         target=_child_main, args=(target, job, str(status_path), limits.memory_bytes), daemon=True
     )
-    proc.start()
+    _LOCAL.bare_main = True
+    try:
+        proc.start()
+    finally:
+        _LOCAL.bare_main = False
     proc.join(limits.timeout_s)
     if proc.is_alive():
         proc.kill()
@@ -250,8 +292,15 @@ def _read_ogr(
         layers = [str(name) for name in pyogrio.list_layers(source)[:, 0]]
         layer = gdal_layer = _pick_layer(layers, job["layer"], shown, warnings)
     limits = Limits(**job["limits"])
+    encoding = None if job["encoding"] is None else check_encoding(job["encoding"])
+    if encoding is None and job["archive"]:
+        # Without an explicit encoding the Arrow reader passes DBF bytes through undecoded:
+        # name the encoding the driver infers (.cpg, DBF language id, or ISO-8859-1).
+        # "UTF-8" means GDAL recodes by itself (from the .cpg); anything else must be named.
+        inferred = pyogrio.read_info(source).get("encoding")
+        encoding = inferred if inferred not in (None, "UTF-8") else None
     meta, table = pyogrio.read_arrow(
-        source, layer=gdal_layer, encoding=job["encoding"], max_features=limits.max_features + 1
+        source, layer=gdal_layer, encoding=encoding, max_features=limits.max_features + 1
     )
     if table.num_rows > limits.max_features:
         msg = f"{shown} has more than {limits.max_features} features (limit CARTO_MAX_FEATURES)"
@@ -259,7 +308,7 @@ def _read_ogr(
     geometry = (meta["geometry_name"] or "wkb_geometry") if meta["geometry_type"] is not None else None
     if geometry is not None and geometry not in table.column_names:
         geometry = None
-    encoding = job["encoding"] or str(meta.get("encoding") or "UTF-8")
+    encoding = job["encoding"] or encoding or str(meta.get("encoding") or "UTF-8")
     return table, geometry, layers, layer, _crs_name(meta["crs"]), encoding
 
 
@@ -271,13 +320,31 @@ def _read_geoparquet(job: dict[str, Any]) -> gpd.GeoDataFrame:
         raise InputError(msg) from None
 
 
+# Python's canonical codec names → the names GDAL's iconv-based recoding knows.
+_GDAL_ENCODINGS = {
+    "utf-8": "UTF-8",
+    "iso8859-1": "ISO-8859-1",
+    "iso8859-15": "ISO-8859-15",
+    "cp1252": "CP1252",
+    "cp850": "CP850",
+    "cp437": "CP437",
+    "mac-roman": "MACINTOSH",
+    "utf-16": "UTF-16",
+}
+
+
+def check_encoding(encoding: str) -> str:
+    """The GDAL name of a user-given encoding (``latin-1`` → ``ISO-8859-1``), or a clear refusal."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        msg = f"unknown encoding {encoding!r} (try utf-8, cp1252, latin-1)"
+        raise InputError(msg) from None
+    return _GDAL_ENCODINGS.get(name, name.upper())
+
+
 def _decode(data: bytes, encoding: str | None, shown: str, warnings: list[str]) -> tuple[str, str]:
     if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            msg = f"unknown encoding {encoding!r} (try utf-8, cp1252, latin-1)"
-            raise InputError(msg) from None
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError as exc:
@@ -412,65 +479,99 @@ def _redecode(value: str) -> str | None:
     return None
 
 
+# Windows-1252 read as ISO-8859-1 leaves C1 control characters (U+0080-U+009F) where ’ œ € were.
+def _from_c1(value: str) -> str | None:
+    if not _C1.search(value):
+        return value
+    try:
+        return value.encode("latin-1").decode("cp1252")
+    except UnicodeError:
+        return None
+
+
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_C1 = re.compile("[\u0080-\u009f]")
 # A UTF-8 lead byte read as Latin-1/Windows-1252 followed by a continuation byte read the same way:
 # every string that re-decodes (see _redecode) contains this, so it is an exact pre-filter.
 _MOJIBAKE = re.compile(
     "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
     "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+    "|[\u0080-\u009f]"
 )
+
+
+def plan_text_repair(
+    values: set[str], *, shown: str, explicit_encoding: str | None
+) -> tuple[dict[str, str], str | None]:
+    """Replacements for wrongly decoded text among ``values`` (the non-ASCII strings of a file).
+
+    Returns ``({wrong: right}, warning)``, ``({}, None)`` when the text looks right, or raises
+    :class:`InputError` naming ``--encoding`` when only part of the text would repair cleanly.
+    """
+    for repair, how in ((_redecode, "UTF-8"), (_from_c1, "Windows-1252")):
+        results = {v: repair(v) for v in values}
+        changed = {v: r for v, r in results.items() if r is not None and r != v}
+        if not changed:
+            continue
+        bad, good = min(changed.items())
+        if explicit_encoding is not None:
+            msg = (
+                f"{shown}: reading with --encoding {explicit_encoding} gives mis-decoded text "
+                f"(e.g. {bad!r} should read {good!r}); try --encoding {how.lower()}"
+            )
+            raise InputError(msg)
+        unfixable = sorted(v for v, r in results.items() if r is None)
+        if unfixable:
+            msg = (
+                f"{shown}: some text looks decoded with the wrong encoding (e.g. {bad!r} for {good!r}) "
+                f"while other text (e.g. {unfixable[0]!r}) does not, so it cannot be repaired safely; "
+                "re-import naming the file's encoding with --encoding "
+                "(e.g. --encoding utf-8 or --encoding cp1252)"
+            )
+            raise InputError(msg)
+        warning = (
+            f"had been decoded with the wrong encoding (e.g. {bad!r}); repaired as {how} (e.g. {good!r})"
+        )
+        return changed, warning
+    return {}, None
+
+
+def _non_ascii_values(frame: pd.DataFrame, columns: list[str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for column in columns:
+        series = frame[column]
+        strings = series[series.map(lambda v: isinstance(v, str) and _NON_ASCII.search(v) is not None)]
+        if len(strings):
+            found[column] = set(pd.unique(strings))
+    return found
 
 
 def repair_mojibake(
     frame: pd.DataFrame, *, shown: str, explicit_encoding: str | None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Repair UTF-8 text that was decoded as Latin-1, or refuse when it cannot be done cleanly."""
+    """Repair text decoded with the wrong encoding (values and column names), or refuse.
+
+    UTF-8 read as Latin-1 (``Ã©`` for ``é``) and Windows-1252 read as ISO-8859-1 (control
+    characters for ``’``, ``œ``, ``€``) are repaired when every affected value repairs cleanly.
+    """
     text_columns = [
-        c
+        str(c)
         for c in frame.columns
         if c != "geometry" and (pd.api.types.is_string_dtype(frame[c]) or frame[c].dtype == object)
     ]
-    values: dict[str, str | None] = {}
-    affected: dict[str, set[str]] = {}
-    for column in text_columns:
-        series = frame[column]
-        strings = series[series.map(lambda v: isinstance(v, str) and _NON_ASCII.search(v) is not None)]
-        for value in pd.unique(strings):
-            if value not in values:
-                values[value] = _redecode(value)
-            affected.setdefault(str(column), set()).add(value)
-    for name in frame.columns:
-        if isinstance(name, str) and _NON_ASCII.search(name) and name not in values:
-            values[name] = _redecode(name)
-    suspicious = {v: r for v, r in values.items() if r is not None and r != v}
-    if not suspicious:
+    found = _non_ascii_values(frame, text_columns)
+    names = {str(c) for c in frame.columns if _NON_ASCII.search(str(c))}
+    everything = set().union(names, *found.values())
+    changed, warning = plan_text_repair(everything, shown=shown, explicit_encoding=explicit_encoding)
+    if not changed:
         return frame, []
-    bad, good = next(iter(suspicious.items()))
-    unfixable = [v for v, r in values.items() if r is None]
-    if explicit_encoding is not None:
-        msg = (
-            f"{shown}: reading with --encoding {explicit_encoding} gives mis-decoded text (e.g. {bad!r} "
-            f"should read {good!r}); try --encoding utf-8"
-        )
-        raise InputError(msg)
-    if unfixable:
-        msg = (
-            f"{shown}: some text looks decoded with the wrong encoding (e.g. {bad!r} for {good!r}) "
-            f"while other text (e.g. {unfixable[0]!r}) does not, so it cannot be repaired safely; "
-            "re-import naming the file's encoding with --encoding "
-            "(e.g. --encoding utf-8 or --encoding cp1252)"
-        )
-        raise InputError(msg)
-    columns = [c for c, vs in affected.items() if vs & suspicious.keys()]
+    columns = [c for c, vs in found.items() if vs & changed.keys()]
+    frame = frame.copy()
     for column in columns:
-        frame[column] = frame[column].map(lambda v: suspicious.get(v, v) if isinstance(v, str) else v)
-    frame = frame.rename(columns=lambda c: suspicious.get(c, c) if isinstance(c, str) else c)
-    where = ", ".join(columns) if columns else "column names"
-    warning = (
-        f"text in {where} had been decoded with the wrong encoding (e.g. {bad!r}); "
-        f"repaired as UTF-8 (e.g. {good!r})"
-    )
-    return frame, [warning]
+        frame[column] = frame[column].map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
+    frame = frame.rename(columns=lambda c: changed.get(c, c) if isinstance(c, str) else c)
+    where = ", ".join(changed.get(c, c) for c in columns) if columns else "column names"
+    return frame, [f"text in {where} {warning}"]
 
 
 def _check_vertices(
@@ -497,29 +598,44 @@ def _check_vertices(
 
 
 def _repair_table(table: pa.Table, geometry: str | None, job: dict[str, Any]) -> tuple[pa.Table, list[str]]:
-    """:func:`repair_mojibake` on the text columns of an Arrow table, converting only when needed."""
+    """Repair wrongly decoded text of an Arrow table (see :func:`repair_mojibake`)."""
+    try:
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        msg = f"{job['shown']} holds text that is not valid in its declared encoding; name it with --encoding"
+        raise InputError(msg) from None
     text = [
         name
         for name, kind in zip(table.column_names, table.schema.types, strict=True)
         if name != geometry and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
     ]
+    # Fast exact pre-filter (RE2 in Arrow): most files have nothing to repair.
     hit = any(_MOJIBAKE.search(name) for name in table.column_names) or any(
         pc.any(pc.match_substring_regex(table.column(name), _MOJIBAKE.pattern)).as_py() for name in text
     )
     if not hit:
         return table, []
-    frame = table.select(text).to_pandas()
-    repaired, warnings = repair_mojibake(frame, shown=job["shown"], explicit_encoding=job["encoding"])
-    columns = {old: repaired[new] for old, new in zip(text, repaired.columns, strict=True)}
-    for position, name in enumerate(table.column_names):
-        if name in columns:
-            new = str(repaired.columns[text.index(name)])
-            table = table.set_column(position, new, pa.array(columns[name], type=pa.string()))
-        else:
-            fixed = _redecode(name) if _MOJIBAKE.search(name) else None
-            if fixed:
-                table = table.rename_columns([fixed if n == name else n for n in table.column_names])
-    return table, warnings
+    found: dict[str, set[str]] = {}
+    for name in text:
+        column = table.column(name)
+        strings = pc.unique(pc.filter(column, pc.match_substring_regex(column, _NON_ASCII.pattern)))
+        values = {v for v in strings.to_pylist() if v is not None}
+        if values:
+            found[name] = values
+    names = {n for n in table.column_names if _NON_ASCII.search(n)}
+    changed, warning = plan_text_repair(
+        set().union(names, *found.values()), shown=job["shown"], explicit_encoding=job["encoding"]
+    )
+    if not changed:
+        return table, []
+    columns = [c for c, vs in found.items() if vs & changed.keys()]
+    for name in columns:
+        position = table.column_names.index(name)
+        fixed = [changed.get(v, v) if v is not None else None for v in table.column(name).to_pylist()]
+        table = table.set_column(position, name, pa.array(fixed, type=pa.string()))
+    table = table.rename_columns([changed.get(n, n) for n in table.column_names])
+    where = ", ".join(changed.get(c, c) for c in columns) if columns else "column names"
+    return table, [f"text in {where} {warning}"]
 
 
 def _child_read(job: dict[str, Any]) -> dict[str, Any]:
@@ -545,7 +661,10 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
             frame = pd.DataFrame(gdf.drop(columns=geometry))
             frame[geometry] = gdf.geometry.to_wkb()
         frame.columns = [str(c) for c in frame.columns]
-        table = pa.Table.from_pandas(frame, preserve_index=fmt != "geoparquet")
+        if fmt in TABULAR_FORMATS:
+            # Record positions (blank lines skipped) travel as a column: row numbers in reports.
+            frame[_RECORD] = frame.index.to_numpy(dtype="int64")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     else:
         table, geometry, layers, layer, crs, encoding = _read_ogr(job, warnings)
     if table.num_rows > limits.max_features:
@@ -574,7 +693,10 @@ def _load_table(path: Path, geometry: str | None, crs: str | None) -> pd.DataFra
     with pa.memory_map(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
     if geometry is None:
-        return table.to_pandas()
+        frame = table.to_pandas()
+        if _RECORD in frame.columns:
+            frame = frame.set_index(_RECORD).rename_axis(None)
+        return frame
     frame = table.drop_columns([geometry]).to_pandas()
     geoms = shapely.from_wkb(table.column(geometry).to_numpy(zero_copy_only=False))
     # The geometry is called "geometry" unless the file has an attribute of that name.
@@ -604,6 +726,8 @@ def read_upload(
     Raises :class:`InputError` with a message for the user when the file is refused or unreadable.
     """
     shown = Path(original_name).name
+    if encoding is not None:
+        check_encoding(encoding)
     if path.stat().st_size > limits.max_bytes:
         msg = f"{shown} is larger than the limit of {limits.max_bytes / MB:.0f} MB (CARTO_MAX_UPLOAD_MB)"
         raise InputError(msg)
@@ -652,4 +776,4 @@ def read_upload(
     )
 
 
-__all__ = ["SUFFIX_FORMATS", "RawTable", "read_upload", "run_in_child", "save_upload"]
+__all__ = ["SUFFIX_FORMATS", "RawTable", "read_upload", "run_in_child", "save_upload", "warm_up"]
