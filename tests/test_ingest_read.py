@@ -216,14 +216,15 @@ def test_csv_semicolon_and_decimal_comma(tmp_path: Path) -> None:
     raw = _upload(tmp_path, "acteurs.csv", text.encode("utf-8"))
     assert raw.format == "csv"
     assert raw.encoding == "utf-8"
-    assert raw.warnings == ["decimal commas read as decimal points in: lat, lon"]
+    assert raw.warnings == []
     assert list(raw.frame.columns) == ["id", "nom", "code_insee", "lat", "lon"]
+    # Values as written; decimal commas are parsed with the coordinates (see test_ingest_mapping).
     assert raw.frame.to_dict("list") == {
         "id": ["a1", "a2"],
         "nom": ["CCAS de Nantes", "CAF"],
         "code_insee": ["44109", "01001"],
-        "lat": ["47.218", "46.2"],
-        "lon": ["-1.553", "5"],
+        "lat": ["47,218", "46,2"],
+        "lon": ["-1,553", "5"],
     }
     assert list(raw.frame.index) == [0, 2]  # the blank line keeps its place for row numbers
 
@@ -402,6 +403,15 @@ def test_zip_bomb_is_refused_before_extraction(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="zip bomb"):
         _upload(tmp_path, "bomb.zip", target.read_bytes())
     assert not any((tmp_path / "uploads").glob("read-*")), "the extraction directory is removed"
+
+
+def test_xlsx_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
+    target = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b" " * (50 * MB))
+    with pytest.raises(InputError, match=r"bomb\.xlsx: entry 'xl/worksheets/sheet1\.xml' is compressed"):
+        _upload(tmp_path, "bomb.xlsx", target.read_bytes())
 
 
 def test_reading_beyond_the_memory_limit_is_refused(tmp_path: Path) -> None:

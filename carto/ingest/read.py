@@ -53,6 +53,7 @@ from carto.ingest.safety import (
     Limits,
     check_mapinfo_table,
     format_from_name,
+    inspect_zip,
     safe_extract,
     sniff,
 )
@@ -222,9 +223,7 @@ def run_in_child(
     if proc.is_alive():
         proc.kill()
         proc.join()
-        msg = (
-            f"{shown}: the file took longer than {limits.timeout_s:g} s to read (limit CARTO_READ_TIMEOUT_S)"
-        )
+        msg = f"{shown}: the file took longer than {limits.timeout_s:g} s to read (limit CARTO_READ_TIMEOUT_S)"
         raise InputError(msg)
     memory_mb = f"{limits.memory_bytes / MB:.0f} MB"
     if not status_path.exists():
@@ -299,9 +298,7 @@ def _read_ogr(
         # "UTF-8" means GDAL recodes by itself (from the .cpg); anything else must be named.
         inferred = pyogrio.read_info(source).get("encoding")
         encoding = inferred if inferred not in (None, "UTF-8") else None
-    meta, table = pyogrio.read_arrow(
-        source, layer=gdal_layer, encoding=encoding, max_features=limits.max_features + 1
-    )
+    meta, table = pyogrio.read_arrow(source, layer=gdal_layer, encoding=encoding, max_features=limits.max_features + 1)
     if table.num_rows > limits.max_features:
         msg = f"{shown} has more than {limits.max_features} features (limit CARTO_MAX_FEATURES)"
         raise InputError(msg)
@@ -361,19 +358,18 @@ def _decode(data: bytes, encoding: str | None, shown: str, warnings: list[str]) 
         return data.decode("latin-1"), "latin-1"
 
 
-_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
-_NUMBER_OR_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+(,\d+)?\s*$")
-
-
 def _read_csv(job: dict[str, Any], warnings: list[str]) -> tuple[pd.DataFrame, str]:
+    """Every value as text, as written: "007" codes keep their zeros and "47,2" its decimal comma.
+
+    Decimal commas are read where numbers are parsed (coordinates in :mod:`carto.ingest.mapping`,
+    numbers in validation), so a column of lists such as "1,2" is never silently changed here.
+    """
     shown = job["shown"]
     data = Path(job["source"]).read_bytes()
     text, encoding = _decode(data, job["encoding"], shown, warnings)
     sample = text[: 64 * 1024]
     try:
-        delimiter = (
-            csv.Sniffer().sniff(sample.split("\n", 20)[0] if "\n" in sample else sample, ",;\t|").delimiter
-        )
+        delimiter = csv.Sniffer().sniff(sample.split("\n", 20)[0] if "\n" in sample else sample, ",;\t|").delimiter
     except csv.Error:
         delimiter = ","
     try:
@@ -389,18 +385,6 @@ def _read_csv(job: dict[str, Any], warnings: list[str]) -> tuple[pd.DataFrame, s
         msg = f"{shown} is not a readable CSV file: {exc}"
         raise InputError(msg) from None
     frame = frame.dropna(how="all")
-    converted = []
-    for column in frame.columns:
-        values = frame[column].dropna()
-        if (
-            len(values)
-            and values.str.match(_NUMBER_OR_DECIMAL_COMMA).all()
-            and values.str.match(_DECIMAL_COMMA).any()
-        ):
-            frame[column] = frame[column].str.replace(",", ".", regex=False).str.strip()
-            converted.append(str(column))
-    if converted:
-        warnings.append(f"decimal commas read as decimal points in: {', '.join(converted)}")
     return frame, encoding
 
 
@@ -529,9 +513,7 @@ def plan_text_repair(
                 "(e.g. --encoding utf-8 or --encoding cp1252)"
             )
             raise InputError(msg)
-        warning = (
-            f"had been decoded with the wrong encoding (e.g. {bad!r}); repaired as {how} (e.g. {good!r})"
-        )
+        warning = f"had been decoded with the wrong encoding (e.g. {bad!r}); repaired as {how} (e.g. {good!r})"
         return changed, warning
     return {}, None
 
@@ -574,9 +556,7 @@ def repair_mojibake(
     return frame, [f"text in {where} {warning}"]
 
 
-def _check_vertices(
-    table: pa.Table, geometry: str | None, limits: Limits, shown: str, first_row: int
-) -> None:
+def _check_vertices(table: pa.Table, geometry: str | None, limits: Limits, shown: str, first_row: int) -> None:
     """Refuse a feature with more than ``limits.max_vertices`` vertices (WKB size pre-filters)."""
     if geometry is None or table.num_rows == 0:
         return
@@ -668,10 +648,7 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
     else:
         table, geometry, layers, layer, crs, encoding = _read_ogr(job, warnings)
     if table.num_rows > limits.max_features:
-        msg = (
-            f"{shown} has {table.num_rows} rows, more than the limit of {limits.max_features} "
-            "(CARTO_MAX_FEATURES)"
-        )
+        msg = f"{shown} has {table.num_rows} rows, more than the limit of {limits.max_features} (CARTO_MAX_FEATURES)"
         raise InputError(msg)
     _check_vertices(table, geometry, limits, shown, 2 if fmt in TABULAR_FORMATS else 1)
     table, repaired = _repair_table(table, geometry, job)
@@ -737,6 +714,8 @@ def read_upload(
         work = Path(tmp)
         source = path
         layers: list[str] = []
+        if fmt == "xlsx":
+            inspect_zip(path, limits, display_name=shown, nested_ok=True)
         if fmt in ("shapefile", "mapinfo"):
             root = work / "extracted"
             root.mkdir()

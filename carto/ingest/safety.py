@@ -118,16 +118,15 @@ _INDIRECT_SUFFIXES = (".vrt", ".ovf", ".lnk", ".url", ".xml.vrt")
 
 
 def _is_absolute(name: str) -> bool:
-    return (
-        name.startswith(("/", "\\"))
-        or PureWindowsPath(name).is_absolute()
-        or bool(PureWindowsPath(name).drive)
-    )
+    return name.startswith(("/", "\\")) or PureWindowsPath(name).is_absolute() or bool(PureWindowsPath(name).drive)
 
 
-def inspect_zip(path: Path, limits: Limits = DEFAULT_LIMITS, *, display_name: str | None = None) -> list[str]:
+def inspect_zip(
+    path: Path, limits: Limits = DEFAULT_LIMITS, *, display_name: str | None = None, nested_ok: bool = False
+) -> list[str]:
     """Check a zip archive before anything is extracted; return the names of its files.
 
+    ``nested_ok`` allows archives inside (an XLSX may embed objects; they are never opened).
     Raises :class:`InputError` naming the first problem found.
     """
     shown = display_name or path.name
@@ -162,7 +161,7 @@ def inspect_zip(path: Path, limits: Limits = DEFAULT_LIMITS, *, display_name: st
         if info.is_dir():
             continue
         lower = name.lower()
-        if lower.endswith(ARCHIVE_SUFFIXES):
+        if lower.endswith(ARCHIVE_SUFFIXES) and not nested_ok:
             msg = f"{shown} contains another archive ({name!r}); extract it and upload its content instead"
             raise InputError(msg)
         if lower.endswith(_INDIRECT_SUFFIXES):
@@ -367,10 +366,7 @@ def zip_content_format(names: list[str], shown: str) -> str:
                     msg = f"{shown}: MapInfo table {stem!r} lacks its {lacking} file; add it to the zip"
                     raise InputError(msg)
         return "mapinfo"
-    msg = (
-        f"{shown}: the zip holds neither a shapefile (.shp, .shx, .dbf) "
-        "nor a MapInfo table (.tab, .dat, .map, .id)"
-    )
+    msg = f"{shown}: the zip holds neither a shapefile (.shp, .shx, .dbf) nor a MapInfo table (.tab, .dat, .map, .id)"
     raise InputError(msg)
 
 
@@ -446,7 +442,6 @@ def check_mapinfo_table(tab: Path, shown: str) -> None:
     text = _head(tab, 16 * 1024).decode("latin-1").lower()
     if "seamless" in text or not re.search(r"type\s+native", text):
         msg = (
-            f"{shown}: MapInfo table {tab.name!r} is not a native table "
-            "(seamless, view and linked tables are refused)"
+            f"{shown}: MapInfo table {tab.name!r} is not a native table (seamless, view and linked tables are refused)"
         )
         raise InputError(msg)
