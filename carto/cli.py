@@ -83,9 +83,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise InputError(msg)
     conn = _open(args)
     # The CLI's file is the user's own, but it goes through the same checks as an upload.
-    raw = pipeline.read(
-        path, original_name=path.name, layer=args.layer, encoding=args.encoding, limits=options.limits
-    )
+    raw = pipeline.read(path, original_name=path.name, layer=args.layer, encoding=args.encoding, limits=options.limits)
     prepared = pipeline.prepare_raw(
         raw,
         dataset=args.dataset,

@@ -31,12 +31,8 @@ TERRITORIES = {
     ],
 }
 
-ACTORS_OK = (
-    "identifiant;nom;type;latitude;longitude\nA1;CCAS de Nantes;ccas;47,21;-1,55\nA2;CAF;caf;47,15;-1,55\n"
-)
-ACTORS_BAD = (
-    "identifiant;nom;type;latitude;longitude\nA1;CCAS de Nantes;ccas;47.21;-1.55\nA2;;inconnu;47.15;-1.55\n"
-)
+ACTORS_OK = "identifiant;nom;type;latitude;longitude\nA1;CCAS de Nantes;ccas;47,21;-1,55\nA2;CAF;caf;47,15;-1,55\n"
+ACTORS_BAD = "identifiant;nom;type;latitude;longitude\nA1;CCAS de Nantes;ccas;47.21;-1.55\nA2;;inconnu;47.15;-1.55\n"
 ACTORS_L93 = "id,nom,type,x,y\nB1,Mission locale,mission_locale,355000,6690000\n"
 
 
@@ -77,9 +73,7 @@ def test_refusal_exits_2_with_report_and_stores_nothing(
 ) -> None:
     before = _counts(db)
     report = tmp_path / "report.csv"
-    code = cli.main(
-        ["--db", db, "import", "actors", _write(tmp_path, "bad.csv", ACTORS_BAD), "--report", str(report)]
-    )
+    code = cli.main(["--db", db, "import", "actors", _write(tmp_path, "bad.csv", ACTORS_BAD), "--report", str(report)])
     err = capsys.readouterr().err
     assert code == 2
     assert "actors: 2 rows read, 1 valid, 2 errors, 0 warnings" in err
@@ -90,12 +84,8 @@ def test_refusal_exits_2_with_report_and_stores_nothing(
     assert [line.split(",")[4] for line in lines[1:]] == ["missing_required", "unknown_value"]
 
 
-def test_skip_invalid_stores_the_valid_rows(
-    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = cli.main(
-        ["--db", db, "import", "actors", _write(tmp_path, "bad.csv", ACTORS_BAD), "--skip-invalid"]
-    )
+def test_skip_invalid_stores_the_valid_rows(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["--db", db, "import", "actors", _write(tmp_path, "bad.csv", ACTORS_BAD), "--skip-invalid"])
     assert code == 0
     assert "1 inserted" in capsys.readouterr().out
     assert _counts(db)["actors"] == 1
@@ -111,9 +101,7 @@ def test_dry_run_stores_nothing(db: str, tmp_path: Path, capsys: pytest.CaptureF
     assert _counts(db) == before
 
 
-def test_missing_crs_is_refused_then_confirmed(
-    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_missing_crs_is_refused_then_confirmed(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _write(tmp_path, "l93.csv", ACTORS_L93)
     assert cli.main(["--db", db, "import", "actors", path]) == 2
     err = capsys.readouterr().err
@@ -124,9 +112,7 @@ def test_missing_crs_is_refused_then_confirmed(
 
 
 def test_map_and_saved_mapping(db: str, tmp_path: Path) -> None:
-    path = _write(
-        tmp_path, "odd.csv", "ref_structure;intitule_x;genre;lat;lon\nZ1;Centre;centre_social;47.2;-1.55\n"
-    )
+    path = _write(tmp_path, "odd.csv", "ref_structure;intitule_x;genre;lat;lon\nZ1;Centre;centre_social;47.2;-1.55\n")
     saved = tmp_path / "mapping.json"
     args = [
         "--db",
@@ -175,15 +161,10 @@ def test_export_command(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = tmp_path / "t.gpkg"
     assert cli.main(["--db", db, "export", "territories", "--format", "gpkg", "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == f"territories: 2 rows written to {out}"
-    assert (
-        cli.main(["--db", db, "export", "network", "--format", "gexf", "--out", str(tmp_path / "n.gexf")])
-        == 0
-    )
+    assert cli.main(["--db", db, "export", "network", "--format", "gexf", "--out", str(tmp_path / "n.gexf")]) == 0
     assert cli.main(["--db", db, "export", "actors", "--format", "gexf", "--out", str(tmp_path / "x")]) == 2
 
 
-def test_unknown_file_is_a_one_line_error(
-    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unknown_file_is_a_one_line_error(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--db", db, "import", "actors", str(tmp_path / "absent.csv")]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'absent.csv'} is not a file"

@@ -84,9 +84,7 @@ def test_upload_report_commit_flow(db: Path) -> None:
     assert [m.value for m in at.metric] == ["1", "1", "0", "0"]
     at.button(key="import_commit").click().run()
     assert not at.exception, at.exception
-    assert (
-        at.success[-1].value == "Import n°1 terminé : 1 ajoutées, 0 mises à jour, 0 supprimées, 0 ignorées."
-    )
+    assert at.success[-1].value == "Import n°1 terminé : 1 ajoutées, 0 mises à jour, 0 supprimées, 0 ignorées."
     assert _stored(db, "territories") == 1
 
 

@@ -116,9 +116,7 @@ def _take_snapshots(cur: store.Connection, import_id: int, names: tuple[str, ...
         table = _snapshot_table(import_id, name)
         cur.execute(f"CREATE TABLE {table} AS SELECT {_stored_columns(DATASETS[name])} FROM {name}")
         row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
-        cur.execute(
-            "INSERT INTO import_snapshots VALUES (?, ?, ?, ?)", [import_id, name, table, row[0] if row else 0]
-        )
+        cur.execute("INSERT INTO import_snapshots VALUES (?, ?, ?, ?)", [import_id, name, table, row[0] if row else 0])
 
 
 def _prune_snapshots(cur: store.Connection) -> None:
@@ -143,9 +141,7 @@ def _delete_keys(cur: store.Connection, ds: Dataset, keys: list[str]) -> int:
     staged = pd.DataFrame({"k": pd.Series(keys, dtype="object")})
     cur.register("_upsert_keys", staged)
     try:
-        row = cur.execute(
-            f'SELECT count(*) FROM {ds.name} WHERE "{ds.key}" IN (SELECT k FROM _upsert_keys)'
-        ).fetchone()
+        row = cur.execute(f'SELECT count(*) FROM {ds.name} WHERE "{ds.key}" IN (SELECT k FROM _upsert_keys)').fetchone()
         cur.execute(f'DELETE FROM {ds.name} WHERE "{ds.key}" IN (SELECT k FROM _upsert_keys)')
     finally:
         cur.unregister("_upsert_keys")

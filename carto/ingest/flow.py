@@ -105,9 +105,7 @@ def mapping_from_json(data: bytes) -> dict[str, str]:
         raise InputError(msg) from exc
     if isinstance(value, dict) and isinstance(value.get("mapping"), dict):
         value = value["mapping"]
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         msg = 'the mapping file must hold {"field": "column", ...}'
         raise InputError(msg)
     return dict(value)

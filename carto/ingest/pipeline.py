@@ -105,9 +105,7 @@ def read(
 ) -> RawTable:
     """Parse the upload stored at ``path`` (a server-made name) in a child process."""
     with _bare_main():
-        return read_upload(
-            Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits
-        )
+        return read_upload(Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits)
 
 
 _MAIN_LOCK = threading.Lock()
@@ -203,9 +201,7 @@ def prepare_raw(
             return prepared
     cur = conn.cursor()
     territories = (
-        store.read_dataset(cur, "territories", columns=["code"])
-        if _needs_territories(ds, raw, chosen)
-        else None
+        store.read_dataset(cur, "territories", columns=["code"]) if _needs_territories(ds, raw, chosen) else None
     )
     frame = mapping_mod.apply_mapping(raw, ds.name, chosen, crs=crs, territories=territories)
     prepared.frame = frame

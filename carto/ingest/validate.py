@@ -215,9 +215,7 @@ def _enum_lookup(choices: Iterable[str]) -> dict[str, str]:
 
 def _parse_numbers(text: pd.Series) -> pd.Series:
     """French and English spellings: ``1 234,5`` and ``1234.5``; NaN when not a number."""
-    cleaned = text.map(
-        lambda v: re.sub(r"[\s\u00a0\u202f]", "", v).replace(",", ".") if isinstance(v, str) else v
-    )
+    cleaned = text.map(lambda v: re.sub(r"[\s\u00a0\u202f]", "", v).replace(",", ".") if isinstance(v, str) else v)
     return pd.to_numeric(cleaned, errors="coerce").astype("float64")
 
 
@@ -280,9 +278,7 @@ class _Collector:
         self.index = frame.index
         self.problems: list[Problem] = []
 
-    def add(
-        self, mask: pd.Series | np.ndarray, field_name: str, severity: str, code: str, message: Any
-    ) -> None:
+    def add(self, mask: pd.Series | np.ndarray, field_name: str, severity: str, code: str, message: Any) -> None:
         """Record a problem for every row where ``mask`` holds; ``message`` may be a callable of the index."""
         flags = np.asarray(mask, dtype=bool)
         for pos in np.flatnonzero(flags):
@@ -416,9 +412,7 @@ def validate(
         present = text.notna()
         if col.choices is not None:
             lookup = _enum_lookup(col.choices)
-            mapped = _objects(
-                [lookup.get(v.lower()) if isinstance(v, str) else None for v in text], out.index
-            )
+            mapped = _objects([lookup.get(v.lower()) if isinstance(v, str) else None for v in text], out.index)
             unknown = present & mapped.isna()
             found.add(
                 unknown,
@@ -496,10 +490,8 @@ def validate(
     for col in ds.columns:
         if col.required and col.name != ds.key:
             # A present but unparsable value is already reported; only truly empty cells here.
-            if col.name in frame.columns:
-                missing = _text(frame[col.name]).isna()
-            else:
-                missing = pd.Series(True, index=out.index)
+            in_file = col.name in frame.columns
+            missing: pd.Series = _text(frame[col.name]).isna() if in_file else pd.Series(True, index=out.index)
             found.add(missing, col.name, ERROR, "missing_required", f"{col.name} is required but empty")
 
     keys = out[ds.key].astype(str)
@@ -524,9 +516,7 @@ def validate(
         )
 
     if ds.name == "relations":
-        nodes = _existing_keys(conn_or_cursor, "actors", "id") | _existing_keys(
-            conn_or_cursor, "places", "id"
-        )
+        nodes = _existing_keys(conn_or_cursor, "actors", "id") | _existing_keys(conn_or_cursor, "places", "id")
         for end in ("source", "target"):
             values = out[end]
             unknown = values.notna() & ~values.astype(str).isin(nodes)
@@ -536,8 +526,7 @@ def validate(
                 ERROR,
                 "unknown_endpoint",
                 lambda idx, v=values: (
-                    f"{v[idx]!r} is neither an actor nor a place id in the database; "
-                    "import actors and places first"
+                    f"{v[idx]!r} is neither an actor nor a place id in the database; import actors and places first"
                 ),
             )
         loops = out["source"].notna() & (out["source"] == out["target"])
@@ -576,9 +565,7 @@ def validate(
 
     if ds.geometry is not None:
         if not isinstance(out, gpd.GeoDataFrame):
-            found.add(
-                np.ones(len(out), dtype=bool), "geometry", ERROR, "empty_geometry", "the row has no geometry"
-            )
+            found.add(np.ones(len(out), dtype=bool), "geometry", ERROR, "empty_geometry", "the row has no geometry")
         else:
             if out.crs is None:
                 out = out.set_crs(CRS)
@@ -587,9 +574,7 @@ def validate(
     # Problems found before ids were generated get the row's final id.
     final_ids = dict(zip(out["_row"].tolist(), out[ds.key].tolist(), strict=True))
     found.problems = [
-        p
-        if p.id is not None
-        else Problem(p.row, final_ids.get(p.row), p.field, p.severity, p.code, p.message)
+        p if p.id is not None else Problem(p.row, final_ids.get(p.row), p.field, p.severity, p.code, p.message)
         for p in found.problems
     ]
     order = {c: i for i, c in enumerate(ds.column_names)}
