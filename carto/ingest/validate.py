@@ -59,6 +59,8 @@ FRANCE_EXTENTS: tuple[tuple[float, float, float, float], ...] = (
     (39.0, -50.5, 78.0, -10.0),  # TAAF (Kerguelen, Crozet, Saint-Paul, Éparses)
 )
 
+GEOMETRY_TYPE_IDS = {"Point": 0, "Polygon": 3, "MultiPolygon": 6}  # shapely.GeometryType
+
 EXPECTED_GEOMETRY = {
     "point": ("Point",),
     "polygon": ("Polygon", "MultiPolygon"),
@@ -193,13 +195,16 @@ def _text(series: pd.Series) -> pd.Series:
     """Stripped text with NA for missing or blank cells (object dtype, ``None`` for NA).
 
     The ``'`` that our exports put before a formula-like cell is removed, so a CSV export
-    imports back to the same text.
+    imports back to the same text. Vectorised on Arrow strings: this runs on every column.
     """
-    s = series.astype("object")
-    missing = s.isna()
-    text = s.where(missing, s.astype(str).str.strip().str.replace(_NEUTRALISED, "", regex=True))
-    text = text.where(~missing & (text != ""), None)
-    return text.astype("object")
+    text = series.astype("str").str.strip()
+    quoted = text.str.startswith("'").fillna(False).to_numpy(dtype=bool)
+    if quoted.any():
+        text[quoted] = text[quoted].str.replace(_NEUTRALISED, "", regex=True)
+    blank = text.isna() | (text == "").fillna(True)
+    out = text.astype("object")
+    out[blank.to_numpy(dtype=bool)] = None
+    return out
 
 
 def _enum_lookup(choices: Iterable[str]) -> dict[str, str]:
@@ -323,8 +328,8 @@ def _check_geometry(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, *, 
     present = ~empty
     expected = EXPECTED_GEOMETRY.get(ds.geometry or "")
     if expected is not None:
-        types = np.array([g.geom_type if g is not None else "" for g in geoms], dtype=object)
-        wrong = present & ~np.isin(types, expected)
+        type_ids = shapely.get_type_id(geoms)
+        wrong = present & ~np.isin(type_ids, [GEOMETRY_TYPE_IDS[name] for name in expected])
         found.add(
             wrong,
             "geometry",
