@@ -120,9 +120,7 @@ def test_replace_deletes_everything_first(conn: store.Connection) -> None:
 
 def test_upsert_updates_by_key_and_inserts_new(conn: store.Connection) -> None:
     _import(conn, ACTORS, _actors(["a1", "a2"], [2.5, 3.5]))
-    result = _import(
-        conn, ACTORS, _actors(["a2", "a3"], [2.5, 3.5], names=["Nouveau", "Trois"]), mode="upsert"
-    )
+    result = _import(conn, ACTORS, _actors(["a2", "a3"], [2.5, 3.5], names=["Nouveau", "Trois"]), mode="upsert")
     assert (result.inserted, result.updated, result.deleted) == (1, 1, 0)
     actors = store.read_dataset(conn.cursor(), "actors")
     assert actors[["id", "name", "territory_code"]].values.tolist() == [
@@ -233,3 +231,61 @@ def test_relations_import_checks_endpoints_against_store(conn: store.Connection)
     result = _import(conn, RELATIONS, rel, skip_invalid=True)
     assert (result.inserted, result.skipped) == (1, 1)
     assert result.report.by_code == {"unknown_endpoint": 1}
+
+
+def test_only_a_bounded_number_of_snapshots_is_kept(conn: store.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    from carto.ingest import commit as commit_module
+
+    monkeypatch.setattr(commit_module, "SNAPSHOTS_KEPT", 2)
+    _import(conn, ACTORS, _actors(["a1"], [2.5]))
+    _import(conn, ACTORS, _actors(["a2"], [2.5]))
+    tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_name LIKE '_snapshot_%'")
+    assert sorted(r[0] for r in tables.fetchall()) == [
+        "_snapshot_2_actors",
+        "_snapshot_2_places",
+        "_snapshot_3_actors",
+        "_snapshot_3_places",
+    ]
+    assert undo_last_import(conn, "u") == 3
+    assert undo_last_import(conn, "u") == 2
+    with pytest.raises(InputError, match=r"import #1 .* cannot be undone"):
+        undo_last_import(conn, "u")
+    assert store.read_dataset(conn.cursor(), "actors").empty
+
+
+def test_roles_are_enforced_by_commit_and_undo(conn: store.Connection) -> None:
+    from carto import auth
+    from carto.errors import PermissionDenied
+
+    viewer = auth.User(name="v", role="viewer", source="oidc")
+    analyst = auth.User(name="ana", role="analyst", source="oidc")
+    frame = _actors(["a1"], [2.5])
+    report = validate(frame, ACTORS, conn_or_cursor=conn.cursor())
+    with pytest.raises(PermissionDenied):
+        commit(
+            conn,
+            ACTORS,
+            report.frame,
+            mode="append",
+            username=viewer,
+            file_name="f",
+            sha256=None,
+            skip_invalid=False,
+            report=report,
+        )
+    assert store.read_dataset(conn.cursor(), "actors").empty
+    commit(
+        conn,
+        ACTORS,
+        report.frame,
+        mode="append",
+        username=analyst,
+        file_name="f",
+        sha256=None,
+        skip_invalid=False,
+        report=report,
+    )
+    assert store.list_imports(conn.cursor()).iloc[0]["username"] == "ana"
+    with pytest.raises(PermissionDenied):
+        undo_last_import(conn, viewer)
+    assert undo_last_import(conn, analyst) == 2
