@@ -234,6 +234,29 @@ def test_csv_tab_delimited(tmp_path: Path) -> None:
     assert raw.frame.to_dict("list") == {"name": ["Gare"], "x": ["652000.5"], "y": ["6862000"]}
 
 
+def test_csv_quotes_duplicate_names_and_bom(tmp_path: Path) -> None:
+    text = '\ufeffnom,nom,,note\n"Centre ""Le Phare""",x,y,"ligne 1\nligne 2"\nCAF,,z,\n'
+    raw = _upload(tmp_path, "a.csv", text.encode("utf-8"))
+    assert _values(raw.frame) == {
+        "nom": ['Centre "Le Phare"', "CAF"],
+        "nom.1": ["x", None],
+        "Unnamed: 2": ["y", "z"],
+        "note": ["ligne 1\nligne 2", None],
+    }
+
+
+def test_csv_rows_longer_than_the_header_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="row 2 has more values than the header has columns"):
+        _upload(tmp_path, "a.csv", b"id,nom\na1,CAF,extra\n")
+    with pytest.raises(InputError, match="Expected 2 fields in line 3, saw 3"):
+        _upload(tmp_path, "b.csv", b"id,nom\na1,CAF\na2,CCAS,extra\n")
+
+
+def test_csv_short_rows_are_padded(tmp_path: Path) -> None:
+    raw = _upload(tmp_path, "a.csv", b"id;nom;type\na1;CAF\n")
+    assert _values(raw.frame) == {"id": ["a1"], "nom": ["CAF"], "type": [None]}
+
+
 def test_xlsx_sheets(tmp_path: Path) -> None:
     book = openpyxl.Workbook()
     sheet = book.active

@@ -3,15 +3,22 @@
 The server writes the upload's bytes to a name it generates (:func:`save_upload`); the user's file
 name is only used to choose the format and in messages. :func:`read_upload` then
 
-1. checks the content against the extension (:func:`carto.ingest.safety.sniff`),
+1. checks the content against the extension (:func:`carto.ingest.safety.sniff`); XLSX archives are
+   inspected like zips;
 2. for zipped shapefiles and MapInfo tables, inspects the archive and extracts it itself into a
-   fresh directory (GDAL never sees the zip, a URL or a ``/vsi`` prefix),
-3. parses the file in a child process forked from a clean server (``forkserver``) whose address
-   space is capped (``RLIMIT_AS``) and which is killed after a wall-clock timeout,
-4. gets the table back as an uncompressed Arrow (Feather) file, which the parent reads without GDAL.
+   fresh directory (GDAL never sees the zip, a URL or a ``/vsi`` prefix);
+3. parses the file in a child process forked from a clean ``forkserver`` that has the readers
+   imported (so a child starts in about 0.1 s); the child's address space is capped
+   (``RLIMIT_AS``), it is killed after a wall-clock timeout, and it never re-runs the parent's
+   ``__main__`` (under Streamlit, the page being shown);
+4. gets the table back as an uncompressed Arrow IPC file with WKB geometries, which the parent
+   decodes with shapely, not GDAL.
 
-Text decoded with the wrong encoding (UTF-8 read as Latin-1: ``Ã©`` for ``é``) is repaired when
-every affected value repairs cleanly, and refused with a message naming ``--encoding`` otherwise.
+Text decoded with the wrong encoding (UTF-8 read as Latin-1: ``Ã©`` for ``é``; Windows-1252 read
+as ISO-8859-1: control characters for ``’``) is repaired when every affected value repairs
+cleanly, with a warning, and refused with a message naming ``--encoding`` otherwise.
+
+Call :func:`warm_up` when a server starts to have the fork server ready for the first upload.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import secrets
 import tempfile
 import threading
 import traceback
+import warnings as py_warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -41,6 +49,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyogrio
 import pyproj
 import shapely
@@ -134,6 +143,9 @@ def _child_main(target: ChildTarget, job: dict[str, Any], status_path: str, memo
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        # Defence in depth: sniffing refuses URLs and /vsi paths; were one to slip through, GDAL
+        # could still not fetch it. GeoJSON objects are bounded by the memory limit and
+        # CARTO_MAX_VERTICES rather than GDAL's own 200 MB per-object cap.
         pyogrio.set_gdal_config_options(
             {
                 "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".carto-no-network",
@@ -358,34 +370,91 @@ def _decode(data: bytes, encoding: str | None, shown: str, warnings: list[str]) 
         return data.decode("latin-1"), "latin-1"
 
 
-def _read_csv(job: dict[str, Any], warnings: list[str]) -> tuple[pd.DataFrame, str]:
+def _csv_names(first_line: str, delimiter: str) -> list[str] | None:
+    """Header names as pandas would give them (``a``, ``a.1`` for a repeat; ``Unnamed: 2``)."""
+    try:
+        header = next(csv.reader([first_line], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        return None
+    names: list[str] = []
+    for position, name in enumerate(header):
+        base = name if name != "" else f"Unnamed: {position}"
+        candidate, repeat = base, 0
+        while candidate in names:
+            repeat += 1
+            candidate = f"{base}.{repeat}"
+        names.append(candidate)
+    return names
+
+
+def _read_csv_arrow(data: bytes, first_line: str, delimiter: str) -> pa.Table | None:
+    """The fast path (Arrow's multithreaded reader) for UTF-8 files without blank lines; else None."""
+    body = data.rstrip(b"\r\n")
+    if b"\n\n" in body or b"\n\r\n" in body:
+        return None  # blank lines: the pandas path keeps record positions right
+    names = _csv_names(first_line.rstrip("\r"), delimiter)
+    if not names:
+        return None
+    payload = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    try:
+        return pa_csv.read_csv(
+            pa.BufferReader(payload),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                null_values=[""],
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None  # ragged rows and other oddities: pandas reads them or says what is wrong
+
+
+def _read_csv(job: dict[str, Any], warnings: list[str]) -> tuple[pa.Table, str]:
     """Every value as text, as written: "007" codes keep their zeros and "47,2" its decimal comma.
 
     Decimal commas are read where numbers are parsed (coordinates in :mod:`carto.ingest.mapping`,
     numbers in validation), so a column of lists such as "1,2" is never silently changed here.
+    Blank lines are skipped but keep their place: row numbers in reports stay right.
     """
     shown = job["shown"]
     data = Path(job["source"]).read_bytes()
     text, encoding = _decode(data, job["encoding"], shown, warnings)
-    sample = text[: 64 * 1024]
+    first_line = text.split("\n", 1)[0]
     try:
-        delimiter = csv.Sniffer().sniff(sample.split("\n", 20)[0] if "\n" in sample else sample, ",;\t|").delimiter
+        delimiter = csv.Sniffer().sniff(first_line, ",;\t|").delimiter
     except csv.Error:
         delimiter = ","
+    if codecs.lookup(encoding).name == "utf-8":
+        table = _read_csv_arrow(data, first_line, delimiter)
+        if table is not None:
+            return table, encoding
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            skip_blank_lines=False,
-        )
+        with py_warnings.catch_warnings():
+            # index_col=False: a first row longer than the header must not become an index
+            # (pandas would shift every value one column left); pandas warns instead: refuse.
+            py_warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                skip_blank_lines=False,
+                index_col=False,
+            )
+    except pd.errors.ParserWarning:
+        msg = f"{shown}: row 2 has more values than the header has columns; fix the header or the row"
+        raise InputError(msg) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         msg = f"{shown} is not a readable CSV file: {exc}"
         raise InputError(msg) from None
     frame = frame.dropna(how="all")
-    return frame, encoding
+    frame.columns = [str(c) for c in frame.columns]
+    # Record positions (blank lines skipped) travel as a column: row numbers in reports.
+    frame[_RECORD] = frame.index.to_numpy(dtype="int64")
+    return pa.Table.from_pandas(frame, preserve_index=False), encoding
 
 
 def _cell_text(value: Any) -> str | None:
@@ -629,11 +698,13 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
     crs: str | None = None
     encoding: str | None = "utf-8"
     geometry: str | None = None
-    if fmt in ("csv", "xlsx", "geoparquet"):
-        if fmt == "csv":
-            frame, encoding = _read_csv(job, warnings)
-        elif fmt == "xlsx":
+    if fmt == "csv":
+        table, encoding = _read_csv(job, warnings)
+    elif fmt in ("xlsx", "geoparquet"):
+        if fmt == "xlsx":
             frame, layers, layer = _read_xlsx(job, warnings)
+            # Record positions (blank rows skipped) travel as a column: row numbers in reports.
+            frame[_RECORD] = frame.index.to_numpy(dtype="int64")
         else:
             gdf = _read_geoparquet(job)
             crs = _crs_name(gdf.crs)
@@ -641,9 +712,6 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
             frame = pd.DataFrame(gdf.drop(columns=geometry))
             frame[geometry] = gdf.geometry.to_wkb()
         frame.columns = [str(c) for c in frame.columns]
-        if fmt in TABULAR_FORMATS:
-            # Record positions (blank lines skipped) travel as a column: row numbers in reports.
-            frame[_RECORD] = frame.index.to_numpy(dtype="int64")
         table = pa.Table.from_pandas(frame, preserve_index=False)
     else:
         table, geometry, layers, layer, crs, encoding = _read_ogr(job, warnings)
