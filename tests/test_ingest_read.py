@@ -143,6 +143,20 @@ def test_zipped_shapefile_without_prj_and_cpg(tmp_path: Path) -> None:
     assert _coords(raw.frame) == [(5.0, 45.0), (-1.5, 47.25)]
 
 
+def test_zipped_shapefile_from_macos_finder(tmp_path: Path) -> None:
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    POINTS.to_file(folder / "ecoles.shp")
+    data = _zip_dir(folder, tmp_path / "e.zip")
+    with zipfile.ZipFile(tmp_path / "e.zip", "a") as archive:
+        for suffix in (".shp", ".shx", ".dbf"):
+            archive.writestr(f"__MACOSX/._ecoles{suffix}", b"\x00\x05\x16\x07 resource fork")
+    raw = _upload(tmp_path, "ecoles.zip", (tmp_path / "e.zip").read_bytes())
+    assert data != (tmp_path / "e.zip").read_bytes()
+    assert raw.layers == ["ecoles"]
+    assert len(raw.frame) == 3
+
+
 def test_shapefile_layer_choice_in_zip(tmp_path: Path) -> None:
     folder = tmp_path / "shp"
     folder.mkdir()

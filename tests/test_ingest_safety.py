@@ -52,6 +52,13 @@ def test_inspect_zip_lists_a_clean_archive(tmp_path: Path) -> None:
     assert inspect_zip(path) == ["roads.shp", "roads.shx", "roads.dbf"]
 
 
+def test_archiver_junk_is_skipped(tmp_path: Path) -> None:
+    junk = {"__MACOSX/._roads.shp": b"x", "__MACOSX/._roads.dbf": b"x", "._roads.shp": b"x", ".DS_Store": b"x"}
+    path = _zip(tmp_path / "a.zip", {**SHAPEFILE, **junk})
+    assert inspect_zip(path) == ["roads.shp", "roads.shx", "roads.dbf"]
+    assert sniff(path, "zip") == "shapefile"
+
+
 def test_zip_slip_is_refused(tmp_path: Path) -> None:
     path = _zip(tmp_path / "a.zip", {**SHAPEFILE, "../evil.shp": b"x"})
     with pytest.raises(InputError, match=r"points outside the archive \('../evil.shp'\)"):

@@ -117,6 +117,14 @@ ARCHIVE_SUFFIXES = (
 _INDIRECT_SUFFIXES = (".vrt", ".ovf", ".lnk", ".url", ".xml.vrt")
 
 
+def is_junk_entry(name: str) -> bool:
+    """Files archivers add by themselves (macOS resource forks, Finder and Explorer caches): skipped."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return bool(parts) and (
+        parts[0] == "__MACOSX" or parts[-1].startswith("._") or parts[-1] in (".DS_Store", "Thumbs.db")
+    )
+
+
 def _is_absolute(name: str) -> bool:
     return name.startswith(("/", "\\")) or PureWindowsPath(name).is_absolute() or bool(PureWindowsPath(name).drive)
 
@@ -158,7 +166,7 @@ def inspect_zip(
         if stat.S_ISLNK(mode):
             msg = f"{shown} contains a symbolic link ({name!r}); refused"
             raise InputError(msg)
-        if info.is_dir():
+        if info.is_dir() or is_junk_entry(name):
             continue
         lower = name.lower()
         if lower.endswith(ARCHIVE_SUFFIXES) and not nested_ok:
@@ -346,6 +354,8 @@ def zip_content_format(names: list[str], shown: str) -> str:
     """``shapefile`` or ``mapinfo`` from the names inside a zip, or a refusal naming what is missing."""
     stems: dict[str, set[str]] = {}
     for name in names:
+        if is_junk_entry(name):
+            continue
         p = PurePosixPath(name.replace("\\", "/"))
         stems.setdefault(str(p.with_suffix("")).lower(), set()).add(p.suffix.lower())
     if any(".shp" in s for s in stems.values()):
