@@ -151,6 +151,29 @@ def test_suggest_mapping_places_type_means_kind_and_xy() -> None:
     }
 
 
+def test_suggest_mapping_ign_and_insee_headers() -> None:
+    # IGN ADMIN EXPRESS communes.
+    admin_express = ["ID", "NOM", "NOM_M", "INSEE_COM", "STATUT", "POPULATION", "INSEE_CAN", "INSEE_DEP", "SIREN_EPCI"]
+    assert suggest_mapping(admin_express, "territories") == {
+        "code": "INSEE_COM",
+        "name": "NOM",
+        "parent_code": "SIREN_EPCI",
+        "population": "POPULATION",
+    }
+    # INSEE base permanente des équipements, Lambert-93 coordinates.
+    bpe = ["DEPCOM", "TYPEQU", "LAMBERT_X", "LAMBERT_Y", "QUALITE_XY"]
+    assert suggest_mapping(bpe, "places") == {"territory_code": "DEPCOM", "x": "LAMBERT_X", "y": "LAMBERT_Y"}
+    # SIRENE géolocalisé, camelCase headers.
+    sirene = ["siret", "denominationUniteLegale", "codeCommuneEtablissement", "longitude", "latitude"]
+    assert suggest_mapping(sirene, "actors") == {
+        "name": "denominationUniteLegale",
+        "siret": "siret",
+        "territory_code": "codeCommuneEtablissement",
+        "lon": "longitude",
+        "lat": "latitude",
+    }
+
+
 def test_suggest_mapping_leaves_coordinates_to_a_file_geometry() -> None:
     assert suggest_mapping(["nom", "lat", "lon"], "places", has_geometry=True) == {"name": "nom"}
 

@@ -60,6 +60,9 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "denomination",
         "nom_commune",
         "libgeo",
+        "denomination_unite_legale",
+        "nom_raison_sociale",
+        "enseigne",
         "nom_com",
         "intitule",
         "label",
@@ -70,7 +73,17 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "nom_lieu",
     ),
     "level": ("level", "niveau", "echelon", "type_territoire"),
-    "parent_code": ("parent_code", "code_parent", "parent", "code_epci", "epci", "code_dep", "dep"),
+    "parent_code": (
+        "parent_code",
+        "code_parent",
+        "parent",
+        "code_epci",
+        "siren_epci",
+        "epci",
+        "code_dep",
+        "insee_dep",
+        "dep",
+    ),
     "population": ("population", "pop", "ptot", "pmun", "nb_habitants", "habitants", "pop_totale"),
     "type": ("type", "categorie", "category", "type_acteur", "type_structure", "type_partenaire"),
     "sector": ("sector", "secteur", "domaine", "champ", "secteur_activite"),
@@ -86,6 +99,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "depcom",
         "code_territoire",
         "code_com",
+        "code_commune_etablissement",
+        "com_insee",
     ),
     "kind": ("kind", "genre", "nature", "type", "categorie", "type_lieu", "type_relation", "type_lien"),
     "publics": ("publics", "public", "public_cible", "publics_cibles", "groupes", "groups"),
@@ -101,8 +116,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "stage": ("stage", "etape", "phase"),
     "lat": ("lat", "latitude", "y_wgs84", "lat_wgs84", "wgs84_lat"),
     "lon": ("lon", "lng", "long", "longitude", "x_wgs84", "lon_wgs84", "wgs84_lon"),
-    "x": ("x", "coord_x", "x_l93", "x_lambert93", "xl93", "x_lambert", "easting"),
-    "y": ("y", "coord_y", "y_l93", "y_lambert93", "yl93", "y_lambert", "northing"),
+    "x": ("x", "coord_x", "x_l93", "x_lambert93", "xl93", "x_lambert", "lambert_x", "easting"),
+    "y": ("y", "coord_y", "y_l93", "y_lambert93", "yl93", "y_lambert", "lambert_y", "northing"),
 }
 
 
@@ -114,9 +129,15 @@ _ID_SYNONYMS = {
 }
 
 
-def normalise_name(name: str) -> str:
-    """Lower case, accents removed, runs of other characters as one ``_``: ``Libellé`` → ``libelle``."""
+def normalise_name(name: str, *, split_camel: bool = False) -> str:
+    """Lower case, accents removed, runs of other characters as one ``_``: ``Libellé`` → ``libelle``.
+
+    With ``split_camel``, ``codeCommuneEtablissement`` (SIRENE's style) gives
+    ``code_commune_etablissement``.
+    """
     text = unicodedata.normalize("NFKD", str(name))
+    if split_camel:
+        text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
@@ -140,6 +161,8 @@ def suggest_mapping(columns: list[str], dataset: str, *, has_geometry: bool = Fa
     by_name: dict[str, str] = {}
     for column in columns:
         by_name.setdefault(normalise_name(column), column)
+    for column in columns:
+        by_name.setdefault(normalise_name(column, split_camel=True), column)
     used: set[str] = set()
     mapping: dict[str, str] = {}
     # Exact field names first, so a column called "type" is not taken as a place's "kind"
