@@ -253,11 +253,22 @@ def run_in_child(
     if status["kind"] == "memory":
         msg = f"{shown}: reading the file needed more than {memory_mb} of memory (limit CARTO_READ_MEMORY_MB)"
         raise InputError(msg)
-    message = str(status["message"]).replace(str(workdir), "").replace(str(workdir.parent), "")
+    message = str(status["message"])
     if status["kind"] == "input":
         raise InputError(message)
-    msg = f"{shown} could not be read as {job.get('format', 'data')}: {message} (truncated or damaged file?)"
+    fmt = job.get("format", "data")
+    if "not recognized as being in a supported file format" in message:
+        msg = f"{shown} is not a recognised {fmt} file (GDAL cannot open it)"
+        raise InputError(msg)
+    msg = f"{shown} could not be read as {fmt}: {_clean_reader_message(message, shown)} (truncated or damaged file?)"
     raise InputError(msg)
+
+
+def _clean_reader_message(message: str, shown: str) -> str:
+    """A reader's error without server paths (they become the user's file name) or GDAL's hints."""
+    message = re.sub(r"(?<=['\"])/[^'\"]+(?=['\"])", shown, message)
+    message = re.sub(r"/(?:tmp|var|work|home|root)/[^\s:'\"]+", shown, message)
+    return message.split("; It might help", 1)[0].strip()
 
 
 # --- readers (run in the child) ---------------------------------------------------------------
