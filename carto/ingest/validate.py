@@ -11,8 +11,10 @@ when asked) that :func:`carto.ingest.commit.commit` stores.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -220,7 +222,7 @@ def _enum_lookup(choices: Iterable[str]) -> dict[str, str]:
 
 def _parse_numbers(text: pd.Series) -> pd.Series:
     """French and English spellings: ``1 234,5`` and ``1234.5``; NaN when not a number."""
-    cleaned = text.map(lambda v: re.sub(r"[\s\u00a0\u202f]", "", v).replace(",", ".") if isinstance(v, str) else v)
+    cleaned = text.astype("str").str.replace(r"[\s\u00a0\u202f]", "", regex=True).str.replace(",", ".")
     return pd.to_numeric(cleaned, errors="coerce").astype("float64")
 
 
@@ -279,9 +281,13 @@ class _Collector:
     def __init__(self, frame: pd.DataFrame, key: str) -> None:
         self.rows = frame["_row"].to_numpy()
         self.keys = frame[key].to_numpy() if key in frame.columns else np.full(len(frame), None)
-        self.positions = {idx: i for i, idx in enumerate(frame.index)}
         self.index = frame.index
         self.problems: list[Problem] = []
+
+    @functools.cached_property
+    def positions(self) -> dict[Any, int]:
+        """Position of each index label (built on first use: only messages that need it)."""
+        return {idx: i for i, idx in enumerate(self.index)}
 
     def add(self, mask: pd.Series | np.ndarray, field_name: str, severity: str, code: str, message: Any) -> None:
         """Record a problem for every row where ``mask`` holds; ``message`` may be a callable of the index."""
@@ -410,14 +416,19 @@ def validate(
     out = frame.copy()
     found = _Collector(out, ds.key)
     cleaned: dict[str, pd.Series] = {}
+    texts: dict[str, pd.Series] = {}
 
     for col in ds.columns:
         raw = out[col.name] if col.name in out.columns else pd.Series([None] * len(out), index=out.index)
         text = _text(raw)
+        texts[col.name] = text
         present = text.notna()
         if col.choices is not None:
             lookup = _enum_lookup(col.choices)
-            mapped = _objects([lookup.get(v.lower()) if isinstance(v, str) else None for v in text], out.index)
+            # Few distinct values: look each up once.
+            codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=True)
+            found_codes = np.array([lookup.get(str(u).lower()) for u in uniques] + [None], dtype=object)
+            mapped = _objects(list(found_codes[codes]), out.index)
             unknown = present & mapped.isna()
             found.add(
                 unknown,
@@ -450,7 +461,8 @@ def validate(
                 bad |= negative
             values = numbers.where(~bad)
             cast = int if col.sql_type == "BIGINT" else float
-            cleaned[col.name] = _objects([cast(v) if pd.notna(v) else None for v in values], out.index)
+            numeric = values.to_numpy(dtype=float)
+            cleaned[col.name] = _objects([None if math.isnan(v) else cast(v) for v in numeric.tolist()], out.index)
         elif col.sql_type == "BOOLEAN":
             lowered = text.map(lambda v: v.lower() if isinstance(v, str) else v)
             truth = _objects(
@@ -495,13 +507,14 @@ def validate(
     for col in ds.columns:
         if col.required and col.name != ds.key:
             # A present but unparsable value is already reported; only truly empty cells here.
-            in_file = col.name in frame.columns
-            missing: pd.Series = _text(frame[col.name]).isna() if in_file else pd.Series(True, index=out.index)
+            missing = texts[col.name].isna()
             found.add(missing, col.name, ERROR, "missing_required", f"{col.name} is required but empty")
 
-    keys = out[ds.key].astype(str)
+    keys = out[ds.key].astype(object)
     dup = keys.duplicated(keep="first")
-    first_row = dict(zip(keys[~dup], out["_row"][~dup], strict=True))
+    # Only the ids used twice need the row of their first use.
+    repeated = keys.isin(set(keys[dup])) & ~dup
+    first_row = dict(zip(keys[repeated], out["_row"][repeated], strict=True))
     found.add(
         dup,
         ds.key,
@@ -524,7 +537,7 @@ def validate(
         nodes = _existing_keys(conn_or_cursor, "actors", "id") | _existing_keys(conn_or_cursor, "places", "id")
         for end in ("source", "target"):
             values = out[end]
-            unknown = values.notna() & ~values.astype(str).isin(nodes)
+            unknown = values.notna() & ~values.astype(object).isin(nodes)
             found.add(
                 unknown,
                 end,
@@ -537,7 +550,7 @@ def validate(
         loops = out["source"].notna() & (out["source"] == out["target"])
         found.add(loops, "target", WARNING, "self_loop", "source and target are the same node")
         schemes = _existing_keys(conn_or_cursor, "schemes", "id")
-        unknown_scheme = out["scheme_id"].notna() & ~out["scheme_id"].astype(str).isin(schemes)
+        unknown_scheme = out["scheme_id"].notna() & ~out["scheme_id"].astype(object).isin(schemes)
         found.add(
             unknown_scheme,
             "scheme_id",
@@ -551,7 +564,7 @@ def validate(
         if mode != "replace":
             known |= _existing_keys(conn_or_cursor, "territories", "code")
         parents = out["parent_code"]
-        unknown = parents.notna() & ~parents.astype(str).isin(known)
+        unknown = parents.notna() & ~parents.astype(object).isin(known)
         found.add(
             unknown,
             "parent_code",
