@@ -13,10 +13,14 @@ from carto import auth, i18n, sample, store
 LANG_KEY = "lang"
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _connection_to(path: str) -> store.Connection:
+    return store.connect(path)
+
+
 def connection() -> store.Connection:
-    """One read-write connection per server process; threads take cursors from it."""
-    return store.connect()
+    """One read-write connection per server process and database file; threads take cursors."""
+    return _connection_to(str(store.default_db_path()))
 
 
 def cursor() -> store.Connection:
