@@ -16,6 +16,7 @@ ui.identity_badge(user)
 # Pages a role may not use are not registered at all: their URL leads nowhere for that user.
 pages = [
     st.Page("app_pages/map.py", title=ui.tr("nav.map"), icon="🗺️", url_path="map", default=True),
+    st.Page("app_pages/summary.py", title=ui.tr("nav.summary"), icon="📄", url_path="summary"),
 ]
 if auth.can(user, "import"):
     pages.append(st.Page("app_pages/import.py", title=ui.tr("nav.import"), icon="📥", url_path="import"))

@@ -132,6 +132,70 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_indicators(args: argparse.Namespace) -> int:
+    from carto import indicators
+
+    if args.radius_km <= 0:
+        msg = f"--radius-km must be positive, not {args.radius_km}"
+        raise InputError(msg)
+    conn = _open(args)
+    table = indicators.load_indicators(conn.cursor(), radius_km=args.radius_km)
+    if args.territory is not None:
+        if args.territory not in table.index:
+            msg = f"unknown territory code {args.territory!r}; list the codes with `indicators --json`"
+            raise InputError(msg)
+        table = table.loc[[args.territory]]
+    if args.json:
+        print(json.dumps(indicators.json_records(table), ensure_ascii=False))
+        return 0
+    shown = [
+        "code",
+        "name",
+        "level",
+        "population",
+        "actors",
+        "relations_inside",
+        "relations_crossing",
+        "isolated_actors",
+        "uncovered_places",
+        "top_broker",
+    ]
+    print(table[shown].to_string(index=False))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from carto import report
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".pdf", ".html"):
+        msg = f"--out must end with .pdf or .html, not {out.name!r}"
+        raise InputError(msg)
+    if args.radius_km <= 0:
+        msg = f"--radius-km must be positive, not {args.radius_km}"
+        raise InputError(msg)
+    cur = _open(args).cursor()
+    frames = {
+        name: store.read_dataset(cur, name) for name in ("territories", "actors", "places", "relations", "schemes")
+    }
+    summary = report.build_summary(
+        args.code,
+        frames["territories"],
+        frames["actors"],
+        frames["places"],
+        frames["relations"],
+        frames["schemes"],
+        radius_km=args.radius_km,
+    )
+    sources = report.sources_line(store.list_imports(cur), args.lang)
+    if out.suffix.lower() == ".pdf":
+        out.write_bytes(report.summary_pdf(summary, args.lang, sources=sources))
+    else:
+        out.write_text(report.summary_html(summary, args.lang, sources=sources), encoding="utf-8")
+    print(f"{summary.name} ({summary.code}) summary written to {out}")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     conn = _open(args)
     target = backup.backup(conn, Path(args.out) if args.out else None, auth.cli_user())
@@ -202,6 +266,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("undo", help="undo the last import, restoring the data as before it")
     p.add_argument("--user", default=_default_user(), help="name recorded in the audit trail")
     p.set_defaults(handler=cmd_undo)
+
+    p = sub.add_parser("indicators", help="figures per territory (actors, relations, brokers, gaps)")
+    p.add_argument("--territory", metavar="CODE", help="only this territory")
+    p.add_argument("--radius-km", type=float, default=1.0, help="reach of an actor around it (default 1 km)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per territory")
+    p.set_defaults(handler=cmd_indicators)
+
+    p = sub.add_parser("report", help="one-page summary of a territory, as PDF or HTML")
+    p.add_argument("code", metavar="CODE", help="territory code (e.g. a commune's INSEE code)")
+    p.add_argument("--out", required=True, metavar="FILE", help="FILE.pdf or FILE.html")
+    p.add_argument("--lang", choices=("fr", "en"), default="fr", help="language (default fr)")
+    p.add_argument("--radius-km", type=float, default=1.0, help="reach of an actor around it (default 1 km)")
+    p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("backup", help="copy the database to a file (default: a snapshot beside it)")
     p.add_argument("--out", metavar="FILE", help="new file to write")

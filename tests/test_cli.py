@@ -55,7 +55,7 @@ def test_load_sample_twice_replaces_rather_than_duplicates(tmp_path, capsys):
 def test_init_creates_the_schema(tmp_path, capsys):
     db = tmp_path / "new.duckdb"
     assert cli.main(["--db", str(db), "init"]) == 0
-    assert "schema version 1" in capsys.readouterr().out
+    assert f"schema version {store.SCHEMA_VERSION}" in capsys.readouterr().out
     assert store.schema_version(store.connect(db)) == store.SCHEMA_VERSION
 
 

@@ -168,17 +168,18 @@ def test_migrations_apply_only_what_is_missing(tmp_path):
     conn = store.connect(path)
     conn.close()
     applied: list[int] = []
+    next_version = store.SCHEMA_VERSION + 1
 
     def add_notes(cur: store.Connection) -> None:
-        applied.append(2)
+        applied.append(next_version)
         cur.execute("ALTER TABLE actors ADD COLUMN notes VARCHAR")
 
-    newer = (*store.MIGRATIONS, (2, "notes on actors", add_notes))
+    newer = (*store.MIGRATIONS, (next_version, "notes on actors", add_notes))
     conn = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
     conn.execute(f"LOAD '{store.spatial_extension_path()}'")
-    assert store.migrate(conn, migrations=newer) == 2
-    assert store.migrate(conn, migrations=newer) == 2
-    assert applied == [2]
+    assert store.migrate(conn, migrations=newer) == next_version
+    assert store.migrate(conn, migrations=newer) == next_version
+    assert applied == [next_version]
     columns = [r[0] for r in conn.execute("DESCRIBE actors").fetchall()]
     assert "notes" in columns
     conn.close()
@@ -195,8 +196,8 @@ def test_failed_migration_leaves_schema_as_it_was(tmp_path):
     conn = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
     conn.execute(f"LOAD '{store.spatial_extension_path()}'")
     with pytest.raises(RuntimeError):
-        store.migrate(conn, migrations=(*store.MIGRATIONS, (2, "broken", broken)))
-    assert store.schema_version(conn) == 1
+        store.migrate(conn, migrations=(*store.MIGRATIONS, (store.SCHEMA_VERSION + 1, "broken", broken)))
+    assert store.schema_version(conn) == store.SCHEMA_VERSION
     assert "half" not in [r[0] for r in conn.execute("DESCRIBE actors").fetchall()]
     conn.close()
 

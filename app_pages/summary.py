@@ -1,0 +1,128 @@
+"""Summary of one territory for elected officials: five figures in words, map, partners, gaps, exports."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from carto import i18n, indicators, network, offline, report, store, ui
+
+DATASETS = ("territories", "actors", "places", "relations", "schemes")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def analytics(version: int, db: str, radius_km: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Indicators (with comparisons) and node metrics, recomputed only after a commit."""
+    del version, db  # cache keys
+    t, a, p, r, s = (ui.read(name) for name in DATASETS)
+    metrics = network.node_metrics(a, p, r)
+    table = indicators.territory_indicators(t, a, p, r, s, radius_km=radius_km, metrics=metrics)
+    return indicators.with_comparisons(table, indicators.HEADLINES), metrics
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def exports(version: int, db: str, code: str, lang: str, radius_km: float) -> tuple[bytes, str]:
+    """The PDF and HTML of one summary."""
+    summary = build(version, db, code, radius_km)
+    sources = report.sources_line(store.list_imports(ui.cursor()), lang)
+    return report.summary_pdf(summary, lang, sources=sources), report.summary_html(summary, lang, sources=sources)
+
+
+def build(version: int, db: str, code: str, radius_km: float) -> report.Summary:
+    table, metrics = analytics(version, db, radius_km)
+    t, a, p, r = (ui.read(name) for name in DATASETS[:4])
+    return report.territory_summary(code, table, a, p, r, t, metrics, radius_km=radius_km)
+
+
+lang = ui.language()
+version, db = ui.data_version(), str(store.default_db_path())
+st.title(ui.tr("summary.title"))
+radius = st.sidebar.slider(ui.tr("summary.radius"), 0.5, 5.0, 1.0, 0.5, key="summary_radius")
+with st.spinner(ui.tr("summary.computing")):
+    table, metrics = analytics(version, db, radius)
+if table.empty:
+    st.info(ui.tr("summary.empty"))
+    st.stop()
+
+choices = report.territory_choices(table)
+names = table["name"].astype(str)
+default = report.default_territory(table)
+code = st.selectbox(
+    ui.tr("summary.pick"),
+    options=choices,
+    index=choices.index(default) if default in choices else 0,
+    format_func=lambda c: f"{names[c]} ({c})",
+    key="summary_territory",
+)
+code = str(code)
+summary = build(version, db, code, radius)
+st.header(f"{summary.name} ({summary.code})")
+st.caption(report.subtitle(summary, lang))
+
+pdf, page = exports(version, db, code, lang, radius)
+a, b, c = st.columns(3)
+a.download_button(ui.tr("summary.download.pdf"), pdf, f"synthese-{code}.pdf", "application/pdf", key="dl_pdf")
+b.download_button(ui.tr("summary.download.html"), page, f"synthese-{code}.html", "text/html", key="dl_html")
+c.download_button(
+    ui.tr("summary.download.csv"), report.indicators_csv(table, lang=lang), "indicateurs.csv", "text/csv", key="dl_csv"
+)
+
+
+for col, figure, (label, value, text) in zip(
+    st.columns(len(summary.figures)), summary.figures, report.headline_sentences(summary, lang), strict=True
+):
+    delta = report.delta_text(figure, lang)
+    col.metric(label, value, delta=delta, delta_color="off", help=text)
+    col.caption(text)
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader(ui.tr("summary.map"))
+    st.image(report.summary_map_png(summary, width_px=700, height_px=490))
+    marks = [":blue[●]", ":orange[●]", ":gray[□]", ":red[□]"]  # the colours of report.map_legend
+    st.caption(" · ".join(f"{m} {words}" for m, (_, words) in zip(marks, report.map_legend(lang), strict=True)))
+with right:
+    st.subheader(ui.tr("summary.partners"))
+    for partner in summary.partners:
+        st.markdown(f"- {report.partner_line(partner, lang)}")
+    if not summary.partners:
+        st.write(ui.tr("summary.partners.none"))
+    st.subheader(ui.tr("summary.gaps"))
+    st.markdown(f"**{report.gap_intro(summary, lang)}**")
+    st.markdown("\n".join(f"- {report.place_line(p, lang)}" for p in summary.uncovered[:20]))
+    st.markdown(f"**{report.isolated_intro(summary, lang)}**")
+    st.markdown("\n".join(f"- {p.name} ({i18n.label(p.type, lang)})" for p in summary.isolated[:20]))
+
+st.subheader(ui.tr("summary.per_year"))
+per_year = summary.relations_per_year
+if per_year.empty:
+    st.info(ui.tr("summary.per_year.none"))
+else:
+    kind = ui.tr("field.kind")
+    chart = per_year.assign(**{kind: [i18n.label(k, lang) for k in per_year["kind"]]})
+    st.bar_chart(chart, x="year", y="count", color=kind, x_label=ui.tr("summary.year"), y_label="")
+
+labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
+st.subheader(ui.tr("summary.siblings"))
+peers = report.siblings_table(table, code)
+if len(peers) <= 1:  # alone at its level (a département): compare what lies inside it
+    peers = report.children_table(table, code)
+    st.caption(ui.tr("summary.children", name=summary.name))
+shown = report.formatted_table(peers, lang).rename(columns=labels)
+st.dataframe(shown.rename(columns={"code": ui.tr("field.code"), "name": ui.tr("field.name")}), hide_index=True)
+
+st.subheader(ui.tr("summary.choropleth"))
+column = st.selectbox(
+    ui.tr("summary.choropleth.pick"), options=list(labels), format_func=labels.__getitem__, key="summary_choropleth"
+)
+level_map = report.choropleth_map(
+    ui.read("territories"),
+    table,
+    str(column),
+    lang,
+    level=report.choropleth_level(table, code),
+    highlight=code,
+    tiles=offline.default_tiles(),
+)
+st_folium(level_map, height=480, use_container_width=True, returned_objects=[], key="summary_choropleth_map")

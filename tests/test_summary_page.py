@@ -1,0 +1,110 @@
+"""AppTest of the summary page on the tiny département of ``summary_data`` (hand-computed figures)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+import summary_data
+from streamlit.testing.v1 import AppTest
+
+from carto import sample, store
+
+PROJECT = Path(__file__).resolve().parent.parent
+NNBSP = "\u202f"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> Iterator[None]:
+    """ui.connection() is cached per process, not per CARTO_DB: drop it around each test so the
+    tiny database never leaks into other tests (nor theirs into ours)."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture(scope="module")
+def tiny_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = summary_data.write_folder(tmp_path_factory.mktemp("fixture") / "tiny")
+    db = tmp_path_factory.mktemp("db") / "tiny.duckdb"
+    conn = store.connect(db)
+    sample.load_folder(conn, folder, username="test")
+    conn.close()
+    return db
+
+
+@pytest.fixture
+def summary_page(tiny_db_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    db = tmp_path / "tiny.duckdb"
+    db.write_bytes(tiny_db_template.read_bytes())
+    monkeypatch.setenv("CARTO_DB", str(db))
+    monkeypatch.setenv("CARTO_TILES", "none")
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
+    at.switch_page("app_pages/summary.py").run()
+    assert not at.exception
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, tuple[str, str | None]]:
+    return {m.label: (m.value, m.proto.delta or None) for m in at.metric}
+
+
+def test_default_is_the_departement(summary_page: AppTest) -> None:
+    at = summary_page
+    assert at.selectbox(key="summary_territory").value == "D1"
+    assert at.header[0].value == "Département Test (D1)"
+    shown = metrics(at)
+    # D1: 6 actors for 11,000 inhabitants = 5.45…; 5 relations inside; 0 of 5 cross; 1 isolated;
+    # 300 of 2,000 inhabitants of places uncovered = 15 %. D1 has no sibling: no delta.
+    assert shown == {
+        "Partenaires pour 10 000 habitants": ("5,5", None),
+        "Liens à l'intérieur du territoire": ("5", None),
+        "Ouverture vers l'extérieur": (f"0{NNBSP}%", None),
+        "Partenaires isolés": ("1", None),
+        "Habitants en zone blanche": (f"15{NNBSP}%", None),
+    }
+    # Alone at its level, D1 is compared with its communes instead.
+    assert at.caption[-1].value.startswith("Département Test n'a pas de territoire voisin")
+    assert list(at.dataframe[0].value.iloc[:, 0]) == ["C2", "C3", "C1"]
+
+
+def test_pick_a_commune(summary_page: AppTest) -> None:
+    at = summary_page.selectbox(key="summary_territory").select("C1").run()
+    assert not at.exception
+    assert at.header[0].value == "Ville-Haute (C1)"
+    shown = metrics(at)
+    # C1 (see summary_data): 8.0 per 10,000 vs siblings' median 5.0; 3 inside vs 0; 25 % vs 100 %;
+    # 1 isolated vs 0; 20 % uncovered vs median(20 %, 0 %) = 10 %.
+    assert shown == {
+        "Partenaires pour 10 000 habitants": ("8,0", "+3,0 vs médiane des voisins"),
+        "Liens à l'intérieur du territoire": ("3", "+3 vs médiane des voisins"),
+        "Ouverture vers l'extérieur": (f"25{NNBSP}%", "-75 points vs médiane des voisins"),
+        "Partenaires isolés": ("1", "+1 vs médiane des voisins"),
+        "Habitants en zone blanche": (f"20{NNBSP}%", "+10 points vs médiane des voisins"),
+    }
+    captions = [c.value for c in at.caption]
+    explanation = "8,0 partenaires (services, associations, écoles…) pour 10 000 habitants"
+    assert any(c.startswith(explanation) for c in captions)
+    markdown = "\n".join(m.value for m in at.markdown)
+    assert "Centre social Les Tilleuls (Centre social) — 3 liens" in markdown
+    assert "Hameau des Prés — 300 habitants" in markdown
+    assert "Club isolé (Association)" in markdown
+
+
+def test_summary_in_english(tiny_db_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "tiny.duckdb"
+    db.write_bytes(tiny_db_template.read_bytes())
+    monkeypatch.setenv("CARTO_DB", str(db))
+    monkeypatch.setenv("CARTO_TILES", "none")
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
+    at.session_state["lang"] = "en"  # what the sidebar's language switch stores
+    at.switch_page("app_pages/summary.py").run()
+    at.selectbox(key="summary_territory").select("C2").run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Partners per 10,000 inhabitants"][0] == "5.0"
+    assert shown["Openness to the outside"][0] == "100%"
