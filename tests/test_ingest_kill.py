@@ -41,7 +41,7 @@ CHILD = textwrap.dedent(
 
     def progress(fraction, step):
         # Rows are written, the transaction is open: tell the parent, then wait to be killed.
-        if step == "assign":
+        if step == "commit":
             print("INSIDE", flush=True)
             time.sleep(120)
 
@@ -85,9 +85,7 @@ def _state(path: Path) -> dict[str, pd.DataFrame]:
         cur = conn.cursor()
         state = {name: store.read_dataset(cur, name) for name in ("territories", "actors", "places")}
         state["imports"] = store.list_imports(cur)
-        state["snapshots"] = cur.execute(
-            "SELECT * FROM import_snapshots ORDER BY import_id, dataset"
-        ).fetchdf()
+        state["snapshots"] = cur.execute("SELECT * FROM import_snapshots ORDER BY import_id, dataset").fetchdf()
         return state
     finally:
         conn.close()
