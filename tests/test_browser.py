@@ -51,7 +51,7 @@ def test_english_browser_gets_english_labels(served_app, browser):
 
 def test_roles_by_trusted_proxy_header(sample_db, tmp_path, browser):
     """Behind an intranet proxy: a viewer typing /admin gets the map, an admin gets the page."""
-    from conftest import start_streamlit, stop
+    from bench.serve import start_streamlit, stop
 
     roles = tmp_path / "roles.toml"
     roles.write_text('[roles]\ndefault = "viewer"\n[roles.emails]\n"dsi@ville.fr" = "admin"\n', encoding="utf-8")
