@@ -152,7 +152,7 @@ if st.button(ui.tr("import.commit"), type="primary", key="import_commit"):
         original_name=raw.original_name, mode=mode, repair=repair, skip_invalid=skip_invalid, limits=LIMITS
     )
     try:
-        result = pipeline.commit_prepared(ui.connection(), prepared, choice, username=user, progress=_progress)
+        result = pipeline.commit_prepared(ui.connection(), prepared, choice, user=user, progress=_progress)
     except (ImportRefused, CartoError) as exc:
         bar.empty()
         st.error(ui.tr("import.refused", error=exc))

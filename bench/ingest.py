@@ -28,7 +28,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from carto import store, synthetic
+from carto import auth, store, synthetic
 from carto.ingest import pipeline
 
 
@@ -56,10 +56,13 @@ class _Phases:
         self.last, self.step = now, step
 
 
+BENCH_USER = auth.User("bench", "admin", "cli")
+
+
 def _import(conn: store.Connection, path: Path, name: str) -> tuple[Any, dict[str, float]]:
     phases = _Phases()
     result = pipeline.run_import(
-        conn, path, name, pipeline.ImportOptions(mode="replace"), username="bench", progress=phases
+        conn, path, name, pipeline.ImportOptions(mode="replace"), user=BENCH_USER, progress=phases
     )
     phases(1.0, "end")
     return result, {k: round(v, 3) for k, v in phases.spent.items() if k != "start"}

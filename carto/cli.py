@@ -23,6 +23,11 @@ def _open(args: argparse.Namespace) -> store.Connection:
     return store.connect(args.db)
 
 
+def _acting(args: argparse.Namespace) -> auth.User:
+    """Whoever runs the command line holds the database file: an administrator, named by --user."""
+    return auth.User(name=args.user, role="admin", source="cli")
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     conn = _open(args)
     version = store.schema_version(conn.cursor())
@@ -32,7 +37,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_load_sample(args: argparse.Namespace) -> int:
     conn = _open(args)
-    loaded = sample.load_folder(conn, Path(args.dir), username="cli")
+    loaded = sample.load_folder(conn, Path(args.dir), user=auth.cli_user())
     print(", ".join(f"{name}: {n}" for name, n in loaded.items()))
     return 0
 
@@ -98,7 +103,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     for note in raw.warnings:
         print(f"note: {note}", file=sys.stderr)
     try:
-        result = pipeline.commit_prepared(conn, prepared, options, username=args.user, dry_run=args.dry_run)
+        result = pipeline.commit_prepared(conn, prepared, options, user=_acting(args), dry_run=args.dry_run)
     except ImportRefused as exc:
         _write_report(args, exc.report)
         print(exc.report.summary(limit=args.show), file=sys.stderr)
@@ -127,7 +132,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
     from carto.ingest.commit import undo_last_import
 
     conn = _open(args)
-    undone = undo_last_import(conn, args.user)
+    undone = undo_last_import(conn, _acting(args))
     print(f"import #{undone} undone; the data are as before it")
     return 0
 

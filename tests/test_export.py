@@ -12,7 +12,7 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from carto import export, store
+from carto import auth, export, store
 from carto.errors import InputError
 from carto.ingest import pipeline
 
@@ -187,7 +187,11 @@ def test_round_trip_export_then_import(conn: store.Connection, tmp_path: Path, n
     export.export(conn.cursor(), name, fmt, out)
     before = store.read_dataset(conn.cursor(), name)
     result = pipeline.run_import(
-        conn, out, name, pipeline.ImportOptions(mode="replace", crs="EPSG:4326"), username="test"
+        conn,
+        out,
+        name,
+        pipeline.ImportOptions(mode="replace", crs="EPSG:4326"),
+        user=auth.User("test", "analyst", "local"),
     )
     assert (result.deleted, result.inserted, result.skipped) == (len(before), len(before), 0)
     after = store.read_dataset(conn.cursor(), name)

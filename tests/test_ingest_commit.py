@@ -8,7 +8,7 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from carto import store
+from carto import auth, store
 from carto.errors import InputError
 from carto.ingest.commit import ImportRefused, commit, undo_last_import, undoable_import
 from carto.ingest.validate import validate
@@ -48,13 +48,14 @@ def _actors(ids: list[str], xs: list[float], names: list[str] | None = None) -> 
 
 
 def _import(conn: store.Connection, ds, frame, mode="append", skip_invalid=False, user="ana"):
+    user = auth.User(user, "analyst", "local")
     report = validate(frame, ds, conn_or_cursor=conn.cursor(), mode=mode)
     return commit(
         conn,
         ds,
         report.frame,
         mode=mode,
-        username=user,
+        user=user,
         file_name=f"{ds.name}.csv",
         sha256="ab" * 32,
         skip_invalid=skip_invalid,
@@ -160,7 +161,7 @@ def test_all_or_nothing_when_the_database_refuses(conn: store.Connection) -> Non
             ACTORS,
             report.frame,
             mode="append",
-            username="x",
+            user=auth.User("x", "analyst", "local"),
             file_name="f",
             sha256=None,
             skip_invalid=False,
@@ -178,7 +179,7 @@ def test_undo_restores_previous_state_exactly_including_territory_codes(conn: st
     moved["code"] = ["U1", "U2"]
     _import(conn, TERRITORIES, moved, mode="replace")
     assert store.read_dataset(conn.cursor(), "actors")["territory_code"].tolist() == ["U1", "U2"]
-    undone = undo_last_import(conn, "chef")
+    undone = undo_last_import(conn, auth.User("chef", "analyst", "local"))
     assert undone == 3
     _assert_same_state(before, _state(conn))
     audit = store.list_imports(conn.cursor()).set_index("id")
@@ -191,16 +192,16 @@ def test_undo_goes_back_one_import_at_a_time(conn: store.Connection) -> None:
     _import(conn, ACTORS, _actors(["a1"], [2.5]))
     one = _state(conn)
     _import(conn, ACTORS, _actors(["a1", "a9"], [3.5, 3.1], names=["X", "Y"]), mode="upsert")
-    assert undo_last_import(conn, "u") == 3
+    assert undo_last_import(conn, auth.User("u", "analyst", "local")) == 3
     _assert_same_state(one, _state(conn))
-    assert undo_last_import(conn, "u") == 2
+    assert undo_last_import(conn, auth.User("u", "analyst", "local")) == 2
     _assert_same_state(empty, _state(conn))
 
 
 def test_undo_only_newest_and_refuses_without_snapshot() -> None:
     conn = store.connect(":memory:")
     with pytest.raises(InputError, match="no import to undo"):
-        undo_last_import(conn, "u")
+        undo_last_import(conn, auth.User("u", "analyst", "local"))
     with store.transaction(conn) as cur:
         store.record_import(
             cur,
@@ -214,7 +215,7 @@ def test_undo_only_newest_and_refuses_without_snapshot() -> None:
         )
     assert undoable_import(conn.cursor()) is None
     with pytest.raises(InputError, match="cannot be undone"):
-        undo_last_import(conn, "u")
+        undo_last_import(conn, auth.User("u", "analyst", "local"))
 
 
 def test_relations_import_checks_endpoints_against_store(conn: store.Connection) -> None:
@@ -241,10 +242,10 @@ def test_only_a_bounded_number_of_snapshots_is_kept(conn: store.Connection, monk
     _import(conn, ACTORS, _actors(["a2"], [2.5]))
     tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_name LIKE '_snapshot_%'")
     assert sorted(r[0] for r in tables.fetchall()) == ["_snapshot_2_actors", "_snapshot_3_actors"]
-    assert undo_last_import(conn, "u") == 3
-    assert undo_last_import(conn, "u") == 2
+    assert undo_last_import(conn, auth.User("u", "analyst", "local")) == 3
+    assert undo_last_import(conn, auth.User("u", "analyst", "local")) == 2
     with pytest.raises(InputError, match=r"import #1 .* cannot be undone"):
-        undo_last_import(conn, "u")
+        undo_last_import(conn, auth.User("u", "analyst", "local"))
     assert store.read_dataset(conn.cursor(), "actors").empty
 
 
@@ -262,7 +263,7 @@ def test_roles_are_enforced_by_commit_and_undo(conn: store.Connection) -> None:
             ACTORS,
             report.frame,
             mode="append",
-            username=viewer,
+            user=viewer,
             file_name="f",
             sha256=None,
             skip_invalid=False,
@@ -274,7 +275,7 @@ def test_roles_are_enforced_by_commit_and_undo(conn: store.Connection) -> None:
         ACTORS,
         report.frame,
         mode="append",
-        username=analyst,
+        user=analyst,
         file_name="f",
         sha256=None,
         skip_invalid=False,

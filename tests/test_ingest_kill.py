@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from carto import store
+from carto import auth, store
 from carto.ingest.commit import commit
 from carto.ingest.validate import Report
 
@@ -26,6 +26,7 @@ CHILD = textwrap.dedent(
     import sys, time
     import geopandas as gpd, numpy as np, shapely
     from carto import store
+    from carto.auth import User
     from carto.ingest.commit import commit
     from carto.ingest.validate import Report
 
@@ -45,7 +46,8 @@ CHILD = textwrap.dedent(
             print("INSIDE", flush=True)
             time.sleep(120)
 
-    commit(conn, "actors", frame, mode="replace", username="victim", file_name="big.csv", sha256=None,
+    commit(conn, "actors", frame, mode="replace", user=User("victim", "analyst", "local"), file_name="big.csv",
+           sha256=None,
            skip_invalid=False, report=Report(dataset="actors", frame=frame), progress=progress)
     print("COMMITTED", flush=True)
     """
@@ -70,7 +72,7 @@ def _seed(path: Path) -> None:
             name,
             frame,
             mode="append",
-            username="seed",
+            user=auth.User("seed", "analyst", "local"),
             file_name=f"{name}.geojson",
             sha256=None,
             skip_invalid=False,

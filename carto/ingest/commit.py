@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import shapely
 
-from carto import auth, store
+from carto import auth, backup, store
 from carto.errors import InputError, ValidationError
 from carto.ingest.validate import Report
 from carto.model import DATASETS, IMPORT_MODES, Dataset
@@ -74,12 +74,13 @@ class ImportResult:
         return text + ("; nothing stored (dry run)." if self.dry_run else ".")
 
 
-def _acting(user: str | auth.User, action: str) -> str:
-    """The name to record; a :class:`~carto.auth.User` must hold a role that allows ``action``."""
-    if isinstance(user, auth.User):
-        auth.require(user, action)
-        return user.name
-    return user
+def _acting(user: auth.User, action: str) -> str:
+    """The name to record, once the acting user's role is checked for ``action``."""
+    if not isinstance(user, auth.User):
+        msg = "the acting user must be a carto.auth.User, so that the role is checked"
+        raise TypeError(msg)
+    auth.require(user, action)
+    return user.name
 
 
 def _dataset(value: Dataset | str) -> Dataset:
@@ -181,7 +182,7 @@ def commit(
     frame: pd.DataFrame,
     *,
     mode: str,
-    username: str | auth.User,
+    user: auth.User,
     file_name: str | None,
     sha256: str | None,
     skip_invalid: bool,
@@ -192,17 +193,21 @@ def commit(
 
     ``append`` inserts (a stored id is an error), ``replace`` deletes every row first, ``upsert``
     replaces the rows whose key is stored and inserts the others. Refuses with
-    :class:`ImportRefused` when the report has errors, unless ``skip_invalid``. ``username`` is an
-    :class:`~carto.auth.User` for people (whose role must allow importing), or a name for trusted
-    callers (CLI, tests).
+    :class:`ImportRefused` when the report has errors, unless ``skip_invalid``. ``user`` must hold
+    a role that allows importing; a replace first snapshots the database file
+    (:func:`carto.backup.snapshot`).
     """
     ds = _dataset(dataset)
-    username = _acting(username, "import")
+    username = _acting(user, "import")
     if mode not in IMPORT_MODES:
         msg = f"unknown import mode {mode!r}; expected one of: {', '.join(IMPORT_MODES)}"
         raise InputError(msg)
     tell = progress or (lambda _fraction, _step: None)
     rows = rows_to_store(frame, report, skip_invalid=skip_invalid)
+    if mode == "replace":
+        # A copy of the whole file, beside the in-database undo copies: a replace gone wrong can
+        # also be rolled back by an administrator with `python -m carto restore`.
+        backup.snapshot(conn, f"before replace of {ds.name}")
     updated = deleted = 0
     try:
         with store.transaction(conn) as cur:
@@ -271,9 +276,10 @@ def undoable_import(cur: store.Connection) -> dict[str, Any] | None:
     return dict(zip(("id", "dataset", "file_name", "imported_at", "username"), row, strict=True))
 
 
-def undo_last_import(conn: store.Connection, username: str | auth.User) -> int:
+def undo_last_import(conn: store.Connection, user: auth.User) -> int:
     """Restore the state before the newest committed import; return that import's id."""
-    username = _acting(username, "undo")
+    username = _acting(user, "undo")
+    backup.snapshot(conn, "before undo")
     with store.transaction(conn) as cur:
         row = cur.execute(
             "SELECT id, dataset, file_name FROM imports WHERE status = 'committed' ORDER BY id DESC LIMIT 1"

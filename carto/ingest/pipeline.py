@@ -288,7 +288,7 @@ def commit_prepared(
     prepared: Prepared,
     options: ImportOptions,
     *,
-    username: str | auth.User,
+    user: auth.User,
     progress: Progress | None = None,
     dry_run: bool = False,
 ) -> ImportResult:
@@ -296,15 +296,14 @@ def commit_prepared(
     if prepared.needs_crs or prepared.report is None:
         raise InputError(crs_refusal(prepared))
     if dry_run:
-        if isinstance(username, auth.User):
-            auth.require(username, "import")
+        auth.require(user, "import")
         return dry_run_result(conn, prepared, options)
     return commit(
         conn,
         prepared.dataset,
         prepared.report.frame,
         mode=options.mode,
-        username=username,
+        user=user,
         file_name=prepared.raw.original_name,
         sha256=prepared.raw.sha256,
         skip_invalid=options.skip_invalid,
@@ -319,7 +318,7 @@ def run_import(
     dataset: Dataset | str,
     options: ImportOptions,
     *,
-    username: str | auth.User,
+    user: auth.User,
     progress: Progress | None = None,
     dry_run: bool = False,
 ) -> ImportResult:
@@ -345,7 +344,7 @@ def run_import(
     )
     tell = _scaled(progress, COMMIT)
     tell(0.0, "commit")
-    result = commit_prepared(conn, prepared, options, username=username, progress=tell, dry_run=dry_run)
+    result = commit_prepared(conn, prepared, options, user=user, progress=tell, dry_run=dry_run)
     if progress is not None:
         progress(1.0, "done")
     return result

@@ -38,13 +38,20 @@ from __future__ import annotations
 import os
 import re
 import stat
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from carto.errors import InputError
 
 MB = 1024 * 1024
+
+# What Python's zipfile raises on damaged archives: found by fuzzing (an unsupported compression
+# method raises NotImplementedError, a corrupt deflate stream zlib.error, an encrypted entry
+# RuntimeError, a torn header struct.error).
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, zlib.error, struct.error)
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,7 @@ def inspect_zip(
     shown = display_name or path.name
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except _ZIP_ERRORS as exc:
         msg = f"{shown} is not a readable zip archive (truncated or damaged?): {exc}"
         raise InputError(msg) from None
     with archive:
@@ -227,7 +234,7 @@ def safe_extract(
                             raise InputError(msg)
                         out.write(chunk)
                 written.append(target)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+    except _ZIP_ERRORS as exc:
         msg = f"{shown} is not a readable zip archive (truncated or damaged?): {exc}"
         raise InputError(msg) from None
     return written
@@ -345,7 +352,7 @@ def _zip_names(path: Path, shown: str) -> list[str]:
     try:
         with zipfile.ZipFile(path) as archive:
             return archive.namelist()
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except _ZIP_ERRORS as exc:
         msg = f"{shown} is not a readable zip archive (truncated or damaged?): {exc}"
         raise InputError(msg) from None
 
