@@ -9,11 +9,7 @@ between reruns and calls :func:`prepare_raw` as the user edits the mapping; the 
 
 from __future__ import annotations
 
-import sys
-import threading
-import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,30 +99,11 @@ def read(
     encoding: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> RawTable:
-    """Parse the upload stored at ``path`` (a server-made name) in a child process."""
-    with _bare_main():
-        return read_upload(Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits)
+    """Parse the upload stored at ``path`` (a server-made name) in a child process.
 
-
-_MAIN_LOCK = threading.Lock()
-
-
-@contextmanager
-def _bare_main() -> Iterator[None]:
-    """Hide the running script from multiprocessing while the reader's child starts.
-
-    A forkserver/spawn child re-runs the parent's ``__main__`` file; under Streamlit that is the
-    page script itself (Streamlit installs each page as ``__main__``), which must not run again in
-    the reader. A bare ``__main__`` without ``__file__`` gives the child nothing to re-run.
+    The reader keeps its child from re-running the parent's ``__main__`` (under Streamlit, the page).
     """
-    with _MAIN_LOCK:
-        saved = sys.modules.get("__main__")
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            if saved is not None:
-                sys.modules["__main__"] = saved
+    return read_upload(Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits)
 
 
 def suggest(columns: list[str], dataset: Dataset | str) -> dict[str, str]:
