@@ -18,6 +18,9 @@ pages = [
     st.Page("app_pages/explorer.py", title=ui.tr("nav.explorer"), icon="🗺️", url_path="explorer", default=True),
     st.Page("app_pages/summary.py", title=ui.tr("nav.summary"), icon="📄", url_path="summary"),
 ]
+if auth.can(user, "import"):
+    pages.append(st.Page("app_pages/import.py", title=ui.tr("nav.import"), icon="📥", url_path="import"))
+    pages.append(st.Page("app_pages/data.py", title=ui.tr("nav.data"), icon="🗄️", url_path="data"))
 if auth.can(user, "settings"):
     pages.append(st.Page("app_pages/admin.py", title=ui.tr("nav.admin"), icon="🛠️", url_path="admin"))
 navigation = st.navigation(pages)

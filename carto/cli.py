@@ -10,15 +10,22 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from carto import auth, backup, sample, store
 from carto.errors import CartoError, InputError
+from carto.model import DATASETS, IMPORT_MODES
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _open(args: argparse.Namespace) -> store.Connection:
     return store.connect(args.db)
+
+
+def _acting(args: argparse.Namespace) -> auth.User:
+    """Whoever runs the command line holds the database file: an administrator, named by --user."""
+    return auth.User(name=args.user, role="admin", source="cli")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -30,7 +37,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_load_sample(args: argparse.Namespace) -> int:
     conn = _open(args)
-    loaded = sample.load_folder(conn, Path(args.dir), username="cli")
+    loaded = sample.load_folder(conn, Path(args.dir), user=auth.cli_user())
     print(", ".join(f"{name}: {n}" for name, n in loaded.items()))
     return 0
 
@@ -51,6 +58,82 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     written = synthetic.write_tier(Path(args.out), args.scale, seed=args.seed)
     print(f"tier {args.scale} written to {args.out}: " + ", ".join(f"{k}: {v}" for k, v in written.items()))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from carto.ingest import mapping as mapping_mod
+    from carto.ingest import pipeline
+    from carto.ingest.commit import ImportRefused
+    from carto.ingest.safety import limits_from_env
+
+    overrides: dict[str, str] = {}
+    if args.mapping:
+        overrides.update(mapping_mod.load_mapping(Path(args.mapping)))
+    overrides.update(mapping_mod.parse_map_args(args.map or [], args.dataset))
+    options = pipeline.ImportOptions(
+        original_name=Path(args.path).name,
+        layer=args.layer,
+        mapping=overrides,
+        crs=args.crs,
+        encoding=args.encoding,
+        mode=args.mode,
+        repair=args.repair,
+        skip_invalid=args.skip_invalid,
+        limits=limits_from_env(),
+    )
+    path = Path(args.path)
+    if not path.is_file():
+        msg = f"{path} is not a file"
+        raise InputError(msg)
+    conn = _open(args)
+    # The CLI's file is the user's own, but it goes through the same checks as an upload.
+    raw = pipeline.read(path, original_name=path.name, layer=args.layer, encoding=args.encoding, limits=options.limits)
+    prepared = pipeline.prepare_raw(
+        raw,
+        dataset=args.dataset,
+        conn=conn,
+        mapping_overrides=overrides,
+        crs=args.crs,
+        repair=args.repair,
+        mode=args.mode,
+    )
+    if args.save_mapping:
+        mapping_mod.save_mapping(prepared.mapping, Path(args.save_mapping))
+    for note in raw.warnings:
+        print(f"note: {note}", file=sys.stderr)
+    try:
+        result = pipeline.commit_prepared(conn, prepared, options, user=_acting(args), dry_run=args.dry_run)
+    except ImportRefused as exc:
+        _write_report(args, exc.report)
+        print(exc.report.summary(limit=args.show), file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _write_report(args, result.report)
+    print(result.summary())
+    return 0
+
+
+def _write_report(args: argparse.Namespace, report: Any) -> None:
+    if args.report and report is not None:
+        Path(args.report).write_text(report.to_csv(), encoding="utf-8")
+        print(f"full report written to {args.report}", file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from carto import export
+
+    conn = _open(args)
+    print(export.export(conn.cursor(), args.dataset, args.format, Path(args.out)))
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from carto.ingest.commit import undo_last_import
+
+    conn = _open(args)
+    undone = undo_last_import(conn, _acting(args))
+    print(f"import #{undone} undone; the data are as before it")
     return 0
 
 
@@ -161,6 +244,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=cmd_sample)
 
+    p = sub.add_parser("import", help="check a file and store its rows (all or nothing)")
+    p.add_argument("dataset", metavar="DATASET", choices=tuple(DATASETS), help=", ".join(DATASETS))
+    p.add_argument("path", metavar="PATH", help="GeoJSON, GeoPackage, zipped Shapefile, CSV, XLSX...")
+    p.add_argument("--layer", metavar="NAME", help="layer or sheet to read when the file has several")
+    p.add_argument("--map", action="append", metavar="FIELD=COLUMN", help="use COLUMN for FIELD (repeatable)")
+    p.add_argument("--mapping", metavar="FILE", help="reuse a mapping saved with --save-mapping")
+    p.add_argument("--save-mapping", metavar="FILE", help="save the mapping used as JSON")
+    p.add_argument("--crs", metavar="EPSG:N", help="coordinate system of the file when it does not say")
+    p.add_argument("--encoding", metavar="NAME", help="text encoding of the file (e.g. cp1252, utf-8)")
+    p.add_argument("--mode", choices=IMPORT_MODES, default="append")
+    p.add_argument("--repair", action="store_true", help="repair invalid geometries (reported as warnings)")
+    p.add_argument("--skip-invalid", action="store_true", help="store the valid rows, skip the others")
+    p.add_argument("--dry-run", action="store_true", help="check and report, store nothing")
+    p.add_argument("--report", metavar="FILE", help="write the full report as CSV")
+    p.add_argument("--show", type=int, default=20, metavar="N", help="problems printed on refusal")
+    p.add_argument("--user", default=_default_user(), help="name recorded in the audit trail")
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("export", help="write a dataset (or the network) to a file")
+    p.add_argument("dataset", metavar="DATASET", choices=(*DATASETS, "network"), help="a dataset or network")
+    p.add_argument("--format", required=True, choices=("geojson", "gpkg", "csv", "gexf", "graphml"))
+    p.add_argument("--out", required=True, metavar="PATH")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("undo", help="undo the last import, restoring the data as before it")
+    p.add_argument("--user", default=_default_user(), help="name recorded in the audit trail")
+    p.set_defaults(handler=cmd_undo)
+
     p = sub.add_parser("indicators", help="figures per territory (actors, relations, brokers, gaps)")
     p.add_argument("--territory", metavar="CODE", help="only this territory")
     p.add_argument("--radius-km", type=float, default=1.0, help="reach of an actor around it (default 1 km)")
@@ -183,6 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_restore)
 
     return parser
+
+
+def _default_user() -> str:
+    return auth.cli_user().name
 
 
 def main(argv: Sequence[str] | None = None) -> int:

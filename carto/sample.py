@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from carto import store
+from carto import auth, backup, store
 from carto.errors import InputError
 from carto.model import CRS, LOAD_ORDER
 
@@ -74,10 +74,15 @@ def load_folder(
     conn: store.Connection,
     directory: Path = SAMPLE_DIR,
     *,
-    username: str = "system",
+    user: auth.User = auth.SYSTEM,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Replace every dataset by the folder's content in one transaction; return row counts."""
+    """Replace every dataset by the folder's content in one transaction; return row counts.
+
+    ``user`` must be allowed to import; a snapshot of the database file is taken first when the
+    database already holds data.
+    """
+    auth.require(user, "import")
     directory = Path(directory)
     if not directory.is_dir():
         msg = f"{directory} is not a folder"
@@ -85,6 +90,8 @@ def load_folder(
     report = progress or (lambda _fraction, _step: None)
     report(0.0, "read")
     frames = read_folder(directory)
+    if not store.is_empty(conn.cursor()):
+        backup.snapshot(conn, "before load-sample")
     digest = folder_digest(directory)
     loaded: dict[str, int] = {}
     with store.transaction(conn) as cur:
@@ -97,7 +104,7 @@ def load_folder(
         store.assign_territories(cur)
         store.record_import(
             cur,
-            username=username,
+            username=user.name,
             dataset_name="all",
             file_name=directory.name,
             sha256=digest,

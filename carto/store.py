@@ -127,8 +127,29 @@ def _migration_1(cur: Connection) -> None:
     cur.execute("INSERT INTO data_version VALUES (0)")
 
 
+def _migration_2(cur: Connection) -> None:
+    # Undo of imports (carto.ingest.commit): who undid what, and the rows each import replaced.
+    cur.execute("ALTER TABLE imports ADD COLUMN rows_skipped INTEGER DEFAULT 0")
+    cur.execute("ALTER TABLE imports ADD COLUMN undone_at TIMESTAMP")
+    cur.execute("ALTER TABLE imports ADD COLUMN undone_by VARCHAR")
+    cur.execute(
+        """
+        CREATE TABLE import_snapshots (
+            import_id INTEGER NOT NULL,
+            dataset VARCHAR NOT NULL,
+            snapshot_table VARCHAR NOT NULL,
+            rows INTEGER NOT NULL,
+            PRIMARY KEY (import_id, dataset)
+        )
+        """
+    )
+
+
 # Append only: a released migration never changes, a new one gets the next number.
-MIGRATIONS: tuple[tuple[int, str, Any], ...] = ((1, "tables of the five datasets, imports", _migration_1),)
+MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
+    (1, "tables of the five datasets, imports", _migration_1),
+    (2, "import snapshots for undo, skipped rows and undo audit in imports", _migration_2),
+)
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +11,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from bench.serve import start_streamlit, stop
 from carto import sample, store
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -151,66 +146,6 @@ def sample_db(sample_db_template: Path, tmp_path: Path) -> Path:
 
 
 # --- a served app for browser tests ----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_streamlit(db: Path, *, extra_env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
-    """Start ``streamlit run app.py`` on a free port; return its URL once healthy."""
-    port = free_port()
-    # A file, not a pipe: nobody reads the pipe, and a full pipe would block the server.
-    log_path = db.with_suffix(".streamlit.log")
-    env = {**os.environ, "CARTO_DB": str(db), "CARTO_TILES": "none", **(extra_env or {})}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=PROJECT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            output = log_path.read_text(errors="replace")
-            msg = f"streamlit exited early:\n{output}"
-            raise RuntimeError(msg)
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return url, proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    msg = "streamlit did not become healthy within 60 s"
-    raise RuntimeError(msg)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="session")

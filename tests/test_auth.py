@@ -96,3 +96,11 @@ def test_role_rules_file(tmp_path, monkeypatch):
         auth.load_role_rules()
     monkeypatch.delenv("CARTO_ROLES")
     assert auth.load_role_rules() == auth.RoleRules()
+
+
+def test_viewer_cannot_replace_the_data_by_function_call(conn):
+    from carto import sample, store
+
+    with pytest.raises(PermissionDenied, match="may not import"):
+        sample.load_folder(conn, sample.SAMPLE_DIR, user=VIEWER)
+    assert store.is_empty(conn)

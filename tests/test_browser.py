@@ -50,8 +50,8 @@ def test_english_browser_gets_english_labels(served_app, browser):
 
 
 def test_roles_by_trusted_proxy_header(sample_db, tmp_path, browser):
-    """Behind an intranet proxy: a viewer typing /admin gets the map, an admin gets the page."""
-    from conftest import start_streamlit, stop
+    """Behind an intranet proxy: a viewer typing /admin, /import or /data gets the map; an admin gets /admin."""
+    from bench.serve import start_streamlit, stop
 
     roles = tmp_path / "roles.toml"
     roles.write_text('[roles]\ndefault = "viewer"\n[roles.emails]\n"dsi@ville.fr" = "admin"\n', encoding="utf-8")
@@ -63,17 +63,21 @@ def test_roles_by_trusted_proxy_header(sample_db, tmp_path, browser):
         },
     )
     try:
-        for email, expected in (("agent@ville.fr", "lecteur"), ("dsi@ville.fr", "administrateur")):
-            context = browser.new_context(locale="fr-FR", extra_http_headers={"X-Carto-Email": email})
-            page = context.new_page()
-            page.goto(f"{url}/admin", wait_until="domcontentloaded")
-            page.get_by_text(f"Connecté : {email} ({expected})").wait_for(timeout=60_000)
-            if expected == "lecteur":
-                # Not registered for a viewer: Streamlit says so and runs the map page instead.
-                page.get_by_text("Territoires, lieux habités et partenaires").wait_for(timeout=60_000)
-                assert page.get_by_text("Sauvegardes").count() == 0
-            else:
-                page.get_by_text("Sauvegardes").wait_for(timeout=60_000)
-            context.close()
+        viewer = browser.new_context(locale="fr-FR", extra_http_headers={"X-Carto-Email": "agent@ville.fr"})
+        page = viewer.new_page()
+        refused = (("/admin", "Sauvegardes"), ("/import", "Importer un fichier"), ("/data", "Données et imports"))
+        for path, title in refused:
+            page.goto(f"{url}{path}", wait_until="domcontentloaded")
+            page.get_by_text("Connecté : agent@ville.fr (lecteur)").wait_for(timeout=60_000)
+            # Not registered for a viewer: Streamlit says so and runs the map page instead.
+            page.get_by_text("Territoires, lieux habités et partenaires").wait_for(timeout=60_000)
+            assert page.get_by_text(title, exact=True).count() == 0, path
+        viewer.close()
+        admin = browser.new_context(locale="fr-FR", extra_http_headers={"X-Carto-Email": "dsi@ville.fr"})
+        page = admin.new_page()
+        page.goto(f"{url}/admin", wait_until="domcontentloaded")
+        page.get_by_text("Connecté : dsi@ville.fr (administrateur)").wait_for(timeout=60_000)
+        page.get_by_text("Sauvegardes").wait_for(timeout=60_000)
+        admin.close()
     finally:
         stop(proc)

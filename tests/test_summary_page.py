@@ -32,7 +32,7 @@ def tiny_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = summary_data.write_folder(tmp_path_factory.mktemp("fixture") / "tiny")
     db = tmp_path_factory.mktemp("db") / "tiny.duckdb"
     conn = store.connect(db)
-    sample.load_folder(conn, folder, username="test")
+    sample.load_folder(conn, folder)
     conn.close()
     return db
 

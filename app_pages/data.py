@@ -1,0 +1,74 @@
+"""Data page: the imports audit trail, undo of the last import, downloads of every table."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from carto import export, store, ui
+from carto.ingest.commit import undo_last_import, undoable_import
+from carto.model import DATASETS
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _export_bytes(name: str, fmt: str, version: int, db: str) -> bytes:
+    # ``version`` and ``db`` key the cache: a commit or another database means a new file.
+    del version, db
+    with tempfile.TemporaryDirectory(prefix="carto-export-") as tmp:
+        return export.export_bytes(ui.cursor(), name, fmt, Path(tmp))
+
+
+user = ui.page_guard("undo")
+st.title(ui.tr("data.title"))
+
+st.subheader(ui.tr("data.imports"))
+imports = store.list_imports(ui.cursor())
+if imports.empty:
+    st.info(ui.tr("data.no_imports"))
+else:
+    st.dataframe(imports, hide_index=True, width="stretch")
+
+st.subheader(ui.tr("data.undo"))
+last = undoable_import(ui.cursor())
+if last is None:
+    st.caption(ui.tr("data.nothing_to_undo"))
+else:
+    st.write(
+        ui.tr(
+            "data.undo_what",
+            id=last["id"],
+            dataset=ui.tr(f"dataset.{last['dataset']}"),
+            file=last["file_name"],
+            user=last["username"],
+            when=f"{last['imported_at']:%Y-%m-%d %H:%M}",
+        )
+    )
+    confirmed = st.checkbox(ui.tr("data.undo_confirm"), key="undo_confirm")
+    if st.button(ui.tr("data.undo"), disabled=not confirmed, key="undo_button"):
+        undone = undo_last_import(ui.connection(), user)
+        st.session_state["undo_done"] = undone
+        st.rerun()
+if "undo_done" in st.session_state:
+    st.success(ui.tr("data.undo_done", id=st.session_state.pop("undo_done")))
+
+st.subheader(ui.tr("data.downloads"))
+names = [*DATASETS, export.NETWORK]
+left, right = st.columns(2)
+name = left.selectbox(
+    ui.tr("data.download_dataset"),
+    names,
+    format_func=lambda n: ui.tr("data.network") if n == export.NETWORK else ui.tr(f"dataset.{n}"),
+    key="download_dataset",
+)
+formats = export.GRAPH_FORMATS if name == export.NETWORK else export.TABLE_FORMATS
+fmt = right.selectbox(ui.tr("data.download_format"), formats, key="download_format")
+shown = ui.tr("data.network") if name == export.NETWORK else ui.tr(f"dataset.{name}")
+st.download_button(
+    ui.tr("data.download", name=shown, format=fmt),
+    data=_export_bytes(name, fmt, ui.data_version(), str(store.default_db_path())),
+    file_name=f"{name}.{fmt}",
+    mime=export.MEDIA_TYPES[fmt],
+    key="download_button",
+)

@@ -1,0 +1,434 @@
+"""Column mapping and geometry building: from a file's own columns to a dataset's model columns.
+
+A *mapping* is a plain ``{field: column}`` dict: ``field`` is a column of the dataset (see
+:mod:`carto.model`) or one of the coordinate fields ``lon``, ``lat`` (WGS84) and ``x``, ``y``
+(projected, in a CRS the user confirms); ``column`` is the file's column. It is saved as JSON.
+
+:func:`apply_mapping` returns the dataset's columns with values as found (validation comes later),
+plus
+
+- ``_row``: the row number a user sees (spreadsheets: header is row 1, so data starts at 2;
+  geodata files: feature number from 1);
+- ``_issue``: a message for the rows whose geometry could not be built (else missing);
+- ``geometry`` in EPSG:4326 for spatial datasets.
+
+Frame-level notes (CRS used, codes repaired) are in ``frame.attrs["warnings"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from carto.errors import InputError
+from carto.ingest.read import RawTable
+from carto.model import CRS, Dataset
+from carto.model import dataset as get_dataset
+
+COORDINATE_FIELDS = ("lon", "lat", "x", "y")
+
+# Synonyms, normalised (lower case, no accents, "_" between words), most specific first.
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "identifiant", "ident", "uid", "ref", "reference", "num", "numero"),
+    "code": (
+        "code",
+        "code_insee",
+        "insee",
+        "codgeo",
+        "code_commune",
+        "insee_com",
+        "code_geo",
+        "depcom",
+        "com",
+        "code_territoire",
+        "code_com",
+    ),
+    "name": (
+        "name",
+        "nom",
+        "libelle",
+        "lib",
+        "raison_sociale",
+        "denomination",
+        "nom_commune",
+        "libgeo",
+        "denomination_unite_legale",
+        "nom_raison_sociale",
+        "enseigne",
+        "nom_com",
+        "intitule",
+        "label",
+        "title",
+        "titre",
+        "nom_structure",
+        "nom_acteur",
+        "nom_lieu",
+    ),
+    "level": ("level", "niveau", "echelon", "type_territoire"),
+    "parent_code": (
+        "parent_code",
+        "code_parent",
+        "parent",
+        "code_epci",
+        "siren_epci",
+        "epci",
+        "code_dep",
+        "insee_dep",
+        "dep",
+    ),
+    "population": ("population", "pop", "ptot", "pmun", "nb_habitants", "habitants", "pop_totale"),
+    "type": ("type", "categorie", "category", "type_acteur", "type_structure", "type_partenaire"),
+    "sector": ("sector", "secteur", "domaine", "champ", "secteur_activite"),
+    "siret": ("siret", "siren", "num_siret", "numero_siret"),
+    "territory_code": (
+        "territory_code",
+        "code_insee",
+        "insee",
+        "codgeo",
+        "code_commune",
+        "commune_code",
+        "insee_com",
+        "depcom",
+        "code_territoire",
+        "code_com",
+        "code_commune_etablissement",
+        "com_insee",
+    ),
+    "kind": ("kind", "genre", "nature", "type", "categorie", "type_lieu", "type_relation", "type_lien"),
+    "publics": ("publics", "public", "public_cible", "publics_cibles", "groupes", "groups"),
+    "source": ("source", "origine", "from", "de", "source_id", "id_source"),
+    "target": ("target", "cible", "destination", "to", "vers", "target_id", "id_cible"),
+    "dimension": ("dimension",),
+    "formal": ("formal", "formel", "formalise", "contractuel", "contractualise"),
+    "scheme_id": ("scheme_id", "dispositif", "scheme", "id_dispositif", "dispositif_id", "code_dispositif"),
+    "weight": ("weight", "poids", "intensite", "intensity", "force"),
+    "directed": ("directed", "oriente", "dirige"),
+    "start": ("start", "debut", "date_debut", "start_date", "date_start", "du"),
+    "end": ("end", "fin", "date_fin", "end_date", "date_end", "au"),
+    "stage": ("stage", "etape", "phase"),
+    "lat": ("lat", "latitude", "y_wgs84", "lat_wgs84", "wgs84_lat"),
+    "lon": ("lon", "lng", "long", "longitude", "x_wgs84", "lon_wgs84", "wgs84_lon"),
+    "x": ("x", "coord_x", "x_l93", "x_lambert93", "xl93", "x_lambert", "lambert_x", "easting"),
+    "y": ("y", "coord_y", "y_l93", "y_lambert93", "yl93", "y_lambert", "lambert_y", "northing"),
+}
+
+
+_ID_SYNONYMS = {
+    "actors": ("id_actor", "actor_id", "id_acteur", "id_partenaire", "id_structure"),
+    "places": ("id_place", "place_id", "id_lieu"),
+    "relations": ("id_relation", "relation_id", "id_lien"),
+    "schemes": ("id_scheme", "scheme_id", "id_dispositif", "code_dispositif"),
+}
+
+
+def normalise_name(name: str, *, split_camel: bool = False) -> str:
+    """Lower case, accents removed, runs of other characters as one ``_``: ``Libellé`` → ``libelle``.
+
+    With ``split_camel``, ``codeCommuneEtablissement`` (SIRENE's style) gives
+    ``code_commune_etablissement``.
+    """
+    text = unicodedata.normalize("NFKD", str(name))
+    if split_camel:
+        text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def mapping_fields(dataset: str) -> tuple[str, ...]:
+    """Fields a mapping for ``dataset`` may set: its columns, then coordinates for point datasets."""
+    ds = get_dataset(dataset)
+    extra = COORDINATE_FIELDS if ds.geometry in ("point", "any") else ()
+    return ds.column_names + extra
+
+
+def suggest_mapping(columns: list[str], dataset: str, *, has_geometry: bool = False) -> dict[str, str]:
+    """Recognise common French and English column names; ``{field: column}`` for those found.
+
+    With ``has_geometry`` (the file has its own geometries) coordinate columns are not suggested:
+    mapped lon/lat or x/y columns take precedence over the file's geometry in :func:`apply_mapping`.
+    """
+    fields = mapping_fields(dataset)
+    if has_geometry:
+        fields = tuple(f for f in fields if f not in COORDINATE_FIELDS)
+    by_name: dict[str, str] = {}
+    for column in columns:
+        by_name.setdefault(normalise_name(column), column)
+    for column in columns:
+        by_name.setdefault(normalise_name(column, split_camel=True), column)
+    used: set[str] = set()
+    mapping: dict[str, str] = {}
+    # Exact field names first, so a column called "type" is not taken as a place's "kind"
+    # when the file also has "kind"; then synonyms in order of preference.
+    for field in fields:
+        if field in by_name:
+            mapping[field] = by_name[field]
+            used.add(by_name[field])
+    for field in fields:
+        if field in mapping:
+            continue
+        synonyms = _SYNONYMS.get(field, ())
+        if field == "id":
+            synonyms = (*synonyms, *_ID_SYNONYMS.get(dataset, ()))
+        for synonym in synonyms:
+            found = by_name.get(synonym)
+            if found is not None and found not in used:
+                mapping[field] = found
+                used.add(found)
+                break
+    return mapping
+
+
+def save_mapping(mapping: dict[str, str], path: Path) -> None:
+    """Write a mapping as JSON, to be reused with :func:`load_mapping`."""
+    path.write_text(json.dumps(mapping, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_mapping(path: Path) -> dict[str, str]:
+    """Read a mapping written by :func:`save_mapping`; refuse anything but ``{"field": "column"}``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"cannot read the mapping file {path.name}: {exc}"
+        raise InputError(msg) from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        msg = f"{path.name} is not a mapping: expected a JSON object of field names to column names"
+        raise InputError(msg)
+    return dict(data)
+
+
+def parse_map_args(args: list[str], dataset: str) -> dict[str, str]:
+    """``["FIELD=COLUMN", ...]`` from the CLI's ``--map`` options as a mapping for ``dataset``."""
+    fields = mapping_fields(dataset)
+    mapping: dict[str, str] = {}
+    for arg in args:
+        field, sep, column = arg.partition("=")
+        field = field.strip()
+        if not sep or not field or not column:
+            msg = f"--map {arg!r}: expected FIELD=COLUMN, e.g. --map name=nom_structure"
+            raise InputError(msg)
+        if field not in fields:
+            msg = f"--map {arg!r}: {dataset} has no field {field!r}; fields: {', '.join(fields)}"
+            raise InputError(msg)
+        mapping[field] = column
+    return mapping
+
+
+# --- CRS --------------------------------------------------------------------------------------
+
+# Metropolitan France and Corsica with a margin, in degrees.
+FRANCE_BOUNDS = (-6.0, 41.0, 10.0, 51.5)
+
+# Candidates in order of preference when several fit: the official Lambert-93 first.
+_CANDIDATE_CRS = (
+    "EPSG:4326",
+    "EPSG:2154",
+    *(f"EPSG:{code}" for code in range(3942, 3951)),
+    "EPSG:27572",
+    "EPSG:3857",
+)
+
+
+def _sample(values: np.ndarray, size: int = 2000) -> np.ndarray:
+    if len(values) <= size:
+        return values
+    return values[np.linspace(0, len(values) - 1, size).astype(int)]
+
+
+def guess_crs(xs: object, ys: object) -> list[str]:
+    """Candidate CRS whose coordinates put every point in metropolitan France, best first.
+
+    Never applied silently: the caller shows the candidates and the user confirms one.
+    """
+    x = pd.to_numeric(pd.Series(xs), errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(pd.Series(ys), errors="coerce").to_numpy(dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = _sample(x[keep]), _sample(y[keep])
+    if len(x) == 0:
+        return []
+    west, south, east, north = FRANCE_BOUNDS
+    found = []
+    for code in _CANDIDATE_CRS:
+        if code == "EPSG:4326":
+            lon, lat = x, y
+        else:
+            transformer = pyproj.Transformer.from_crs(code, CRS, always_xy=True)
+            lon, lat = transformer.transform(x, y)
+        lon, lat = np.asarray(lon), np.asarray(lat)
+        inside = np.isfinite(lon) & np.isfinite(lat) & (lon >= west) & (lon <= east)
+        inside &= (lat >= south) & (lat <= north)
+        if inside.all():
+            found.append(code)
+    return found
+
+
+def detect_swapped_lonlat(lon: object, lat: object) -> bool:
+    """True when most "longitudes" look like French latitudes and "latitudes" like longitudes."""
+    x = pd.to_numeric(pd.Series(lon), errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(pd.Series(lat), errors="coerce").to_numpy(dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    if not keep.any():
+        return False
+    x, y = x[keep], y[keep]
+    west, south, east, north = FRANCE_BOUNDS
+    swapped = (x >= south) & (x <= north) & (y >= west) & (y <= east)
+    normal = (x >= west) & (x <= east) & (y >= south) & (y <= north)
+    return bool(swapped.mean() >= 0.9 and normal.mean() < 0.5)
+
+
+def _crs_error(shown: str, xs: object, ys: object, what: str) -> InputError:
+    candidates = guess_crs(xs, ys)
+    if candidates:
+        listed = ", ".join(candidates)
+        hint = f"its coordinates fit {listed}; confirm one with --crs {candidates[0]} (or choose it on the page)"
+    else:
+        hint = "its coordinates fit no usual French CRS; give the right one with --crs EPSG:N"
+    return InputError(f"{shown}: {what} has no CRS; {hint}")
+
+
+def _check_crs(code: str) -> pyproj.CRS:
+    try:
+        return pyproj.CRS.from_user_input(code)
+    except pyproj.exceptions.CRSError:
+        msg = f"unknown CRS {code!r}; give it as EPSG:N, e.g. EPSG:2154 for Lambert-93"
+        raise InputError(msg) from None
+
+
+# --- applying a mapping -----------------------------------------------------------------------
+
+
+def _numbers(series: pd.Series) -> pd.Series:
+    """Coordinates as floats; decimal commas accepted; anything else becomes NaN."""
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype(float)
+    text = series.astype("str").str.strip().str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce")
+
+
+def _points(x: pd.Series, y: pd.Series) -> np.ndarray:
+    xs, ys = _numbers(x).to_numpy(dtype=float), _numbers(y).to_numpy(dtype=float)
+    missing = ~(np.isfinite(xs) & np.isfinite(ys))
+    points = np.asarray(shapely.points(np.where(missing, 0.0, xs), np.where(missing, 0.0, ys)), dtype=object)
+    points[missing] = None
+    return points
+
+
+def _attach_to_territories(
+    codes: pd.Series, territories: gpd.GeoDataFrame, warnings: list[str]
+) -> tuple[pd.Series, np.ndarray, pd.Series]:
+    """(code used, point on surface of that territory, issue) for each row's commune code."""
+    known = territories.set_index(territories["code"].astype(str))
+    surface = known.geometry.to_crs(CRS) if known.crs is not None else known.geometry
+    anchors = dict(zip(known.index, shapely.point_on_surface(surface.values), strict=True))
+    text = codes.astype("str").str.strip().where(codes.notna())
+    padded = text.where(~(text.str.fullmatch(r"\d{4}").fillna(False)), "0" + text)
+    fixed = text.where(text.isin(anchors.keys()) | ~padded.isin(anchors.keys()), padded)
+    repaired = int((text.notna() & (fixed != text)).sum())
+    if repaired:
+        warnings.append(f"{repaired} commune codes had lost their leading zero (e.g. 1001 → 01001) and were completed")
+    geometry = np.array([anchors.get(code) for code in fixed], dtype=object)
+    issue = pd.Series(pd.NA, index=codes.index, dtype="str")
+    issue[fixed.isna()] = "no coordinates and no commune code"
+    unknown = fixed.notna() & ~fixed.isin(anchors.keys())
+    issue[unknown] = "commune code " + fixed[unknown].map(repr) + " is not a known territory"
+    return fixed, geometry, issue
+
+
+def apply_mapping(
+    raw: RawTable,
+    dataset: str,
+    mapping: dict[str, str],
+    *,
+    crs: str | None,
+    territories: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
+    """The dataset's columns from ``raw`` through ``mapping``; a geometry in EPSG:4326 if spatial.
+
+    ``crs`` is the CRS the user confirmed, for x/y columns or a file without one (it overrides the
+    file's). ``territories`` (code + geometry) attaches rows without coordinates by commune code.
+    """
+    ds: Dataset = get_dataset(dataset)
+    frame = raw.frame
+    shown = raw.original_name
+    fields = mapping_fields(dataset)
+    unknown_fields = [f for f in mapping if f not in fields]
+    if unknown_fields:
+        msg = f"{dataset} has no field {unknown_fields[0]!r}; fields: {', '.join(fields)}"
+        raise InputError(msg)
+    missing = [c for c in mapping.values() if c not in frame.columns]
+    if missing:
+        msg = f"{shown} has no column {missing[0]!r}; its columns: {', '.join(map(str, frame.columns))}"
+        raise InputError(msg)
+    out = pd.DataFrame(index=frame.index)
+    for column in ds.column_names:
+        source = mapping.get(column)
+        out[column] = frame[source] if source is not None else pd.Series(pd.NA, index=frame.index, dtype="str")
+    out["_row"] = np.arange(len(frame), dtype="int64") + raw.first_row
+    if raw.format in ("csv", "xlsx") and pd.api.types.is_integer_dtype(frame.index):
+        out["_row"] = frame.index.to_numpy(dtype="int64") + raw.first_row
+    out["_issue"] = pd.Series(pd.NA, index=frame.index, dtype="str")
+    warnings: list[str] = list(raw.warnings)
+    out.attrs["warnings"] = warnings
+    if ds.geometry is None:
+        return out.reset_index(drop=True)
+
+    has_lonlat = "lon" in mapping or "lat" in mapping
+    has_xy = "x" in mapping or "y" in mapping
+    file_geometry = isinstance(frame, gpd.GeoDataFrame) and not frame.geometry.isna().all()
+    if has_lonlat or has_xy:
+        pair = ("lon", "lat") if has_lonlat else ("x", "y")
+        absent = [f for f in pair if f not in mapping]
+        if absent:
+            msg = f"map both {pair[0]} and {pair[1]}: {absent[0]} is missing (--map {absent[0]}=COLUMN)"
+            raise InputError(msg)
+        xs, ys = frame[mapping[pair[0]]], frame[mapping[pair[1]]]
+        if has_lonlat:
+            if detect_swapped_lonlat(_numbers(xs), _numbers(ys)):
+                msg = (
+                    f"{shown}: column {mapping['lon']!r} holds latitudes and {mapping['lat']!r} longitudes; "
+                    f"swap them: --map lon={mapping['lat']} --map lat={mapping['lon']}"
+                )
+                raise InputError(msg)
+            source_crs = CRS
+        else:
+            if crs is None:
+                raise _crs_error(shown, _numbers(xs), _numbers(ys), f"columns {mapping['x']!r}/{mapping['y']!r}")
+            source_crs = crs
+        geometry = gpd.GeoSeries(_points(xs, ys), index=frame.index, crs=_check_crs(source_crs))
+        issue = pd.Series(pd.NA, index=frame.index, dtype="str")
+        issue[geometry.isna()] = f"no coordinates in {mapping[pair[0]]!r}/{mapping[pair[1]]!r}"
+        out["_issue"] = issue
+    elif file_geometry:
+        assert isinstance(frame, gpd.GeoDataFrame)
+        geometry = frame.geometry
+        source = crs or raw.crs
+        if source is None:
+            bounds = geometry.bounds
+            raise _crs_error(shown, bounds["minx"], bounds["miny"], "the file")
+        if crs is not None and raw.crs is not None and crs != raw.crs:
+            warnings.append(f"the file says its CRS is {raw.crs}; {crs} was used as you asked")
+        geometry = geometry.set_crs(_check_crs(source), allow_override=True)
+    elif ds.name in ("actors", "places") and "territory_code" in mapping:
+        if territories is None or territories.empty:
+            msg = f"{shown} has no coordinates: attaching rows by commune code needs territories loaded first"
+            raise InputError(msg)
+        code, points, issue = _attach_to_territories(out["territory_code"], territories, warnings)
+        out["territory_code"] = code
+        out["_issue"] = issue
+        geometry = gpd.GeoSeries(points, index=frame.index, crs=CRS)
+    else:
+        need = "lon/lat or x/y columns" + (", or a commune code" if ds.name in ("actors", "places") else "")
+        msg = f"{shown} has no geometry: map {need} (--map lon=COLUMN --map lat=COLUMN)"
+        raise InputError(msg)
+    if geometry.crs is not None and not geometry.crs.equals(pyproj.CRS(CRS)):
+        geometry = geometry.to_crs(CRS)
+    result = gpd.GeoDataFrame(out, geometry=geometry.rename("geometry").values, crs=CRS)
+    result.attrs["warnings"] = warnings
+    return result.reset_index(drop=True)

@@ -1,0 +1,327 @@
+"""The one import path shared by the CLI and the page: read → map → validate → commit.
+
+:func:`read` parses the upload (in a child process, see :mod:`carto.ingest.read`); :func:`prepare_raw`
+maps its columns (suggestion + the user's overrides), builds geometries in EPSG:4326 and validates;
+:func:`run_import` chains them and commits. The page keeps the :class:`~carto.ingest.read.RawTable`
+between reruns and calls :func:`prepare_raw` as the user edits the mapping; the CLI calls
+:func:`run_import`. Both therefore apply the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from carto import auth, store
+from carto.errors import InputError
+from carto.ingest import mapping as mapping_mod
+from carto.ingest.commit import ImportResult, commit, rows_to_store
+from carto.ingest.read import RawTable, read_upload
+from carto.ingest.safety import DEFAULT_LIMITS, Limits
+from carto.ingest.validate import Report, validate
+from carto.model import DATASETS, IMPORT_MODES, Dataset
+
+Progress = Callable[[float, str], None]
+
+# Share of the progress bar per step: parsing dominates for big files, then checks, then the commit.
+PARSE, CHECK, COMMIT = (0.0, 0.4), (0.4, 0.6), (0.6, 1.0)
+
+
+@dataclass
+class ImportOptions:
+    """Everything the user chooses about one import (CLI flags, page widgets)."""
+
+    original_name: str | None = None
+    layer: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    crs: str | None = None
+    encoding: str | None = None
+    mode: str = "append"
+    repair: bool = False
+    skip_invalid: bool = False
+    limits: Limits = DEFAULT_LIMITS
+
+
+@dataclass
+class Prepared:
+    """A read, mapped and validated file, ready to commit (or waiting for a CRS confirmation)."""
+
+    raw: RawTable
+    dataset: Dataset
+    suggested: dict[str, str]
+    mapping: dict[str, str]
+    crs: str | None
+    crs_guess: str | None = None
+    crs_candidates: list[str] = field(default_factory=list)
+    frame: pd.DataFrame | None = None
+    report: Report | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def checked_report(self) -> Report:
+        """The validation report; :class:`InputError` while the CRS is unconfirmed."""
+        if self.report is None:
+            raise InputError(crs_refusal(self))
+        return self.report
+
+    @property
+    def needs_crs(self) -> bool:
+        """True when the file gives no CRS: the user must confirm :attr:`crs_guess` or give one."""
+        return self.frame is None
+
+
+def _dataset(value: Dataset | str) -> Dataset:
+    if isinstance(value, Dataset):
+        return value
+    if value not in DATASETS:
+        msg = f"unknown dataset {value!r}; expected one of: {', '.join(DATASETS)}"
+        raise InputError(msg)
+    return DATASETS[value]
+
+
+def _scaled(progress: Progress | None, span: tuple[float, float]) -> Progress:
+    low, high = span
+
+    def tell(fraction: float, step: str) -> None:
+        if progress is not None:
+            progress(low + (high - low) * min(1.0, max(0.0, fraction)), step)
+
+    return tell
+
+
+def read(
+    path: Path,
+    *,
+    original_name: str,
+    layer: str | None = None,
+    encoding: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> RawTable:
+    """Parse the upload stored at ``path`` (a server-made name) in a child process.
+
+    The reader keeps its child from re-running the parent's ``__main__`` (under Streamlit, the page).
+    """
+    return read_upload(Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits)
+
+
+def suggest(columns: list[str], dataset: Dataset | str) -> dict[str, str]:
+    """The mapping suggested from the file's column names (``{field: column}``)."""
+    return dict(mapping_mod.suggest_mapping(columns, _dataset(dataset).name))
+
+
+def _crs_candidates(raw: RawTable, chosen: dict[str, str], crs: str | None) -> list[str] | None:
+    """None when the geometry's CRS is known; else the CRS its coordinates fit, best first (maybe none).
+
+    Longitude/latitude columns are WGS84 by definition; x/y columns and files without a CRS need
+    the user's confirmation, never a silent guess.
+    """
+    import geopandas as gpd
+
+    if crs is not None:
+        return None
+    has_lonlat = "lon" in chosen or "lat" in chosen
+    has_xy = "x" in chosen and "y" in chosen
+    if has_lonlat:
+        return None
+    if has_xy:
+        return mapping_mod.guess_crs(
+            mapping_mod._numbers(raw.frame[chosen["x"]]), mapping_mod._numbers(raw.frame[chosen["y"]])
+        )
+    frame = raw.frame
+    if isinstance(frame, gpd.GeoDataFrame) and not frame.geometry.isna().all() and raw.crs is None:
+        bounds = frame.geometry.bounds
+        return mapping_mod.guess_crs(bounds["minx"], bounds["miny"])
+    return None
+
+
+def _needs_territories(ds: Dataset, raw: RawTable, chosen: dict[str, str]) -> bool:
+    import geopandas as gpd
+
+    if ds.name not in ("actors", "places") or "territory_code" not in chosen:
+        return False
+    if any(f in chosen for f in mapping_mod.COORDINATE_FIELDS):
+        return False
+    return not (isinstance(raw.frame, gpd.GeoDataFrame) and not raw.frame.geometry.isna().all())
+
+
+def prepare_raw(
+    raw: RawTable,
+    *,
+    dataset: Dataset | str,
+    conn: store.Connection,
+    mapping_overrides: dict[str, str] | None = None,
+    crs: str | None = None,
+    repair: bool = False,
+    mode: str = "append",
+) -> Prepared:
+    """Map, georeference and validate a read file; never stores anything.
+
+    When the file's CRS is unknown the result has no frame (:attr:`Prepared.needs_crs`) and lists
+    the CRS its coordinates fit: the user confirms one and calls again with ``crs``.
+    """
+    ds = _dataset(dataset)
+    if mode not in IMPORT_MODES:
+        msg = f"unknown import mode {mode!r}; expected one of: {', '.join(IMPORT_MODES)}"
+        raise InputError(msg)
+    columns = [str(c) for c in raw.frame.columns if c != getattr(raw.frame, "_geometry_column_name", None)]
+    suggested = suggest(columns, ds)
+    chosen = {**suggested, **(mapping_overrides or {})}
+    chosen = {k: v for k, v in chosen.items() if v}
+    prepared = Prepared(raw=raw, dataset=ds, suggested=suggested, mapping=chosen, crs=crs or raw.crs)
+    if ds.geometry is not None:
+        candidates = _crs_candidates(raw, chosen, crs)
+        if candidates is not None:
+            prepared.crs_candidates = candidates
+            prepared.crs_guess = candidates[0] if candidates else None
+            return prepared
+    cur = conn.cursor()
+    territories = (
+        store.read_dataset(cur, "territories", columns=["code"]) if _needs_territories(ds, raw, chosen) else None
+    )
+    frame = mapping_mod.apply_mapping(raw, ds.name, chosen, crs=crs, territories=territories)
+    prepared.frame = frame
+    prepared.notes = list(frame.attrs.get("warnings", []))
+    prepared.report = validate(frame, ds, conn_or_cursor=cur, repair=repair, mode=mode)
+    return prepared
+
+
+def prepare(
+    path: Path,
+    *,
+    dataset: Dataset | str,
+    original_name: str,
+    conn: store.Connection,
+    layer: str | None = None,
+    mapping_overrides: dict[str, str] | None = None,
+    crs: str | None = None,
+    encoding: str | None = None,
+    repair: bool = False,
+    mode: str = "append",
+    limits: Limits = DEFAULT_LIMITS,
+) -> Prepared:
+    """:func:`read` then :func:`prepare_raw`."""
+    raw = read(path, original_name=original_name, layer=layer, encoding=encoding, limits=limits)
+    return prepare_raw(
+        raw,
+        dataset=dataset,
+        conn=conn,
+        mapping_overrides=mapping_overrides,
+        crs=crs,
+        repair=repair,
+        mode=mode,
+    )
+
+
+def crs_refusal(prepared: Prepared) -> str:
+    """What to tell a user whose file gives no CRS."""
+    guess = prepared.crs_guess
+    hint = (
+        f"its coordinates fit {', '.join(prepared.crs_candidates)}: confirm one with --crs {guess}"
+        if guess
+        else "its coordinates fit no usual French CRS; give it with --crs EPSG:N"
+    )
+    return f"{prepared.raw.original_name} does not say which coordinate system it uses; {hint}"
+
+
+def dry_run_result(conn: store.Connection, prepared: Prepared, options: ImportOptions) -> ImportResult:
+    """What :func:`commit` would do, computed without writing."""
+    assert prepared.report is not None and prepared.frame is not None
+    report = prepared.report
+    ds = prepared.dataset
+    rows = rows_to_store(report.frame, report, skip_invalid=options.skip_invalid)
+    cur = conn.cursor()
+    updated = deleted = 0
+    if options.mode == "replace":
+        row = cur.execute(f"SELECT count(*) FROM {ds.name}").fetchone()
+        deleted = int(row[0]) if row else 0
+    elif options.mode == "upsert":
+        keys = pd.DataFrame({"k": rows[ds.key].astype(str).astype("object")})
+        cur.register("_dry_keys", keys)
+        try:
+            row = cur.execute(
+                f'SELECT count(*) FROM {ds.name} WHERE "{ds.key}" IN (SELECT k FROM _dry_keys)'
+            ).fetchone()
+        finally:
+            cur.unregister("_dry_keys")
+        updated = int(row[0]) if row else 0
+    return ImportResult(
+        import_id=None,
+        dataset=ds.name,
+        mode=options.mode,
+        rows_read=report.rows,
+        inserted=len(rows) - updated,
+        updated=updated,
+        deleted=deleted,
+        skipped=report.rows - len(rows),
+        report=report,
+        dry_run=True,
+    )
+
+
+def commit_prepared(
+    conn: store.Connection,
+    prepared: Prepared,
+    options: ImportOptions,
+    *,
+    user: auth.User,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+) -> ImportResult:
+    """Commit a prepared file (refusing when its CRS is unconfirmed or it has errors)."""
+    if prepared.needs_crs or prepared.report is None:
+        raise InputError(crs_refusal(prepared))
+    if dry_run:
+        auth.require(user, "import")
+        return dry_run_result(conn, prepared, options)
+    return commit(
+        conn,
+        prepared.dataset,
+        prepared.report.frame,
+        mode=options.mode,
+        user=user,
+        file_name=prepared.raw.original_name,
+        sha256=prepared.raw.sha256,
+        skip_invalid=options.skip_invalid,
+        report=prepared.report,
+        progress=progress,
+    )
+
+
+def run_import(
+    conn: store.Connection,
+    path: Path,
+    dataset: Dataset | str,
+    options: ImportOptions,
+    *,
+    user: auth.User,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+) -> ImportResult:
+    """Read, map, validate and commit one file; ``progress(fraction, step)`` sees parse/check/commit."""
+    path = Path(path)
+    _scaled(progress, PARSE)(0.0, "parse")
+    raw = read(
+        path,
+        original_name=options.original_name or path.name,
+        layer=options.layer,
+        encoding=options.encoding,
+        limits=options.limits,
+    )
+    _scaled(progress, CHECK)(0.0, "check")
+    prepared = prepare_raw(
+        raw,
+        dataset=dataset,
+        conn=conn,
+        mapping_overrides=options.mapping,
+        crs=options.crs,
+        repair=options.repair,
+        mode=options.mode,
+    )
+    tell = _scaled(progress, COMMIT)
+    tell(0.0, "commit")
+    result = commit_prepared(conn, prepared, options, user=user, progress=tell, dry_run=dry_run)
+    if progress is not None:
+        progress(1.0, "done")
+    return result

@@ -1,0 +1,837 @@
+"""Read an uploaded file into a :class:`RawTable`, parsing it in a child process with limits.
+
+The server writes the upload's bytes to a name it generates (:func:`save_upload`); the user's file
+name is only used to choose the format and in messages. :func:`read_upload` then
+
+1. checks the content against the extension (:func:`carto.ingest.safety.sniff`); XLSX archives are
+   inspected like zips;
+2. for zipped shapefiles and MapInfo tables, inspects the archive and extracts it itself into a
+   fresh directory (GDAL never sees the zip, a URL or a ``/vsi`` prefix);
+3. parses the file in a child process forked from a clean ``forkserver`` that has the readers
+   imported (so a child starts in about 0.1 s); the child's address space is capped
+   (``RLIMIT_AS``), it is killed after a wall-clock timeout, and it never re-runs the parent's
+   ``__main__`` (under Streamlit, the page being shown);
+4. gets the table back as an uncompressed Arrow IPC file with WKB geometries, which the parent
+   decodes with shapely, not GDAL.
+
+Text decoded with the wrong encoding (UTF-8 read as Latin-1: ``Ã©`` for ``é``; Windows-1252 read
+as ISO-8859-1: control characters for ``’``) is repaired when every affected value repairs
+cleanly, with a warning, and refused with a message naming ``--encoding`` otherwise.
+
+Call :func:`warm_up` when a server starts to have the fork server ready for the first upload.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import multiprocessing
+import multiprocessing.forkserver as mp_forkserver
+import multiprocessing.spawn as mp_spawn
+import os
+import re
+import resource
+import secrets
+import tempfile
+import threading
+import traceback
+import warnings as py_warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyogrio
+import pyproj
+import shapely
+
+from carto.errors import InputError
+from carto.ingest.safety import (
+    DEFAULT_LIMITS,
+    MB,
+    SUFFIX_FORMATS,
+    Limits,
+    check_mapinfo_table,
+    format_from_name,
+    inspect_zip,
+    safe_extract,
+    sniff,
+)
+
+TABULAR_FORMATS = ("csv", "xlsx")
+SINGLE_LAYER_FORMATS = ("geojson", "flatgeobuf")
+_RECORD = "__carto_record__"
+
+
+@dataclass
+class RawTable:
+    """A file as read, before mapping: its own column names, its CRS, what the reader noticed."""
+
+    frame: pd.DataFrame  # GeoDataFrame when the file has geometries; the file's own column names
+    original_name: str  # user's file name, for display only
+    sha256: str
+    format: str  # geojson, gpkg, shapefile, flatgeobuf, geoparquet, kml, topojson, mapinfo, csv, xlsx
+    layers: list[str]  # available layers (gpkg, kml, xlsx sheets...); the one read is `layer`
+    layer: str | None
+    crs: str | None  # from the file, e.g. "EPSG:2154"; None when the file has none
+    encoding: str | None  # encoding used for text
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def first_row(self) -> int:
+        """Row number of the first record as a user counts it: spreadsheets have a header row 1."""
+        return 2 if self.format in TABULAR_FORMATS else 1
+
+
+# --- upload -----------------------------------------------------------------------------------
+
+
+def save_upload(data: bytes, original_name: str, workdir: Path, *, limits: Limits = DEFAULT_LIMITS) -> Path:
+    """Write the uploaded bytes to a random name (with the right extension) inside ``workdir``."""
+    if len(data) > limits.max_bytes:
+        msg = (
+            f"{original_name} is {len(data) / MB:.1f} MB, more than the limit of "
+            f"{limits.max_bytes / MB:.0f} MB (CARTO_MAX_UPLOAD_MB)"
+        )
+        raise InputError(msg)
+    format_from_name(original_name)  # refuse unknown types before writing anything
+    suffix = Path(original_name).suffix.lower()
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"upload-{secrets.token_hex(16)}{suffix}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(MB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- the child process ------------------------------------------------------------------------
+
+ChildTarget = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _child_main(target: ChildTarget, job: dict[str, Any], status_path: str, memory_bytes: int) -> None:
+    """Entry point of the child: cap memory, close the network door, run ``target``, write a status."""
+    status: dict[str, Any]
+    try:
+        limit = _vm_size() + memory_bytes
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        # Defence in depth: sniffing refuses URLs and /vsi paths; were one to slip through, GDAL
+        # could still not fetch it. GeoJSON objects are bounded by the memory limit and
+        # CARTO_MAX_VERTICES rather than GDAL's own 200 MB per-object cap.
+        pyogrio.set_gdal_config_options(
+            {
+                "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".carto-no-network",
+                "GDAL_HTTP_PROXY": "127.0.0.1:9",
+                "GDAL_HTTP_TIMEOUT": "1",
+                "GDAL_HTTP_MAX_RETRY": "0",
+                "OGR_GEOJSON_MAX_OBJ_SIZE": "0",
+            }
+        )
+        status = {"ok": True, "meta": target(job)}
+    except MemoryError:
+        status = {"ok": False, "kind": "memory", "message": ""}
+    except InputError as exc:
+        status = {"ok": False, "kind": "input", "message": str(exc)}
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        kind = "memory" if re.search(r"out of memory|cannot allocate|bad_alloc", text, re.I) else "error"
+        status = {"ok": False, "kind": kind, "message": text, "trace": traceback.format_exc(limit=3)}
+    with open(status_path, "w") as f:
+        json.dump(status, f)
+
+
+_CONTEXT: Any = None
+_LOCAL = threading.local()
+_CONTEXT_LOCK = threading.Lock()
+
+
+def _without_main(original: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+    """Wrap multiprocessing's preparation data so our children do not re-run ``__main__``.
+
+    multiprocessing makes every forkserver/spawn child re-run the parent's main script; under
+    Streamlit that is the page being shown, and it must not run again inside the reader. The
+    filter applies only to processes started by :func:`run_in_child` in the current thread.
+    """
+
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = original(name)
+        if getattr(_LOCAL, "bare_main", False):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    get_preparation_data.carto_filter = True  # type: ignore[attr-defined]
+    return get_preparation_data
+
+
+def _context() -> Any:
+    """A ``forkserver`` context whose server has the readers imported, so each child starts fast."""
+    global _CONTEXT
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None:
+            if not getattr(mp_spawn.get_preparation_data, "carto_filter", False):
+                setattr(mp_spawn, "get_preparation_data", _without_main(mp_spawn.get_preparation_data))  # noqa: B010
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            if "forkserver" in methods:
+                ctx.set_forkserver_preload([__name__])
+            _CONTEXT = ctx
+    return _CONTEXT
+
+
+def warm_up() -> None:
+    """Start the reader's fork server now (about a second) rather than on the first upload."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        _LOCAL.bare_main = True
+        try:
+            mp_forkserver.ensure_running()
+        finally:
+            _LOCAL.bare_main = False
+
+
+def run_in_child(
+    target: ChildTarget, job: dict[str, Any], *, limits: Limits, workdir: Path, shown: str
+) -> dict[str, Any]:
+    """Run ``target(job)`` in a child process with ``limits``; its result or a clear :class:`InputError`."""
+    status_path = workdir / f"status-{secrets.token_hex(8)}.json"
+    proc = _context().Process(
+        target=_child_main, args=(target, job, str(status_path), limits.memory_bytes), daemon=True
+    )
+    _LOCAL.bare_main = True
+    try:
+        proc.start()
+    finally:
+        _LOCAL.bare_main = False
+    proc.join(limits.timeout_s)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        msg = f"{shown}: the file took longer than {limits.timeout_s:g} s to read (limit CARTO_READ_TIMEOUT_S)"
+        raise InputError(msg)
+    memory_mb = f"{limits.memory_bytes / MB:.0f} MB"
+    if not status_path.exists():
+        code = proc.exitcode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        msg = (
+            f"{shown}: the reader crashed on this file (it {how}); the file is probably damaged, "
+            f"or reading it needed more than {memory_mb} (CARTO_READ_MEMORY_MB)"
+        )
+        raise InputError(msg)
+    status = json.loads(status_path.read_text())
+    status_path.unlink()
+    if status["ok"]:
+        return dict(status["meta"])
+    if status["kind"] == "memory":
+        msg = f"{shown}: reading the file needed more than {memory_mb} of memory (limit CARTO_READ_MEMORY_MB)"
+        raise InputError(msg)
+    message = str(status["message"])
+    if status["kind"] == "input":
+        raise InputError(message)
+    fmt = job.get("format", "data")
+    if "not recognized as being in a supported file format" in message:
+        msg = f"{shown} is not a recognised {fmt} file (GDAL cannot open it)"
+        raise InputError(msg)
+    msg = f"{shown} could not be read as {fmt}: {_clean_reader_message(message, shown)} (truncated or damaged file?)"
+    raise InputError(msg)
+
+
+def _clean_reader_message(message: str, shown: str) -> str:
+    """A reader's error without server paths (they become the user's file name) or GDAL's hints."""
+    message = re.sub(r"(?<=['\"])/[^'\"]+(?=['\"])", shown, message)
+    message = re.sub(r"/(?:tmp|var|work|home|root)/[^\s:'\"]+", shown, message)
+    return message.split("; It might help", 1)[0].strip()
+
+
+# --- readers (run in the child) ---------------------------------------------------------------
+
+
+def _crs_name(crs: Any) -> str | None:
+    if crs is None:
+        return None
+    crs = pyproj.CRS.from_user_input(crs)
+    epsg = crs.to_epsg(min_confidence=25)
+    return f"EPSG:{epsg}" if epsg is not None else str(crs.to_wkt())
+
+
+def _pick_layer(layers: list[str], layer: str | None, shown: str, warnings: list[str]) -> str | None:
+    if not layers:
+        return None
+    if layer is None:
+        if len(layers) > 1:
+            warnings.append(
+                f"{shown} has {len(layers)} layers ({', '.join(layers)}); read {layers[0]!r}, "
+                "choose another with --layer"
+            )
+        return layers[0]
+    if layer not in layers:
+        msg = f"{shown} has no layer {layer!r}; its layers are: {', '.join(layers)}"
+        raise InputError(msg)
+    return layer
+
+
+def _read_ogr(
+    job: dict[str, Any], warnings: list[str]
+) -> tuple[pa.Table, str | None, list[str], str | None, str | None, str]:
+    """Read with GDAL straight into Arrow: (table, geometry column, layers, layer, crs, encoding)."""
+    source = job["source"]
+    shown = job["shown"]
+    if job["archive"]:
+        # One file extracted from a zip, chosen by the parent: GDAL reads its only layer.
+        layers, layer, gdal_layer = job["layers"], job["layer"], None
+    elif job["format"] in SINGLE_LAYER_FORMATS:
+        # Opening GeoJSON parses the whole file: open it once only.
+        layers, layer, gdal_layer = [], None, None
+    else:
+        layers = [str(name) for name in pyogrio.list_layers(source)[:, 0]]
+        layer = gdal_layer = _pick_layer(layers, job["layer"], shown, warnings)
+    limits = Limits(**job["limits"])
+    encoding = None if job["encoding"] is None else check_encoding(job["encoding"])
+    if encoding is None and job["archive"]:
+        # Without an explicit encoding the Arrow reader passes DBF bytes through undecoded:
+        # name the encoding the driver infers (.cpg, DBF language id, or ISO-8859-1).
+        # "UTF-8" means GDAL recodes by itself (from the .cpg); anything else must be named.
+        inferred = pyogrio.read_info(source).get("encoding")
+        encoding = inferred if inferred not in (None, "UTF-8") else None
+    meta, table = pyogrio.read_arrow(source, layer=gdal_layer, encoding=encoding, max_features=limits.max_features + 1)
+    if table.num_rows > limits.max_features:
+        msg = f"{shown} has more than {limits.max_features} features (limit CARTO_MAX_FEATURES)"
+        raise InputError(msg)
+    geometry = (meta["geometry_name"] or "wkb_geometry") if meta["geometry_type"] is not None else None
+    if geometry is not None and geometry not in table.column_names:
+        geometry = None
+    encoding = job["encoding"] or encoding or str(meta.get("encoding") or "UTF-8")
+    return table, geometry, layers, layer, _crs_name(meta["crs"]), encoding
+
+
+def _read_geoparquet(job: dict[str, Any]) -> gpd.GeoDataFrame:
+    try:
+        return gpd.read_parquet(job["source"])
+    except ValueError as exc:
+        msg = f"{job['shown']} is not a GeoParquet file: {exc}"
+        raise InputError(msg) from None
+
+
+# Python's canonical codec names → the names GDAL's iconv-based recoding knows.
+_GDAL_ENCODINGS = {
+    "utf-8": "UTF-8",
+    "iso8859-1": "ISO-8859-1",
+    "iso8859-15": "ISO-8859-15",
+    "cp1252": "CP1252",
+    "cp850": "CP850",
+    "cp437": "CP437",
+    "mac-roman": "MACINTOSH",
+    "utf-16": "UTF-16",
+}
+
+
+def check_encoding(encoding: str) -> str:
+    """The GDAL name of a user-given encoding (``latin-1`` → ``ISO-8859-1``), or a clear refusal."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        msg = f"unknown encoding {encoding!r} (try utf-8, cp1252, latin-1)"
+        raise InputError(msg) from None
+    return _GDAL_ENCODINGS.get(name, name.upper())
+
+
+def _decode(data: bytes, encoding: str | None, shown: str, warnings: list[str]) -> tuple[str, str]:
+    if encoding is not None:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            msg = f"{shown} is not valid {encoding} text (byte {exc.start}); choose another --encoding"
+            raise InputError(msg) from None
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    warnings.append(f"{shown} is not UTF-8; read as Windows-1252. If accents look wrong, use --encoding")
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _csv_names(first_line: str, delimiter: str) -> list[str] | None:
+    """Header names as pandas would give them (``a``, ``a.1`` for a repeat; ``Unnamed: 2``)."""
+    try:
+        header = next(csv.reader([first_line], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        return None
+    names: list[str] = []
+    for position, name in enumerate(header):
+        base = name if name != "" else f"Unnamed: {position}"
+        candidate, repeat = base, 0
+        while candidate in names:
+            repeat += 1
+            candidate = f"{base}.{repeat}"
+        names.append(candidate)
+    return names
+
+
+def _read_csv_arrow(data: bytes, first_line: str, delimiter: str) -> pa.Table | None:
+    """The fast path (Arrow's multithreaded reader) for UTF-8 files without blank lines; else None."""
+    body = data.rstrip(b"\r\n")
+    if b"\n\n" in body or b"\n\r\n" in body:
+        return None  # blank lines: the pandas path keeps record positions right
+    names = _csv_names(first_line.rstrip("\r"), delimiter)
+    if not names:
+        return None
+    payload = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    try:
+        return pa_csv.read_csv(
+            pa.BufferReader(payload),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                null_values=[""],
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None  # ragged rows and other oddities: pandas reads them or says what is wrong
+
+
+def _read_csv(job: dict[str, Any], warnings: list[str]) -> tuple[pa.Table, str]:
+    """Every value as text, as written: "007" codes keep their zeros and "47,2" its decimal comma.
+
+    Decimal commas are read where numbers are parsed (coordinates in :mod:`carto.ingest.mapping`,
+    numbers in validation), so a column of lists such as "1,2" is never silently changed here.
+    Blank lines are skipped but keep their place: row numbers in reports stay right.
+    """
+    shown = job["shown"]
+    data = Path(job["source"]).read_bytes()
+    text, encoding = _decode(data, job["encoding"], shown, warnings)
+    first_line = text.split("\n", 1)[0]
+    try:
+        delimiter = csv.Sniffer().sniff(first_line, ",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    if codecs.lookup(encoding).name == "utf-8":
+        table = _read_csv_arrow(data, first_line, delimiter)
+        if table is not None:
+            return table, encoding
+    try:
+        with py_warnings.catch_warnings():
+            # index_col=False: a first row longer than the header must not become an index
+            # (pandas would shift every value one column left); pandas warns instead: refuse.
+            py_warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                skip_blank_lines=False,
+                index_col=False,
+            )
+    except pd.errors.ParserWarning:
+        msg = f"{shown}: row 2 has more values than the header has columns; fix the header or the row"
+        raise InputError(msg) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = f"{shown} is not a readable CSV file: {exc}"
+        raise InputError(msg) from None
+    frame = frame.dropna(how="all")
+    frame.columns = [str(c) for c in frame.columns]
+    # Record positions (blank lines skipped) travel as a column: row numbers in reports.
+    frame[_RECORD] = frame.index.to_numpy(dtype="int64")
+    return pa.Table.from_pandas(frame, preserve_index=False), encoding
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text[:10] if text.endswith("T00:00:00") else text
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _read_xlsx(job: dict[str, Any], warnings: list[str]) -> tuple[pd.DataFrame, list[str], str]:
+    import openpyxl
+
+    shown = job["shown"]
+    try:
+        book = openpyxl.load_workbook(job["source"], read_only=True, data_only=True)
+    except Exception as exc:
+        msg = f"{shown} is not a readable XLSX file: {exc}"
+        raise InputError(msg) from None
+    sheets = list(book.sheetnames)
+    sheet = _pick_layer(sheets, job["layer"], shown, warnings)
+    limits = Limits(**job["limits"])
+    rows = book[sheet].iter_rows(values_only=True)
+    header: list[str] | None = None
+    records: list[list[str | None]] = []
+    index: list[int] = []
+    for number, row in enumerate(rows):
+        cells = [_cell_text(v) for v in row]
+        if header is None:
+            if any(c is not None for c in cells):
+                header = [c if c is not None else f"column_{i + 1}" for i, c in enumerate(cells)]
+                header_row = number
+            continue
+        if all(c is None for c in cells):
+            continue
+        records.append(cells)
+        index.append(number - header_row - 1)
+        if len(records) > limits.max_features:
+            msg = f"{shown} has more than {limits.max_features} rows (CARTO_MAX_FEATURES)"
+            raise InputError(msg)
+    book.close()
+    if header is None:
+        msg = f"{shown}: sheet {sheet!r} is empty"
+        raise InputError(msg)
+    width = len(header)
+    while (
+        width
+        and header[width - 1].startswith("column_")
+        and all(len(r) < width or r[width - 1] is None for r in records)
+    ):
+        width -= 1
+    frame = pd.DataFrame(
+        [(r + [None] * width)[:width] for r in records],
+        columns=header[:width],
+        index=pd.Index(index, dtype="int64"),
+        dtype="str",
+    )
+    return frame, sheets, str(sheet)
+
+
+# Mis-decoded UTF-8 round-trips through Latin-1 / Windows-1252 back to valid UTF-8; correctly
+# decoded accented text does not ("é" is the single byte E9, never valid UTF-8 on its own).
+def _redecode(value: str) -> str | None:
+    for legacy in ("latin-1", "cp1252"):
+        try:
+            return value.encode(legacy).decode("utf-8")
+        except UnicodeError:
+            continue
+    return None
+
+
+# Windows-1252 read as ISO-8859-1 leaves C1 control characters (U+0080-U+009F) where ’ œ € were.
+def _from_c1(value: str) -> str | None:
+    if not _C1.search(value):
+        return value
+    try:
+        return value.encode("latin-1").decode("cp1252")
+    except UnicodeError:
+        return None
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_C1 = re.compile("[\u0080-\u009f]")
+# A UTF-8 lead byte read as Latin-1/Windows-1252 followed by a continuation byte read the same way:
+# every string that re-decodes (see _redecode) contains this, so it is an exact pre-filter.
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+    "|[\u0080-\u009f]"
+)
+
+
+def plan_text_repair(
+    values: set[str], *, shown: str, explicit_encoding: str | None
+) -> tuple[dict[str, str], str | None]:
+    """Replacements for wrongly decoded text among ``values`` (the non-ASCII strings of a file).
+
+    Returns ``({wrong: right}, warning)``, ``({}, None)`` when the text looks right, or raises
+    :class:`InputError` naming ``--encoding`` when only part of the text would repair cleanly.
+    """
+    for repair, how in ((_redecode, "UTF-8"), (_from_c1, "Windows-1252")):
+        results = {v: repair(v) for v in values}
+        changed = {v: r for v, r in results.items() if r is not None and r != v}
+        if not changed:
+            continue
+        bad, good = min(changed.items())
+        if explicit_encoding is not None:
+            msg = (
+                f"{shown}: reading with --encoding {explicit_encoding} gives mis-decoded text "
+                f"(e.g. {bad!r} should read {good!r}); try --encoding {how.lower()}"
+            )
+            raise InputError(msg)
+        unfixable = sorted(v for v, r in results.items() if r is None)
+        if unfixable:
+            msg = (
+                f"{shown}: some text looks decoded with the wrong encoding (e.g. {bad!r} for {good!r}) "
+                f"while other text (e.g. {unfixable[0]!r}) does not, so it cannot be repaired safely; "
+                "re-import naming the file's encoding with --encoding "
+                "(e.g. --encoding utf-8 or --encoding cp1252)"
+            )
+            raise InputError(msg)
+        warning = f"had been decoded with the wrong encoding (e.g. {bad!r}); repaired as {how} (e.g. {good!r})"
+        return changed, warning
+    return {}, None
+
+
+def _non_ascii_values(frame: pd.DataFrame, columns: list[str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for column in columns:
+        series = frame[column]
+        strings = series[series.map(lambda v: isinstance(v, str) and _NON_ASCII.search(v) is not None)]
+        if len(strings):
+            found[column] = set(pd.unique(strings))
+    return found
+
+
+def repair_mojibake(
+    frame: pd.DataFrame, *, shown: str, explicit_encoding: str | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Repair text decoded with the wrong encoding (values and column names), or refuse.
+
+    UTF-8 read as Latin-1 (``Ã©`` for ``é``) and Windows-1252 read as ISO-8859-1 (control
+    characters for ``’``, ``œ``, ``€``) are repaired when every affected value repairs cleanly.
+    """
+    text_columns = [
+        str(c)
+        for c in frame.columns
+        if c != "geometry" and (pd.api.types.is_string_dtype(frame[c]) or frame[c].dtype == object)
+    ]
+    found = _non_ascii_values(frame, text_columns)
+    names = {str(c) for c in frame.columns if _NON_ASCII.search(str(c))}
+    everything = set().union(names, *found.values())
+    changed, warning = plan_text_repair(everything, shown=shown, explicit_encoding=explicit_encoding)
+    if not changed:
+        return frame, []
+    columns = [c for c, vs in found.items() if vs & changed.keys()]
+    frame = frame.copy()
+    for column in columns:
+        frame[column] = frame[column].map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
+    frame = frame.rename(columns=lambda c: changed.get(c, c) if isinstance(c, str) else c)
+    where = ", ".join(changed.get(c, c) for c in columns) if columns else "column names"
+    return frame, [f"text in {where} {warning}"]
+
+
+def _check_vertices(table: pa.Table, geometry: str | None, limits: Limits, shown: str, first_row: int) -> None:
+    """Refuse a feature with more than ``limits.max_vertices`` vertices (WKB size pre-filters)."""
+    if geometry is None or table.num_rows == 0:
+        return
+    column = table.column(geometry)
+    lengths = pc.fill_null(pc.binary_length(column), 0).to_numpy()
+    # A 2D vertex takes 16 bytes of WKB, so only longer geometries can exceed the limit.
+    candidates = np.flatnonzero(lengths > 16 * limits.max_vertices)
+    if len(candidates) == 0:
+        return
+    wkb = column.take(pa.array(candidates)).to_pylist()
+    counts = shapely.get_num_coordinates(shapely.from_wkb(wkb))
+    worst = int(np.argmax(counts))
+    if counts[worst] > limits.max_vertices:
+        msg = (
+            f"{shown}: feature {int(candidates[worst]) + first_row} has {int(counts[worst])} vertices, more "
+            f"than the limit of {limits.max_vertices} (CARTO_MAX_VERTICES); simplify it first"
+        )
+        raise InputError(msg)
+
+
+def _repair_table(table: pa.Table, geometry: str | None, job: dict[str, Any]) -> tuple[pa.Table, list[str]]:
+    """Repair wrongly decoded text of an Arrow table (see :func:`repair_mojibake`)."""
+    try:
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        msg = f"{job['shown']} holds text that is not valid in its declared encoding; name it with --encoding"
+        raise InputError(msg) from None
+    text = [
+        name
+        for name, kind in zip(table.column_names, table.schema.types, strict=True)
+        if name != geometry and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
+    ]
+    # Fast exact pre-filter (RE2 in Arrow): most files have nothing to repair.
+    hit = any(_MOJIBAKE.search(name) for name in table.column_names) or any(
+        pc.any(pc.match_substring_regex(table.column(name), _MOJIBAKE.pattern)).as_py() for name in text
+    )
+    if not hit:
+        return table, []
+    found: dict[str, set[str]] = {}
+    for name in text:
+        column = table.column(name)
+        strings = pc.unique(pc.filter(column, pc.match_substring_regex(column, _NON_ASCII.pattern)))
+        values = {v for v in strings.to_pylist() if v is not None}
+        if values:
+            found[name] = values
+    names = {n for n in table.column_names if _NON_ASCII.search(n)}
+    changed, warning = plan_text_repair(
+        set().union(names, *found.values()), shown=job["shown"], explicit_encoding=job["encoding"]
+    )
+    if not changed:
+        return table, []
+    columns = [c for c, vs in found.items() if vs & changed.keys()]
+    for name in columns:
+        position = table.column_names.index(name)
+        fixed = [changed.get(v, v) if v is not None else None for v in table.column(name).to_pylist()]
+        table = table.set_column(position, name, pa.array(fixed, type=pa.string()))
+    table = table.rename_columns([changed.get(n, n) for n in table.column_names])
+    where = ", ".join(changed.get(c, c) for c in columns) if columns else "column names"
+    return table, [f"text in {where} {warning}"]
+
+
+def _child_read(job: dict[str, Any]) -> dict[str, Any]:
+    """Parse ``job['source']`` and write it as an Arrow IPC file to ``job['out']``; return metadata."""
+    fmt = job["format"]
+    shown = job["shown"]
+    limits = Limits(**job["limits"])
+    warnings: list[str] = []
+    layers: list[str] = []
+    layer: str | None = None
+    crs: str | None = None
+    encoding: str | None = "utf-8"
+    geometry: str | None = None
+    if fmt == "csv":
+        table, encoding = _read_csv(job, warnings)
+    elif fmt in ("xlsx", "geoparquet"):
+        if fmt == "xlsx":
+            frame, layers, layer = _read_xlsx(job, warnings)
+            # Record positions (blank rows skipped) travel as a column: row numbers in reports.
+            frame[_RECORD] = frame.index.to_numpy(dtype="int64")
+        else:
+            gdf = _read_geoparquet(job)
+            crs = _crs_name(gdf.crs)
+            geometry = str(gdf.geometry.name)
+            frame = pd.DataFrame(gdf.drop(columns=geometry))
+            frame[geometry] = gdf.geometry.to_wkb()
+        frame.columns = [str(c) for c in frame.columns]
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    else:
+        table, geometry, layers, layer, crs, encoding = _read_ogr(job, warnings)
+    if table.num_rows > limits.max_features:
+        msg = f"{shown} has {table.num_rows} rows, more than the limit of {limits.max_features} (CARTO_MAX_FEATURES)"
+        raise InputError(msg)
+    _check_vertices(table, geometry, limits, shown, 2 if fmt in TABULAR_FORMATS else 1)
+    table, repaired = _repair_table(table, geometry, job)
+    warnings.extend(repaired)
+    with pa.OSFile(job["out"], "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return {
+        "geometry": geometry,
+        "layers": layers,
+        "layer": layer,
+        "crs": crs,
+        "encoding": encoding,
+        "warnings": warnings,
+    }
+
+
+def _load_table(path: Path, geometry: str | None, crs: str | None) -> pd.DataFrame:
+    """The child's Arrow file as a (Geo)DataFrame; geometries are decoded here from WKB, not by GDAL."""
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    if geometry is None:
+        frame = table.to_pandas()
+        if _RECORD in frame.columns:
+            frame = frame.set_index(_RECORD).rename_axis(None)
+        return frame
+    frame = table.drop_columns([geometry]).to_pandas()
+    geoms = shapely.from_wkb(table.column(geometry).to_numpy(zero_copy_only=False))
+    # The geometry is called "geometry" unless the file has an attribute of that name.
+    name = "geometry" if "geometry" not in frame.columns else geometry
+    series = gpd.GeoSeries(geoms, index=frame.index, crs=crs, name=name)
+    return gpd.GeoDataFrame(frame.assign(**{name: series}), geometry=name, crs=crs)
+
+
+# --- public entry point -----------------------------------------------------------------------
+
+
+def _archive_layers(files: list[Path], root: Path, suffix: str) -> dict[str, Path]:
+    found = sorted(p for p in files if p.suffix.lower() == suffix)
+    return {str(PurePosixPath(p.relative_to(root).as_posix()).with_suffix("")): p for p in found}
+
+
+def read_upload(
+    path: Path,
+    *,
+    original_name: str,
+    layer: str | None = None,
+    encoding: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> RawTable:
+    """Read the upload stored at ``path`` (a name the server generated) as ``original_name`` says.
+
+    Raises :class:`InputError` with a message for the user when the file is refused or unreadable.
+    """
+    shown = Path(original_name).name
+    if encoding is not None:
+        check_encoding(encoding)
+    if path.stat().st_size > limits.max_bytes:
+        msg = f"{shown} is larger than the limit of {limits.max_bytes / MB:.0f} MB (CARTO_MAX_UPLOAD_MB)"
+        raise InputError(msg)
+    fmt = sniff(path, format_from_name(shown), display_name=shown)
+    digest = _sha256(path)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix="read-") as tmp:
+        work = Path(tmp)
+        source = path
+        layers: list[str] = []
+        if fmt == "xlsx":
+            inspect_zip(path, limits, display_name=shown, nested_ok=True)
+        if fmt in ("shapefile", "mapinfo"):
+            root = work / "extracted"
+            root.mkdir()
+            files = safe_extract(path, root, limits, display_name=shown)
+            by_layer = _archive_layers(files, root, ".shp" if fmt == "shapefile" else ".tab")
+            layers = list(by_layer)
+            chosen = _pick_layer(layers, layer, shown, [])
+            assert chosen is not None
+            source = by_layer[chosen]
+            layer = chosen
+            if fmt == "mapinfo":
+                check_mapinfo_table(source, shown)
+        out = work / "table.arrow"
+        job = {
+            "format": fmt,
+            "source": str(source),
+            "shown": shown,
+            "layer": layer,
+            "layers": layers,
+            "archive": fmt in ("shapefile", "mapinfo"),
+            "encoding": encoding,
+            "limits": asdict(limits),
+            "out": str(out),
+        }
+        meta = run_in_child(_child_read, job, limits=limits, workdir=work, shown=shown)
+        frame = _load_table(out, meta["geometry"], meta["crs"])
+    return RawTable(
+        frame=frame,
+        original_name=shown,
+        sha256=digest,
+        format=fmt,
+        layers=list(meta["layers"]),
+        layer=meta["layer"],
+        crs=meta["crs"],
+        encoding=meta["encoding"],
+        warnings=list(meta["warnings"]),
+    )
+
+
+__all__ = ["SUFFIX_FORMATS", "RawTable", "read_upload", "run_in_child", "save_upload", "warm_up"]

@@ -1,0 +1,170 @@
+"""``python -m carto import / export / undo``: exit codes, nothing stored on refusal or dry run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from carto import cli, store
+
+TERRITORIES = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"code_insee": "44109", "nom": "Nantes", "niveau": "commune"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[-1.6, 47.18], [-1.5, 47.18], [-1.5, 47.3], [-1.6, 47.3], [-1.6, 47.18]]],
+            },
+        },
+        {
+            "type": "Feature",
+            "properties": {"code_insee": "44143", "nom": "Rezé", "niveau": "commune"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[-1.6, 47.1], [-1.5, 47.1], [-1.5, 47.18], [-1.6, 47.18], [-1.6, 47.1]]],
+            },
+        },
+    ],
+}
+
+ACTORS_OK = "identifiant;nom;type;latitude;longitude\nA1;CCAS de Nantes;ccas;47,21;-1,55\nA2;CAF;caf;47,15;-1,55\n"
+ACTORS_BAD = "identifiant;nom;type;latitude;longitude\nA1;CCAS de Nantes;ccas;47.21;-1.55\nA2;;inconnu;47.15;-1.55\n"
+ACTORS_L93 = "id,nom,type,x,y\nB1,Mission locale,mission_locale,355000,6690000\n"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = tmp_path / "carto.duckdb"
+    (tmp_path / "territories.geojson").write_text(json.dumps(TERRITORIES), encoding="utf-8")
+    assert cli.main(["--db", str(path), "import", "territories", str(tmp_path / "territories.geojson")]) == 0
+    return str(path)
+
+
+def _counts(db: str) -> dict[str, int]:
+    conn = store.connect(db)
+    try:
+        return store.counts(conn.cursor())
+    finally:
+        conn.close()
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_import_success_prints_summary(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["--db", db, "import", "actors", _write(tmp_path, "acteurs.csv", ACTORS_OK)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "actors: import #2 (append): 2 rows read, 2 inserted, 0 updated, 0 deleted" in out
+    conn = store.connect(db)
+    actors = store.read_dataset(conn.cursor(), "actors")
+    assert actors[["id", "territory_code"]].values.tolist() == [["A1", "44109"], ["A2", "44143"]]
+
+
+def test_refusal_exits_2_with_report_and_stores_nothing(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _counts(db)
+    report = tmp_path / "report.csv"
+    code = cli.main(["--db", db, "import", "actors", _write(tmp_path, "bad.csv", ACTORS_BAD), "--report", str(report)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "actors: 2 rows read, 1 valid, 2 errors, 0 warnings" in err
+    assert "row 3 [A2] name: error missing_required" in err
+    assert _counts(db) == before
+    lines = report.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "row,id,field,severity,code,message"
+    assert [line.split(",")[4] for line in lines[1:]] == ["missing_required", "unknown_value"]
+
+
+def test_skip_invalid_stores_the_valid_rows(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["--db", db, "import", "actors", _write(tmp_path, "bad.csv", ACTORS_BAD), "--skip-invalid"])
+    assert code == 0
+    assert "1 inserted" in capsys.readouterr().out
+    assert _counts(db)["actors"] == 1
+
+
+def test_dry_run_stores_nothing(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = _counts(db)
+    code = cli.main(["--db", db, "import", "actors", _write(tmp_path, "a.csv", ACTORS_OK), "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "would import (append): 2 rows read, 2 inserted" in out
+    assert "nothing stored (dry run)" in out
+    assert _counts(db) == before
+
+
+def test_missing_crs_is_refused_then_confirmed(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "l93.csv", ACTORS_L93)
+    assert cli.main(["--db", db, "import", "actors", path]) == 2
+    err = capsys.readouterr().err
+    assert "--crs EPSG:2154" in err
+    assert _counts(db)["actors"] == 0
+    assert cli.main(["--db", db, "import", "actors", path, "--crs", "EPSG:2154"]) == 0
+    assert _counts(db)["actors"] == 1
+
+
+def test_map_and_saved_mapping(db: str, tmp_path: Path) -> None:
+    path = _write(tmp_path, "odd.csv", "ref_structure;intitule_x;genre;lat;lon\nZ1;Centre;centre_social;47.2;-1.55\n")
+    saved = tmp_path / "mapping.json"
+    args = [
+        "--db",
+        db,
+        "import",
+        "actors",
+        path,
+        "--map",
+        "id=ref_structure",
+        "--map",
+        "name=intitule_x",
+        "--map",
+        "type=genre",
+        "--save-mapping",
+        str(saved),
+        "--dry-run",
+    ]
+    assert cli.main(args) == 0
+    assert json.loads(saved.read_text(encoding="utf-8")) == {
+        "id": "ref_structure",
+        "lat": "lat",
+        "lon": "lon",
+        "name": "intitule_x",
+        "type": "genre",
+    }
+    assert cli.main(["--db", db, "import", "actors", path, "--mapping", str(saved)]) == 0
+    assert _counts(db)["actors"] == 1
+
+
+def test_modes_and_undo(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "a.csv", ACTORS_OK)
+    assert cli.main(["--db", db, "import", "actors", path]) == 0
+    assert cli.main(["--db", db, "import", "actors", path]) == 2  # append: ids already stored
+    assert cli.main(["--db", db, "import", "actors", path, "--mode", "upsert"]) == 0
+    assert "0 inserted, 2 updated" in capsys.readouterr().out
+    assert cli.main(["--db", db, "undo"]) == 0
+    assert "import #3 undone" in capsys.readouterr().out
+    assert cli.main(["--db", db, "undo"]) == 0
+    assert _counts(db)["actors"] == 0
+    assert cli.main(["--db", db, "undo"]) == 0  # the territories import
+    assert cli.main(["--db", db, "undo"]) == 2
+    assert "no import to undo" in capsys.readouterr().err
+
+
+def test_export_command(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "t.gpkg"
+    assert cli.main(["--db", db, "export", "territories", "--format", "gpkg", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"territories: 2 rows written to {out}"
+    assert cli.main(["--db", db, "export", "network", "--format", "gexf", "--out", str(tmp_path / "n.gexf")]) == 0
+    assert cli.main(["--db", db, "export", "actors", "--format", "gexf", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_unknown_file_is_a_one_line_error(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--db", db, "import", "actors", str(tmp_path / "absent.csv")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'absent.csv'} is not a file"
