@@ -66,15 +66,9 @@ levels = [lv for lv in TERRITORY_LEVELS if lv in set(territories["level"])] or [
 scheme_names = dict(zip(schemes["id"], schemes["name"], strict=True))
 if "explorer_selection" not in st.session_state:  # first run of the session: the URL wins
     url = st.query_params.to_dict()
-    f0, st.session_state["explorer_selection"] = Filters.from_query_params(url), sel.Selection.from_query_params(url)
-    level0 = f0.level or str(territories.set_index("code")["level"].get(f0.territory, "")) or \
-        explorer.default_level(territories)
-    st.session_state.update(
-        f_level=level0 if level0 in levels else levels[-1], f_types=list(f0.actor_types), f_date=f0.on_date,
-        f_territory=f0.territory if f0.territory in names else None, f_sectors=list(f0.sectors),
-        f_kinds=list(f0.kinds), f_dims=list(f0.dimensions), f_formal=f0.formal,
-        f_schemes=[s for s in f0.schemes if s in scheme_names], n_radius=st.session_state["explorer_selection"].radius,
-    )
+    st.session_state["explorer_selection"] = sel.Selection.from_query_params(url)
+    st.session_state.update(explorer.widget_values(Filters.from_query_params(url), st.session_state[
+        "explorer_selection"], territories, set(scheme_names)))
 
 side, label = st.sidebar, (lambda v: i18n.label(v, lang))
 side.header(tr("explorer.filters"))

@@ -94,6 +94,34 @@ def default_level(territories: pd.DataFrame, *, max_polygons: int = 1000) -> str
     return present[-1] if present else "commune"
 
 
+def widget_values(
+    filters: Filters, selection: Selection, territories: pd.DataFrame, scheme_ids: set[str]
+) -> dict[str, object]:
+    """Sidebar and network widget values (by widget key) for filters and a selection read from a URL.
+
+    A territory unknown to the data is dropped; the level follows the territory, else the
+    URL, else :func:`default_level`.
+    """
+    level_of = dict(zip(territories["code"], territories["level"], strict=True))
+    territory = filters.territory if filters.territory in level_of else None
+    levels = set(level_of.values())
+    level = level_of[territory] if territory else filters.level
+    if level not in levels:
+        level = default_level(territories)
+    return {
+        "f_level": level,
+        "f_territory": territory,
+        "f_types": list(filters.actor_types),
+        "f_sectors": list(filters.sectors),
+        "f_kinds": list(filters.kinds),
+        "f_dims": list(filters.dimensions),
+        "f_formal": filters.formal,
+        "f_schemes": [s for s in filters.schemes if s in scheme_ids],
+        "f_date": filters.on_date,
+        "n_radius": selection.radius,
+    }
+
+
 def effective_filters(filters: Filters, selection: Selection) -> Filters:
     """A territory picked on the map restricts both views like the territory filter."""
     return filters.with_territory(selection.territory) if selection.territory else filters

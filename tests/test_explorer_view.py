@@ -72,3 +72,26 @@ def test_map_scripts_are_valid_javascript(base, tmp_path, threshold):
     path.write_text("\n;\n".join(scripts), encoding="utf-8")
     check = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr
+
+
+def test_widget_values_from_a_url(territories):
+    import datetime as dt
+
+    url = Filters(
+        territory="E1", level="commune", kinds=("tension",), schemes=("S1", "S9"), on_date=dt.date(2024, 5, 1)
+    )
+    values = explorer.widget_values(url, Selection(radius=3), territories, {"S1"})
+    assert values == {
+        "f_level": "epci",  # the territory's own level wins
+        "f_territory": "E1",
+        "f_types": [],
+        "f_sectors": [],
+        "f_kinds": ["tension"],
+        "f_dims": [],
+        "f_formal": "all",
+        "f_schemes": ["S1"],
+        "f_date": dt.date(2024, 5, 1),
+        "n_radius": 3,
+    }
+    unknown = explorer.widget_values(Filters(territory="ZZ", level="region"), Selection(), territories, set())
+    assert (unknown["f_territory"], unknown["f_level"]) == (None, "commune")
