@@ -77,13 +77,16 @@ codes = sorted(territories.loc[territories["level"] == level, "code"], key=lambd
 if st.session_state.get("f_territory") not in [None, *codes]:
     st.session_state["f_territory"] = None
 territory = side.selectbox(tr("explorer.filter.territory"), [None, *codes], key="f_territory",
+                           placeholder=tr("explorer.filter.all_territories"),
                            format_func=lambda c: f"{names[c]} ({c})" if c else tr("explorer.filter.all_territories"))
-multi = {key: tuple(side.multiselect(tr(f"explorer.filter.{name}"), options, key=key, format_func=label))
+multi = {key: tuple(side.multiselect(tr(f"explorer.filter.{name}"), options, key=key, format_func=label,
+                                     placeholder=tr("explorer.filter.any")))
          for key, name, options in (("f_types", "types", ACTOR_TYPES), ("f_sectors", "sectors", SECTORS),
                                     ("f_kinds", "kinds", RELATION_KINDS), ("f_dims", "dimensions", DIMENSIONS))}
 formal = side.radio(tr("explorer.filter.formal"), FORMAL_CHOICES, key="f_formal", horizontal=True,
                     format_func=lambda v: tr(f"explorer.filter.formal.{v}"))
 chosen_schemes = side.multiselect(tr("explorer.filter.schemes"), list(scheme_names), key="f_schemes",
+                                  placeholder=tr("explorer.filter.any"),
                                   format_func=lambda s: scheme_names[s])
 on_date = side.date_input(tr("explorer.filter.date"), value=None, key="f_date")
 tiles = side.selectbox(tr("map.tiles"), offline.TILE_CHOICES, key="tiles", format_func=lambda n: tr(f"map.tiles.{n}"),

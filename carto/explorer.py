@@ -26,6 +26,9 @@ from carto.selection import Selection, ego_nodes, ego_relations
 
 MetricsFn = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame], pd.DataFrame]
 
+# Closest zoom the map takes by itself when fitting a selection (street level is 17+).
+FIT_MAX_ZOOM = 14
+
 
 @dataclass(frozen=True)
 class Base:
@@ -250,7 +253,8 @@ def explorer_map(
     if bounds is None and len(boundaries):
         bounds = [[float(miny), float(minx)], [float(maxy), float(maxx)]]
     if bounds is not None:
-        m.fit_bounds(bounds)
+        # A single selected node has zero extent: cap the zoom so its neighbourhood stays readable.
+        m.fit_bounds(bounds, max_zoom=FIT_MAX_ZOOM, padding=(30, 30))
     return offline.localize_assets(m)
 
 
