@@ -24,5 +24,6 @@ if auth.can(user, "import"):
 if auth.can(user, "settings"):
     pages.append(st.Page("app_pages/admin.py", title=ui.tr("nav.admin"), icon="🛠️", url_path="admin"))
 navigation = st.navigation(pages)
-ui.ensure_data()
-navigation.run()
+with ui.timed_run():
+    ui.ensure_data()
+    navigation.run()

@@ -27,8 +27,13 @@ def _read(path: str, name: str, layer: str | None, encoding: str | None) -> RawT
 user = ui.page_guard("import")
 st.title(ui.tr("import.title"))
 st.caption(ui.tr("import.intro"))
+asked = st.query_params.get("dataset")  # /import?dataset=actors opens on that dataset
 name = st.selectbox(
-    ui.tr("import.dataset"), list(DATASETS), format_func=lambda n: ui.tr(f"dataset.{n}"), key="import_dataset"
+    ui.tr("import.dataset"),
+    list(DATASETS),
+    index=list(DATASETS).index(asked) if asked in DATASETS else 0,
+    format_func=lambda n: ui.tr(f"dataset.{n}"),
+    key="import_dataset",
 )
 dataset = DATASETS[name]
 uploaded = st.file_uploader(ui.tr("import.file"), key="import_file")

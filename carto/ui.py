@@ -5,6 +5,11 @@ Pages call these helpers so that session state and caching rules live here, not 
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pandas as pd
 import streamlit as st
 
@@ -156,3 +161,16 @@ def page_guard(action: str) -> auth.User:
         st.error(tr("auth.refused", role=tr(f"role.{user.role}")))
         st.stop()
     return user
+
+
+@contextmanager
+def timed_run() -> Iterator[None]:
+    """Append this script run's server time to ``$CARTO_RUN_LOG`` when set (for bench.load)."""
+    log = os.environ.get("CARTO_RUN_LOG")
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if log:
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(f"{time.perf_counter() - started:.4f}\n")
