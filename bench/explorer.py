@@ -30,8 +30,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,6 +43,7 @@ import folium
 import pandas as pd
 from folium.plugins import MarkerCluster
 
+from bench.serve import start_streamlit, stop
 from carto import explorer, layers, netview, offline, sample, store, synthetic
 from carto.filters import Filters
 from carto.selection import Selection
@@ -129,59 +128,13 @@ def app_reruns(db: Path, level: str) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def served_app(db: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "CARTO_DB": str(db), "CARTO_TILES": "none"}
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below, after the server stops)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=PROJECT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    url, proc = start_streamlit(db)
     try:
-        import urllib.request
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("streamlit did not start") from None
-                time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop(proc)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -22,7 +22,8 @@ import plotly.graph_objects as go
 from carto import flows, i18n, layers, netview, offline
 from carto.filters import Filtered, Filters, apply_filters
 from carto.model import ACTOR_TYPES
-from carto.selection import Selection, ego_nodes, ego_relations
+from carto.network import ego_nodes, ego_relations
+from carto.selection import Selection
 
 MetricsFn = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame], pd.DataFrame]
 

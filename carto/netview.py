@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from carto import i18n
-from carto.model import ACTOR_TYPES, RELATION_KINDS
+from carto import i18n, layers
+from carto.model import RELATION_KINDS
 
 LAYOUTS = ("force", "geo")
 COLOUR_BY = ("type", "community")
@@ -33,28 +33,8 @@ KIND_COLOURS = {
     "tension": "#d62828",
 }
 KIND_DASH = {"partnership": "solid", "network": "dash", "referral": "dot", "affinity": "solid", "tension": "dashdot"}
-TYPE_COLOURS = dict(
-    zip(
-        (*ACTOR_TYPES, "place"),
-        (
-            "#e41a1c",
-            "#377eb8",
-            "#4daf4a",
-            "#984ea3",
-            "#ff7f00",
-            "#a65628",
-            "#f781bf",
-            "#1b9e77",
-            "#7570b3",
-            "#66a61e",
-            "#e6ab02",
-            "#666666",
-            "#999999",
-            "#222222",
-        ),
-        strict=True,
-    )
-)
+# The same colours as the map's markers, so one actor looks the same in both views.
+TYPE_COLOURS = {**layers.ACTOR_COLOURS, "place": layers.PLACE_COLOUR}
 COMMUNITY_PALETTE = (
     "#1b9e77",
     "#d95f02",

@@ -420,18 +420,20 @@ def territory_nx_graph(flow_table: pd.DataFrame) -> nx.DiGraph:
     return graph
 
 
-def ego_nodes(relations: pd.DataFrame, node_id: str, radius: int = 1) -> set[str]:
-    """Ids of the nodes within ``radius`` relations (1 to 3) of ``node_id``, itself included.
+def ego_nodes(relations: pd.DataFrame, node_ids: str | Iterable[str], radius: int = 1) -> set[str]:
+    """Ids of the nodes within ``radius`` relations (0 to 3) of ``node_ids``, themselves included.
 
-    Direction is ignored (a referral links both services). Pure, over the relations frame.
+    ``node_ids`` is one id or several (the explorer's selection). Direction is ignored (a referral
+    links both services). Pure, over the relations frame.
     """
-    if not 1 <= radius <= 3:
-        msg = f"radius must be 1, 2 or 3, not {radius}"
+    if not 0 <= radius <= 3:
+        msg = f"radius must be 0, 1, 2 or 3, not {radius}"
         raise InputError(msg)
+    seeds = [node_ids] if isinstance(node_ids, str) else list(node_ids)
     source = relations["source"].astype(str)
     target = relations["target"].astype(str)
-    reached = {str(node_id)}
-    frontier = {str(node_id)}
+    reached = {str(n) for n in seeds}
+    frontier = set(reached)
     for _ in range(radius):
         if not frontier:
             break

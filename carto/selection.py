@@ -111,25 +111,6 @@ def clear(state: Selection) -> Selection:
     return Selection(radius=state.radius)
 
 
-def ego_nodes(relations: pd.DataFrame, node_ids: Iterable[str], radius: int) -> set[str]:
-    """Nodes within ``radius`` steps of ``node_ids``, relations taken as undirected."""
-    found = {str(n) for n in node_ids}
-    frontier = set(found)
-    source, target = relations["source"], relations["target"]
-    for _ in range(max(0, radius)):
-        if not frontier:
-            break
-        reached = set(target[source.isin(frontier)]) | set(source[target.isin(frontier)])
-        frontier = reached - found
-        found |= frontier
-    return found
-
-
-def ego_relations(relations: pd.DataFrame, nodes: set[str]) -> pd.DataFrame:
-    """Relations with both ends among ``nodes``."""
-    return relations[relations["source"].isin(nodes) & relations["target"].isin(nodes)]
-
-
 def event_token(event: object) -> str:
     """A stable text form of a widget event, to tell a new click from one already handled."""
     return json.dumps(event, sort_keys=True, default=str)

@@ -8,14 +8,13 @@ import networkx as nx
 import pandas as pd
 import pytest
 
+from carto.network import ego_nodes, ego_relations
 from carto.selection import (
     Clicked,
     Selection,
     clear,
     clicked_node,
     clicked_object,
-    ego_nodes,
-    ego_relations,
     event_token,
     network_point_ids,
     select_from_map,
