@@ -138,3 +138,14 @@ def write_folder(directory: Path) -> Path:
     schemes().to_csv(directory / "schemes.csv", index=False)
     relations().to_csv(directory / "relations.csv", index=False)
     return directory
+
+
+def write_database(folder: Path) -> Path:
+    """A database file in ``folder`` holding the tiny département above."""
+    from carto import sample, store
+
+    db = folder / "tiny.duckdb"
+    conn = store.connect(db)
+    sample.load_folder(conn, write_folder(folder / "tiny"))
+    conn.close()
+    return db

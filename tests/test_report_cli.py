@@ -10,19 +10,14 @@ import pytest
 import summary_data
 from pypdf import PdfReader
 
-from carto import cli, sample, store
+from carto import cli
 
 NNBSP = "\u202f"
 
 
 @pytest.fixture(scope="module")
 def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = summary_data.write_folder(tmp_path_factory.mktemp("fixture") / "tiny")
-    db = tmp_path_factory.mktemp("db") / "tiny.duckdb"
-    conn = store.connect(db)
-    sample.load_folder(conn, folder)
-    conn.close()
-    return db
+    return summary_data.write_database(tmp_path_factory.mktemp("db"))
 
 
 def test_report_pdf_from_the_store(fixture_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,8 +10,6 @@ import streamlit as st
 import summary_data
 from streamlit.testing.v1 import AppTest
 
-from carto import sample, store
-
 PROJECT = Path(__file__).resolve().parent.parent
 NNBSP = "\u202f"
 
@@ -29,12 +27,7 @@ def fresh_caches() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def tiny_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = summary_data.write_folder(tmp_path_factory.mktemp("fixture") / "tiny")
-    db = tmp_path_factory.mktemp("db") / "tiny.duckdb"
-    conn = store.connect(db)
-    sample.load_folder(conn, folder)
-    conn.close()
-    return db
+    return summary_data.write_database(tmp_path_factory.mktemp("db"))
 
 
 @pytest.fixture
