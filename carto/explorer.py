@@ -44,6 +44,8 @@ class Base:
     node_territory: pd.Series
     ancestors: dict[str, pd.Series]
     anchors: pd.DataFrame
+    actor_rows: layers.PointRows
+    place_rows: layers.PointRows
 
 
 def _plain_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -60,15 +62,19 @@ def prepare(
     """Everything that does not depend on the filters, computed once per data version."""
     plain_territories, plain_places, plain_actors = (_plain_text(f) for f in (territories, places, actors))
     levels = [lv for lv in layers.AGGREGATION_LEVELS if lv in set(plain_territories["level"])]
+    nodes = netview.graph_nodes(plain_actors, plain_places)
+    points = nodes[["lon", "lat"]]
     return Base(
         territories=plain_territories,
         places=plain_places,
         actors=plain_actors,
         relations=_plain_text(relations),
-        nodes=netview.graph_nodes(plain_actors, plain_places),
+        nodes=nodes,
         node_territory=flows.node_territories(plain_actors, plain_places),
         ancestors={level: flows.ancestors_at(plain_territories, level) for level in levels},
         anchors=layers.territory_anchors(plain_territories),
+        actor_rows=layers.actor_rows(plain_actors, points=points),
+        place_rows=layers.place_rows(plain_places, points=points),
     )
 
 
@@ -83,6 +89,8 @@ class Scene:
     map_relations: layers.MapRelations
     all_territories: gpd.GeoDataFrame
     ancestors: dict[str, pd.Series]
+    actor_rows: layers.PointRows
+    place_rows: layers.PointRows
 
 
 def default_level(territories: pd.DataFrame, *, max_polygons: int = 1000) -> str:
@@ -159,7 +167,17 @@ def build_scene(
         ancestors=base.ancestors,
         anchors=base.anchors,
     )
-    return Scene(filters, filtered, nodes, metrics, map_relations, base.territories, base.ancestors)
+    return Scene(
+        filters,
+        filtered,
+        nodes,
+        metrics,
+        map_relations,
+        base.territories,
+        base.ancestors,
+        base.actor_rows,
+        base.place_rows,
+    )
 
 
 @dataclass(frozen=True)
@@ -228,9 +246,9 @@ def explorer_map(
     places, actors = scene.filtered.places, scene.filtered.actors
     points = scene.nodes[["lon", "lat"]]
     if len(places):
-        layers.places_layer(places, lang, points=points).add_to(m)
+        layers.places_layer(places, lang, rows=scene.place_rows).add_to(m)
     if len(actors):
-        layers.actors_layer(actors, lang, points=points).add_to(m)
+        layers.actors_layer(actors, lang, rows=scene.actor_rows).add_to(m)
     if focused.highlight:
         ego_lines = layers.relation_lines(focused.relations, points)
         layers.selection_layer(

@@ -27,6 +27,7 @@ from folium.template import Template as FoliumTemplate
 
 from carto import flows, i18n, offline
 from carto.model import ACTOR_TYPES, RELATION_KINDS, SECTORS
+from carto.rendering import STYLE_PROPERTY, PlainRender, StyledGeoJson, script_json, script_safe, style_table
 
 PRECISION = 5  # decimals of a degree kept in the browser: ~1 m
 RELATION_THRESHOLD = 3000
@@ -84,24 +85,6 @@ def _round(geometry: gpd.GeoSeries) -> np.ndarray:
     return shapely.transform(geometry.to_numpy(), lambda xy: np.round(xy, PRECISION))
 
 
-def feature_collection(properties: pd.DataFrame, geometry: np.ndarray) -> dict:
-    """A GeoJSON FeatureCollection (dict) from plain properties and shapely geometries.
-
-    Geometries go through GEOS's writer (fast, shortest round-trip numbers) and one JSON parse;
-    rows whose geometry is missing are left out. Features get short integer ids, which folium's
-    style switch then uses instead of a long unique property.
-    """
-    texts = shapely.to_geojson(geometry)
-    present = [i for i, text in enumerate(texts) if text is not None]
-    shapes = json.loads("[" + ",".join(texts[present]) + "]") if present else []
-    records = properties.to_dict(orient="records")
-    features = [
-        {"type": "Feature", "id": i, "properties": records[i], "geometry": shape}
-        for i, shape in zip(present, shapes, strict=True)
-    ]
-    return {"type": "FeatureCollection", "features": features}
-
-
 def simplify_tolerance(bounds: Sequence[float], *, width_px: int = 1000) -> float:
     """Half a screen pixel, in degrees, when ``bounds`` fill ``width_px`` pixels."""
     minx, miny, maxx, maxy = bounds
@@ -137,7 +120,7 @@ def territories_layer(
     indicator_label: str | None = None,
     tolerance: float | None = None,
     selected: str | None = None,
-) -> folium.GeoJson:
+) -> StyledGeoJson:
     """Boundaries with a tooltip (``name [code]``, level, population) and an optional choropleth.
 
     ``indicator`` is indexed by territory code; each territory is filled by the quantile class
@@ -164,23 +147,22 @@ def territories_layer(
         frame["indicator"] = ["" if pd.isna(v) else f"{float(v):.4g}" for v in values]
         fields.append("indicator")
         aliases.append(indicator_label or "")
-    chosen_label = f"[{selected}]" if selected else None
-
-    def style(feature: dict) -> dict:
-        props = feature["properties"]
-        chosen = chosen_label is not None and props["label"].endswith(chosen_label)
-        return {
-            "color": "#000000" if chosen else TERRITORY_STYLE["color"],
-            "weight": 3 if chosen else TERRITORY_STYLE["weight"],
-            "fillColor": props.get("fill", TERRITORY_STYLE["fillColor"]),
-            "fillOpacity": 0.6 if indicator is not None else TERRITORY_STYLE["fillOpacity"],
-        }
-
-    return folium.GeoJson(
-        feature_collection(frame, _round(geometry)),
+    chosen = codes == selected if selected else np.zeros(len(codes), dtype=bool)
+    fills = frame["fill"] if "fill" in frame else [TERRITORY_STYLE["fillColor"]] * len(frame)
+    opacity = 0.6 if indicator is not None else TERRITORY_STYLE["fillOpacity"]
+    styles, frame[STYLE_PROPERTY] = style_table(
+        (
+            ("#000000" if c else TERRITORY_STYLE["color"], 3 if c else TERRITORY_STYLE["weight"], fill, opacity)
+            for c, fill in zip(chosen, fills, strict=True)
+        ),
+        ["color", "weight", "fillColor", "fillOpacity"],
+    )
+    return StyledGeoJson(
+        frame,
+        _round(geometry),
+        styles,
+        hover={"weight": 3, "color": "#000000"},
         name=name or i18n.t("dataset.territories", lang),
-        style_function=style,
-        highlight_function=lambda _feature: {"weight": 3, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
     )
 
@@ -205,11 +187,12 @@ _POINT_CALLBACK = """function (row) {
 """
 
 
-class CompactMarkerCluster(FastMarkerCluster):
-    """FastMarkerCluster whose rows are embedded as compact JSON (no spaces, UTF-8 kept).
+class CompactMarkerCluster(FastMarkerCluster, PlainRender):
+    """FastMarkerCluster whose rows arrive as one compact JSON text (no spaces, UTF-8 kept).
 
     At tens of thousands of rows the separators and ``\\u00e9`` escapes of the default
-    embedding are a sizeable share of what the browser downloads.
+    embedding are a sizeable share of what the browser downloads, and encoding the rows on
+    every rerun a sizeable share of the server's time: :class:`PointRows` encodes them once.
     """
 
     _template = FoliumTemplate(
@@ -217,7 +200,7 @@ class CompactMarkerCluster(FastMarkerCluster):
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = (function(){
                 {{ this.callback }}
-                var data = {{ this.compact_data }};
+                var data = {{ this.rows_json }};
                 var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
                 for (var i = 0; i < data.length; i++) {
                     callback(data[i]).addTo(cluster);
@@ -228,20 +211,13 @@ class CompactMarkerCluster(FastMarkerCluster):
         {% endmacro %}"""
     )
 
-    def __init__(self, rows: list[list[object]], **kwargs: object) -> None:
-        # Rows are built here with valid coordinates; skip FastMarkerCluster's per-row check.
+    def __init__(self, rows_json: str, **kwargs: object) -> None:
         super().__init__([], **kwargs)
-        self.data = rows
-
-    @property
-    def compact_data(self) -> str:
-        text = json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
-        # Inside <script>: never let a name close the tag or open a comment.
-        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        self.rows_json = rows_json
 
 
 def _point_cluster(
-    rows: list[list[object]],
+    rows_json: str,
     *,
     name: str,
     fields: list[str],
@@ -257,7 +233,7 @@ def _point_cluster(
 ) -> CompactMarkerCluster:
     labels = {"fields": fields, "kinds": kinds, "extra": extra}
     callback = _POINT_CALLBACK % {
-        "labels": json.dumps(labels, ensure_ascii=False),
+        "labels": script_json(labels),
         "colours": json.dumps(colours),
         "radius": radius,
         "stroke": json.dumps(stroke),
@@ -266,7 +242,7 @@ def _point_cluster(
         "css": json.dumps(css),
     }
     return CompactMarkerCluster(
-        rows,
+        rows_json,
         callback=callback,
         name=name,
         options={"disableClusteringAtZoom": disable_at, "showCoverageOnHover": False, "chunkedLoading": True},
@@ -283,13 +259,29 @@ def _lat_lon(frame: gpd.GeoDataFrame, points: pd.DataFrame | None) -> tuple[np.n
     return np.round(located.y.to_numpy(), PRECISION), np.round(located.x.to_numpy(), PRECISION)
 
 
-def _rows(
+@dataclass(frozen=True)
+class PointRows:
+    """Marker rows ``[lat, lon, id, name, kind index, extra index]`` as JSON texts, by node id.
+
+    Built once per data version; a filtered layer joins the texts of its nodes. ``extra``
+    names what the last index refers to (sectors for actors, publics for places).
+    """
+
+    texts: pd.Series
+    extra: list[str]
+
+    def json_of(self, ids: pd.Series) -> str:
+        """The rows of ``ids`` (all known), in that order, as one script-safe JSON array."""
+        return script_safe("[" + ",".join(self.texts.loc[ids.to_numpy()].tolist()) + "]")
+
+
+def _row_texts(
     lat: np.ndarray, lon: np.ndarray, ids: pd.Series, names: pd.Series, first: pd.Series, second: pd.Series
-) -> list[list[object]]:
-    """``[lat, lon, id, name, index, index]`` per point, built column-wise (fast at 100,000 points)."""
-    return [
-        list(row)
-        for row in zip(
+) -> pd.Series:
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    texts = [
+        f"[{la!r},{lo!r},{dumps(i)},{dumps(n)},{a},{b}]"
+        for la, lo, i, n, a, b in zip(
             lat.tolist(),
             lon.tolist(),
             ids.astype(str).tolist(),
@@ -299,37 +291,62 @@ def _rows(
             strict=True,
         )
     ]
+    return pd.Series(texts, index=ids.astype(str).to_numpy(), dtype=object)
 
 
-def places_layer(places: gpd.GeoDataFrame, lang: str, *, points: pd.DataFrame | None = None) -> CompactMarkerCluster:
-    """Inhabited places as dark rings; tooltip ``name [id]``, popup with kind and publics.
-
-    Each place is one compact row ``[lat, lon, id, name, kind index, publics index]``.
-    """
+def place_rows(places: gpd.GeoDataFrame, *, points: pd.DataFrame | None = None) -> PointRows:
+    """Rows of places: kind index among :data:`PLACE_KINDS`, publics index among ``extra``."""
     from carto.model import PLACE_KINDS
 
     kinds = [*PLACE_KINDS]
     publics = sorted({str(p) for p in places["publics"] if isinstance(p, str)}) if "publics" in places else []
     public_index = {p: i for i, p in enumerate(publics)}
     lat, lon = _lat_lon(places, points)
-    kind_index = pd.Series(range(len(kinds)), index=kinds)
-    rows = _rows(
+    texts = _row_texts(
         lat,
         lon,
         places["id"],
         places["name"],
-        places["kind"].map(kind_index).fillna(kinds.index("other")),
+        places["kind"].map(pd.Series(range(len(kinds)), index=kinds)).fillna(kinds.index("other")),
         (places["publics"] if "publics" in places else pd.Series(None, index=places.index))
         .map(pd.Series(public_index, dtype="float64"))
         .fillna(-1),
     )
+    return PointRows(texts, publics)
+
+
+def actor_rows(actors: gpd.GeoDataFrame, *, points: pd.DataFrame | None = None) -> PointRows:
+    """Rows of actors: type index among :data:`ACTOR_TYPES`, sector index among :data:`SECTORS`."""
+    types, sectors = [*ACTOR_TYPES], [*SECTORS]
+    lat, lon = _lat_lon(actors, points)
+    texts = _row_texts(
+        lat,
+        lon,
+        actors["id"],
+        actors["name"],
+        actors["type"].map(pd.Series(range(len(types)), index=types)).fillna(types.index("other")),
+        actors["sector"].map(pd.Series(range(len(sectors)), index=sectors)).fillna(-1),
+    )
+    return PointRows(texts, sectors)
+
+
+def places_layer(
+    places: gpd.GeoDataFrame, lang: str, *, points: pd.DataFrame | None = None, rows: PointRows | None = None
+) -> CompactMarkerCluster:
+    """Inhabited places as dark rings; tooltip ``name [id]``, popup with kind and publics.
+
+    ``rows`` (from :func:`place_rows`, covering every place given) saves encoding them again.
+    """
+    from carto.model import PLACE_KINDS
+
+    rows = rows or place_rows(places, points=points)
     return _point_cluster(
-        rows,
+        rows.json_of(places["id"]),
         name=i18n.t("dataset.places", lang),
         fields=[i18n.t(f"field.{f}", lang) for f in ("name", "kind", "publics", "id")],
-        kinds=[i18n.label(k, lang) for k in kinds],
-        extra=publics,
-        colours=["#ffffff"] * len(kinds),
+        kinds=[i18n.label(k, lang) for k in PLACE_KINDS],
+        extra=rows.extra,
+        colours=["#ffffff"] * len(PLACE_KINDS),
         radius=7,
         stroke=PLACE_COLOUR,
         weight=2,
@@ -339,29 +356,21 @@ def places_layer(places: gpd.GeoDataFrame, lang: str, *, points: pd.DataFrame | 
     )
 
 
-def actors_layer(actors: gpd.GeoDataFrame, lang: str, *, points: pd.DataFrame | None = None) -> CompactMarkerCluster:
+def actors_layer(
+    actors: gpd.GeoDataFrame, lang: str, *, points: pd.DataFrame | None = None, rows: PointRows | None = None
+) -> CompactMarkerCluster:
     """Actors as dots coloured by type, clustered; tooltip ``name [id]``, popup type and sector.
 
-    Each actor is one compact row ``[lat, lon, id, name, type index, sector index]``.
+    ``rows`` (from :func:`actor_rows`, covering every actor given) saves encoding them again.
     """
-    types = [*ACTOR_TYPES]
-    sectors = [*SECTORS]
-    lat, lon = _lat_lon(actors, points)
-    rows = _rows(
-        lat,
-        lon,
-        actors["id"],
-        actors["name"],
-        actors["type"].map(pd.Series(range(len(types)), index=types)).fillna(types.index("other")),
-        actors["sector"].map(pd.Series(range(len(sectors)), index=sectors)).fillna(-1),
-    )
+    rows = rows or actor_rows(actors, points=points)
     return _point_cluster(
-        rows,
+        rows.json_of(actors["id"]),
         name=i18n.t("dataset.actors", lang),
         fields=[i18n.t(f"field.{f}", lang) for f in ("name", "type", "sector", "id")],
-        kinds=[i18n.label(t, lang) for t in types],
-        extra=[i18n.label(s, lang) for s in sectors],
-        colours=[ACTOR_COLOURS[t] for t in types],
+        kinds=[i18n.label(t, lang) for t in ACTOR_TYPES],
+        extra=[i18n.label(s, lang) for s in rows.extra],
+        colours=[ACTOR_COLOURS[t] for t in ACTOR_TYPES],
         radius=6,
         stroke="#ffffff",
         weight=1,
@@ -427,7 +436,7 @@ class DirectionArrows(MacroElement):
 
 def relations_layer(
     lines: gpd.GeoDataFrame, lang: str, *, name: str | None = None, emphasis: bool = False
-) -> folium.GeoJson:
+) -> StyledGeoJson:
     """Relations styled by kind, width by weight, tooltip kind/dimension/weight, arrows if directed."""
     frame = pd.DataFrame(
         {
@@ -441,22 +450,18 @@ def relations_layer(
             else False,
         }
     )
-    data = feature_collection(frame, lines.geometry.to_numpy())
-
-    def style(feature: dict) -> dict:
-        props = feature["properties"]
-        base = RELATION_STYLE.get(props["kind"], RELATION_STYLE["network"])
-        return {
-            "color": base["color"],
-            "dashArray": base["dashArray"],
-            "weight": (3 if emphasis else 1) + min(5.0, float(props["weight"])),
-            "opacity": 0.95 if emphasis else 0.7,
-        }
-
-    layer = folium.GeoJson(
-        data,
+    base = [RELATION_STYLE.get(kind, RELATION_STYLE["network"]) for kind in frame["kind"]]
+    widths = (3 if emphasis else 1) + np.minimum(5.0, frame["weight"].to_numpy(float))
+    opacity = 0.95 if emphasis else 0.7
+    styles, frame[STYLE_PROPERTY] = style_table(
+        ((b["color"], b["dashArray"], w, opacity) for b, w in zip(base, widths.tolist(), strict=True)),
+        ["color", "dashArray", "weight", "opacity"],
+    )
+    layer = StyledGeoJson(
+        frame,
+        lines.geometry.to_numpy(),
+        styles,
         name=name or i18n.t("dataset.relations", lang),
-        style_function=style,
         tooltip=folium.GeoJsonTooltip(
             fields=["kind_label", "dimension_label", "weight"],
             aliases=[i18n.t(f"field.{f}", lang) for f in ("kind", "dimension", "weight")],
@@ -552,7 +557,7 @@ def territory_anchors(territories: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.DataFrame({"x": anchor.x, "y": anchor.y})
 
 
-def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
+def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lang: str) -> StyledGeoJson:
     """Aggregated flows: width by count; tooltip ``A → B``, the count and its breakdown by kind.
 
     The breakdown is one short text listing only the kinds present, to keep the payload small.
@@ -572,15 +577,14 @@ def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lan
             "width": flow_widths(flow_lines["relations"]),
         }
     )
-    data = feature_collection(frame, flow_lines.geometry.to_numpy())
-    return folium.GeoJson(
-        data,
+    styles, frame[STYLE_PROPERTY] = style_table(
+        ((FLOW_COLOUR, w, 0.55) for w in frame["width"].tolist()), ["color", "weight", "opacity"]
+    )
+    return StyledGeoJson(
+        frame,
+        flow_lines.geometry.to_numpy(),
+        styles,
         name=i18n.t("explorer.map.flows", lang),
-        style_function=lambda feature: {
-            "color": FLOW_COLOUR,
-            "weight": feature["properties"]["width"],
-            "opacity": 0.55,
-        },
         tooltip=folium.GeoJsonTooltip(
             fields=["label", "relations", "kinds"],
             aliases=[
@@ -610,22 +614,47 @@ def selection_layer(
     if ego_lines is not None and len(ego_lines):
         relations_layer(ego_lines, lang, name=i18n.t("explorer.map.selection", lang), emphasis=True).add_to(group)
     ids = [n for n in sorted(highlight, key=lambda n: (n not in selected, n)) if n in points.index][:max_markers]
-    lats, lons = points["lat"].astype(float).to_dict(), points["lon"].astype(float).to_dict()
-    for node in ids:
-        lat, lon = round(lats[node], PRECISION), round(lons[node], PRECISION)
-        chosen = node in selected
-        folium.CircleMarker(
-            location=(lat, lon),
-            radius=11 if chosen else 8,
-            color=HIGHLIGHT_COLOUR if chosen else "#000000",
-            weight=4 if chosen else 2,
-            fill=chosen,
-            fill_color=HIGHLIGHT_COLOUR,
-            fill_opacity=0.5,
-            tooltip=f"{html.escape(str(names.get(node, node)))} [{html.escape(node)}]",
-            class_name="carto-selected" if chosen else "carto-ego",
-        ).add_to(group)
+    located = points.loc[ids, ["lat", "lon"]].astype(float).round(PRECISION)
+    rows = [
+        [lat, lon, str(names.get(node, node)), node, 0 if node in selected else 1]
+        for node, lat, lon in zip(ids, located["lat"].tolist(), located["lon"].tolist(), strict=True)
+    ]
+    group.add_child(RingMarkers(rows, [SELECTED_RING, EGO_RING]))
     return group
+
+
+# Leaflet circle-marker options of a selected node and of a node of its ego network.
+SELECTED_RING = {"radius": 11, "color": HIGHLIGHT_COLOUR, "weight": 4, "fill": True, "fillColor": HIGHLIGHT_COLOUR,
+                 "fillOpacity": 0.5, "className": "carto-selected"}
+EGO_RING = {"radius": 8, "color": "#000000", "weight": 2, "fill": False, "className": "carto-ego"}
+
+
+class RingMarkers(PlainRender):
+    """Unclustered circle markers from rows ``[lat, lon, name, id, style index]``, in their parent layer.
+
+    The tooltip is ``name [id]``, like the actors' and places', so that a click selects again.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (group) {
+            var styles = {{ this.styles_json }};
+            var rows = {{ this.rows_json }};
+            var esc = function (s) { var d = document.createElement('span'); d.textContent = s; return d.innerHTML; };
+            rows.forEach(function (r) {
+                L.circleMarker([r[0], r[1]], styles[r[4]]).bindTooltip(esc(r[2]) + ' [' + esc(r[3]) + ']').addTo(group);
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[list[object]], styles: list[dict[str, object]]) -> None:
+        super().__init__()
+        self._name = "RingMarkers"
+        self.rows, self.styles = rows, styles
+        self.rows_json, self.styles_json = script_json(rows), script_json(styles)
 
 
 _LEGEND_TEMPLATE = """

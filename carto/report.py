@@ -22,6 +22,7 @@ from pathlib import Path
 import branca.colormap
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, XPos, YPos
@@ -40,6 +41,7 @@ from carto.indicators import (
 )
 from carto.model import TERRITORY_LEVELS
 from carto.network import node_metrics
+from carto.rendering import STYLE_PROPERTY, StyledGeoJson, style_table
 from carto.sample import SAMPLE_DIR
 
 FONTS_DIR = Path(__file__).parent / "fonts"
@@ -924,19 +926,19 @@ def choropleth_map(
         minx, miny, maxx, maxy = (-5.0, 42.0, 8.0, 51.0)
     m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles=tiles)
 
-    def style(feature: dict) -> dict:
-        value = feature["properties"]["value"]
-        chosen = feature["properties"]["code"] == highlight
-        return {
-            "fillColor": "#cccccc" if value is None else colours(value),
-            "fillOpacity": 0.8,
-            "color": "#d62828" if chosen else "#555555",
-            "weight": 3 if chosen else 0.6,
-        }
-
-    folium.GeoJson(
-        frame.to_json(drop_id=True, na="null"),
-        style_function=style,
+    chosen = (frame["code"] == highlight).to_numpy() if highlight else np.zeros(len(frame), dtype=bool)
+    fills = ["#cccccc" if pd.isna(v) else colours(v) for v in frame["value"]]
+    styles, style_index = style_table(
+        (("#d62828" if c else "#555555", 3 if c else 0.6, fill, 0.8) for c, fill in zip(chosen, fills, strict=True)),
+        ["color", "weight", "fillColor", "fillOpacity"],
+    )
+    properties = pd.DataFrame(
+        {"name": frame["name"].astype(str), "code": frame["code"].astype(str), "shown": frame["shown"]}
+    ).assign(**{STYLE_PROPERTY: style_index})
+    StyledGeoJson(
+        properties,
+        frame.geometry.to_numpy(),
+        styles,
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "code", "shown"],
             aliases=[

@@ -5,10 +5,12 @@ Pages call these helpers so that session state and caching rules live here, not 
 
 from __future__ import annotations
 
+import cProfile
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -165,12 +167,25 @@ def page_guard(action: str) -> auth.User:
 
 @contextmanager
 def timed_run() -> Iterator[None]:
-    """Append this script run's server time to ``$CARTO_RUN_LOG`` when set (for bench.load)."""
-    log = os.environ.get("CARTO_RUN_LOG")
+    """Append this script run's server time to ``$CARTO_RUN_LOG`` when set (for bench.load).
+
+    With ``$CARTO_PROFILE`` set to a folder, also write each run's cProfile statistics there
+    (``run-<n>.prof``, readable with :mod:`pstats`): the script thread is invisible to a
+    profiler started outside it.
+    """
+    log, profile_dir = os.environ.get("CARTO_RUN_LOG"), os.environ.get("CARTO_PROFILE")
+    profiler = cProfile.Profile() if profile_dir else None
     started = time.perf_counter()
+    if profiler:
+        profiler.enable()
     try:
         yield
     finally:
+        if profiler and profile_dir:
+            profiler.disable()
+            folder = Path(profile_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(folder / f"run-{len(list(folder.glob('run-*.prof'))):04d}.prof")
         if log:
             with open(log, "a", encoding="utf-8") as out:
                 out.write(f"{time.perf_counter() - started:.4f}\n")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
+import folium
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -23,8 +23,7 @@ def _tooltip_fields(layer) -> list[str]:
 
 
 def _geojson(layer) -> dict:
-    data = layer.data
-    return json.loads(data) if isinstance(data, str) else data
+    return json.loads(layer.geojson_text)
 
 
 def _rel(rows: list[tuple[str, str, str, str, bool]]) -> pd.DataFrame:
@@ -62,7 +61,7 @@ def test_territories_layer_features_tooltip_and_choropleth(territories):
         "Interco [E1]",
     ]
     # quantile classes of {1, 3}: 1 falls in the first class, 3 in the last; no value: base fill
-    fills = [layer.style_function(f)["fillColor"] for f in features]
+    fills = [layer.style_of(f)["fillColor"] for f in features]
     assert fills == ["#fef0d9", "#b30000", "#f2efe6", "#f2efe6"]
     assert _tooltip_fields(layer) == ["label", "level", "population", "indicator"]
 
@@ -85,7 +84,7 @@ def test_territory_outlines_are_rounded_and_simplified():
 
 def test_actors_layer_sends_one_compact_row_per_actor(actors):
     layer = layers.actors_layer(actors, "fr")
-    assert layer.data == [
+    assert json.loads(layer.rows_json) == [
         [45.5, 0.5, "A1", "CCAS Alpha", ACTOR_TYPES.index("ccas"), SECTORS.index("social")],
         [45.4, 0.6, "A2", "CAF", ACTOR_TYPES.index("caf"), SECTORS.index("social")],
         [45.5, 1.5, "A3", "Asso Bêta", ACTOR_TYPES.index("association"), SECTORS.index("youth")],
@@ -95,7 +94,7 @@ def test_actors_layer_sends_one_compact_row_per_actor(actors):
 
 def test_places_layer_rows(places):
     layer = layers.places_layer(places, "en")
-    assert layer.data == [[45.8, 1.2, "P1", "Quartier Nord", 0, 0]]  # neighbourhood, first public
+    assert json.loads(layer.rows_json) == [[45.8, 1.2, "P1", "Quartier Nord", 0, 0]]  # neighbourhood, first public
 
 
 def test_relations_layer_styles_each_kind(actors, places, relations):
@@ -104,7 +103,7 @@ def test_relations_layer_styles_each_kind(actors, places, relations):
     features = _geojson(layer)["features"]
     assert [f["properties"]["id"] for f in features] == ["R1", "R2"]
     assert features[0]["geometry"]["coordinates"] == [[0.5, 45.5], [0.6, 45.4]]
-    styles = [layer.style_function(f) for f in features]
+    styles = [layer.style_of(f) for f in features]
     assert styles[0] == {"color": "#1f4e9c", "dashArray": None, "weight": 3.0, "opacity": 0.7}  # partnership, w=2
     assert styles[1] == {"color": "#e07a1f", "dashArray": "2 4", "weight": 2.0, "opacity": 0.7}  # referral, w=1
     arrows = [c for c in layer._children.values() if isinstance(c, layers.DirectionArrows)]
@@ -169,10 +168,10 @@ def test_selection_layer_rings_ego_nodes_and_draws_ego_lines(relations):
     ego = layers.relation_lines(relations.iloc[:1], POINTS)
     group = layers.selection_layer(POINTS, names, {"A1", "A2"}, {"A1"}, ego, "fr")
     children = list(group._children.values())
-    markers: list[Any] = [c for c in children if c.__class__.__name__ == "CircleMarker"]
-    assert [m.location for m in markers] == [[45.5, 0.5], [45.4, 0.6]]  # selected first
-    assert [m.options["radius"] for m in markers] == [11, 8]
-    lines = [c for c in children if c.__class__.__name__ == "GeoJson"]
+    (rings,) = [c for c in children if isinstance(c, layers.RingMarkers)]
+    assert rings.rows == [[45.5, 0.5, "CCAS Alpha", "A1", 0], [45.4, 0.6, "CAF", "A2", 1]]  # selected first
+    assert [style["radius"] for style in rings.styles] == [11, 8]
+    lines = [c for c in children if isinstance(c, folium.GeoJson)]
     assert len(_geojson(lines[0])["features"]) == 1
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import math
 import re
 
@@ -19,6 +20,7 @@ from pypdf import PdfReader
 
 from carto import indicators, offline, report
 from carto.errors import InputError
+from carto.rendering import StyledGeoJson
 
 NNBSP = "\u202f"
 DAY = dt.date(2026, 11, 23)
@@ -398,6 +400,9 @@ def test_choropleth_is_offline() -> None:
     page = m.get_root().render()
     assert "Ville-Haute" in page and "Val-Clair" in page and "Département Test" not in page
     assert offline.external_urls(page) == []
+    (layer,) = [c for c in m._children.values() if isinstance(c, StyledGeoJson)]
+    outlines = {f["properties"]["code"]: layer.style_of(f)["color"] for f in json.loads(layer.geojson_text)["features"]}
+    assert outlines["C1"] == "#d62828" and {v for k, v in outlines.items() if k != "C1"} == {"#555555"}
 
 
 def test_named_gaps_agree_with_the_indicators() -> None:
