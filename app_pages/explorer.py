@@ -133,14 +133,18 @@ with right:
     needs_more = colour_by == "community" or size_by not in scene.metrics
     metrics = metrics_for(*key) if needs_more else scene.metrics
     c4.select_slider(tr("explorer.network.radius"), [1, 2, 3], key="n_radius")
-    sub = explorer.network_subgraph(scene, focused)
-    fig = explorer.explorer_figure(sub, metrics, positions_for(*key, tuple(sub.nodes.index), layout), focused,
-                                   lang, layout=layout, colour_by=colour_by, size_by=size_by)
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            key="explorer_network", width="stretch")
-    st.caption(tr("explorer.network.reduced" if sub.reduced else "explorer.network.all", nodes=len(sub.nodes),
-                  edges=len(sub.edges), total_nodes=sub.total_nodes, total_edges=sub.total_edges)
-               + " " + tr("explorer.network.hint"))
+    event = None
+    if ui.after_first_run("explorer_network"):
+        sub = explorer.network_subgraph(scene, focused)
+        fig = explorer.explorer_figure(sub, metrics, positions_for(*key, tuple(sub.nodes.index), layout), focused,
+                                       lang, layout=layout, colour_by=colour_by, size_by=size_by)
+        event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                                key="explorer_network", width="stretch")
+        st.caption(tr("explorer.network.reduced" if sub.reduced else "explorer.network.all", nodes=len(sub.nodes),
+                      edges=len(sub.edges), total_nodes=sub.total_nodes, total_edges=sub.total_edges)
+                   + " " + tr("explorer.network.hint"))
+    else:
+        st.caption(tr("explorer.network.pending"))
 
 st.subheader(tr("explorer.details"))
 if state.territory:

@@ -168,22 +168,29 @@ def territories_layer(
 
 
 # The callback (FastMarkerCluster wraps it in ``var callback = ...;``): one marker from one row.
-_POINT_CALLBACK = """function (row) {
+# Labels, colours and the escaper are made once; the popup table only when a popup opens.
+_POINT_CALLBACK = """(function () {
     var labels = %(labels)s;
     var colours = %(colours)s;
-    var m = L.circleMarker([row[0], row[1]], {radius: %(radius)s, color: %(stroke)s, weight: %(weight)s,
-        fill: true, fillColor: colours[row[4]], fillOpacity: %(opacity)s, className: %(css)s});
-    var esc = function (s) { var d = document.createElement('span'); d.textContent = s; return d.innerHTML; };
-    m.bindTooltip(esc(row[3]) + ' [' + esc(row[2]) + ']');
-    var cells = '';
-    for (var i = 0; i < labels.fields.length; i++) {
-        var v = i < 3 ? [row[3], labels.kinds[row[4]], labels.extra[row[5]]][i] : row[2];
-        cells += '<tr><th style="text-align:left;padding-right:6px">' + esc(labels.fields[i]) +
-            '</th><td>' + esc(v === undefined || v === null ? '' : v) + '</td></tr>';
-    }
-    m.bindPopup('<table>' + cells + '</table>', {maxWidth: 320});
-    return m;
-}
+    var codes = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};
+    var esc = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return codes[c]; }); };
+    var table = function (row) {
+        var cells = '';
+        for (var i = 0; i < labels.fields.length; i++) {
+            var v = i < 3 ? [row[3], labels.kinds[row[4]], labels.extra[row[5]]][i] : row[2];
+            cells += '<tr><th style="text-align:left;padding-right:6px">' + esc(labels.fields[i]) +
+                '</th><td>' + esc(v === undefined || v === null ? '' : v) + '</td></tr>';
+        }
+        return '<table>' + cells + '</table>';
+    };
+    return function (row) {
+        var m = L.circleMarker([row[0], row[1]], {radius: %(radius)s, color: %(stroke)s, weight: %(weight)s,
+            fill: true, fillColor: colours[row[4]], fillOpacity: %(opacity)s, className: %(css)s});
+        m.bindTooltip(esc(row[3]) + ' [' + esc(row[2]) + ']');
+        m.bindPopup(function () { return table(row); }, {maxWidth: 320});
+        return m;
+    };
+})()
 """
 
 
@@ -202,10 +209,9 @@ class CompactMarkerCluster(FastMarkerCluster, PlainRender):
                 {{ this.callback }}
                 var data = {{ this.rows_json }};
                 var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
-                for (var i = 0; i < data.length; i++) {
-                    callback(data[i]).addTo(cluster);
-                }
                 cluster.addTo({{ this._parent.get_name() }});
+                // One batch, clustered in chunks on the map: adding markers one by one re-clusters each time.
+                cluster.addLayers(data.map(callback));
                 return cluster;
             })();
         {% endmacro %}"""

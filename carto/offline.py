@@ -278,17 +278,24 @@ def make_map(
     *,
     tiles: str,
     prefix: str = STATIC_URL_PREFIX,
+    leaflet_only: bool = True,
     **map_kwargs: Any,
 ) -> folium.Map:
     """Build a map whose assets come from ``static/`` and whose only tiles are ``tiles``.
 
-    The returned map also localizes elements added later, when it is rendered.
+    The returned map also localizes elements added later, when it is rendered. With
+    ``leaflet_only`` the map itself loads Leaflet and nothing else: folium's jQuery,
+    Bootstrap and Awesome Markers serve features we do not use (icon markers, popups holding
+    elements, GeoJSON fetched by URL), and streamlit-folium loads scripts one after another.
     """
     spec = base_tiles(tiles)
     # A Leaflet map option (camel case), not folium's max_zoom, which only reaches a TileLayer.
     map_kwargs.setdefault("maxZoom", spec["max_zoom"] if spec else _DEFAULT_MAX_ZOOM)
     m = _OfflineMap(location=list(location), zoom_start=zoom, tiles=None, **map_kwargs)
     m._asset_prefix = prefix
+    if leaflet_only:
+        m.default_js = [link for link in m.default_js if link[0] == "leaflet"]
+        m.default_css = [link for link in m.default_css if link[0] == "leaflet_css"]
     if spec is not None:
         folium.TileLayer(**spec).add_to(m)
     return localize_assets(m, prefix=prefix)

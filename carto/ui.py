@@ -165,6 +165,28 @@ def page_guard(action: str) -> auth.User:
     return user
 
 
+def after_first_run(key: str, *, delay_s: float = 1.5) -> bool:
+    """False on the first run of a session, which then reruns the page once ``delay_s`` later; True after.
+
+    For a part of a page that should appear a moment after the rest (the explorer's network:
+    its chart library holds the browser's main thread for about a second, which the map's
+    frame shares, so drawing it second gets the map on screen sooner).
+    """
+    shown, armed = f"after_first_run_{key}", f"after_first_run_{key}_armed"
+    if st.session_state.get(shown):
+        return True
+    st.session_state[shown] = True
+
+    @st.fragment(run_every=delay_s)
+    def rerun_later() -> None:
+        if st.session_state.get(armed):  # a timed run, not the first (inline) one
+            st.rerun()
+        st.session_state[armed] = True
+
+    rerun_later()
+    return False
+
+
 @contextmanager
 def timed_run() -> Iterator[None]:
     """Append this script run's server time to ``$CARTO_RUN_LOG`` when set (for bench.load).

@@ -163,8 +163,18 @@ def _node_sizes(at: AppTest) -> list[float]:
     return list(size)
 
 
-def test_network_sized_by_betweenness_uses_the_analytics_metrics(app_env):
+def test_the_network_comes_on_the_run_after_the_map(app_env):
+    # The first run draws the map and schedules one rerun (a browser's timer; AppTest runs it by hand).
     at = _app()
+    assert at.get("plotly_chart") == []
+    assert any(c.value.startswith("Réseau : affiché dans un instant") for c in at.caption)
+    at.run()
+    assert len(at.get("plotly_chart")) == 1
+    assert not any(c.value.startswith("Réseau : affiché dans un instant") for c in at.caption)
+
+
+def test_network_sized_by_betweenness_uses_the_analytics_metrics(app_env):
+    at = _app().run()  # the network's run
     by_degree = _node_sizes(at)
     at.selectbox(key="n_size").set_value("betweenness").run()
     at.selectbox(key="n_colour").set_value("community").run()

@@ -75,7 +75,7 @@ def busiest_commune(sample_db_template) -> str:
 def test_click_on_an_actor_selects_it_in_the_network(served_app, busiest_commune, page, artifacts):
     page.goto(f"{served_app}/?territory={busiest_commune}", wait_until="domcontentloaded")
     frame = _map_frame(page)
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot')", timeout=TIMEOUT)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')", timeout=TIMEOUT, polling=200)
     frame.locator("path.carto-actor").first.wait_for(state="attached", timeout=TIMEOUT)
     inner = next(f for f in page.frames if "streamlit_folium" in f.url)
     inner.wait_for_function(f"() => ({_VISIBLE_ACTOR})() !== null", timeout=TIMEOUT)
@@ -97,7 +97,7 @@ def test_click_in_the_network_highlights_the_node_on_the_map(served_app, page, a
     _map_frame(page)
     page.wait_for_function(
         "() => { const p = document.querySelector('.js-plotly-plot'); return p && p._fullLayout && p.data; }",
-        timeout=TIMEOUT,
+        timeout=TIMEOUT, polling=200,
     )
     target = page.evaluate(_FIRST_NODE)
     page.mouse.click(target["x"], target["y"])

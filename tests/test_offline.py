@@ -46,8 +46,8 @@ ANY_URL = re.compile(r"https?://[^\s\"'<>\\]+")
 
 
 def _full_map(tiles: str) -> folium.Map:
-    """A map using every element the dashboard draws with."""
-    m = make_map(LYON, 12, tiles=tiles)
+    """A map using every element folium can draw with, and their assets."""
+    m = make_map(LYON, 12, tiles=tiles, leaflet_only=False)
     folium.GeoJson(SQUARE, name="Territoires", tooltip=folium.GeoJsonTooltip(["name"])).add_to(m)
     folium.Marker(LYON, icon=folium.Icon(icon="home", prefix="fa", color="red")).add_to(m)
     folium.Marker((45.75, 4.85), icon=folium.Icon(icon="info-sign")).add_to(m)  # glyphicon
@@ -80,6 +80,14 @@ def test_every_local_asset_exists_under_static() -> None:
     assert len(set(urls)) == 15
     missing = [url for url in urls if not local_asset_path(url).is_file()]
     assert missing == []
+
+
+def test_a_dashboard_map_loads_leaflet_and_nothing_else_of_folium() -> None:
+    html = make_map(LYON, 12, tiles="none").get_root().render()
+    assert sorted(set(_local_urls(html))) == [
+        "/app/static/vendor/leaflet-1.9.3/leaflet.css",
+        "/app/static/vendor/leaflet-1.9.3/leaflet.js",
+    ]
 
 
 def test_every_mapped_file_and_what_its_css_points_to_exists() -> None:
