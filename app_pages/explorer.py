@@ -117,10 +117,13 @@ with left:
                                  indicator_label=tr(f"explorer.indicator.{indicator}") if indicator else None)
     returned = st_folium(fmap, height=600, use_container_width=True, key="explorer_map", render=False,
                          returned_objects=["last_object_clicked", "last_object_clicked_tooltip"])
-    mapped = scene.map_relations
+    mapped, counted = scene.map_relations, scene.map_points
     st.caption(tr("explorer.map.individual", shown=len(mapped.lines)) if mapped.mode == "individual" else
                tr("explorer.map.aggregated", total=mapped.total, threshold=layers.RELATION_THRESHOLD,
                   flows=len(mapped.lines), level=label(mapped.level), internal=mapped.internal))
+    if counted.mode == "aggregated" and counted.counts is not None:
+        st.caption(tr("explorer.map.points_aggregated", total=counted.total, threshold=layers.POINT_THRESHOLD,
+                      level=label(counted.level), circles=len(counted.counts)))
 with right:
     c1, c2, c3, c4 = st.columns(4)
     layout = c1.selectbox(tr("explorer.network.layout"), netview.LAYOUTS, key="n_layout",

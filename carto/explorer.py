@@ -43,6 +43,7 @@ class Base:
     nodes: pd.DataFrame
     node_territory: pd.Series
     ancestors: dict[str, pd.Series]
+    node_at_level: dict[str, pd.Series]
     anchors: pd.DataFrame
     actor_rows: layers.PointRows
     place_rows: layers.PointRows
@@ -56,6 +57,19 @@ def _plain_text(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _coded_ends(relations: pd.DataFrame, node_ids: pd.Index) -> pd.DataFrame:
+    """Relations whose ``source`` and ``target`` are categoricals over one set of ids.
+
+    Filtering, degrees and flows then work on integer codes: at a million relations, hashing
+    every id string again on each filter change costs seconds.
+    """
+    ids = node_ids.append(pd.Index(relations["source"])).append(pd.Index(relations["target"])).unique()
+    out = relations.copy()
+    for end in ("source", "target"):
+        out[end] = pd.Categorical(out[end], categories=ids)
+    return out
+
+
 def prepare(
     territories: gpd.GeoDataFrame, places: gpd.GeoDataFrame, actors: gpd.GeoDataFrame, relations: pd.DataFrame
 ) -> Base:
@@ -64,15 +78,21 @@ def prepare(
     levels = [lv for lv in layers.AGGREGATION_LEVELS if lv in set(plain_territories["level"])]
     nodes = netview.graph_nodes(plain_actors, plain_places)
     points = nodes[["lon", "lat"]]
+    node_territory = flows.node_territories(plain_actors, plain_places)
+    ancestors = {level: flows.ancestors_at(plain_territories, level) for level in levels}
     return Base(
         territories=plain_territories,
         places=plain_places,
         actors=plain_actors,
-        relations=_plain_text(relations),
+        relations=_coded_ends(_plain_text(relations), nodes.index),
         nodes=nodes,
-        node_territory=flows.node_territories(plain_actors, plain_places),
-        ancestors={level: flows.ancestors_at(plain_territories, level) for level in levels},
-        anchors=layers.territory_anchors(plain_territories),
+        node_territory=node_territory,
+        ancestors=ancestors,
+        # Plain objects: pandas' Arrow strings are slow to look up by the hundred thousand.
+        node_at_level={level: node_territory.map(up).astype(object) for level, up in ancestors.items()},
+        anchors=layers.territory_anchors(plain_territories).set_axis(
+            plain_territories["code"].astype(object).to_numpy(), axis=0
+        ),
         actor_rows=layers.actor_rows(plain_actors, points=points),
         place_rows=layers.place_rows(plain_places, points=points),
     )
@@ -91,6 +111,7 @@ class Scene:
     ancestors: dict[str, pd.Series]
     actor_rows: layers.PointRows
     place_rows: layers.PointRows
+    map_points: layers.MapPoints
 
 
 def default_level(territories: pd.DataFrame, *, max_polygons: int = 1000) -> str:
@@ -166,6 +187,18 @@ def build_scene(
         levels=levels,
         ancestors=base.ancestors,
         anchors=base.anchors,
+        node_at_level=base.node_at_level,
+    )
+    drawn = _drawn_territories(filtered.territories, filters)
+    point_level = str(drawn["level"].iloc[0]) if drawn["level"].nunique() == 1 else "commune"
+    where = base.node_at_level.get(point_level)
+    map_points = layers.points_for_map(
+        filtered.actors,
+        filtered.places,
+        where if where is not None else base.node_territory.map(flows.ancestors_at(base.territories, point_level)),
+        base.anchors,
+        base.territories.set_index("code")["name"],
+        level=point_level,
     )
     return Scene(
         filters,
@@ -177,6 +210,7 @@ def build_scene(
         base.ancestors,
         base.actor_rows,
         base.place_rows,
+        map_points,
     )
 
 
@@ -201,13 +235,16 @@ def focus(scene: Scene, selection: Selection) -> Focus:
 
 def shown_territories(scene: Scene) -> gpd.GeoDataFrame:
     """Boundaries to draw: the finest level below the chosen territory, else the chosen level."""
-    frame = scene.filtered.territories
+    return _drawn_territories(scene.filtered.territories, scene.filters)
+
+
+def _drawn_territories(frame: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoDataFrame:
     if frame.empty:
         return frame
-    if scene.filters.territory:
+    if filters.territory:
         levels = [lv for lv in ("commune", "qpv", "epci", "departement", "region") if lv in set(frame["level"])]
         return frame[frame["level"] == levels[0]] if levels else frame
-    level = scene.filters.level or "commune"
+    level = filters.level or "commune"
     chosen = frame[frame["level"] == level]
     return chosen if len(chosen) else frame
 
@@ -245,10 +282,13 @@ def explorer_map(
             layers.flows_layer(mapped.lines, scene.all_territories, lang).add_to(m)
     places, actors = scene.filtered.places, scene.filtered.actors
     points = scene.nodes[["lon", "lat"]]
-    if len(places):
-        layers.places_layer(places, lang, rows=scene.place_rows).add_to(m)
-    if len(actors):
-        layers.actors_layer(actors, lang, rows=scene.actor_rows).add_to(m)
+    if scene.map_points.mode == "aggregated":
+        m.add_child(layers.count_bubbles(scene.map_points, lang))
+    else:
+        if len(places):
+            layers.places_layer(places, lang, rows=scene.place_rows).add_to(m)
+        if len(actors):
+            layers.actors_layer(actors, lang, rows=scene.actor_rows).add_to(m)
     if focused.highlight:
         ego_lines = layers.relation_lines(focused.relations, points)
         layers.selection_layer(

@@ -6,6 +6,7 @@ Shared by the explorer (aggregated flows when too many lines would be drawn) and
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from carto.model import RELATION_KINDS
@@ -55,6 +56,21 @@ def relation_ends(relations: pd.DataFrame, node_territory: pd.Series) -> pd.Data
     return out
 
 
+def territory_index(ids: pd.Series, node_territory: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each id's territory as a position in the returned codes (sorted), -1 when it has none.
+
+    Works on the ids' categories when ``ids`` is categorical (the explorer's relations are),
+    so a million relations cost a lookup per node, not per relation.
+    """
+    positions, codes = pd.factorize(node_territory.to_numpy(dtype=object), sort=True)
+    per_node = pd.Series(positions, index=node_territory.index)
+    per_node = per_node[~per_node.index.duplicated()]
+    categorical = ids if isinstance(ids.dtype, pd.CategoricalDtype) else ids.astype("category")
+    per_category = per_node.reindex(categorical.cat.categories).fillna(-1).to_numpy(dtype=np.int64)
+    category = categorical.cat.codes.to_numpy()
+    return np.where(category >= 0, per_category[category], -1), pd.Index(codes)
+
+
 def aggregate_flows(relations: pd.DataFrame, node_territory: pd.Series) -> pd.DataFrame:
     """Relations counted per pair of territories, with a breakdown by kind.
 
@@ -63,26 +79,34 @@ def aggregate_flows(relations: pd.DataFrame, node_territory: pd.Series) -> pd.Da
     are left out. Columns: ``source_code``, ``target_code``, ``relations``, ``weight`` and one
     count per relation kind; one row per pair, sorted by pair.
     """
-    ends = relation_ends(relations, node_territory).dropna(subset=["source_territory", "target_territory"])
-    source = ends["source_territory"].astype(str)
-    target = ends["target_territory"].astype(str)
-    directed = ends["directed"].fillna(False).astype(bool) if "directed" in ends else False
-    swap = ~directed & (source > target)
-    pairs = pd.DataFrame(
+    source, codes = territory_index(relations["source"], node_territory)
+    target, _ = territory_index(relations["target"], node_territory)
+    known = (source >= 0) & (target >= 0)
+    directed = (
+        relations["directed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        if "directed" in relations
+        else np.zeros(len(relations), dtype=bool)
+    )
+    swap = ~directed & (source > target)  # positions follow the codes' order
+    first, second = np.where(swap, target, source)[known], np.where(swap, source, target)[known]
+    weight = (
+        pd.to_numeric(relations["weight"], errors="coerce").fillna(1.0).to_numpy(dtype=float)[known]
+        if "weight" in relations
+        else np.ones(int(known.sum()))
+    )
+    kind = pd.Categorical(relations["kind"].to_numpy(dtype=object)[known], categories=list(RELATION_KINDS)).codes
+    pairs, row = np.unique(first.astype(np.int64) * max(len(codes), 1) + second, return_inverse=True)
+    n_kinds = len(RELATION_KINDS)
+    typed = kind >= 0
+    by_kind = np.bincount(row[typed] * n_kinds + kind[typed], minlength=len(pairs) * n_kinds).reshape(-1, n_kinds)
+    out = pd.DataFrame(
         {
-            "source_code": source.where(~swap, target),
-            "target_code": target.where(~swap, source),
-            "kind": ends["kind"],
-            "weight": pd.to_numeric(ends["weight"], errors="coerce").fillna(1.0) if "weight" in ends else 1.0,
+            "source_code": codes.to_numpy(dtype=object)[pairs // max(len(codes), 1)],
+            "target_code": codes.to_numpy(dtype=object)[pairs % max(len(codes), 1)],
+            "relations": np.bincount(row, minlength=len(pairs)).astype("int64"),
+            "weight": np.bincount(row, weights=weight, minlength=len(pairs)),
         }
     )
-    columns = ["source_code", "target_code", "relations", "weight", *RELATION_KINDS]
-    if pairs.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object" if c.endswith("_code") else "int64") for c in columns})
-    grouped = pairs.groupby(["source_code", "target_code"], sort=True)
-    out = grouped.agg(relations=("kind", "size"), weight=("weight", "sum"))
-    by_kind = pairs.pivot_table(
-        index=["source_code", "target_code"], columns="kind", values="weight", aggfunc="size", fill_value=0
-    )
-    out = out.join(by_kind.reindex(columns=list(RELATION_KINDS), fill_value=0))
-    return out.reset_index()[columns].astype({k: "int64" for k in ("relations", *RELATION_KINDS)})
+    for i, name in enumerate(RELATION_KINDS):
+        out[name] = by_kind[:, i].astype("int64")
+    return out

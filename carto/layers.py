@@ -31,6 +31,8 @@ from carto.rendering import STYLE_PROPERTY, PlainRender, StyledGeoJson, script_j
 
 PRECISION = 5  # decimals of a degree kept in the browser: ~1 m
 RELATION_THRESHOLD = 3000
+# Actors and places drawn one by one at most; beyond, one circle per territory (~60 bytes a point).
+POINT_THRESHOLD = 30_000
 AGGREGATION_LEVELS = ("commune", "epci", "departement", "region")
 
 # Relation kinds: formal partnership solid, informal network dashed, referral dotted with an arrow
@@ -66,6 +68,7 @@ ACTOR_COLOURS: dict[str, str] = dict(
 )
 
 PLACE_COLOUR = "#222222"
+CLUSTER_COLOUR = "#f28e2b"  # actors and places counted per territory
 FLOW_COLOUR = "#3b4cc0"
 HIGHLIGHT_COLOUR = "#ffd400"
 TERRITORY_STYLE = {"color": "#555555", "weight": 1, "fillColor": "#f2efe6", "fillOpacity": 0.35}
@@ -505,6 +508,7 @@ def relations_for_map(
     levels: Sequence[str] = AGGREGATION_LEVELS,
     ancestors: Mapping[str, pd.Series] | None = None,
     anchors: pd.DataFrame | None = None,
+    node_at_level: Mapping[str, pd.Series] | None = None,
 ) -> MapRelations:
     """Individual lines when at most ``threshold`` relations; else flows between territories.
 
@@ -512,7 +516,8 @@ def relations_for_map(
     ``threshold`` pairs (else the coarsest tried). Each flow is a line between the two
     territories' representative points, ``relations`` = count, one count column per kind.
     ``ancestors`` may hold :func:`carto.flows.ancestors_at` per level and ``anchors`` the
-    territories' points (:func:`territory_anchors`), both computed once per data.
+    territories' points (:func:`territory_anchors`), ``node_at_level`` each node's territory at
+    each level, all computed once per data.
     """
     if len(relations) <= threshold:
         return MapRelations("individual", relation_lines(relations, points), total=len(relations))
@@ -520,11 +525,12 @@ def relations_for_map(
     chosen: pd.DataFrame | None = None
     chosen_level: str | None = None
     for level in present:
-        up = (
-            ancestors[level] if ancestors is not None and level in ancestors else flows.ancestors_at(territories, level)
-        )
-        node_at_level = node_territory.map(up).dropna()
-        pairs = flows.aggregate_flows(relations, node_at_level)
+        if node_at_level is not None and level in node_at_level:
+            where = node_at_level[level]
+        else:
+            up = ancestors[level] if ancestors is not None and level in ancestors else None
+            where = node_territory.map(up if up is not None else flows.ancestors_at(territories, level))
+        pairs = flows.aggregate_flows(relations, where.dropna())
         chosen, chosen_level = pairs, level
         if int((pairs["source_code"] != pairs["target_code"]).sum()) <= threshold:
             break
@@ -539,6 +545,110 @@ def relations_for_map(
     geometry = shapely.linestrings(np.stack([start, stop], axis=1)) if len(between) else np.array([], dtype=object)
     lines = gpd.GeoDataFrame(between, geometry=geometry, crs="EPSG:4326")
     return MapRelations("aggregated", lines, total=len(relations), level=chosen_level, internal=internal)
+
+
+@dataclass(frozen=True)
+class MapPoints:
+    """What the map draws for actors and places: each one (``individual``), or ``aggregated``.
+
+    Aggregated, ``counts`` has one row per territory of ``level`` holding any: ``code``,
+    ``name``, ``x``/``y`` (a point inside it), ``actors`` and ``places``. ``total`` is the
+    number of actors and places.
+    """
+
+    mode: str
+    total: int
+    counts: pd.DataFrame | None = None
+    level: str | None = None
+
+
+def points_for_map(
+    actors: pd.DataFrame,
+    places: pd.DataFrame,
+    where: pd.Series,
+    anchors: pd.DataFrame,
+    names: pd.Series,
+    *,
+    level: str,
+    threshold: int = POINT_THRESHOLD,
+) -> MapPoints:
+    """Every actor and place when at most ``threshold``; else their counts per territory of ``level``.
+
+    ``where`` gives each node's territory at ``level`` (by node id), ``anchors`` each
+    territory's point (:func:`territory_anchors`), ``names`` its name (by code).
+    """
+    total = len(actors) + len(places)
+    if total <= threshold:
+        return MapPoints("individual", total)
+    counts = pd.DataFrame(
+        {
+            "actors": where.reindex(actors["id"].to_numpy()).value_counts(),
+            "places": where.reindex(places["id"].to_numpy()).value_counts(),
+        }
+    ).fillna(0)
+    counts = counts[counts.index.isin(anchors.index)].astype("int64").sort_index()
+    xy = anchors.reindex(counts.index)
+    frame = pd.DataFrame(
+        {
+            "code": counts.index.astype(str),
+            "name": names.reindex(counts.index).fillna(pd.Series(counts.index, index=counts.index)).astype(str),
+            "x": xy["x"].to_numpy(),
+            "y": xy["y"].to_numpy(),
+            "actors": counts["actors"].to_numpy(),
+            "places": counts["places"].to_numpy(),
+        }
+    ).reset_index(drop=True)
+    return MapPoints("aggregated", total, frame, level)
+
+
+class CountBubbles(PlainRender):
+    """One circle per territory, area by count; the tooltip ``name [code] · …`` selects it on click."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var group = L.featureGroup();
+            var codes = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};
+            var esc = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return codes[c]; }); };
+            {{ this.rows_json }}.forEach(function (r) {
+                L.circleMarker([r[0], r[1]], {radius: r[3], color: '#ffffff', weight: 1, fill: true,
+                    fillColor: {{ this.colour_json }}, fillOpacity: 0.7, className: 'carto-bubble'})
+                    .bindTooltip(esc(r[2])).addTo(group);
+            });
+            group.addTo(map);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[list[object]], colour: str) -> None:
+        super().__init__()
+        self._name = "CountBubbles"
+        self.rows = rows
+        self.rows_json, self.colour_json = script_json(rows), script_json(colour)
+
+
+def count_bubbles(points: MapPoints, lang: str, *, max_radius: float = 28.0) -> CountBubbles:
+    """The aggregated actors and places: ``[lat, lon, tooltip, radius]`` per territory."""
+    counts = points.counts if points.counts is not None else pd.DataFrame()
+    totals = (counts["actors"] + counts["places"]).to_numpy(dtype=float) if len(counts) else np.array([])
+    largest = float(totals.max()) if len(totals) else 1.0
+    radii = np.round(4.0 + (max_radius - 4.0) * np.sqrt(totals / max(largest, 1.0)), 1)
+    rows = [
+        [
+            round(float(y), PRECISION),
+            round(float(x), PRECISION),
+            i18n.t("explorer.map.bubble", lang, name=name, code=code, actors=f"{a:,}".replace(",", "\u202f"),
+                   places=f"{p:,}".replace(",", "\u202f")),
+            float(r),
+        ]
+        for name, code, x, y, a, p, r in zip(
+            counts.get("name", []), counts.get("code", []), counts.get("x", []), counts.get("y", []),
+            counts.get("actors", []), counts.get("places", []), radii.tolist(), strict=True,
+        )
+    ]
+    return CountBubbles(rows, CLUSTER_COLOUR)
 
 
 FLOW_WIDTHS = (2.0, 3.5, 5.0, 7.0, 9.5)

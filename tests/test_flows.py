@@ -25,8 +25,8 @@ def test_ancestors_at_walks_parents_and_keeps_orphans():
     assert got == {"D": "D", "E1": "E1", "C1": "E1", "C2": "C2", "X1": "X1", "X2": "X2"}
 
 
-def test_aggregate_flows_counts_pairs_by_kind():
-    relations = pd.DataFrame(
+def _six_relations() -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "id": ["r1", "r2", "r3", "r4", "r5", "r6"],
             "source": ["a", "b", "a", "c", "a", "b"],
@@ -36,8 +36,11 @@ def test_aggregate_flows_counts_pairs_by_kind():
             "weight": [2.0, None, 1.0, 1.0, 1.0, 0.5],
         }
     )
+
+
+def test_aggregate_flows_counts_pairs_by_kind():
     where = pd.Series({"a": "T1", "b": "T2", "c": "T1"})
-    got = flows.aggregate_flows(relations, where)
+    got = flows.aggregate_flows(_six_relations(), where)
     # r1 (T1-T2) and r2 (T2-T1, undirected) share one pair; r6 (T2-T1, direction unknown) too.
     # r3, r4 stay inside T1. r5 has an end (z) outside every territory: left out.
     assert got.to_dict("records") == [
@@ -46,6 +49,17 @@ def test_aggregate_flows_counts_pairs_by_kind():
         {"source_code": "T1", "target_code": "T2", "relations": 3, "weight": 3.5,
          "partnership": 1, "network": 1, "referral": 0, "affinity": 0, "tension": 1},
     ]
+
+
+def test_categorical_ends_give_the_same_flows():
+    # The explorer's relations carry categorical ends (with ids no relation uses, like "q").
+    relations = _six_relations()
+    ids = ["q", "c", "b", "a", "z"]
+    coded = relations.assign(source=pd.Categorical(relations["source"], categories=ids),
+                             target=pd.Categorical(relations["target"], categories=ids))
+    where = pd.Series({"a": "T1", "b": "T2", "c": "T1", "q": "T3"})
+    assert flows.aggregate_flows(coded, where).equals(flows.aggregate_flows(relations, where))
+    assert len(flows.aggregate_flows(coded, where)) == 2
 
 
 def test_directed_relations_keep_their_direction():

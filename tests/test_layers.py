@@ -178,3 +178,24 @@ def test_selection_layer_rings_ego_nodes_and_draws_ego_lines(relations):
 def test_fit_bounds_of_nodes():
     assert layers.fit_bounds_of(POINTS, ["A1", "A3", "ZZ"]) == [[45.49, 0.49], [45.51, 1.51]]
     assert layers.fit_bounds_of(POINTS, ["ZZ"]) is None
+
+
+def test_points_are_counted_per_territory_above_the_threshold(actors, places):
+    # A1, A2 in C1, A3 in C2; P1 in C1. Both communes belong to E1 at the epci level.
+    where = pd.Series({"A1": "E1", "A2": "E1", "A3": "E2", "P1": "E1"})
+    anchors = pd.DataFrame({"x": [0.5, 1.5], "y": [45.5, 45.6]}, index=["E1", "E2"])
+    names = pd.Series({"E1": "Interco Un", "E2": "Interco Deux"})
+    assert layers.points_for_map(actors, places, where, anchors, names, level="epci", threshold=4).mode == "individual"
+    counted = layers.points_for_map(actors, places, where, anchors, names, level="epci", threshold=3)
+    assert (counted.mode, counted.total, counted.level) == ("aggregated", 4, "epci")
+    assert counted.counts is not None
+    assert counted.counts.to_dict("records") == [
+        {"code": "E1", "name": "Interco Un", "x": 0.5, "y": 45.5, "actors": 2, "places": 1},
+        {"code": "E2", "name": "Interco Deux", "x": 1.5, "y": 45.6, "actors": 1, "places": 0},
+    ]
+    bubbles = layers.count_bubbles(counted, "fr")
+    # radius 4 + 24 * sqrt(count / largest): 28 for E1 (3 points), 4 + 24 * sqrt(1/3) = 17.9 for E2
+    assert bubbles.rows == [
+        [45.5, 0.5, "Interco Un [E1] · acteurs : 2, lieux habités : 1 — cliquez pour les voir un à un", 28.0],
+        [45.6, 1.5, "Interco Deux [E2] · acteurs : 1, lieux habités : 0 — cliquez pour les voir un à un", 17.9],
+    ]

@@ -112,6 +112,13 @@ def test_click_parsed_from_territory_tooltip():
         "last_object_clicked_tooltip": "Nom\tBêta [C2]\nNiveau\tcommune\nPopulation\t3000",
     }
     assert clicked_object(returned, NODES, CODES) == Clicked("territory", "C2")
+
+
+def test_click_on_a_territory_circle_selects_the_territory():
+    # The map counts actors per territory above carto.layers.POINT_THRESHOLD; its tooltip names the code.
+    returned = {"last_object_clicked_tooltip": "Interco [E1] · acteurs : 1 200, lieux habités : 31 — cliquez",
+                "last_object_clicked": {"lat": 45.0, "lng": 1.0}}
+    assert clicked_object(returned, NODES, CODES) == Clicked("territory", "E1")
     assert clicked_node(returned, NODES) is None
 
 
