@@ -15,10 +15,11 @@ GeoJSON of lines), with assets served locally as well.
   a rerun back to already-seen filters; (b) the same compute called directly (scene + map +
   figure rendered) against building and rendering the naive map.
 - **browser**: headless Chromium against ``streamlit run app.py`` (tiles off): time from
-  navigation to the map drawn (``.leaflet-container`` with marker clusters or actor markers)
-  on our page (first visit, then a second visit with the server warm), then to the network
-  drawn (it comes a moment after the map, see ``carto.ui.after_first_run``), and for the naive HTML
-  served from a local HTTP server with its assets taken from the Streamlit server.
+  navigation to the map drawn (``.leaflet-container`` with marker clusters, actor markers or,
+  above the point threshold, circles per territory) on our page (first visit, then a second
+  visit with the server warm), then to the network drawn (it comes a moment after the map, see
+  ``carto.ui.after_first_run``), and for the naive HTML served from a local HTTP server with
+  its assets taken from the Streamlit server.
 
 At L the naive peer is not built (a million relation lines is beyond a gigabyte of HTML);
 its figures are reported as null. Prints a table, then one JSON line.
@@ -159,9 +160,8 @@ def served_folder(folder: Path) -> Iterator[str]:
 
 
 _NETWORK_DRAWN = "() => { const p = document.querySelector('.js-plotly-plot'); return !!(p && p._fullLayout); }"
-_DRAWN = (
-    "() => document.querySelector('.leaflet-container') && document.querySelector('.marker-cluster, path.carto-actor')"
-)
+_MARKERS = ".marker-cluster, path.carto-actor, path.carto-bubble"
+_DRAWN = f"() => document.querySelector('.leaflet-container') && document.querySelector('{_MARKERS}')"
 
 
 def time_to_map(browser: Any, url: str, *, in_iframe: bool, timeout_s: float) -> tuple[float | None, float | None]:
@@ -179,7 +179,7 @@ def time_to_map(browser: Any, url: str, *, in_iframe: bool, timeout_s: float) ->
             return time.perf_counter() - start, None
         frame = page.frame_locator("iframe[title*='st_folium']").first
         frame.locator(".leaflet-container").wait_for(state="attached", timeout=timeout_s * 1000)
-        markers = frame.locator(".marker-cluster, path.carto-actor").first
+        markers = frame.locator(_MARKERS).first
         markers.wait_for(state="attached", timeout=timeout_s * 1000)
         drawn = time.perf_counter() - start
         page.wait_for_function(_NETWORK_DRAWN, timeout=timeout_s * 1000, polling=50)

@@ -109,3 +109,58 @@ def test_click_in_the_network_highlights_the_node_on_the_map(served_app, page, a
     page.screenshot(path=str(artifacts / "explorer-network-click.png"), full_page=True)
     assert selected.count() == 1
     assert target["id"] in tooltip_ids
+
+
+# Page coordinates of every node of the "nodes" trace, from plotly's own axes.
+_ALL_NODES = """
+() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  const trace = plot._fullData.find(t => t.meta && t.meta.role === 'nodes');
+  const layout = plot._fullLayout;
+  const box = plot.querySelector('.nsewdrag').getBoundingClientRect();
+  return Array.from(trace.customdata, (id, i) => ({id: id,
+          x: box.left + layout.xaxis.l2p(trace.x[i]), y: box.top + layout.yaxis.l2p(trace.y[i])}));
+}
+"""
+
+
+def _lasso_square(nodes: list[dict]) -> tuple[float, float, float, list[str]]:
+    for centre in nodes[:50]:
+        for half in range(10, 80, 2):
+            gaps = [max(abs(n["x"] - centre["x"]), abs(n["y"] - centre["y"])) for n in nodes]
+            inside = sorted(n["id"] for n, gap in zip(nodes, gaps, strict=True) if gap < half - 3)
+            near_border = any(half - 3 <= gap <= half + 3 for gap in gaps)
+            if 2 <= len(inside) <= 8 and not near_border:
+                return centre["x"], centre["y"], half, inside
+    raise AssertionError("no square holds a few nodes clear of its border")
+
+
+def test_lasso_in_the_network_rings_those_nodes_on_the_map(served_app, page, artifacts):
+    page.goto(served_app, wait_until="domcontentloaded")
+    _map_frame(page)
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.js-plotly-plot'); return p && p._fullLayout && p.data; }",
+        timeout=TIMEOUT, polling=200,
+    )
+    nodes = page.evaluate(_ALL_NODES)
+    # A square around some node holding a few nodes, none near its border, drawn with the lasso.
+    cx, cy, half, inside = _lasso_square(nodes)
+    page.locator(".js-plotly-plot").first.hover()
+    page.locator('.modebar-btn[data-val="lasso"]').first.click()
+    corners = [(cx - half, cy - half), (cx + half, cy - half), (cx + half, cy + half), (cx - half, cy + half)]
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for x, y in [*corners[1:], corners[0]]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    page.wait_for_function("() => /[?&]sel=[^&]*%2C|[?&]sel=[^&]*,/.test(location.search)", timeout=TIMEOUT)
+    chosen = sorted(re.sub("%2C", ",", _selected_in_url(page) or "").split(","))
+    frame = _map_frame(page)
+    frame.locator("path.carto-selected").first.wait_for(timeout=TIMEOUT)
+    page.wait_for_function(
+        f"() => document.querySelector(\"iframe[title*='st_folium']\").contentDocument"
+        f".querySelectorAll('path.carto-selected').length === {len(inside)}",
+        timeout=TIMEOUT, polling=200,
+    )
+    page.screenshot(path=str(artifacts / "explorer-network-lasso.png"), full_page=True)
+    assert chosen == inside
