@@ -111,3 +111,18 @@ def test_admin_takes_a_snapshot_from_the_admin_page(app_env):
 def test_local_mode_is_an_analyst_and_says_so(app_env):
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
     assert at.sidebar.info[0].value.startswith("Mode local : vous êtes analyste")
+
+
+def test_each_run_logs_its_time_and_profile_when_asked(app_env, monkeypatch, tmp_path):
+    import pstats
+
+    monkeypatch.setenv("CARTO_RUN_LOG", str(tmp_path / "runs.log"))
+    monkeypatch.setenv("CARTO_PROFILE", str(tmp_path / "profiles"))
+    at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=120)
+    at.run()
+    at.run()
+    assert len((tmp_path / "runs.log").read_text().split()) == 2
+    profiles = sorted(p.name for p in (tmp_path / "profiles").iterdir())
+    assert profiles == ["run-0000.prof", "run-0001.prof"]
+    stats = pstats.Stats(str(tmp_path / "profiles" / "run-0001.prof"))
+    assert any("explorer.py" in filename for filename, _, _ in stats.stats)
