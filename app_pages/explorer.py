@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from carto import explorer, i18n, layers, netview, offline, store, ui
+from carto import explorer, i18n, netview, offline, store, ui
 from carto import selection as sel
 from carto.filters import FORMAL_CHOICES, POSITIONS, Filters
 from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS, TERRITORY_LEVELS
@@ -117,13 +117,8 @@ with left:
                                  indicator_label=tr(f"explorer.indicator.{indicator}") if indicator else None)
     returned = st_folium(fmap, height=600, use_container_width=True, key="explorer_map", render=False,
                          returned_objects=["last_object_clicked", "last_object_clicked_tooltip"])
-    mapped, counted = scene.map_relations, scene.map_points
-    st.caption(tr("explorer.map.individual", shown=len(mapped.lines)) if mapped.mode == "individual" else
-               tr("explorer.map.aggregated", total=mapped.total, threshold=layers.RELATION_THRESHOLD,
-                  flows=len(mapped.lines), level=label(mapped.level), internal=mapped.internal))
-    if counted.mode == "aggregated" and counted.counts is not None:
-        st.caption(tr("explorer.map.points_aggregated", total=counted.total, threshold=layers.POINT_THRESHOLD,
-                      level=label(counted.level), circles=len(counted.counts)))
+    for note in explorer.map_notes(scene, lang):
+        st.caption(note)
 with right:
     c1, c2, c3, c4 = st.columns(4)
     layout = c1.selectbox(tr("explorer.network.layout"), netview.LAYOUTS, key="n_layout",
@@ -143,9 +138,7 @@ with right:
                                        lang, layout=layout, colour_by=colour_by, size_by=size_by)
         event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                                 key="explorer_network", width="stretch")
-        st.caption(tr("explorer.network.reduced" if sub.reduced else "explorer.network.all", nodes=len(sub.nodes),
-                      edges=len(sub.edges), total_nodes=sub.total_nodes, total_edges=sub.total_edges)
-                   + " " + tr("explorer.network.hint"))
+        st.caption(explorer.network_note(sub, lang))
     else:
         st.caption(tr("explorer.network.pending"))
 

@@ -166,8 +166,9 @@ def build_scene(
     *,
     metrics_fn: MetricsFn | None = None,
     threshold: int = layers.RELATION_THRESHOLD,
+    point_threshold: int = layers.POINT_THRESHOLD,
 ) -> Scene:
-    """Filter, place the nodes, compute metrics and choose individual lines or flows."""
+    """Filter, place the nodes, compute metrics, choose lines or flows and markers or counts."""
     filtered = apply_filters(base.territories, base.places, base.actors, base.relations, filters)
     ids = pd.Index(filtered.actors["id"]).append(pd.Index(filtered.places["id"]))
     nodes = base.nodes.loc[ids]
@@ -199,6 +200,7 @@ def build_scene(
         base.anchors,
         base.territories.set_index("code")["name"],
         level=point_level,
+        threshold=point_threshold,
     )
     return Scene(
         filters,
@@ -315,6 +317,37 @@ def explorer_map(
         # A single selected node has zero extent: cap the zoom so its neighbourhood stays readable.
         m.fit_bounds(bounds, max_zoom=FIT_MAX_ZOOM, padding=(30, 30))
     return offline.localize_assets(m)
+
+
+def map_notes(scene: Scene, lang: str) -> list[str]:
+    """What the map draws one by one and what it groups, in words (shown under the map)."""
+    mapped, counted = scene.map_relations, scene.map_points
+    if mapped.mode == "individual":
+        notes = [i18n.t("explorer.map.individual", lang, shown=len(mapped.lines))]
+    else:
+        notes = [
+            i18n.t("explorer.map.aggregated", lang, total=mapped.total, threshold=mapped.threshold,
+                   flows=len(mapped.lines), level=i18n.label(mapped.level, lang), internal=mapped.internal)
+        ]
+    if counted.mode == "aggregated" and counted.counts is not None:
+        notes.append(
+            i18n.t("explorer.map.points_aggregated", lang, total=counted.total, threshold=counted.threshold,
+                   level=i18n.label(counted.level, lang), circles=len(counted.counts))
+        )
+    return notes
+
+
+def network_note(sub: netview.Subgraph, lang: str) -> str:
+    """What the network view shows (all, or the part kept) and how to select in it."""
+    shown = i18n.t(
+        "explorer.network.reduced" if sub.reduced else "explorer.network.all",
+        lang,
+        nodes=len(sub.nodes),
+        edges=len(sub.edges),
+        total_nodes=sub.total_nodes,
+        total_edges=sub.total_edges,
+    )
+    return f"{shown} {i18n.t('explorer.network.hint', lang)}"
 
 
 def network_subgraph(scene: Scene, focused: Focus, *, max_nodes: int = 500, max_edges: int = 2500) -> netview.Subgraph:

@@ -496,6 +496,7 @@ class MapRelations:
     total: int
     level: str | None = None
     internal: int = 0
+    threshold: int = RELATION_THRESHOLD
 
 
 def relations_for_map(
@@ -520,7 +521,7 @@ def relations_for_map(
     each level, all computed once per data.
     """
     if len(relations) <= threshold:
-        return MapRelations("individual", relation_lines(relations, points), total=len(relations))
+        return MapRelations("individual", relation_lines(relations, points), total=len(relations), threshold=threshold)
     present = [lv for lv in levels if lv in set(territories["level"])]
     chosen: pd.DataFrame | None = None
     chosen_level: str | None = None
@@ -536,7 +537,7 @@ def relations_for_map(
             break
     if chosen is None:
         empty = gpd.GeoDataFrame({"relations": []}, geometry=[], crs="EPSG:4326")
-        return MapRelations("aggregated", empty, total=len(relations))
+        return MapRelations("aggregated", empty, total=len(relations), threshold=threshold)
     internal = int(chosen.loc[chosen["source_code"] == chosen["target_code"], "relations"].sum())
     between = chosen[chosen["source_code"] != chosen["target_code"]].reset_index(drop=True)
     xy = anchors if anchors is not None else territory_anchors(territories)
@@ -544,7 +545,9 @@ def relations_for_map(
     stop = np.round(xy.reindex(between["target_code"]).to_numpy(dtype=float), PRECISION)
     geometry = shapely.linestrings(np.stack([start, stop], axis=1)) if len(between) else np.array([], dtype=object)
     lines = gpd.GeoDataFrame(between, geometry=geometry, crs="EPSG:4326")
-    return MapRelations("aggregated", lines, total=len(relations), level=chosen_level, internal=internal)
+    return MapRelations(
+        "aggregated", lines, total=len(relations), level=chosen_level, internal=internal, threshold=threshold
+    )
 
 
 @dataclass(frozen=True)
@@ -560,6 +563,7 @@ class MapPoints:
     total: int
     counts: pd.DataFrame | None = None
     level: str | None = None
+    threshold: int = POINT_THRESHOLD
 
 
 def points_for_map(
@@ -579,7 +583,7 @@ def points_for_map(
     """
     total = len(actors) + len(places)
     if total <= threshold:
-        return MapPoints("individual", total)
+        return MapPoints("individual", total, threshold=threshold)
     counts = pd.DataFrame(
         {
             "actors": where.reindex(actors["id"].to_numpy()).value_counts(),
@@ -598,7 +602,7 @@ def points_for_map(
             "places": counts["places"].to_numpy(),
         }
     ).reset_index(drop=True)
-    return MapPoints("aggregated", total, frame, level)
+    return MapPoints("aggregated", total, frame, level, threshold)
 
 
 class CountBubbles(PlainRender):

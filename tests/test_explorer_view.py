@@ -46,6 +46,24 @@ def test_above_threshold_the_scene_aggregates(base):
     assert (mapped.mode, mapped.level, len(mapped.lines), mapped.internal) == ("aggregated", "commune", 1, 2)
 
 
+def test_notes_under_the_map_say_what_is_drawn_and_what_is_grouped(base):
+    scene = explorer.build_scene(base, Filters())
+    assert explorer.map_notes(scene, "en") == ["Map: 3 relations drawn one by one."]
+    grouped = explorer.build_scene(base, Filters(level="commune"), threshold=1, point_threshold=3)
+    assert grouped.map_points.counts is not None
+    # A1, A2 in C1; A3 and P1 in C2: 4 points, two circles at commune level
+    assert grouped.map_points.counts[["code", "actors", "places"]].to_dict("records") == [
+        {"code": "C1", "actors": 2, "places": 0},
+        {"code": "C2", "actors": 1, "places": 1},
+    ]
+    assert explorer.map_notes(grouped, "en") == [
+        "Map: 3 relations are more than 1: shown as 1 flows between territories (level: Commune); 2 relations "
+        "inside a single territory are not drawn. Filter or pick a territory to see them one by one.",
+        "Map: 4 actors and inhabited places are more than 3: counted per territory (Commune, 2 circles). "
+        "Click a circle, pick a territory or filter to see them one by one.",
+    ]
+
+
 def test_details_list_the_selection_and_its_relations(base):
     scene = explorer.build_scene(base, Filters())
     nodes, table = explorer.details(scene, explorer.focus(scene, Selection(nodes=("A2",))), "en")
@@ -62,9 +80,9 @@ def test_territory_indicator_counts(base):
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-@pytest.mark.parametrize("threshold", [1, 3000])
-def test_map_scripts_are_valid_javascript(base, tmp_path, threshold):
-    scene = explorer.build_scene(base, Filters(), threshold=threshold)
+@pytest.mark.parametrize(("threshold", "point_threshold"), [(1, 1), (3000, 30_000)])
+def test_map_scripts_are_valid_javascript(base, tmp_path, threshold, point_threshold):
+    scene = explorer.build_scene(base, Filters(), threshold=threshold, point_threshold=point_threshold)
     focused = explorer.focus(scene, Selection(nodes=("A2",)))
     html = explorer.explorer_map(scene, focused, "fr", tiles="none").get_root().render()
     scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
