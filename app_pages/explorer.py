@@ -23,8 +23,8 @@ except ImportError:
 # cache_resource, not cache_data: these are large and never mutated, so no copy per rerun.
 @st.cache_resource(max_entries=2, show_spinner=False)
 def base_for(version: int, db: str) -> explorer.Base:
-    del version, db  # cache keys only
-    return explorer.prepare(*(ui.read(n) for n in ("territories", "places", "actors", "relations")))
+    del db  # a cache key
+    return explorer.prepare(*(ui.read(n, version) for n in ("territories", "places", "actors", "relations")))
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
@@ -60,7 +60,7 @@ def handle(kind: str, event: object, transition: Callable[[sel.Selection], sel.S
 
 
 tr, lang, version, db = ui.tr, ui.language(), ui.data_version(), str(store.default_db_path())
-territories, schemes = base_for(version, db).territories, ui.read("schemes")
+territories, schemes = base_for(version, db).territories, ui.read("schemes", version)
 names = dict(zip(territories["code"], territories["name"], strict=True))
 levels = [lv for lv in TERRITORY_LEVELS if lv in set(territories["level"])] or ["commune"]
 scheme_names = dict(zip(schemes["id"], schemes["name"], strict=True))

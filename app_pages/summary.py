@@ -14,8 +14,8 @@ DATASETS = ("territories", "actors", "places", "relations", "schemes")
 @st.cache_data(max_entries=8, show_spinner=False)
 def analytics(version: int, db: str, radius_km: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Indicators (with comparisons) and node metrics, recomputed only after a commit."""
-    del version, db  # cache keys
-    t, a, p, r, s = (ui.read(name) for name in DATASETS)
+    del db  # a cache key
+    t, a, p, r, s = (ui.read(name, version) for name in DATASETS)
     metrics = network.node_metrics(a, p, r)
     table = indicators.territory_indicators(t, a, p, r, s, radius_km=radius_km, metrics=metrics)
     return indicators.with_comparisons(table, indicators.HEADLINES), metrics
@@ -31,7 +31,7 @@ def exports(version: int, db: str, code: str, lang: str, radius_km: float) -> tu
 
 def build(version: int, db: str, code: str, radius_km: float) -> report.Summary:
     table, metrics = analytics(version, db, radius_km)
-    t, a, p, r = (ui.read(name) for name in DATASETS[:4])
+    t, a, p, r = (ui.read(name, version) for name in DATASETS[:4])
     return report.territory_summary(code, table, a, p, r, t, metrics, radius_km=radius_km)
 
 
@@ -117,7 +117,7 @@ column = st.selectbox(
     ui.tr("summary.choropleth.pick"), options=list(labels), format_func=labels.__getitem__, key="summary_choropleth"
 )
 level_map = report.choropleth_map(
-    ui.read("territories"),
+    ui.read("territories", version),
     table,
     str(column),
     lang,

@@ -63,9 +63,10 @@ async def _visit(page, url: str, timings: list[float], errors: list[str]) -> Non
     await page.wait_for_timeout(100)
     await page.wait_for_selector(IDLE, timeout=120_000)
     timings.append(time.perf_counter() - started)
-    exceptions = await page.locator("[data-testid='stException']").count()
-    if exceptions:
-        errors.append(f"{url}: exception shown")
+    exceptions = page.locator("[data-testid='stException']")
+    if await exceptions.count():
+        text = " ".join((await exceptions.first.inner_text()).split())[:400]
+        errors.append(f"{url}: exception shown: {text}")
 
 
 async def _viewer(browser, base: str, rounds: int, timings: list[float], errors: list[str], memory, pid) -> None:

@@ -25,3 +25,7 @@ class StoreError(CartoError):
 
 class PermissionDenied(CartoError):
     """The acting user's role does not allow this operation."""
+
+
+class StaleVersion(StoreError):
+    """The data changed (a commit) since the version a page is drawing: read again at the new one."""

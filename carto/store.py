@@ -19,7 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from carto.errors import StoreError
+from carto.errors import StaleVersion, StoreError
 from carto.model import CRS, DATASETS, Dataset, dataset
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -341,6 +341,23 @@ def assign_territories(cur: Connection) -> None:
 
 
 # --- reading ---------------------------------------------------------------------------------
+
+
+def read_dataset_at(cur: Connection, name: str, version: int) -> pd.DataFrame:
+    """All rows of a dataset as they are at data ``version``, else :class:`StaleVersion`.
+
+    Read in one transaction (one snapshot) with the version, so that a page whose reads all
+    succeed at the same version drew from one consistent state, even while an import commits.
+    """
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        current = data_version(cur)
+        if current != version:
+            msg = f"data version {current}, not {version}"
+            raise StaleVersion(msg)
+        return read_dataset(cur, name)
+    finally:
+        cur.execute("COMMIT")
 
 
 def read_dataset(

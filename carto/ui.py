@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from carto import auth, i18n, sample, store
+from carto.errors import StaleVersion
 
 LANG_KEY = "lang"
 
@@ -83,14 +84,21 @@ def data_version() -> int:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _read_cached(name: str, version: int, db: str) -> pd.DataFrame:
-    # ``version`` and ``db`` only key the cache: a commit or another database means new rows.
-    del version, db
-    return store.read_dataset(cursor(), name)
+    # Raises StaleVersion (not cached) when a commit came after ``version``.
+    del db  # a cache key only
+    return store.read_dataset_at(cursor(), name, version)
 
 
-def read(name: str) -> pd.DataFrame:
-    """All rows of a dataset, cached until the next commit."""
-    return _read_cached(name, data_version(), str(store.default_db_path()))
+def read(name: str, version: int | None = None) -> pd.DataFrame:
+    """All rows of a dataset, cached until the next commit.
+
+    Pages pass the ``version`` they read once at the top: every dataset of the run is then
+    from that one state. When an import committed since, the page starts again on the new data.
+    """
+    try:
+        return _read_cached(name, data_version() if version is None else version, str(store.default_db_path()))
+    except StaleVersion:
+        st.rerun()
 
 
 def auth_configured() -> bool:

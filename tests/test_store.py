@@ -11,7 +11,7 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import MultiPolygon, Point, box
 
 from carto import store
-from carto.errors import StoreError
+from carto.errors import StaleVersion, StoreError
 
 
 def test_connect_loads_spatial_without_network(conn):
@@ -101,6 +101,17 @@ def test_commit_bumps_data_version(conn, territories):
     with store.transaction(conn) as cur:
         store.insert_rows(cur, "territories", territories)
     assert store.data_version(conn) == before + 1
+
+
+def test_a_read_at_a_version_is_refused_once_a_commit_came_after(conn, territories):
+    before = store.data_version(conn)
+    reader = conn.cursor()
+    assert len(store.read_dataset_at(reader, "territories", before)) == 0
+    with store.transaction(conn) as cur:
+        store.insert_rows(cur, "territories", territories)
+    with pytest.raises(StaleVersion, match=f"data version {before + 1}, not {before}"):
+        store.read_dataset_at(reader, "territories", before)
+    assert len(store.read_dataset_at(reader, "territories", before + 1)) == len(territories)
 
 
 def test_assign_territories_picks_smallest_containing_territory(filled):
