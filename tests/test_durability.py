@@ -33,6 +33,7 @@ while True:
     sample.load_folder(conn, folders[i % 2])
     conn.execute("CHECKPOINT")
     i += 1
+    print(f"loaded {i}", flush=True)
 """
 
 
@@ -71,14 +72,22 @@ def test_kill_at_ten_random_moments_never_leaves_a_partial_import(sample_db, tie
         )
         assert child.stdout is not None
         assert child.stdout.readline().strip() == b"ready"
-        time.sleep(rng.uniform(0.05, 2.5))
+        # Wait for the first (tier) or the second (sample) load to be done, then kill at a random
+        # moment of the next one: the moments do not depend on how fast this machine loads.
+        done = rng.choice([1, 2])
+        for line in iter(child.stdout.readline, b""):
+            if line.strip() == f"loaded {done}".encode():
+                break
+        else:
+            pytest.fail(f"attempt {attempt}: the loading child stopped before load {done}")
+        time.sleep(rng.uniform(0.0, 0.3))
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stdout.close()
         state = _counts(sample_db)
         assert state == sample_state or state[:4] == tier_state, f"attempt {attempt}: torn state {state}"
         seen.add(state == sample_state)
-    # The random moments hit both sides of a load at least once.
+    # Killed inside the second load: the tier stays; inside the third: the sample stays.
     assert seen == {True, False}
 
 
