@@ -107,11 +107,9 @@ class Scene:
     nodes: pd.DataFrame  # netview.graph_nodes: name, type, lon, lat by node id
     metrics: pd.DataFrame  # by node id
     map_relations: layers.MapRelations
-    all_territories: gpd.GeoDataFrame
-    ancestors: dict[str, pd.Series]
-    actor_rows: layers.PointRows
-    place_rows: layers.PointRows
     map_points: layers.MapPoints
+    drawn: gpd.GeoDataFrame  # the boundaries the map draws (see shown_territories)
+    base: Base  # the data version the scene was built from
 
 
 def default_level(territories: pd.DataFrame, *, max_polygons: int = 1000) -> str:
@@ -202,18 +200,7 @@ def build_scene(
         level=point_level,
         threshold=point_threshold,
     )
-    return Scene(
-        filters,
-        filtered,
-        nodes,
-        metrics,
-        map_relations,
-        base.territories,
-        base.ancestors,
-        base.actor_rows,
-        base.place_rows,
-        map_points,
-    )
+    return Scene(filters, filtered, nodes, metrics, map_relations, map_points, drawn, base)
 
 
 @dataclass(frozen=True)
@@ -237,7 +224,7 @@ def focus(scene: Scene, selection: Selection) -> Focus:
 
 def shown_territories(scene: Scene) -> gpd.GeoDataFrame:
     """Boundaries to draw: the finest level below the chosen territory, else the chosen level."""
-    return _drawn_territories(scene.filtered.territories, scene.filters)
+    return scene.drawn
 
 
 def _drawn_territories(frame: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoDataFrame:
@@ -281,16 +268,16 @@ def explorer_map(
         if mapped.mode == "individual":
             layers.relations_layer(mapped.lines, lang).add_to(m)
         else:
-            layers.flows_layer(mapped.lines, scene.all_territories, lang).add_to(m)
+            layers.flows_layer(mapped.lines, scene.base.territories, lang).add_to(m)
     places, actors = scene.filtered.places, scene.filtered.actors
     points = scene.nodes[["lon", "lat"]]
     if scene.map_points.mode == "aggregated":
         m.add_child(layers.count_bubbles(scene.map_points, lang))
     else:
         if len(places):
-            layers.places_layer(places, lang, rows=scene.place_rows).add_to(m)
+            layers.places_layer(places, lang, rows=scene.base.place_rows).add_to(m)
         if len(actors):
-            layers.actors_layer(actors, lang, rows=scene.actor_rows).add_to(m)
+            layers.actors_layer(actors, lang, rows=scene.base.actor_rows).add_to(m)
     if focused.highlight:
         ego_lines = layers.relation_lines(focused.relations, points)
         layers.selection_layer(
@@ -429,7 +416,8 @@ def territory_indicator(scene: Scene, name: str) -> pd.Series:
         return pd.to_numeric(shown.set_index("code")["population"], errors="coerce").astype(float)
     levels = set(shown["level"])
     level = next(iter(levels)) if len(levels) == 1 else "commune"
-    up = scene.ancestors[level] if level in scene.ancestors else flows.ancestors_at(scene.all_territories, level)
+    ancestors = scene.base.ancestors
+    up = ancestors[level] if level in ancestors else flows.ancestors_at(scene.base.territories, level)
     where = flows.node_territories(scene.filtered.actors, scene.filtered.places).map(up)
     if name in ("actors", "places"):
         ids = getattr(scene.filtered, name)["id"]

@@ -56,19 +56,23 @@ def relation_ends(relations: pd.DataFrame, node_territory: pd.Series) -> pd.Data
     return out
 
 
-def territory_index(ids: pd.Series, node_territory: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Each id's territory as a position in the returned codes (sorted), -1 when it has none.
+def territory_positions(node_territory: pd.Series) -> tuple[pd.Series, pd.Index]:
+    """Each node's territory as a position among the returned codes (sorted), -1 when it has none."""
+    positions, codes = pd.factorize(node_territory.to_numpy(dtype=object), sort=True)
+    per_node = pd.Series(positions, index=node_territory.index)
+    return per_node[~per_node.index.duplicated()], pd.Index(codes)
+
+
+def territory_index(ids: pd.Series, per_node: pd.Series) -> np.ndarray:
+    """The territory position (:func:`territory_positions`) of each id, -1 when it has none.
 
     Works on the ids' categories when ``ids`` is categorical (the explorer's relations are),
     so a million relations cost a lookup per node, not per relation.
     """
-    positions, codes = pd.factorize(node_territory.to_numpy(dtype=object), sort=True)
-    per_node = pd.Series(positions, index=node_territory.index)
-    per_node = per_node[~per_node.index.duplicated()]
     categorical = ids if isinstance(ids.dtype, pd.CategoricalDtype) else ids.astype("category")
     per_category = per_node.reindex(categorical.cat.categories).fillna(-1).to_numpy(dtype=np.int64)
     category = categorical.cat.codes.to_numpy()
-    return np.where(category >= 0, per_category[category], -1), pd.Index(codes)
+    return np.where(category >= 0, per_category[category], -1)
 
 
 def aggregate_flows(relations: pd.DataFrame, node_territory: pd.Series) -> pd.DataFrame:
@@ -79,8 +83,8 @@ def aggregate_flows(relations: pd.DataFrame, node_territory: pd.Series) -> pd.Da
     are left out. Columns: ``source_code``, ``target_code``, ``relations``, ``weight`` and one
     count per relation kind; one row per pair, sorted by pair.
     """
-    source, codes = territory_index(relations["source"], node_territory)
-    target, _ = territory_index(relations["target"], node_territory)
+    per_node, codes = territory_positions(node_territory)
+    source, target = (territory_index(relations[end], per_node) for end in ("source", "target"))
     known = (source >= 0) & (target >= 0)
     directed = (
         relations["directed"].astype("boolean").fillna(False).to_numpy(dtype=bool)

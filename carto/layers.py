@@ -170,13 +170,18 @@ def territories_layer(
     )
 
 
+# ``esc(text)``: text made safe inside tooltip and popup HTML, for every marker script below.
+JS_ESCAPE = (
+    "var esc = (function () { var codes = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '\"': '&quot;', \"'\": '&#39;'}; "
+    "return function (s) { return String(s).replace(/[&<>\"']/g, function (c) { return codes[c]; }); }; })();"
+)
+
 # The callback (FastMarkerCluster wraps it in ``var callback = ...;``): one marker from one row.
 # Labels, colours and the escaper are made once; the popup table only when a popup opens.
 _POINT_CALLBACK = """(function () {
     var labels = %(labels)s;
     var colours = %(colours)s;
-    var codes = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};
-    var esc = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return codes[c]; }); };
+    %(escape)s
     var table = function (row) {
         var cells = '';
         for (var i = 0; i < labels.fields.length; i++) {
@@ -249,6 +254,7 @@ def _point_cluster(
         "weight": weight,
         "opacity": opacity,
         "css": json.dumps(css),
+        "escape": JS_ESCAPE,
     }
     return CompactMarkerCluster(
         rows_json,
@@ -303,23 +309,25 @@ def _row_texts(
     return pd.Series(texts, index=ids.astype(str).to_numpy(), dtype=object)
 
 
+def _index_in(values: pd.Series, choices: Sequence[str], missing: int) -> pd.Series:
+    """The position of each value among ``choices``; ``missing`` for a value not among them."""
+    return values.map(pd.Series(range(len(choices)), index=list(choices), dtype="float64")).fillna(missing)
+
+
 def place_rows(places: gpd.GeoDataFrame, *, points: pd.DataFrame | None = None) -> PointRows:
     """Rows of places: kind index among :data:`PLACE_KINDS`, publics index among ``extra``."""
     from carto.model import PLACE_KINDS
 
     kinds = [*PLACE_KINDS]
     publics = sorted({str(p) for p in places["publics"] if isinstance(p, str)}) if "publics" in places else []
-    public_index = {p: i for i, p in enumerate(publics)}
     lat, lon = _lat_lon(places, points)
     texts = _row_texts(
         lat,
         lon,
         places["id"],
         places["name"],
-        places["kind"].map(pd.Series(range(len(kinds)), index=kinds)).fillna(kinds.index("other")),
-        (places["publics"] if "publics" in places else pd.Series(None, index=places.index))
-        .map(pd.Series(public_index, dtype="float64"))
-        .fillna(-1),
+        _index_in(places["kind"], kinds, kinds.index("other")),
+        _index_in(places["publics"] if "publics" in places else pd.Series(None, index=places.index), publics, -1),
     )
     return PointRows(texts, publics)
 
@@ -333,8 +341,8 @@ def actor_rows(actors: gpd.GeoDataFrame, *, points: pd.DataFrame | None = None) 
         lon,
         actors["id"],
         actors["name"],
-        actors["type"].map(pd.Series(range(len(types)), index=types)).fillna(types.index("other")),
-        actors["sector"].map(pd.Series(range(len(sectors)), index=sectors)).fillna(-1),
+        _index_in(actors["type"], types, types.index("other")),
+        _index_in(actors["sector"], sectors, -1),
     )
     return PointRows(texts, sectors)
 
@@ -613,8 +621,7 @@ class CountBubbles(PlainRender):
         {% macro script(this, kwargs) %}
         (function (map) {
             var group = L.featureGroup();
-            var codes = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};
-            var esc = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return codes[c]; }); };
+            {{ this.escape_js }}
             {{ this.rows_json }}.forEach(function (r) {
                 L.circleMarker([r[0], r[1]], {radius: r[3], color: '#ffffff', weight: 1, fill: true,
                     fillColor: {{ this.colour_json }}, fillOpacity: 0.7, className: 'carto-bubble'})
@@ -629,7 +636,7 @@ class CountBubbles(PlainRender):
     def __init__(self, rows: list[list[object]], colour: str) -> None:
         super().__init__()
         self._name = "CountBubbles"
-        self.rows = rows
+        self.rows, self.escape_js = rows, JS_ESCAPE
         self.rows_json, self.colour_json = script_json(rows), script_json(colour)
 
 
@@ -761,7 +768,7 @@ class RingMarkers(PlainRender):
         (function (group) {
             var styles = {{ this.styles_json }};
             var rows = {{ this.rows_json }};
-            var esc = function (s) { var d = document.createElement('span'); d.textContent = s; return d.innerHTML; };
+            {{ this.escape_js }}
             rows.forEach(function (r) {
                 L.circleMarker([r[0], r[1]], styles[r[4]]).bindTooltip(esc(r[2]) + ' [' + esc(r[3]) + ']').addTo(group);
             });
@@ -773,7 +780,7 @@ class RingMarkers(PlainRender):
     def __init__(self, rows: list[list[object]], styles: list[dict[str, object]]) -> None:
         super().__init__()
         self._name = "RingMarkers"
-        self.rows, self.styles = rows, styles
+        self.rows, self.styles, self.escape_js = rows, styles, JS_ESCAPE
         self.rows_json, self.styles_json = script_json(rows), script_json(styles)
 
 

@@ -54,6 +54,16 @@ def _map_frame(page):
     return frame
 
 
+def _open_with_network(page, url: str) -> None:
+    """Open the explorer and wait for the map, then for the network (drawn on the second run)."""
+    page.goto(url, wait_until="domcontentloaded")
+    _map_frame(page)
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.js-plotly-plot'); return p && p._fullLayout && p.data; }",
+        timeout=TIMEOUT, polling=200,
+    )
+
+
 def _selected_in_url(page) -> str | None:
     match = re.search(r"[?&]sel=([^&]+)", page.url)
     return match.group(1) if match else None
@@ -93,12 +103,7 @@ def test_click_on_an_actor_selects_it_in_the_network(served_app, busiest_commune
 
 
 def test_click_in_the_network_highlights_the_node_on_the_map(served_app, page, artifacts):
-    page.goto(served_app, wait_until="domcontentloaded")
-    _map_frame(page)
-    page.wait_for_function(
-        "() => { const p = document.querySelector('.js-plotly-plot'); return p && p._fullLayout && p.data; }",
-        timeout=TIMEOUT, polling=200,
-    )
+    _open_with_network(page, served_app)
     target = page.evaluate(_FIRST_NODE)
     page.mouse.click(target["x"], target["y"])
     page.wait_for_function(f"() => location.search.includes('sel={target['id']}')", timeout=TIMEOUT)
@@ -136,12 +141,7 @@ def _lasso_square(nodes: list[dict]) -> tuple[float, float, float, list[str]]:
 
 
 def test_lasso_in_the_network_rings_those_nodes_on_the_map(served_app, page, artifacts):
-    page.goto(served_app, wait_until="domcontentloaded")
-    _map_frame(page)
-    page.wait_for_function(
-        "() => { const p = document.querySelector('.js-plotly-plot'); return p && p._fullLayout && p.data; }",
-        timeout=TIMEOUT, polling=200,
-    )
+    _open_with_network(page, served_app)
     nodes = page.evaluate(_ALL_NODES)
     # A square around some node holding a few nodes, none near its border, drawn with the lasso.
     cx, cy, half, inside = _lasso_square(nodes)
