@@ -425,11 +425,11 @@ def relation_lines(relations: pd.DataFrame, points: pd.DataFrame) -> gpd.GeoData
 class DirectionArrows(MacroElement):
     """Draw a ► along every line of a GeoJson layer whose ``directed`` property is true.
 
-    Uses leaflet-textpath (vendored, mapped in :mod:`carto.offline`).
+    Uses leaflet-textpath, vendored under ``static/vendor`` (our own element: no CDN to rewrite).
     """
 
     default_js: ClassVar[list[tuple[str, str]]] = [
-        ("leaflet.textpath", "https://cdn.jsdelivr.net/npm/leaflet-textpath@1.2.3/leaflet.textpath.min.js"),
+        ("leaflet.textpath", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet-textpath-1.2.3/leaflet.textpath.js"),
     ]
     _template = Template(
         """

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Polygon
 
-from carto import layers
+from carto import layers, offline
 from carto.model import ACTOR_TYPES, SECTORS
 
 POINTS = pd.DataFrame({"lon": [0.5, 0.6, 1.5, 1.2], "lat": [45.5, 45.4, 45.5, 45.8]}, index=["A1", "A2", "A3", "P1"])
@@ -108,6 +108,8 @@ def test_relations_layer_styles_each_kind(actors, places, relations):
     assert styles[1] == {"color": "#e07a1f", "dashArray": "2 4", "weight": 2.0, "opacity": 0.7}  # referral, w=1
     arrows = [c for c in layer._children.values() if isinstance(c, layers.DirectionArrows)]
     assert len(arrows) == 1  # R2 is directed
+    (script,) = [url for _, url in arrows[0].default_js]
+    assert offline.local_asset_path(script).is_file()  # served by the app, not a CDN
 
 
 def test_no_arrows_without_directed_relations(relations):
