@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, Polygon
 
-from carto.errors import InputError
+from carto.errors import InputError, ValidationError
 from carto.ingest.mapping import (
+    all_mapping_fields,
     apply_mapping,
     detect_swapped_lonlat,
     guess_crs,
@@ -18,6 +19,7 @@ from carto.ingest.mapping import (
     mapping_fields,
     normalise_name,
     parse_map_args,
+    parse_mapping,
     save_mapping,
     suggest_mapping,
 )
@@ -185,6 +187,78 @@ def test_mapping_save_load_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('["name"]')
     with pytest.raises(InputError, match=r"bad\.json is not a mapping"):
         load_mapping(tmp_path / "bad.json")
+
+
+EXPECTED_MAPPING = (
+    'expected a flat JSON object of field names to column names, e.g. {"name": "nom_structure", "lat": "Latitude"}'
+)
+TOO_DEEP = "is not a mapping: its JSON nests more than 2 levels deep; " + EXPECTED_MAPPING
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"[" * 100_000, b'{"a": ' * 10_000 + b"1" + b"}" * 10_000, b'{"mapping": {"name": {"x": "y"}}}'],
+    ids=["open-brackets", "objects-10000-deep", "three-levels"],
+)
+def test_load_mapping_refuses_deep_nesting_before_parsing(tmp_path: Path, data: bytes) -> None:
+    (tmp_path / "deep.json").write_bytes(data)
+    with pytest.raises(InputError) as info:
+        load_mapping(tmp_path / "deep.json")
+    assert str(info.value) == "deep.json " + TOO_DEEP
+
+
+def test_load_mapping_refuses_a_big_file_without_reading_it(tmp_path: Path) -> None:
+    with (tmp_path / "big.json").open("wb") as file:
+        file.write(b'{"name": "' + b"n" * (10 * 1024 * 1024) + b'"}')
+    with pytest.raises(InputError) as info:
+        load_mapping(tmp_path / "big.json")
+    assert str(info.value) == (
+        "big.json is 10,485,772 bytes: a mapping file is at most 256 KB; "
+        "give a mapping saved by --save-mapping or by the import page"
+    )
+
+
+def test_parse_mapping_lists_every_wrong_key_and_value() -> None:
+    data = b'{"name": 3, "nom": "Nom", "lat": ["y"], "lon": "Longitude", "x": null, "dim": {"a": "b"}}'
+    with pytest.raises(ValidationError) as info:
+        parse_mapping(data, name="m.json")
+    fields = ", ".join(all_mapping_fields())
+    assert info.value.problems == [
+        f"unknown fields 'nom', 'dim' (the fields are: {fields})",
+        "a column is a text, but 'name' is a number, 'lat' is a list, 'x' is null, 'dim' is an object",
+    ]
+    assert str(info.value) == "m.json is not a mapping: " + "; ".join(info.value.problems) + "; " + EXPECTED_MAPPING
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b'["name"]', "the file holds a list, not an object"),
+        (b'"name"', "the file holds a text, not an object"),
+        (b"true", "the file holds true/false, not an object"),
+        (b"12", "the file holds a number, not an object"),
+    ],
+)
+def test_parse_mapping_refuses_what_is_not_an_object(data: bytes, problem: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_mapping(data)
+    assert str(info.value) == f"the uploaded file is not a mapping: {problem}; {EXPECTED_MAPPING}"
+
+
+def test_parse_mapping_refuses_what_is_not_json() -> None:
+    with pytest.raises(InputError) as info:
+        parse_mapping(b'{"name": "nom"')
+    assert str(info.value) == (
+        "the uploaded file is not a mapping: it is not valid JSON (Expecting ',' delimiter: line 1 column 15 (char 14))"
+    )
+    with pytest.raises(InputError) as info:
+        parse_mapping(b'{"name": "\xff"}')
+    assert str(info.value) == "the uploaded file is not a mapping: it is not UTF-8 text (invalid start byte at byte 10)"
+
+
+def test_parse_mapping_accepts_brackets_in_names_and_the_page_wrapper() -> None:
+    assert parse_mapping(b'{"name": "[[[{{{\\"", "lat": "}}]]"}') == {"name": '[[[{{{"', "lat": "}}]]"}
+    assert parse_mapping(b'{"mapping": {"name": "nom"}}') == {"name": "nom"}
 
 
 def test_parse_map_args() -> None:

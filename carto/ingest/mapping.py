@@ -18,6 +18,7 @@ Frame-level notes (CRS used, codes repaired) are in ``frame.attrs["warnings"]``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -28,7 +29,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from carto.errors import InputError
+from carto.errors import InputError, ValidationError
 from carto.ingest.read import RawTable
 from carto.model import CRS, Dataset
 from carto.model import dataset as get_dataset
@@ -191,17 +192,132 @@ def save_mapping(mapping: dict[str, str], path: Path) -> None:
     path.write_text(json.dumps(mapping, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def load_mapping(path: Path) -> dict[str, str]:
-    """Read a mapping written by :func:`save_mapping`; refuse anything but ``{"field": "column"}``."""
+# A saved mapping is a few dozen short names: anything much bigger or deeper is not one.
+MAPPING_MAX_BYTES = 256 * 1024
+# A flat object, or the same object under a "mapping" key.
+_MAPPING_MAX_DEPTH = 2
+_MAPPING_EXAMPLE = '{"name": "nom_structure", "lat": "Latitude"}'
+_LISTED = 5
+
+
+def all_mapping_fields() -> tuple[str, ...]:
+    """Every field a mapping may name, whatever the dataset, in model order."""
+    from carto.model import DATASETS
+
+    return tuple(dict.fromkeys(f for name in DATASETS for f in mapping_fields(name)))
+
+
+def _nests_deeper(text: str, limit: int) -> bool:
+    """True when arrays and objects in the JSON ``text`` nest more than ``limit`` deep.
+
+    A plain scan (brackets inside strings do not count), so a hostile file never reaches the
+    parser's recursion.
+    """
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _json_kind(value: object) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a text", bool: "true/false", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+def _listed(names: list[str]) -> str:
+    more = f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+    return ", ".join(repr(n[:80]) for n in names[:_LISTED]) + more
+
+
+def _mapping_problems(value: object) -> list[str]:
+    """What keeps ``value`` (parsed JSON) from being a ``{"field": "column"}`` mapping."""
+    if not isinstance(value, dict):
+        return [f"the file holds {_json_kind(value)}, not an object"]
+    fields = all_mapping_fields()
+    unknown = [key for key in value if key not in fields]
+    not_text = [key for key, column in value.items() if not isinstance(column, str)]
+    problems = []
+    if unknown:
+        problems.append(f"unknown fields {_listed(unknown)} (the fields are: {', '.join(fields)})")
+    if not_text:
+        shown = ", ".join(f"{key[:80]!r} is {_json_kind(value[key])}" for key in not_text[:_LISTED])
+        more = f" and {len(not_text) - _LISTED} more" if len(not_text) > _LISTED else ""
+        problems.append(f"a column is a text, but {shown}{more}")
+    return problems
+
+
+def _too_big(name: str, size: int) -> InputError:
+    return InputError(
+        f"{name} is {size:,} bytes: a mapping file is at most {MAPPING_MAX_BYTES // 1024} KB; "
+        "give a mapping saved by --save-mapping or by the import page"
+    )
+
+
+def parse_mapping(data: bytes, *, name: str = "the uploaded file") -> dict[str, str]:
+    """The ``{"field": "column"}`` mapping in ``data`` (JSON); refuse anything else with one message.
+
+    The size and the nesting are checked before parsing, so a hostile file cannot exhaust memory
+    or the parser's recursion; a saved mapping may also sit under a ``"mapping"`` key.
+    """
+    if len(data) > MAPPING_MAX_BYTES:
+        raise _too_big(name, len(data))
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"cannot read the mapping file {path.name}: {exc}"
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        msg = f"{name} is not a mapping: it is not UTF-8 text ({exc.reason} at byte {exc.start})"
         raise InputError(msg) from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        msg = f"{path.name} is not a mapping: expected a JSON object of field names to column names"
+    if _nests_deeper(text, _MAPPING_MAX_DEPTH):
+        msg = (
+            f"{name} is not a mapping: its JSON nests more than {_MAPPING_MAX_DEPTH} levels deep; "
+            f"expected a flat JSON object of field names to column names, e.g. {_MAPPING_EXAMPLE}"
+        )
         raise InputError(msg)
-    return dict(data)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"{name} is not a mapping: it is not valid JSON ({exc})"
+        raise InputError(msg) from None
+    if isinstance(value, dict) and list(value) == ["mapping"] and isinstance(value["mapping"], dict):
+        value = value["mapping"]
+    problems = _mapping_problems(value)
+    if problems:
+        msg = (
+            f"{name} is not a mapping: {'; '.join(problems)}; "
+            f"expected a flat JSON object of field names to column names, e.g. {_MAPPING_EXAMPLE}"
+        )
+        raise ValidationError(msg, problems)
+    assert isinstance(value, dict)
+    return dict(value)
+
+
+def load_mapping(path: Path) -> dict[str, str]:
+    """Read a mapping written by :func:`save_mapping` (see :func:`parse_mapping` for what is refused)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAPPING_MAX_BYTES + 1)
+            size = os.fstat(file.fileno()).st_size
+    except OSError as exc:
+        msg = f"cannot read the mapping file {path.name}: {exc.strerror or exc}"
+        raise InputError(msg) from None
+    if len(data) > MAPPING_MAX_BYTES:
+        raise _too_big(path.name, max(size, len(data)))
+    return parse_mapping(data, name=path.name)
 
 
 def parse_map_args(args: list[str], dataset: str) -> dict[str, str]:
