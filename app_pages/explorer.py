@@ -103,6 +103,7 @@ focused = explorer.focus(scene, state)
 st.query_params.from_dict({**filters.to_query_params(), **state.to_query_params()})
 
 st.title(tr("map.title"))
+ui.warn_node_id_clashes(version)
 shown = {"territories": explorer.shown_territories(scene), "actors": scene.filtered.actors,
          "places": scene.filtered.places, "relations": scene.filtered.relations}
 for col, (name, frame) in zip(st.columns(4), shown.items(), strict=True):

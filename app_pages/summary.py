@@ -38,6 +38,7 @@ def build(version: int, db: str, code: str, radius_km: float) -> report.Summary:
 lang = ui.language()
 version, db = ui.data_version(), str(store.default_db_path())
 st.title(ui.tr("summary.title"))
+ui.warn_node_id_clashes(version)
 radius = st.sidebar.slider(ui.tr("summary.radius"), 0.5, 5.0, 1.0, 0.5, key="summary_radius")
 with st.spinner(ui.tr("summary.computing")):
     table, metrics = analytics(version, db, radius)
@@ -57,8 +58,8 @@ code = st.selectbox(
 )
 code = str(code)
 summary = build(version, db, code, radius)
-st.header(f"{summary.name} ({summary.code})")
-st.caption(report.subtitle(summary, lang))
+st.header(ui.md(f"{summary.name} ({summary.code})"))
+st.caption(ui.md(report.subtitle(summary, lang)))
 
 pdf, page = exports(version, db, code, lang, radius)
 a, b, c = st.columns(3)
@@ -73,8 +74,8 @@ for col, figure, (label, value, text) in zip(
     st.columns(len(summary.figures)), summary.figures, report.headline_sentences(summary, lang), strict=True
 ):
     delta = report.delta_text(figure, lang)
-    col.metric(label, value, delta=delta, delta_color="off", help=text)
-    col.caption(text)
+    col.metric(ui.md(label), value, delta=delta, delta_color="off", help=ui.md(text))
+    col.caption(ui.md(text))
 
 left, right = st.columns([3, 2])
 with left:
@@ -85,14 +86,14 @@ with left:
 with right:
     st.subheader(ui.tr("summary.partners"))
     for partner in summary.partners:
-        st.markdown(f"- {report.partner_line(partner, lang)}")
+        st.markdown(f"- {ui.md(report.partner_line(partner, lang))}")
     if not summary.partners:
         st.write(ui.tr("summary.partners.none"))
     st.subheader(ui.tr("summary.gaps"))
-    st.markdown(f"**{report.gap_intro(summary, lang)}**")
-    st.markdown("\n".join(f"- {report.place_line(p, lang)}" for p in summary.uncovered[:20]))
-    st.markdown(f"**{report.isolated_intro(summary, lang)}**")
-    st.markdown("\n".join(f"- {p.name} ({i18n.label(p.type, lang)})" for p in summary.isolated[:20]))
+    st.markdown(f"**{ui.md(report.gap_intro(summary, lang))}**")
+    st.markdown("\n".join(f"- {ui.md(report.place_line(p, lang))}" for p in summary.uncovered[:20]))
+    st.markdown(f"**{ui.md(report.isolated_intro(summary, lang))}**")
+    st.markdown("\n".join(f"- {ui.md(p.name)} ({i18n.label(p.type, lang)})" for p in summary.isolated[:20]))
 
 st.subheader(ui.tr("summary.per_year"))
 per_year = summary.relations_per_year

@@ -11,12 +11,14 @@ not only hidden by the interface.
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from carto.errors import InputError, PermissionDenied
 
@@ -143,11 +145,29 @@ def load_role_rules(path: str | Path | None = None) -> RoleRules:
 
 
 def _groups_of(identity: Mapping[str, Any]) -> list[str]:
-    raw = identity.get("groups", [])
+    """Groups from OIDC claims (a list) or a proxy header (one comma-separated value); none if absent."""
+    raw = identity.get("groups")
+    if raw is None:
+        return []
     if isinstance(raw, str):
-        # A proxy header carries groups as one comma-separated value.
         return [g.strip() for g in raw.split(",") if g.strip()]
-    return [str(g) for g in raw]
+    if isinstance(raw, Iterable) and not isinstance(raw, bytes | Mapping):
+        return [str(g).strip() for g in raw if g is not None and str(g).strip()]
+    return []
+
+
+def _email_of(identity: Mapping[str, Any]) -> str | None:
+    """The identity's e-mail as a non-empty string, or None (absent, empty, not text)."""
+    email = identity.get("email")
+    if not isinstance(email, str) or not email.strip():
+        return None
+    return email.strip()
+
+
+def _is_verified(identity: Mapping[str, Any]) -> bool:
+    """The OIDC provider vouches for the e-mail (``email_verified``, a boolean or its text)."""
+    flag = identity.get("email_verified")
+    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
 
 
 def resolve_user(
@@ -156,22 +176,33 @@ def resolve_user(
     *,
     auth_configured: bool,
     server_address: str | None,
+    request_host: str | None = None,
+    request_origin: str | None = None,
 ) -> User:
     """Decide who is acting.
 
     ``identity`` is what the sign-in gave (``st.user``: OIDC claims or trusted proxy headers).
-    With an identity, the role comes from ``rules``. Without one, the local mode applies only when
-    no sign-in is configured and the server listens on a loopback address; anyone else is an
-    anonymous viewer.
+    With an identity, the role comes from ``rules``: by e-mail only when the e-mail is vouched
+    for (a proxy's header, or an OIDC ``email_verified`` claim), by groups in any case.
+
+    Without one, the local mode applies only when no sign-in is configured, the server listens on
+    a loopback address *and* the browser reached it by a loopback name (``request_host``, and
+    ``request_origin`` when sent): a page from another site whose name resolves to 127.0.0.1
+    (DNS rebinding) is refused (source ``"foreign-host"``). ``None`` for both means no HTTP
+    request at all (a script run without a server). Anyone else is an anonymous viewer.
     """
     # An identity counts only where sign-in is configured; otherwise anybody could claim one.
     claims = dict(identity or {})
-    if auth_configured and claims.get("email") and claims.get("is_logged_in", True) is not False:
-        email = str(claims["email"])
+    email = _email_of(claims)
+    if auth_configured and email and claims.get("is_logged_in", True) is not False:
         name = str(claims.get("name") or email)
         source = "oidc" if claims.get("is_logged_in") else "proxy"
-        return User(name=name, role=rules.role_for(email, _groups_of(claims)), source=source, email=email)
+        vouched = source == "proxy" or _is_verified(claims)
+        role = rules.role_for(email if vouched else None, _groups_of(claims))
+        return User(name=name, role=role, source=source, email=email)
     if not auth_configured and is_local_address(server_address):
+        if not is_loopback_request(request_host, request_origin):
+            return User(name="anonymous", role="viewer", source="foreign-host")
         return User(name="local", role="analyst", source="local")
     return User(name="anonymous", role="viewer", source="anonymous")
 
@@ -179,3 +210,28 @@ def resolve_user(
 def is_local_address(address: str | None) -> bool:
     """True for a loopback address; an empty address means every interface, so False."""
     return bool(address) and str(address).strip().lower() in LOCAL_ADDRESSES
+
+
+def is_loopback_name(hostname: str | None) -> bool:
+    """``localhost`` or a loopback IP (127.0.0.0/8, ::1); anything else, a name that could resolve anywhere."""
+    if not hostname:
+        return False
+    name = hostname.strip().lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_request(host: str | None, origin: str | None) -> bool:
+    """The browser asked for a loopback name (``Host``) from a loopback page (``Origin``, when sent)."""
+    if host is None and origin is None:
+        return True  # no HTTP request: a script run without a server (tests, CLI)
+    try:
+        hostname = urlsplit(f"//{host}").hostname if host is not None else None
+        origin_ok = origin is None or is_loopback_name(urlsplit(origin).hostname)
+    except ValueError:
+        return False
+    return is_loopback_name(hostname) and origin_ok

@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement, Template
+from branca.element import Template
 from folium.plugins import FastMarkerCluster
 from folium.template import Template as FoliumTemplate
 
@@ -166,7 +166,7 @@ def territories_layer(
         styles,
         hover={"weight": 3, "color": "#000000"},
         name=name or i18n.t("dataset.territories", lang),
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases),
+        tooltip=list(zip(fields, aliases, strict=True)),
     )
 
 
@@ -422,7 +422,7 @@ def relation_lines(relations: pd.DataFrame, points: pd.DataFrame) -> gpd.GeoData
     return gpd.GeoDataFrame(ends[relations.columns], geometry=geometry, crs="EPSG:4326")
 
 
-class DirectionArrows(MacroElement):
+class DirectionArrows(PlainRender):
     """Draw a ► along every line of a GeoJson layer whose ``directed`` property is true.
 
     Uses leaflet-textpath, vendored under ``static/vendor`` (our own element: no CDN to rewrite).
@@ -479,10 +479,9 @@ def relations_layer(
         lines.geometry.to_numpy(),
         styles,
         name=name or i18n.t("dataset.relations", lang),
-        tooltip=folium.GeoJsonTooltip(
-            fields=["kind_label", "dimension_label", "weight"],
-            aliases=[i18n.t(f"field.{f}", lang) for f in ("kind", "dimension", "weight")],
-        ),
+        tooltip=[
+            (f"{f}_label" if f != "weight" else f, i18n.t(f"field.{f}", lang)) for f in ("kind", "dimension", "weight")
+        ],
     )
     if bool(frame["directed"].any()):
         layer.add_child(DirectionArrows(layer))
@@ -712,14 +711,11 @@ def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lan
         flow_lines.geometry.to_numpy(),
         styles,
         name=i18n.t("explorer.map.flows", lang),
-        tooltip=folium.GeoJsonTooltip(
-            fields=["label", "relations", "kinds"],
-            aliases=[
-                i18n.t("explorer.map.flow", lang),
-                i18n.t("dataset.relations", lang),
-                i18n.t("explorer.map.by_kind", lang),
-            ],
-        ),
+        tooltip=[
+            ("label", i18n.t("explorer.map.flow", lang)),
+            ("relations", i18n.t("dataset.relations", lang)),
+            ("kinds", i18n.t("explorer.map.by_kind", lang)),
+        ],
     )
 
 
@@ -793,8 +789,8 @@ _LEGEND_TEMPLATE = """
 """
 
 
-class Legend(MacroElement):
-    """A fixed HTML legend drawn over the map."""
+class Legend(PlainRender):
+    """A fixed HTML legend drawn over the map; ``body`` is HTML whose every text was escaped."""
 
     _template = Template(_LEGEND_TEMPLATE)
 

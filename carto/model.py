@@ -6,6 +6,7 @@ Every other module reads column lists from here, so a column is added in one pla
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 CRS = "EPSG:4326"
@@ -183,3 +184,13 @@ def dataset(name: str) -> Dataset:
         known = ", ".join(DATASETS)
         msg = f"unknown dataset {name!r}; expected one of: {known}"
         raise KeyError(msg) from None
+
+
+def shared_node_ids(actor_ids: Iterable[object], place_ids: Iterable[object]) -> list[str]:
+    """Ids used by both an actor and a place, sorted.
+
+    Actors and places are both nodes of the network, keyed by id: an id must name one of them.
+    The import refuses a clash; a database that holds one anyway (an older import) is read
+    without the clashing places, and the pages say which ids to fix.
+    """
+    return sorted({str(i) for i in actor_ids} & {str(i) for i in place_ids})

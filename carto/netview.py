@@ -8,6 +8,7 @@ geographic layout uses each node's longitude and latitude, as on the map.
 
 from __future__ import annotations
 
+import html
 import random
 import threading
 from dataclasses import dataclass
@@ -19,6 +20,13 @@ import plotly.graph_objects as go
 
 from carto import i18n, layers
 from carto.model import RELATION_KINDS
+
+
+def plotly_text(text: str) -> str:
+    """Data text for a plotly label or hover: plotly reads ``<b>``-like tags there, so ``<``, ``>``
+    and ``&`` become the entities it shows as those characters."""
+    return html.escape(text, quote=False)
+
 
 LAYOUTS = ("force", "geo")
 COLOUR_BY = ("type", "community")
@@ -242,7 +250,7 @@ def network_figure(
     sizes = _sizes(size_values.reindex(nodes.index))
     colours = np.array(_colours(nodes, metrics, colour_by), dtype=object)
     lit = nodes.index.isin(list(highlight))
-    hover = [f"{name} [{node}]" for node, name in zip(nodes.index, nodes["name"], strict=True)]
+    hover = [plotly_text(f"{name} [{node}]") for node, name in zip(nodes.index, nodes["name"], strict=True)]
     for role, mask in (("nodes", ~lit), ("highlight", lit)):
         if role == "highlight" and not mask.any():
             continue

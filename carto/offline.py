@@ -22,10 +22,11 @@ from typing import Any
 
 import folium
 from branca.colormap import ColorMap
-from branca.element import CssLink, Element, JavascriptLink, MacroElement
+from branca.element import CssLink, Element, JavascriptLink
 from folium.template import Template
 
 from carto.errors import CartoError
+from carto.rendering import PlainRender
 
 __all__ = [
     "CDN_TO_LOCAL",
@@ -165,7 +166,7 @@ def _localize_links(
     return [(name, _localize_url(url, prefix, owner)) for name, url in links]
 
 
-class _DefaultIconPath(MacroElement):
+class _DefaultIconPath(PlainRender):
     """Tell Leaflet where its default marker images are, before any marker is drawn.
 
     Leaflet guesses the path from leaflet.css once the first plain marker appears. In the

@@ -32,7 +32,16 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
-__all__ = ["STYLE_PROPERTY", "PlainRender", "PlainText", "StyledGeoJson", "script_json", "script_safe", "style_table"]
+__all__ = [
+    "STYLE_PROPERTY",
+    "PlainRender",
+    "PlainText",
+    "StyledGeoJson",
+    "TextTooltip",
+    "script_json",
+    "script_safe",
+    "style_table",
+]
 
 # Feature property holding the index of the feature's style in StyledGeoJson.styles. No
 # underscore: streamlit-folium rewrites ``_xxx`` words of the script it is given.
@@ -114,6 +123,11 @@ class _BrowserData(PlainRender):
         (function (layer) {
             var styles = {{ this.styles_json }};
             layer.options.style = function (feature) { return styles[feature.properties.{{ this.prop }}]; };
+            {%- if this.layer.circle_points %}
+            layer.options.pointToLayer = function (feature, latlng) {
+                return L.circleMarker(latlng, styles[feature.properties.{{ this.prop }}]);
+            };
+            {%- endif %}
             layer.addData({{ this.layer.geojson_text }});
             {%- if this.hover_json %}
             var hover = {{ this.hover_json }};
@@ -133,11 +147,54 @@ class _BrowserData(PlainRender):
         self.hover_json = script_json(hover) if hover else ""
 
 
+class TextTooltip(PlainRender):
+    """The tooltip of a GeoJSON layer: a table of feature properties under their labels.
+
+    Cells are filled with ``textContent``: a property value is always shown as the text it is,
+    never parsed as HTML (folium's GeoJsonTooltip writes values into ``innerHTML``). The table
+    is returned as an element, which streamlit-folium reads back as text after a click.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (layer) {
+            var fields = {{ this.fields_json }}, labels = {{ this.labels_json }};
+            layer.bindTooltip(function (item) {
+                var properties = (item.feature && item.feature.properties) || {};
+                var table = document.createElement('table');
+                fields.forEach(function (field, i) {
+                    var value = properties[field];
+                    var row = table.insertRow();
+                    var head = document.createElement('th');
+                    head.style.textAlign = 'left';
+                    head.style.paddingRight = '6px';
+                    head.textContent = labels[i];
+                    row.appendChild(head);
+                    row.insertCell().textContent = value === null || value === undefined ? '' : String(value);
+                });
+                return table;
+            }, {sticky: true});
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, fields: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self._name = "TextTooltip"
+        self.fields_json = script_json([name for name, _ in fields])
+        self.labels_json = script_json([label for _, label in fields])
+
+
 class StyledGeoJson(folium.GeoJson, PlainRender):
-    """A GeoJSON layer (tooltip and all of folium.GeoJson) of ``geometry`` with ``properties``.
+    """A GeoJSON layer of ``geometry`` with ``properties``, styled in the browser.
 
     ``properties`` has a column ``style``: each feature's index in ``styles`` (see
     :func:`style_table`). ``hover`` is the style laid over a feature under the pointer.
+    ``tooltip`` lists ``(property, label)`` pairs shown as text (:class:`TextTooltip`); folium's
+    own ``tooltip``/``popup`` arguments are refused, since they write data into HTML.
+    ``circle_points`` draws point features as circle markers styled like the other features.
     """
 
     def __init__(
@@ -147,21 +204,24 @@ class StyledGeoJson(folium.GeoJson, PlainRender):
         styles: list[dict[str, object]],
         *,
         hover: dict[str, object] | None = None,
+        tooltip: Sequence[tuple[str, str]] = (),
+        circle_points: bool = False,
         **kwargs: Any,
     ) -> None:
-        # folium gets one feature without geometry (Leaflet skips it), whose property names
-        # let folium's tooltip check its fields; the features are added by _BrowserData.
-        names = {str(column): None for column in properties.columns}
-        super().__init__(
-            {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": names, "geometry": None}]},
-            **kwargs,
-        )
-        self.styles = styles
+        unsafe = sorted({"popup", "popup_keep_highlighted", "marker"} & set(kwargs))
+        if unsafe:
+            msg = f"StyledGeoJson does not take {', '.join(unsafe)}: data reaches the map as text only (tooltip=)"
+            raise TypeError(msg)
+        # The features are added by _BrowserData, as text that no template ever reads.
+        super().__init__({"type": "FeatureCollection", "features": []}, **kwargs)
+        self.styles, self.circle_points = styles, circle_points
         self.geojson_text = feature_collection_json(properties, geometry)
         present = geometry[~shapely.is_missing(geometry)]
         minx, miny, maxx, maxy = shapely.total_bounds(present).tolist() if len(present) else (None,) * 4
         self.feature_bounds = [[miny, minx], [maxy, maxx]]
         self.add_child(_BrowserData(self, styles, hover))
+        if tooltip:
+            self.add_child(TextTooltip(tooltip))
 
     def _get_self_bounds(self) -> list[list[float | None]]:
         return self.feature_bounds

@@ -939,14 +939,11 @@ def choropleth_map(
         properties,
         frame.geometry.to_numpy(),
         styles,
-        tooltip=folium.GeoJsonTooltip(
-            fields=["name", "code", "shown"],
-            aliases=[
-                i18n.t("field.name", lang),
-                i18n.t("field.code", lang),
-                i18n.t(f"summary.label.{column}", lang),
-            ],
-        ),
+        tooltip=[
+            ("name", i18n.t("field.name", lang)),
+            ("code", i18n.t("field.code", lang)),
+            ("shown", i18n.t(f"summary.label.{column}", lang)),
+        ],
     ).add_to(m)
     caption = html.escape(i18n.t(f"summary.label.{column}", lang))
     legend = (

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from carto import auth, i18n, sample, store
+from carto import auth, i18n, model, sample, store
 from carto.errors import StaleVersion
 
 LANG_KEY = "lang"
@@ -45,8 +45,17 @@ def language() -> str:
 
 
 def tr(key: str, **values: object) -> str:
-    """Translate ``key`` in the current language."""
-    return i18n.t(key, language(), **values)
+    """Translate ``key`` in the current language, for a Streamlit element (which renders markdown).
+
+    The ``values`` filled in are shown as text: a name or an error message quoting a file can
+    never add a link, an image or a heading (:func:`carto.i18n.markdown_text`).
+    """
+    return i18n.t(key, language(), **{name: i18n.markdown_text(v) for name, v in values.items()})
+
+
+def md(value: object) -> str:
+    """Data text (a name, a sentence naming partners) for an element that renders markdown."""
+    return i18n.markdown_text(value)
 
 
 def language_switch() -> None:
@@ -85,8 +94,27 @@ def data_version() -> int:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _read_cached(name: str, version: int, db: str) -> pd.DataFrame:
     # Raises StaleVersion (not cached) when a commit came after ``version``.
-    del db  # a cache key only
-    return store.read_dataset_at(cursor(), name, version)
+    frame = store.read_dataset_at(cursor(), name, version)
+    if name == "places":  # a place whose id an actor also uses is left out (see node_id_clashes)
+        clashes = node_id_clashes(version, db)
+        if clashes:
+            frame = frame[~frame["id"].astype(str).isin(clashes)].reset_index(drop=True)
+    return frame
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def node_id_clashes(version: int, db: str) -> list[str]:
+    """Ids that name both an actor and a place at ``version`` (:func:`carto.model.shared_node_ids`)."""
+    actors = _read_cached("actors", version, db)
+    places = store.read_dataset_at(cursor(), "places", version)
+    return model.shared_node_ids(actors["id"], places["id"])
+
+
+def warn_node_id_clashes(version: int) -> None:
+    """Say which ids an actor and a place share, on pages that leave those places out."""
+    clashes = node_id_clashes(version, str(store.default_db_path()))
+    if clashes:
+        st.warning(tr("data.node_id_clash", count=len(clashes), ids=", ".join(clashes[:5])))
 
 
 def read(name: str, version: int | None = None) -> pd.DataFrame:
@@ -131,11 +159,26 @@ def current_user() -> auth.User:
         role_rules(),
         auth_configured=auth_configured(),
         server_address=st.get_option("server.address"),
+        request_host=_request_header("Host"),
+        request_origin=_request_header("Origin"),
     )
 
 
+def _request_header(name: str) -> str | None:
+    """A header of the browser's connection to this session; None when there is no request (AppTest)."""
+    value = st.context.headers.get(name)
+    return None if value is None else str(value)
+
+
 def sign_in_gate(user: auth.User) -> None:
-    """With sign-in configured, nobody anonymous sees data: offer the sign-in and stop."""
+    """With sign-in configured, nobody anonymous sees data: offer the sign-in and stop.
+
+    A local dashboard reached under a foreign host name (DNS rebinding) shows nothing at all.
+    """
+    if user.source == "foreign-host":
+        st.title(tr("auth.foreign_host.title"))
+        st.error(tr("auth.foreign_host"))
+        st.stop()
     if user.source != "anonymous" or not auth_configured():
         return
     st.title(tr("auth.title"))

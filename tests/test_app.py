@@ -50,7 +50,7 @@ def signed_in_app(email: str | None) -> AppTest:
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
     at.secrets["auth"] = OIDC
     at.secrets["roles"] = ROLES
-    at.user = {"email": email, "is_logged_in": True} if email else {"is_logged_in": False}
+    at.user = {"email": email, "email_verified": True, "is_logged_in": True} if email else {"is_logged_in": False}
     return at
 
 

@@ -47,9 +47,9 @@ RULES = auth.parse_role_rules(
 @pytest.mark.parametrize(
     ("identity", "role", "source"),
     [
-        ({"email": "alice@ville.fr", "is_logged_in": True}, "admin", "oidc"),
-        ({"email": "BOB@ville.fr", "is_logged_in": True}, "analyst", "oidc"),
-        ({"email": "carol@ville.fr", "is_logged_in": True}, "viewer", "oidc"),
+        ({"email": "alice@ville.fr", "email_verified": True, "is_logged_in": True}, "admin", "oidc"),
+        ({"email": "BOB@ville.fr", "email_verified": "true", "is_logged_in": True}, "analyst", "oidc"),
+        ({"email": "carol@ville.fr", "email_verified": True, "is_logged_in": True}, "viewer", "oidc"),
         ({"email": "carol@ville.fr", "groups": ["analystes"], "is_logged_in": True}, "analyst", "oidc"),
         ({"email": "bob@ville.fr", "groups": "x, dsi"}, "admin", "proxy"),
     ],

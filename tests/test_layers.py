@@ -18,8 +18,8 @@ NODE_TERRITORY = pd.Series({"A1": "C1", "A2": "C1", "A3": "C2", "P1": "C2"})
 
 
 def _tooltip_fields(layer) -> list[str]:
-    (tooltip,) = [c for c in layer._children.values() if c.__class__.__name__ == "GeoJsonTooltip"]
-    return tooltip.fields
+    (tooltip,) = [c for c in layer._children.values() if c.__class__.__name__ == "TextTooltip"]
+    return json.loads(tooltip.fields_json)
 
 
 def _geojson(layer) -> dict:

@@ -28,6 +28,7 @@ from carto.ingest.read import RawTable, save_upload
 from carto.ingest.safety import Limits
 from carto.ingest.validate import Report
 from carto.model import Dataset
+from carto.rendering import STYLE_PROPERTY, StyledGeoJson
 
 UPLOAD_KEY = "import_upload"
 # Session keys that belong to one file: mapping selectboxes, layer, confirmed CRS.
@@ -35,6 +36,8 @@ FILE_CHOICES = ("map_", "import_layer", "import_crs")
 PREVIEW_FEATURES = 500
 PREVIEW_ROWS = 200
 UPLOAD_MAX_AGE_S = 24 * 3600
+# Leaflet path options of every previewed feature (points are drawn as circles of this radius).
+PREVIEW_STYLE = {"color": "#1f4e9c", "weight": 2, "fillColor": "#1f4e9c", "fillOpacity": 0.5, "radius": 4}
 
 
 def upload_dir() -> Path:
@@ -121,22 +124,32 @@ def preview_table(frame: pd.DataFrame, *, rows: int = PREVIEW_ROWS) -> pd.DataFr
 
 
 def preview_map(frame: gpd.GeoDataFrame, *, tiles: str, features: int = PREVIEW_FEATURES) -> folium.Map:
-    """A small offline map of the first ``features`` mapped geometries, zoomed on them."""
+    """A small offline map of the first ``features`` mapped geometries, zoomed on them.
+
+    The file is untrusted: its values and column names reach the map as text only
+    (:class:`carto.rendering.StyledGeoJson`), never through a template or into HTML.
+    """
     shown = frame[frame.geometry.notna() & ~frame.geometry.is_empty].head(features)
     shown = shown[shown.geometry.is_valid]
     m = offline.make_map((46.6, 2.4), 5, tiles=tiles)
     if len(shown):
         x0, y0, x1, y1 = shown.total_bounds
         m.fit_bounds([[y0, x0], [y1, x1]])
-        columns = [c for c in shown.columns if c not in ("_row", shown.geometry.name)][:3]
-        data = shown[[*columns, shown.geometry.name]].copy()
-        for c in columns:
-            data[c] = data[c].astype("object").map(lambda v: "" if v is None or pd.isna(v) else str(v))
-        folium.GeoJson(
-            data.__geo_interface__,
+        columns = [str(c) for c in shown.columns if c not in ("_row", shown.geometry.name)][:3]
+        properties = pd.DataFrame(
+            {
+                f"f{i}": shown[c].astype("object").map(lambda v: "" if v is None or pd.isna(v) else str(v)).to_numpy()
+                for i, c in enumerate(columns)
+            }
+        )
+        properties[STYLE_PROPERTY] = 0
+        StyledGeoJson(
+            properties,
+            shown.geometry.to_numpy(),
+            [PREVIEW_STYLE],
+            tooltip=[(f"f{i}", c) for i, c in enumerate(columns)],
+            circle_points=True,
             name="preview",
-            tooltip=folium.GeoJsonTooltip(fields=columns) if columns else None,
-            marker=folium.CircleMarker(radius=4, color="#1f4e9c", fill=True, fill_opacity=0.8),
         ).add_to(m)
     return m
 
