@@ -7,6 +7,7 @@ import hashlib
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -35,6 +36,15 @@ def conn() -> store.Connection:
             gpd.GeoDataFrame(
                 {"id": ["a1", "a2"], "name": ["CCAS", "CAF"], "type": ["ccas", "caf"]},
                 geometry=[shapely.Point(2.3, 48.85), shapely.Point(2.4, 48.85)],
+                crs="EPSG:4326",
+            ),
+        )
+        store.insert_rows(
+            cur,
+            "places",
+            gpd.GeoDataFrame(
+                {"id": ["pl1"], "name": ["Quartier"], "kind": ["neighbourhood"]},
+                geometry=[shapely.Point(2.3, 48.86)],
                 crs="EPSG:4326",
             ),
         )
@@ -105,9 +115,7 @@ def test_missing_id_is_generated_stably(conn: store.Connection) -> None:
 
 
 def test_empty_geometry(conn: store.Connection) -> None:
-    report = validate(
-        _actors(geometry=[None, shapely.Point(), shapely.Point(2.3, 48.8)]), ACTORS, conn_or_cursor=conn
-    )
+    report = validate(_actors(geometry=[None, shapely.Point(), shapely.Point(2.3, 48.8)]), ACTORS, conn_or_cursor=conn)
     assert _found(report) == [
         (1, "geometry", "error", "empty_geometry"),
         (2, "geometry", "error", "empty_geometry"),
@@ -147,6 +155,39 @@ def test_invalid_geometry_repaired_only_when_asked(conn: store.Connection) -> No
     assert fixed.geom_type == "MultiPolygon" and fixed.area == pytest.approx(0.5)
 
 
+def _with_nan(wkt: str) -> shapely.Geometry:
+    with np.errstate(invalid="ignore"):  # GEOS reads NaN coordinates, numpy flags them
+        return shapely.from_wkt(wkt)
+
+
+# A NaN vertex: make_valid drops it and the two vertices left cannot make a polygon.
+NAN_VERTEX = "POLYGON ((2 45, 3 NaN, 3 46, 2 45))"
+
+
+def test_geometry_emptied_by_repair_is_refused(conn: store.Connection) -> None:
+    frame = _territory(_with_nan(NAN_VERTEX))
+    refused = validate(frame, TERRITORIES, conn_or_cursor=conn)
+    assert _found(refused) == [(1, "geometry", "error", "invalid_geometry")]
+    report = validate(frame, TERRITORIES, conn_or_cursor=conn, repair=True)
+    assert [(p.row, p.field, p.severity, p.code, p.message) for p in report.problems] == [
+        (
+            1,
+            "geometry",
+            "error",
+            "empty_geometry",
+            "geometry is empty after repair: Invalid Coordinate[3 nan]; fix it in the source",
+        )
+    ]
+    assert report.valid_mask.tolist() == [False]
+
+
+def test_repair_keeps_what_a_nan_vertex_leaves_of_a_polygon(conn: store.Connection) -> None:
+    frame = _territory(_with_nan("POLYGON ((2 45, 3 NaN, 3 46, 2 46, 2 45))"))
+    report = validate(frame, TERRITORIES, conn_or_cursor=conn, repair=True)
+    assert _found(report) == [(1, "geometry", "warning", "repaired")]
+    assert report.frame.geometry.iloc[0].normalize().equals(shapely.Polygon([(2, 45), (2, 46), (3, 46)]).normalize())
+
+
 def test_out_of_range_coordinates(conn: store.Connection) -> None:
     report = validate(_actors(geometry=[shapely.Point(652000, 6862000)]), ACTORS, conn_or_cursor=conn)
     assert _found(report) == [(1, "geometry", "error", "out_of_range")]
@@ -174,9 +215,7 @@ def test_duplicate_id_against_store_only_in_append_mode(conn: store.Connection) 
 
 
 def test_unknown_endpoint(conn: store.Connection) -> None:
-    report = validate(
-        _relations(source=["a1", "nobody"], target=["a2", "a1"]), RELATIONS, conn_or_cursor=conn
-    )
+    report = validate(_relations(source=["a1", "nobody"], target=["a2", "a1"]), RELATIONS, conn_or_cursor=conn)
     assert _found(report) == [(2, "source", "error", "unknown_endpoint")]
 
 
@@ -206,9 +245,7 @@ def test_unknown_value_optional_enum(conn: store.Connection) -> None:
 
 
 def test_bad_number(conn: store.Connection) -> None:
-    report = validate(
-        _relations(weight=["1,5", "2.25", "1 000", "beaucoup", None]), RELATIONS, conn_or_cursor=conn
-    )
+    report = validate(_relations(weight=["1,5", "2.25", "1 000", "beaucoup", None]), RELATIONS, conn_or_cursor=conn)
     assert _found(report) == [(4, "weight", "error", "bad_number")]
     assert report.frame["weight"].tolist() == [1.5, 2.25, 1000.0, None, None]
 
@@ -323,7 +360,78 @@ def test_neutralise_formulas() -> None:
 
 
 def test_export_neutralisation_is_undone_on_import(conn: store.Connection) -> None:
-    report = validate(
-        _actors(name=["'=SUM(A1)", "'+33 1 23", "'Apostrophe", "l'Escale"]), ACTORS, conn_or_cursor=conn
-    )
+    report = validate(_actors(name=["'=SUM(A1)", "'+33 1 23", "'Apostrophe", "l'Escale"]), ACTORS, conn_or_cursor=conn)
     assert report.frame["name"].tolist() == ["=SUM(A1)", "+33 1 23", "'Apostrophe", "l'Escale"]
+
+
+def _problems(report) -> list[tuple[int, str | None, str, str, str, str]]:
+    return [(p.row, p.id, p.field, p.severity, p.code, p.message) for p in report.problems]
+
+
+def test_control_characters_are_removed_and_reported(conn: store.Connection) -> None:
+    names = ["Centre\x00 social", "Maison\tdes\r\njeunes", "\x1b[31mRouge\x7f", "ok \ufffe", "\x07", "Fine"]
+    report = validate(_actors(id=["x1", "x\x1f2", "x3", "x4", "x5", "x6"], name=names), ACTORS, conn_or_cursor=conn)
+    assert report.frame["name"].tolist() == ["Centre social", "Maison des jeunes", "[31mRouge", "ok", None, "Fine"]
+    assert report.frame["id"].tolist() == ["x1", "x2", "x3", "x4", "x5", "x6"]
+    assert _problems(report) == [
+        (1, "x1", "name", "warning", "control_characters", "control characters removed (U+0000)"),
+        (2, "x2", "id", "warning", "control_characters", "control characters removed (U+001F)"),
+        (
+            2,
+            "x2",
+            "name",
+            "warning",
+            "control_characters",
+            "control characters removed (U+0009, U+000A, U+000D): tabs and line breaks became spaces",
+        ),
+        (3, "x3", "name", "warning", "control_characters", "control characters removed (U+001B, U+007F)"),
+        (4, "x4", "name", "warning", "control_characters", "control characters removed (U+FFFE)"),
+        (5, "x5", "name", "warning", "control_characters", "control characters removed (U+0007)"),
+        (5, "x5", "name", "error", "missing_required", "name is required but empty"),
+    ]
+
+
+def test_lone_surrogates_are_removed_and_reported(conn: store.Connection) -> None:
+    frame = _actors(id=["x1", "x2"])
+    frame["name"] = pd.Series(["Caf\udce9 des enfants", "Fine"], dtype="object")
+    report = validate(frame, ACTORS, conn_or_cursor=conn)
+    assert report.frame["name"].tolist() == ["Caf des enfants", "Fine"]
+    assert _problems(report) == [
+        (1, "x1", "name", "warning", "control_characters", "control characters removed (U+DCE9)"),
+    ]
+
+
+def test_neutralised_cells_with_control_characters_import_back_clean(conn: store.Connection) -> None:
+    report = validate(_actors(name=["'\tTab", "'\rCR", "'=SUM\x00(A1)"]), ACTORS, conn_or_cursor=conn)
+    assert report.frame["name"].tolist() == ["Tab", "CR", "=SUM(A1)"]
+
+
+SHARED_ID = (
+    "{key} {value!r} is already the id of one of the {other} in the database; ids are shared by actors and "
+    "places, which are both nodes of the network: give this row another id"
+)
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert", "replace"])
+def test_actor_id_equal_to_a_stored_place_id_is_refused(conn: store.Connection, mode: str) -> None:
+    report = validate(_actors(id=["pl1", "x2"]), ACTORS, conn_or_cursor=conn, mode=mode)
+    message = SHARED_ID.format(key="id", value="pl1", other="places")
+    assert _problems(report) == [(1, "pl1", "id", "error", "duplicate_id", message)]
+    assert report.valid_mask.tolist() == [False, True]
+
+
+def test_place_id_equal_to_a_stored_actor_id_is_refused(conn: store.Connection) -> None:
+    frame = gpd.GeoDataFrame(
+        {"id": ["pl9", "a2", "pl9"], "name": ["a", "b", "c"], "_row": [2, 3, 4]},
+        geometry=[shapely.Point(2.3, 48.8)] * 3,
+        crs="EPSG:4326",
+    )
+    report = validate(frame, PLACES, conn_or_cursor=conn, mode="replace")
+    assert _problems(report) == [
+        (3, "a2", "id", "error", "duplicate_id", SHARED_ID.format(key="id", value="a2", other="actors")),
+        (4, "pl9", "id", "error", "duplicate_id", "id 'pl9' already used on row 2 of this file"),
+    ]
+
+
+def test_actor_upserted_onto_its_own_id_is_not_a_clash(conn: store.Connection) -> None:
+    assert validate(_actors(id=["a1"]), ACTORS, conn_or_cursor=conn, mode="upsert").problems == []

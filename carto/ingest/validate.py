@@ -61,6 +61,9 @@ FRANCE_EXTENTS: tuple[tuple[float, float, float, float], ...] = (
     (39.0, -50.5, 78.0, -10.0),  # TAAF (Kerguelen, Crozet, Saint-Paul, Éparses)
 )
 
+# Actors and places are both nodes of the network, keyed by id: an id names one node only.
+NODE_DATASETS = {"actors": "places", "places": "actors"}
+
 GEOMETRY_TYPE_IDS = {"Point": 0, "Polygon": 3, "MultiPolygon": 6}  # shapely.GeometryType
 
 EXPECTED_GEOMETRY = {
@@ -190,23 +193,79 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 # --- value parsing ---------------------------------------------------------------------------
 
 
-_NEUTRALISED = re.compile("^'(?=[=+\\-@\t\r])")
+# The ``'`` our exports put before a formula-like cell (``\\xNN`` reads the same in re and Arrow's RE2).
+_NEUTRALISED = "^'(?=[" + "".join(f"\\x{ord(c):02x}" for c in FORMULA_STARTS) + "])"
+
+# Never part of a name, a code or an id, and they make XML (GEXF, GraphML) unreadable: C0 controls,
+# DEL and the non-characters U+FFFE/U+FFFF. The pattern reads the same in Python's re and Arrow's RE2.
+CONTROL_CHARACTERS = "[\\x00-\\x1f\\x7f\ufffe\uffff]"
+# Tabs and line breaks inside a value separated words: they become one space, the rest is removed.
+_SPACING_CONTROLS = "[\\t\\n\\r]+"
+# Lone surrogates are not UTF-8: Arrow strings cannot hold them.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_LISTED_CHARACTERS = 8
 
 
-def _text(series: pd.Series) -> pd.Series:
-    """Stripped text with NA for missing or blank cells (object dtype, ``None`` for NA).
+def _as_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Arrow strings, and the lone surrogates removed from each value to make it UTF-8 (``""`` if none)."""
+    try:
+        return series.astype("str"), pd.Series("", index=series.index, dtype="object")
+    except UnicodeEncodeError:
+        values = series.astype("object").tolist()
+        surrogates = _objects(
+            ["".join(_SURROGATES.findall(v)) if isinstance(v, str) else "" for v in values], series.index
+        )
+        text = _objects([_SURROGATES.sub("", v) if isinstance(v, str) else v for v in values], series.index)
+        return text.astype("str"), surrogates
 
-    The ``'`` that our exports put before a formula-like cell is removed, so a CSV export
-    imports back to the same text. Vectorised on Arrow strings: this runs on every column.
+
+def _code_points(chars: Iterable[str]) -> str:
+    points = [f"U+{ord(c):04X}" for c in sorted(set(chars))]
+    more = f" and {len(points) - _LISTED_CHARACTERS} more" if len(points) > _LISTED_CHARACTERS else ""
+    return ", ".join(points[:_LISTED_CHARACTERS]) + more
+
+
+def _without_controls(text: pd.Series, surrogates: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``text`` without :data:`CONTROL_CHARACTERS`, and a note of what each changed value lost.
+
+    The note lists the characters removed (with the ``surrogates`` already removed), e.g.
+    ``"U+0000, U+001B"``, and says when tabs or line breaks became spaces; ``None`` if unchanged.
     """
-    text = series.astype("str").str.strip()
+    notes = pd.Series(None, index=text.index, dtype="object")
+    controls = text.str.contains(CONTROL_CHARACTERS, regex=True).fillna(False).to_numpy(dtype=bool)
+    flagged = controls | (surrogates != "").to_numpy(dtype=bool)
+    if not flagged.any():
+        return text, notes
+    for idx in text.index[flagged]:
+        value = str(text[idx])
+        removed = _code_points(re.findall(CONTROL_CHARACTERS, value) + list(surrogates[idx]))
+        spaced = ": tabs and line breaks became spaces" if re.search(_SPACING_CONTROLS, value) else ""
+        notes[idx] = f"control characters removed ({removed}){spaced}"
+    text = text.copy()
+    text[flagged] = (
+        text[flagged].str.replace(_SPACING_CONTROLS, " ", regex=True).str.replace(CONTROL_CHARACTERS, "", regex=True)
+    )
+    return text, notes
+
+
+def _text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Stripped text with NA for missing or blank cells (object dtype, ``None`` for NA), and notes.
+
+    The ``'`` that our exports put before a formula-like cell is removed, so a CSV export imports
+    back to the same text; then control characters, noted in the second Series (see
+    :func:`_without_controls`). Vectorised on Arrow strings: this runs on every column.
+    """
+    text, surrogates = _as_text(series)
+    text = text.str.strip()
     quoted = text.str.startswith("'").fillna(False).to_numpy(dtype=bool)
     if quoted.any():
         text[quoted] = text[quoted].str.replace(_NEUTRALISED, "", regex=True)
+    text, notes = _without_controls(text, surrogates)
+    text = text.str.strip()
     blank = text.isna() | (text == "").fillna(True)
     out = text.astype("object")
     out[blank.to_numpy(dtype=bool)] = None
-    return out
+    return out, notes
 
 
 def _enum_lookup(choices: Iterable[str]) -> dict[str, str]:
@@ -332,6 +391,51 @@ def _check_geometry(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, *, 
         lambda idx: "the row has no geometry" + (f": {issues[idx]}" if pd.notna(issues[idx]) else ""),
     )
     present = ~empty
+    valid = shapely.is_valid(geoms)
+    invalid = present & ~valid
+    if invalid.any():
+        reasons = {found.index[int(p)]: shapely.is_valid_reason(geoms[p]) for p in np.flatnonzero(invalid)}
+        if repair:
+            for p in np.flatnonzero(invalid):
+                geoms[p] = shapely.make_valid(geoms[p], method="structure", keep_collapsed=False)
+            frame[frame.geometry.name] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
+            # A repair can drop everything (a NaN vertex, a collapsed ring): what is left is checked
+            # like any geometry, so an empty or still invalid one is refused, never stored.
+            emptied = invalid & (shapely.is_missing(geoms) | shapely.is_empty(geoms))
+            still_invalid = invalid & ~emptied & ~shapely.is_valid(geoms)
+            found.add(
+                invalid & ~emptied & ~still_invalid,
+                "geometry",
+                WARNING,
+                "repaired",
+                lambda idx: f"invalid geometry repaired ({reasons[idx]})",
+            )
+            found.add(
+                emptied,
+                "geometry",
+                ERROR,
+                "empty_geometry",
+                lambda idx: f"geometry is empty after repair: {reasons[idx]}; fix it in the source",
+            )
+            found.add(
+                still_invalid,
+                "geometry",
+                ERROR,
+                "invalid_geometry",
+                lambda idx: (
+                    f"geometry is still invalid after repair: {shapely.is_valid_reason(geoms[found.positions[idx]])}"
+                    f" (was: {reasons[idx]}); fix it in the source"
+                ),
+            )
+            present &= ~emptied
+        else:
+            found.add(
+                invalid,
+                "geometry",
+                ERROR,
+                "invalid_geometry",
+                lambda idx: f"invalid geometry: {reasons[idx]}; fix it in the source or import with --repair",
+            )
     expected = EXPECTED_GEOMETRY.get(ds.geometry or "")
     if expected is not None:
         type_ids = shapely.get_type_id(geoms)
@@ -343,30 +447,6 @@ def _check_geometry(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, *, 
             "wrong_geometry_type",
             lambda idx: f"expected {' or '.join(expected)}, got {geoms[found.positions[idx]].geom_type}",
         )
-    valid = shapely.is_valid(geoms)
-    invalid = present & ~valid
-    if invalid.any():
-        reasons = {found.index[int(p)]: shapely.is_valid_reason(geoms[p]) for p in np.flatnonzero(invalid)}
-        if repair:
-            for p in np.flatnonzero(invalid):
-                fixed = shapely.make_valid(geoms[p], method="structure", keep_collapsed=False)
-                geoms[p] = fixed
-            found.add(
-                invalid,
-                "geometry",
-                WARNING,
-                "repaired",
-                lambda idx: f"invalid geometry repaired ({reasons[idx]})",
-            )
-            frame[frame.geometry.name] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
-        else:
-            found.add(
-                invalid,
-                "geometry",
-                ERROR,
-                "invalid_geometry",
-                lambda idx: f"invalid geometry: {reasons[idx]}; fix it in the source or import with --repair",
-            )
     bounds = shapely.bounds(geoms)
     with np.errstate(invalid="ignore"):
         outside_world = present & (
@@ -420,9 +500,16 @@ def validate(
 
     for col in ds.columns:
         raw = out[col.name] if col.name in out.columns else pd.Series([None] * len(out), index=out.index)
-        text = _text(raw)
+        text, notes = _text(raw)
         texts[col.name] = text
         present = text.notna()
+        found.add(
+            notes.notna(),
+            col.name,
+            WARNING,
+            "control_characters",
+            lambda idx, n=notes: n[idx],
+        )
         if col.choices is not None:
             lookup = _enum_lookup(col.choices)
             # Few distinct values: look each up once.
@@ -533,6 +620,21 @@ def validate(
             lambda idx: f"{ds.key} {keys[idx]!r} is already in the database; use mode upsert or replace",
         )
 
+    other = NODE_DATASETS.get(ds.name)
+    if other is not None:
+        other_ids = _existing_keys(conn_or_cursor, other, "id")
+        shared = ~dup & keys.isin(other_ids)
+        found.add(
+            shared,
+            ds.key,
+            ERROR,
+            "duplicate_id",
+            lambda idx: (
+                f"{ds.key} {keys[idx]!r} is already the id of one of the {other} in the database; ids are shared "
+                "by actors and places, which are both nodes of the network: give this row another id"
+            ),
+        )
+
     if ds.name == "relations":
         nodes = _existing_keys(conn_or_cursor, "actors", "id") | _existing_keys(conn_or_cursor, "places", "id")
         for end in ("source", "target"):
@@ -589,11 +691,10 @@ def validate(
                 out = out.set_crs(CRS)
             _check_geometry(out, ds, found, repair=repair)
 
-    # Problems found before ids were generated get the row's final id.
+    # Problems found before the ids were cleaned or generated get the row's final id.
     final_ids = dict(zip(out["_row"].tolist(), out[ds.key].tolist(), strict=True))
     found.problems = [
-        p if p.id is not None else Problem(p.row, final_ids.get(p.row), p.field, p.severity, p.code, p.message)
-        for p in found.problems
+        Problem(p.row, final_ids.get(p.row), p.field, p.severity, p.code, p.message) for p in found.problems
     ]
     order = {c: i for i, c in enumerate(ds.column_names)}
     found.problems.sort(key=lambda p: (p.row, order.get(p.field, len(order))))
