@@ -3,13 +3,15 @@
 CSV cells that a spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) get a
 leading ``'``. In CSV, points are written as ``lon``/``lat`` columns and other geometries as WKT in
 a ``wkt`` column, so the file reads back through the import. Graph files carry no ``None`` and
-dates as ISO text, which GEXF and GraphML readers (Gephi, networkx) accept.
+dates as ISO text, which GEXF and GraphML readers (Gephi, networkx) accept, and no character that
+XML forbids (:func:`xml_text`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,9 @@ MEDIA_TYPES = {
 
 # networkx reads "start"/"end" on GEXF elements as a dynamic graph's time spans: rename them.
 GRAPH_RENAMES = {"start": "start_date", "end": "end_date"}
+
+# What XML 1.0 cannot hold: C0 controls but tab and line breaks, lone surrogates, U+FFFE/U+FFFF.
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _plain(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
@@ -75,7 +80,8 @@ def write_table(cur: store.Connection, name: str, fmt: str, out: Path) -> int:
                 attributes["lat"] = shapely.get_y(geoms)
             else:
                 attributes["wkt"] = shapely.to_wkt(geoms, rounding_precision=-1)
-        neutralise_formulas(attributes).to_csv(out, index=False, encoding="utf-8")
+        # CRLF rows (RFC 4180): the writer then quotes every cell holding a CR or LF of its own.
+        neutralise_formulas(attributes).to_csv(out, index=False, encoding="utf-8", lineterminator="\r\n")
         return len(frame)
     geometry = frame.geometry.to_numpy() if ds.geometry is not None else None
     driver = "GeoJSON" if fmt == "geojson" else "GPKG"
@@ -89,6 +95,16 @@ def write_table(cur: store.Connection, name: str, fmt: str, out: Path) -> int:
     return len(frame)
 
 
+def xml_text(value: str) -> str:
+    """``value`` as GEXF and GraphML can carry it: without the characters XML forbids, lines ended by LF.
+
+    The import already removes control characters; this keeps a graph file readable whatever the
+    store holds. A CR would come back from GraphML as LF (XML normalises line ends in text), so
+    both formats write LF and read back the same text.
+    """
+    return _XML_INVALID.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _attrs(record: Mapping[Any, Any]) -> dict[str, Any]:
     """Attributes without ``None``/NaN (GEXF and GraphML have no null), dates as text."""
     out: dict[str, Any] = {}
@@ -97,6 +113,8 @@ def _attrs(record: Mapping[Any, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, dt.date | pd.Timestamp):
             value = value.isoformat()[:10]
+        elif isinstance(value, str):
+            value = xml_text(value)
         elif hasattr(value, "item"):  # numpy scalars
             value = value.item()
         out[GRAPH_RENAMES.get(str(key), str(key))] = value
@@ -113,16 +131,18 @@ def network_graph(cur: store.Connection) -> nx.MultiDiGraph:
         attributes["lon"] = shapely.get_x(points)
         attributes["lat"] = shapely.get_y(points)
         for record in attributes.to_dict("records"):
-            node = str(record.pop("id"))
+            node = xml_text(str(record.pop("id")))
             if "population" in record and record["population"] is not None:
                 record["population"] = float(record["population"])
-            graph.add_node(node, node_kind=node_kind, label=str(record.get("name") or node), **_attrs(record))
+            label = xml_text(str(record.get("name") or node))
+            graph.add_node(node, node_kind=node_kind, label=label, **_attrs(record))
     relations = _plain(store.read_dataset(cur, "relations"), DATASETS["relations"])
     for record in relations.to_dict("records"):
-        source, target = str(record.pop("source")), str(record.pop("target"))
+        source, target = xml_text(str(record.pop("source"))), xml_text(str(record.pop("target")))
         if record.get("weight") is not None:
             record["weight"] = float(record["weight"])
-        graph.add_edge(source, target, key=str(record["id"]), **_attrs(record))
+        attributes = _attrs(record)
+        graph.add_edge(source, target, key=xml_text(str(record["id"])), **attributes)
     return graph
 
 
