@@ -1,4 +1,8 @@
-"""A process killed (SIGKILL) in the middle of a commit leaves the database as it was."""
+"""A process killed (SIGKILL) in the middle of an import leaves the database as it was, and nothing behind.
+
+Killed while committing: the transaction is rolled back. Killed while its reader child parses the
+file: the child dies with it, the database opens at once, and the next import sweeps the work folder.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from carto.ingest.commit import commit
 from carto.ingest.validate import Report
 
 PROJECT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
 
 CHILD = textwrap.dedent(
     """
@@ -121,3 +126,126 @@ def test_sigkill_during_commit_leaves_database_as_before(tmp_path: Path) -> None
     pd.testing.assert_frame_equal(before["imports"], after["imports"])
     pd.testing.assert_frame_equal(before["snapshots"], after["snapshots"])
     assert len(after["actors"]) == 2
+
+
+# --- killed while the reader child parses the file ----------------------------------------------
+
+ACTORS = "id;nom;type;latitude;longitude\nA1;CCAS de Nantes;ccas;47,21;-1,55\n"
+
+# `python -m carto import`, except that the reader's child runs `slow_read` (below) instead of
+# parsing: it says it started, then sleeps until killed.
+CLI_WITH_SLOW_READER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    import test_ingest_kill
+    from carto.ingest import read
+    read._child_read = test_ingest_kill.slow_read
+    from carto.cli import main
+    sys.exit(main(sys.argv[2:]))
+    """
+)
+
+
+def slow_read(job: dict[str, object]) -> dict[str, object]:
+    started = Path(str(job["out"])).with_name("reader-started")
+    started.write_text(str(os.getpid()))
+    time.sleep(120)
+    return {}
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text.rsplit(")", 1)[1].split()[1])
+
+
+def _descendants(root: int) -> set[int]:
+    parents = {int(p.name): _parent_of(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit()}
+    found: set[int] = set()
+    grew = True
+    while grew:
+        new = {pid for pid, parent in parents.items() if parent == root or parent in found} - found
+        found |= new
+        grew = bool(new)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (a dead process its new parent has not reaped)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _open_files(pid: int) -> set[str]:
+    files = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            files.add(os.readlink(fd))
+        except OSError:
+            continue
+    return files
+
+
+def _wait_for(predicate: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigkill_while_reading_leaves_no_process_lock_or_folder_behind(tmp_path: Path) -> None:
+    db = tmp_path / "carto.duckdb"
+    store.connect(db).close()
+    user_folder = tmp_path / "mes fichiers"
+    user_folder.mkdir()
+    (user_folder / "acteurs.csv").write_text(ACTORS, encoding="utf-8")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), "TMPDIR": str(temp)}
+    command = [sys.executable, "-c", CLI_WITH_SLOW_READER, str(TESTS), "--db", str(db)]
+    cli = subprocess.Popen(
+        [*command, "import", "actors", str(user_folder / "acteurs.csv")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        started = lambda: next(tmp_path.rglob("reader-started"), None) is not None  # noqa: E731
+        assert _wait_for(started, 60), "the reader child never started"
+        children = _descendants(cli.pid)
+        assert children, "the reader runs in a child process"
+        for child in children:
+            assert str(db) not in _open_files(child), "a reader child holds the database file"
+    finally:
+        cli.kill()
+        cli.wait(timeout=30)
+    assert cli.returncode == -signal.SIGKILL
+    assert _wait_for(lambda: not any(_running(pid) for pid in children), 5), "a reader process outlived its parent"
+    store.connect(db).close()  # at once: no process left holds the database
+    assert sorted(p.name for p in user_folder.iterdir()) == ["acteurs.csv"], "nothing is written beside the file"
+
+    # The next import sweeps the folder the killed one left, once it is old enough.
+    stale = sorted(temp.glob("carto-read-*"))
+    assert [p.name.split("-")[2] for p in stale] == [str(cli.pid)]
+    an_hour_ago = time.time() - 3600
+    os.utime(stale[0], (an_hour_ago, an_hour_ago))
+    done = subprocess.run(
+        [sys.executable, "-m", "carto", "--db", str(db), "import", "actors", str(user_folder / "acteurs.csv")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert list(temp.glob("carto-read-*")) == []
+    assert sorted(p.name for p in user_folder.iterdir()) == ["acteurs.csv"]

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyproj
 
 from carto import auth, store
 from carto.errors import InputError
 from carto.ingest import mapping as mapping_mod
 from carto.ingest.commit import ImportResult, commit, rows_to_store
 from carto.ingest.read import RawTable, read_upload
-from carto.ingest.safety import DEFAULT_LIMITS, Limits
+from carto.ingest.safety import DEFAULT_LIMITS, Limits, check_crs_text
 from carto.ingest.validate import Report, validate
 from carto.model import DATASETS, IMPORT_MODES, Dataset
 
@@ -99,11 +100,20 @@ def read(
     encoding: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> RawTable:
-    """Parse the upload stored at ``path`` (a server-made name) in a child process.
-
-    The reader keeps its child from re-running the parent's ``__main__`` (under Streamlit, the page).
-    """
+    """Parse the upload stored at ``path`` in a child process (see :func:`carto.ingest.read.read_upload`)."""
     return read_upload(Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits)
+
+
+def check_user_crs(crs: str | None, file_name: str) -> str | None:
+    """The CRS a user typed (``--crs``, the page's box), refused when it is not an EPSG code, WKT or
+    PROJJSON free of grid and file references (PROJ would open them in the server process)."""
+    if crs is None or not crs.strip():
+        return None
+    return check_crs_text(
+        crs,
+        whose=f"{file_name}: the coordinate system you gave",
+        fix="give it as EPSG:N, e.g. EPSG:2154 for Lambert-93 or EPSG:4326 for longitude/latitude",
+    )
 
 
 def suggest(columns: list[str], dataset: Dataset | str) -> dict[str, str]:
@@ -162,6 +172,7 @@ def prepare_raw(
     the CRS its coordinates fit: the user confirms one and calls again with ``crs``.
     """
     ds = _dataset(dataset)
+    crs = check_user_crs(crs, raw.original_name)
     if mode not in IMPORT_MODES:
         msg = f"unknown import mode {mode!r}; expected one of: {', '.join(IMPORT_MODES)}"
         raise InputError(msg)
@@ -180,7 +191,15 @@ def prepare_raw(
     territories = (
         store.read_dataset(cur, "territories", columns=["code"]) if _needs_territories(ds, raw, chosen) else None
     )
-    frame = mapping_mod.apply_mapping(raw, ds.name, chosen, crs=crs, territories=territories)
+    try:
+        frame = mapping_mod.apply_mapping(raw, ds.name, chosen, crs=crs, territories=territories)
+    except pyproj.exceptions.ProjError as exc:
+        used = crs or raw.crs
+        msg = (
+            f"{raw.original_name}: its coordinates cannot be converted from {used} to longitude/latitude "
+            f"({str(exc).split(':', 1)[0]}); give the coordinate system as EPSG:N with --crs"
+        )
+        raise InputError(msg) from None
     prepared.frame = frame
     prepared.notes = list(frame.attrs.get("warnings", []))
     prepared.report = validate(frame, ds, conn_or_cursor=cur, repair=repair, mode=mode)

@@ -7,18 +7,23 @@ name is only used to choose the format and in messages. :func:`read_upload` then
    inspected like zips;
 2. for zipped shapefiles and MapInfo tables, inspects the archive and extracts it itself into a
    fresh directory (GDAL never sees the zip, a URL or a ``/vsi`` prefix);
-3. parses the file in a child process forked from a clean ``forkserver`` that has the readers
-   imported (so a child starts in about 0.1 s); the child's address space is capped
-   (``RLIMIT_AS``), it is killed after a wall-clock timeout, and it never re-runs the parent's
-   ``__main__`` (under Streamlit, the page being shown);
-4. gets the table back as an uncompressed Arrow IPC file with WKB geometries, which the parent
-   decodes with shapely, not GDAL.
+3. parses the file in a fresh interpreter (``python -m carto.ingest._reader_child``, about 1 s to
+   start with the readers imported) whose address space, CPU time and written file size are capped
+   (``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_FSIZE``), which is killed after a wall-clock timeout,
+   dies with its parent (``PR_SET_PDEATHSIG``), inherits no file descriptor (so never the
+   database's), and never re-runs the parent's ``__main__`` (under Streamlit, the page shown);
+4. gets the table back as an uncompressed Arrow IPC file with WKB geometries, no larger than
+   ``CARTO_MAX_RESULT_MB`` (checked by the child before writing and by size before loading),
+   which the parent decodes with shapely, not GDAL.
+
+Every read works in its own folder in the system's temp folder (:func:`make_workdir`), never beside
+the user's file; GDAL only ever sees names inside it. Folders left by killed reads are swept at
+the next read (:func:`sweep_stale_workdirs`). A coordinate system read from a file goes through
+:func:`carto.ingest.safety.check_crs_text` in the child before PROJ sees it, and again here.
 
 Text decoded with the wrong encoding (UTF-8 read as Latin-1: ``Ã©`` for ``é``; Windows-1252 read
 as ISO-8859-1: control characters for ``’``) is repaired when every affected value repairs
 cleanly, with a warning, and refused with a message naming ``--encoding`` otherwise.
-
-Call :func:`warm_up` when a server starts to have the fork server ready for the first upload.
 """
 
 from __future__ import annotations
@@ -28,16 +33,17 @@ import csv
 import hashlib
 import io
 import json
-import multiprocessing
-import multiprocessing.forkserver as mp_forkserver
-import multiprocessing.spawn as mp_spawn
+import math
 import os
 import re
-import resource
 import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import sys
 import tempfile
-import threading
-import traceback
+import time
 import warnings as py_warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -57,10 +63,17 @@ import shapely
 from carto.errors import InputError
 from carto.ingest.safety import (
     DEFAULT_LIMITS,
+    ENCODING_EXAMPLES,
     MB,
     SUFFIX_FORMATS,
     Limits,
+    check_crs_text,
+    check_geopackage_schema,
     check_mapinfo_table,
+    check_prj,
+    check_shapefile_codepage,
+    crs_of_file_fix,
+    encoding_gdal_name,
     format_from_name,
     inspect_zip,
     safe_extract,
@@ -121,138 +134,166 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# --- work folders -----------------------------------------------------------------------------
+
+WORK_PREFIX = "carto-read-"
+STALE_WORK_AFTER_S = 600.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_workdirs(*, root: Path | None = None, now: float | None = None) -> list[Path]:
+    """Remove work folders left by killed reads: older than ten minutes and whose process is dead.
+
+    A folder is named ``carto-read-<pid>-<random>`` by :func:`make_workdir`; one whose process
+    still runs (or whose pid another process now has) is kept. Returns the folders removed.
+    """
+    root = Path(tempfile.gettempdir()) if root is None else root
+    limit = (time.time() if now is None else now) - STALE_WORK_AFTER_S
+    removed: list[Path] = []
+    for folder in root.glob(f"{WORK_PREFIX}*"):
+        match = re.fullmatch(rf"{WORK_PREFIX}(\d+)-\w+", folder.name)
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        if (
+            match is None
+            or not stat.S_ISDIR(info.st_mode)
+            or info.st_uid != os.geteuid()
+            or info.st_mtime > limit
+            or _pid_alive(int(match.group(1)))
+        ):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def make_workdir() -> Path:
+    """A fresh private folder for one read, in the system's temp folder, never beside the user's file.
+
+    Its name carries this process's id so that :func:`sweep_stale_workdirs` (run here first) can
+    tell a folder left by a killed import from one in use.
+    """
+    sweep_stale_workdirs()
+    return Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
+
+
 # --- the child process ------------------------------------------------------------------------
 
 ChildTarget = Callable[[dict[str, Any]], dict[str, Any]]
 
+_CHILD_MODULE = "carto.ingest._reader_child"
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# GDAL and PROJ read their settings from the environment: the child can fetch nothing from the
+# network even if a URL slipped through sniffing, and GeoJSON objects are bounded by the memory
+# limit and CARTO_MAX_VERTICES rather than by GDAL's own 200 MB per-object cap.
+_CHILD_ENVIRONMENT = {
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".carto-no-network",
+    "GDAL_HTTP_PROXY": "127.0.0.1:9",
+    "GDAL_HTTP_TIMEOUT": "1",
+    "GDAL_HTTP_MAX_RETRY": "0",
+    "OGR_GEOJSON_MAX_OBJ_SIZE": "0",
+    "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
+    "PROJ_NETWORK": "OFF",
+}
+STATUS_MAX_BYTES = 4 * MB
 
-def _vm_size() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
+
+def _target_name(target: ChildTarget) -> str:
+    module = getattr(target, "__module__", None)
+    qualname = getattr(target, "__qualname__", "")
+    if not module or module == "__main__" or "<locals>" in qualname:
+        msg = f"run_in_child needs a module-level function of an importable module, not {target!r}"
+        raise TypeError(msg)
+    return f"{module}:{qualname}"
 
 
-def _child_main(target: ChildTarget, job: dict[str, Any], status_path: str, memory_bytes: int) -> None:
-    """Entry point of the child: cap memory, close the network door, run ``target``, write a status."""
-    status: dict[str, Any]
-    try:
-        limit = _vm_size() + memory_bytes
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-        # Defence in depth: sniffing refuses URLs and /vsi paths; were one to slip through, GDAL
-        # could still not fetch it. GeoJSON objects are bounded by the memory limit and
-        # CARTO_MAX_VERTICES rather than GDAL's own 200 MB per-object cap.
-        pyogrio.set_gdal_config_options(
-            {
-                "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".carto-no-network",
-                "GDAL_HTTP_PROXY": "127.0.0.1:9",
-                "GDAL_HTTP_TIMEOUT": "1",
-                "GDAL_HTTP_MAX_RETRY": "0",
-                "OGR_GEOJSON_MAX_OBJ_SIZE": "0",
-            }
+def _child_environment() -> dict[str, str]:
+    env = {**os.environ, **_CHILD_ENVIRONMENT}
+    inherited = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = os.pathsep.join([str(_PROJECT_ROOT), *([inherited] if inherited else [])])
+    return env
+
+
+def _start_child(order_file: Path, workdir: Path, stderr_file: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-P", "-m", _CHILD_MODULE, str(order_file), str(os.getpid())]
+    with open(stderr_file, "wb") as stderr:
+        # close_fds (the default) keeps the database file and its lock out of the child.
+        return subprocess.Popen(
+            command,
+            cwd=workdir,
+            env=_child_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            close_fds=True,
         )
-        status = {"ok": True, "meta": target(job)}
-    except MemoryError:
-        status = {"ok": False, "kind": "memory", "message": ""}
-    except InputError as exc:
-        status = {"ok": False, "kind": "input", "message": str(exc)}
-    except Exception as exc:
-        text = f"{type(exc).__name__}: {exc}"
-        kind = "memory" if re.search(r"out of memory|cannot allocate|bad_alloc", text, re.I) else "error"
-        status = {"ok": False, "kind": kind, "message": text, "trace": traceback.format_exc(limit=3)}
-    with open(status_path, "w") as f:
-        json.dump(status, f)
-
-
-_CONTEXT: Any = None
-_LOCAL = threading.local()
-_CONTEXT_LOCK = threading.Lock()
-
-
-def _without_main(original: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
-    """Wrap multiprocessing's preparation data so our children do not re-run ``__main__``.
-
-    multiprocessing makes every forkserver/spawn child re-run the parent's main script; under
-    Streamlit that is the page being shown, and it must not run again inside the reader. The
-    filter applies only to processes started by :func:`run_in_child` in the current thread.
-    """
-
-    def get_preparation_data(name: str) -> dict[str, Any]:
-        data = original(name)
-        if getattr(_LOCAL, "bare_main", False):
-            data.pop("init_main_from_path", None)
-            data.pop("init_main_from_name", None)
-        return data
-
-    get_preparation_data.carto_filter = True  # type: ignore[attr-defined]
-    return get_preparation_data
-
-
-def _context() -> Any:
-    """A ``forkserver`` context whose server has the readers imported, so each child starts fast."""
-    global _CONTEXT
-    with _CONTEXT_LOCK:
-        if _CONTEXT is None:
-            if not getattr(mp_spawn.get_preparation_data, "carto_filter", False):
-                setattr(mp_spawn, "get_preparation_data", _without_main(mp_spawn.get_preparation_data))  # noqa: B010
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-            if "forkserver" in methods:
-                ctx.set_forkserver_preload([__name__])
-            _CONTEXT = ctx
-    return _CONTEXT
-
-
-def warm_up() -> None:
-    """Start the reader's fork server now (about a second) rather than on the first upload."""
-    ctx = _context()
-    if ctx.get_start_method() == "forkserver":
-        _LOCAL.bare_main = True
-        try:
-            mp_forkserver.ensure_running()
-        finally:
-            _LOCAL.bare_main = False
 
 
 def run_in_child(
     target: ChildTarget, job: dict[str, Any], *, limits: Limits, workdir: Path, shown: str
 ) -> dict[str, Any]:
-    """Run ``target(job)`` in a child process with ``limits``; its result or a clear :class:`InputError`."""
-    status_path = workdir / f"status-{secrets.token_hex(8)}.json"
-    proc = _context().Process(
-        target=_child_main, args=(target, job, str(status_path), limits.memory_bytes), daemon=True
-    )
-    _LOCAL.bare_main = True
+    """Run ``target(job)`` in a child process with ``limits``; its result or a clear :class:`InputError`.
+
+    ``target`` is a module-level function, imported by name in a fresh interpreter
+    (:mod:`carto.ingest._reader_child`) that dies with this process; ``job`` and the result travel
+    as JSON files in ``workdir``, a folder the server made. The parent's ``__main__`` (under
+    Streamlit, the page being shown) is never run in the child.
+    """
+    run = workdir / f"run-{secrets.token_hex(8)}"
+    order_file, status_file = Path(f"{run}.job.json"), Path(f"{run}.status.json")
+    order = {
+        "target": _target_name(target),
+        "job": job,
+        "sys_path": [os.path.abspath(entry) for entry in sys.path if entry],
+        "cpu_s": math.ceil(limits.timeout_s) + 1,
+        "memory_bytes": limits.memory_bytes,
+        "file_bytes": limits.max_result_bytes + MB,
+    }
+    order_file.write_text(json.dumps(order))
+    # Linux sends PR_SET_PDEATHSIG when the thread that started the child ends: this one waits.
+    proc = _start_child(order_file, workdir, Path(f"{run}.stderr"))
     try:
-        proc.start()
-    finally:
-        _LOCAL.bare_main = False
-    proc.join(limits.timeout_s)
-    if proc.is_alive():
+        code = proc.wait(timeout=limits.timeout_s)
+    except subprocess.TimeoutExpired:
         proc.kill()
-        proc.join()
-        msg = f"{shown}: the file took longer than {limits.timeout_s:g} s to read (limit CARTO_READ_TIMEOUT_S)"
-        raise InputError(msg)
+        proc.wait()
+        raise InputError(_timeout_message(shown, limits)) from None
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     memory_mb = f"{limits.memory_bytes / MB:.0f} MB"
-    if not status_path.exists():
-        code = proc.exitcode
-        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+    if not status_file.exists():
+        if code == -signal.SIGXCPU:
+            raise InputError(_timeout_message(shown, limits))
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         msg = (
             f"{shown}: the reader crashed on this file (it {how}); the file is probably damaged, "
             f"or reading it needed more than {memory_mb} (CARTO_READ_MEMORY_MB)"
         )
         raise InputError(msg)
-    status = json.loads(status_path.read_text())
-    status_path.unlink()
+    if status_file.stat().st_size > STATUS_MAX_BYTES:
+        msg = f"{shown}: the reader's description of this file is too large (too many layers or messages?); refused"
+        raise InputError(msg)
+    status = json.loads(status_file.read_text())
     if status["ok"]:
         return dict(status["meta"])
     if status["kind"] == "memory":
         msg = f"{shown}: reading the file needed more than {memory_mb} of memory (limit CARTO_READ_MEMORY_MB)"
         raise InputError(msg)
+    if status["kind"] == "result":
+        raise InputError(_result_message(shown, limits))
     message = str(status["message"])
     if status["kind"] == "input":
         raise InputError(message)
@@ -262,6 +303,16 @@ def run_in_child(
         raise InputError(msg)
     msg = f"{shown} could not be read as {fmt}: {_clean_reader_message(message, shown)} (truncated or damaged file?)"
     raise InputError(msg)
+
+
+def _timeout_message(shown: str, limits: Limits) -> str:
+    return f"{shown}: the file took longer than {limits.timeout_s:g} s to read (limit CARTO_READ_TIMEOUT_S)"
+
+
+def _result_message(shown: str, limits: Limits, size: int | None = None) -> str:
+    limit = f"the limit of {limits.max_result_bytes / MB:.0f} MB (CARTO_MAX_RESULT_MB)"
+    what = f"{size / MB:.0f} MB, more than {limit}" if size is not None else f"more than {limit}"
+    return f"{shown}: the table read from this file takes {what}; split the file or drop unneeded columns"
 
 
 def _clean_reader_message(message: str, shown: str) -> str:
@@ -274,12 +325,20 @@ def _clean_reader_message(message: str, shown: str) -> str:
 # --- readers (run in the child) ---------------------------------------------------------------
 
 
-def _crs_name(crs: Any) -> str | None:
+def _crs_name(crs: Any, shown: str) -> str | None:
+    """The file's CRS as ``EPSG:N`` or WKT, refused when it names a grid or a file (run in the child)."""
     if crs is None:
         return None
-    crs = pyproj.CRS.from_user_input(crs)
-    epsg = crs.to_epsg(min_confidence=25)
-    return f"EPSG:{epsg}" if epsg is not None else str(crs.to_wkt())
+    whose, fix = f"the coordinate system of {shown}", crs_of_file_fix(shown)
+    text = crs.to_wkt() if isinstance(crs, pyproj.CRS) else str(crs)
+    check_crs_text(text, whose=whose, fix=fix)
+    try:
+        parsed = pyproj.CRS.from_user_input(text)
+    except pyproj.exceptions.CRSError:
+        msg = f"{whose} cannot be understood; {fix}"
+        raise InputError(msg) from None
+    epsg = parsed.to_epsg(min_confidence=25)
+    return check_crs_text(f"EPSG:{epsg}" if epsg is not None else str(parsed.to_wkt()), whose=whose, fix=fix)
 
 
 def _pick_layer(layers: list[str], layer: str | None, shown: str, warnings: list[str]) -> str | None:
@@ -311,28 +370,66 @@ def _read_ogr(
         # Opening GeoJSON parses the whole file: open it once only.
         layers, layer, gdal_layer = [], None, None
     else:
+        if job["format"] == "gpkg":
+            check_geopackage_schema(Path(source), shown)
         layers = [str(name) for name in pyogrio.list_layers(source)[:, 0]]
         layer = gdal_layer = _pick_layer(layers, job["layer"], shown, warnings)
     limits = Limits(**job["limits"])
     encoding = None if job["encoding"] is None else check_encoding(job["encoding"])
     if encoding is None and job["archive"]:
         # Without an explicit encoding the Arrow reader passes DBF bytes through undecoded:
-        # name the encoding the driver infers (.cpg, DBF language id, or ISO-8859-1).
-        # "UTF-8" means GDAL recodes by itself (from the .cpg); anything else must be named.
-        inferred = pyogrio.read_info(source).get("encoding")
+        # name the encoding of the .cpg (checked by the parent) or the one the driver infers
+        # (DBF language id, or ISO-8859-1). "UTF-8" means GDAL recodes by itself.
+        inferred = job.get("codepage") or pyogrio.read_info(source).get("encoding")
         encoding = inferred if inferred not in (None, "UTF-8") else None
-    meta, table = pyogrio.read_arrow(source, layer=gdal_layer, encoding=encoding, max_features=limits.max_features + 1)
-    if table.num_rows > limits.max_features:
-        msg = f"{shown} has more than {limits.max_features} features (limit CARTO_MAX_FEATURES)"
-        raise InputError(msg)
+    meta, table = _read_arrow_bounded(source, gdal_layer, encoding, limits, shown)
     geometry = (meta["geometry_name"] or "wkb_geometry") if meta["geometry_type"] is not None else None
     if geometry is not None and geometry not in table.column_names:
         geometry = None
     encoding = job["encoding"] or encoding or str(meta.get("encoding") or "UTF-8")
-    return table, geometry, layers, layer, _crs_name(meta["crs"]), encoding
+    return table, geometry, layers, layer, _crs_name(meta["crs"], shown), encoding
+
+
+def _read_arrow_bounded(
+    source: str, layer: str | None, encoding: str | None, limits: Limits, shown: str
+) -> tuple[dict[str, Any], pa.Table]:
+    """GDAL's Arrow batches, stopping as soon as the rows or their bytes pass the limits."""
+    batches: list[pa.RecordBatch] = []
+    rows = size = 0
+    with pyogrio.open_arrow(source, layer=layer, encoding=encoding, batch_size=8192, use_pyarrow=True) as (
+        meta,
+        reader,
+    ):
+        for batch in reader:
+            rows += batch.num_rows
+            size += batch.nbytes
+            if rows > limits.max_features:
+                msg = f"{shown} has more than {limits.max_features} features (limit CARTO_MAX_FEATURES)"
+                raise InputError(msg)
+            if size > limits.max_result_bytes:
+                raise InputError(_result_message(shown, limits))
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, schema=reader.schema)
+    return meta, table
+
+
+def _geoparquet_crs_texts(source: str) -> list[str]:
+    """The CRS texts a GeoParquet file's ``geo`` metadata declares (PROJJSON as text); [] if unreadable."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(source).metadata or {}
+        columns = json.loads(metadata.get(b"geo", b"{}")).get("columns", {})
+        declared = [column.get("crs") for column in columns.values()]
+    except (pa.ArrowException, ValueError, AttributeError, OSError):
+        return []  # gpd.read_parquet says what is wrong
+    return [crs if isinstance(crs, str) else json.dumps(crs) for crs in declared if crs is not None]
 
 
 def _read_geoparquet(job: dict[str, Any]) -> gpd.GeoDataFrame:
+    shown = job["shown"]
+    for text in _geoparquet_crs_texts(job["source"]):
+        check_crs_text(text, whose=f"the coordinate system of {shown}", fix=crs_of_file_fix(shown))
     try:
         return gpd.read_parquet(job["source"])
     except ValueError as exc:
@@ -340,27 +437,22 @@ def _read_geoparquet(job: dict[str, Any]) -> gpd.GeoDataFrame:
         raise InputError(msg) from None
 
 
-# Python's canonical codec names → the names GDAL's iconv-based recoding knows.
-_GDAL_ENCODINGS = {
-    "utf-8": "UTF-8",
-    "iso8859-1": "ISO-8859-1",
-    "iso8859-15": "ISO-8859-15",
-    "cp1252": "CP1252",
-    "cp850": "CP850",
-    "cp437": "CP437",
-    "mac-roman": "MACINTOSH",
-    "utf-16": "UTF-16",
-}
-
-
 def check_encoding(encoding: str) -> str:
-    """The GDAL name of a user-given encoding (``latin-1`` → ``ISO-8859-1``), or a clear refusal."""
+    """The GDAL name of a user-given encoding (``latin-1`` → ``ISO-8859-1``), or a clear refusal.
+
+    Only the encodings of :data:`carto.ingest.safety.ACCEPTED_ENCODINGS` (and UTF-16 for text
+    files) are accepted: UTF-7 and other exotic ones turn any bytes into wrong text silently.
+    """
     try:
-        name = codecs.lookup(encoding).name
+        codecs.lookup(encoding)
     except LookupError:
-        msg = f"unknown encoding {encoding!r} (try utf-8, cp1252, latin-1)"
+        msg = f"unknown encoding {encoding!r}; use one of {ENCODING_EXAMPLES}"
         raise InputError(msg) from None
-    return _GDAL_ENCODINGS.get(name, name.upper())
+    name = encoding_gdal_name(encoding, text_file=True)
+    if name is None:
+        msg = f"the encoding {encoding!r} is not accepted for imported files; use one of {ENCODING_EXAMPLES}"
+        raise InputError(msg)
+    return name
 
 
 def _decode(data: bytes, encoding: str | None, shown: str, warnings: list[str]) -> tuple[str, str]:
@@ -718,7 +810,7 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
             frame[_RECORD] = frame.index.to_numpy(dtype="int64")
         else:
             gdf = _read_geoparquet(job)
-            crs = _crs_name(gdf.crs)
+            crs = _crs_name(gdf.crs, shown)
             geometry = str(gdf.geometry.name)
             frame = pd.DataFrame(gdf.drop(columns=geometry))
             frame[geometry] = gdf.geometry.to_wkb()
@@ -732,6 +824,8 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
     _check_vertices(table, geometry, limits, shown, 2 if fmt in TABULAR_FORMATS else 1)
     table, repaired = _repair_table(table, geometry, job)
     warnings.extend(repaired)
+    if table.nbytes > limits.max_result_bytes:
+        raise InputError(_result_message(shown, limits, table.nbytes))
     with pa.OSFile(job["out"], "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     return {
@@ -744,7 +838,20 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _load_table(path: Path, geometry: str | None, crs: str | None) -> pd.DataFrame:
+def _parse_file_crs(crs: str | None, shown: str) -> pyproj.CRS | None:
+    """The CRS the child named, checked again before PROJ sees it in the server process."""
+    if crs is None:
+        return None
+    whose, fix = f"the coordinate system of {shown}", crs_of_file_fix(shown)
+    check_crs_text(crs, whose=whose, fix=fix)
+    try:
+        return pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.ProjError:
+        msg = f"{whose} cannot be understood; {fix}"
+        raise InputError(msg) from None
+
+
+def _load_table(path: Path, geometry: str | None, crs: pyproj.CRS | None) -> pd.DataFrame:
     """The child's Arrow file as a (Geo)DataFrame; geometries are decoded here from WKB, not by GDAL."""
     with pa.memory_map(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
@@ -789,10 +896,10 @@ def read_upload(
         raise InputError(msg)
     fmt = sniff(path, format_from_name(shown), display_name=shown)
     digest = _sha256(path)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix="read-") as tmp:
-        work = Path(tmp)
-        source = path
+    work = make_workdir()
+    try:
         layers: list[str] = []
+        codepage: str | None = None
         if fmt == "xlsx":
             inspect_zip(path, limits, display_name=shown, nested_ok=True)
         if fmt in ("shapefile", "mapinfo"):
@@ -807,6 +914,14 @@ def read_upload(
             layer = chosen
             if fmt == "mapinfo":
                 check_mapinfo_table(source, shown)
+            else:
+                check_prj(source, shown)
+                codepage = check_shapefile_codepage(source, shown)
+        else:
+            # GDAL sees a name made here, never the user's path (a CLI user's may be relative,
+            # or look like a GDAL connection string).
+            source = work / f"input{path.suffix.lower()}"
+            source.symlink_to(path.resolve())
         out = work / "table.arrow"
         job = {
             "format": fmt,
@@ -816,11 +931,17 @@ def read_upload(
             "layers": layers,
             "archive": fmt in ("shapefile", "mapinfo"),
             "encoding": encoding,
+            "codepage": codepage,
             "limits": asdict(limits),
             "out": str(out),
         }
         meta = run_in_child(_child_read, job, limits=limits, workdir=work, shown=shown)
-        frame = _load_table(out, meta["geometry"], meta["crs"])
+        size = out.stat().st_size
+        if size > limits.max_result_bytes:
+            raise InputError(_result_message(shown, limits, size))
+        frame = _load_table(out, meta["geometry"], _parse_file_crs(meta["crs"], shown))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return RawTable(
         frame=frame,
         original_name=shown,
@@ -834,4 +955,12 @@ def read_upload(
     )
 
 
-__all__ = ["SUFFIX_FORMATS", "RawTable", "read_upload", "run_in_child", "save_upload", "warm_up"]
+__all__ = [
+    "SUFFIX_FORMATS",
+    "RawTable",
+    "make_workdir",
+    "read_upload",
+    "run_in_child",
+    "save_upload",
+    "sweep_stale_workdirs",
+]

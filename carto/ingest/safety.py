@@ -20,6 +20,9 @@ variable                       default                     what it bounds
                                                            own start-up footprint
 ``CARTO_MAX_FEATURES``         2000000                     rows / features in one file
 ``CARTO_MAX_VERTICES``         1000000                     vertices of one geometry
+``CARTO_MAX_RESULT_MB``        500                         the table a reader hands back to the
+                                                           server (checked by the reader before
+                                                           writing it, and by size before loading)
 =============================  ==========================  =========================================
 
 Checks
@@ -31,12 +34,21 @@ Checks
   the bytes really written.
 - :func:`sniff` checks that the content is what the extension says: a ``.geojson`` is JSON, not a
   VRT or a URL; a GeoPackage starts with the SQLite header; a FlatGeobuf with its magic bytes...
+- :func:`check_crs_text` accepts a coordinate system only as an authority code (``EPSG:2154``), WKT
+  or PROJJSON that names no grid or other file, so PROJ never opens a file a user chose.
+- :func:`check_shapefile_codepage` accepts a shapefile's ``.cpg`` only when it names an encoding of
+  :data:`ACCEPTED_ENCODINGS`.
+- :func:`check_geopackage_schema` (run by the reader, in its child process) refuses views and
+  virtual tables, whose content is computed when the file is read rather than stored in it.
 """
 
 from __future__ import annotations
 
+import codecs
+import json
 import os
 import re
+import sqlite3
 import stat
 import struct
 import zipfile
@@ -66,6 +78,7 @@ class Limits:
     memory_bytes: int = 4000 * MB
     max_features: int = 2_000_000
     max_vertices: int = 1_000_000
+    max_result_bytes: int = 500 * MB
 
 
 DEFAULT_LIMITS = Limits()
@@ -79,6 +92,7 @@ _ENV = {
     "memory_bytes": ("CARTO_READ_MEMORY_MB", MB),
     "max_features": ("CARTO_MAX_FEATURES", 1),
     "max_vertices": ("CARTO_MAX_VERTICES", 1),
+    "max_result_bytes": ("CARTO_MAX_RESULT_MB", MB),
 }
 
 
@@ -462,3 +476,199 @@ def check_mapinfo_table(tab: Path, shown: str) -> None:
             f"{shown}: MapInfo table {tab.name!r} is not a native table (seamless, view and linked tables are refused)"
         )
         raise InputError(msg)
+
+
+# --- coordinate systems -----------------------------------------------------------------------
+
+_AUTHORITY_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]*:[A-Za-z0-9_.]+|urn:ogc:def:crs:[A-Za-z]+:[0-9.]*:[A-Za-z0-9_]+")
+_WKT_START = re.compile(r"[A-Z][A-Z0-9_]*\s*\[")
+# "+nadgrids=@null" (no grid, optional) is how Web Mercator is written in PROJ strings and WKT1.
+_NULL_GRID = re.compile(r"\+?nadgrids\s*=\s*@null\b", re.IGNORECASE)
+# What makes PROJ open a file: grid parameters, +init files, WKT2 PARAMETERFILE, PROJJSON "... file"
+# parameters, paths and URLs.
+_CRS_FILE_REFERENCES = (
+    (re.compile(r"nadgrids|geoidgrids|gridshift|tinshift|PARAMETERFILE|\bdeformation\b", re.I), "a grid file"),
+    (re.compile(r"\binit\s*=", re.I), "an init file"),
+    (re.compile(r"\bfile\b", re.I), "a file"),
+    (re.compile(r"@"), "a grid file"),
+    (re.compile(r"://|/vsi|\\|(?:^|[\s\"'=,\[(])(?:~|\.{1,2})?/[^\s/\"']+/"), "a path or URL"),
+)
+MAX_CRS_CHARS = 64 * 1024
+
+
+def _json_strings(value: object) -> list[str]:
+    """Every key and string value of a parsed JSON document, as "key" "value" pairs are written."""
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (f'"{key}"', *_json_strings(item))]
+    if isinstance(value, list):
+        return [text for item in value for text in _json_strings(item)]
+    return [f'"{value}"'] if isinstance(value, str) else []
+
+
+def check_crs_text(text: str, *, whose: str, fix: str) -> str:
+    """``text`` (stripped) when it is a coordinate system PROJ can build without opening any file.
+
+    Accepted: an authority code (``EPSG:2154``, ``IGNF:LAMB93``, ``urn:ogc:def:crs:EPSG::2154``),
+    WKT or PROJJSON naming no grid, ``+init`` file, path or URL. ``whose`` names the coordinate
+    system in the message (``"the coordinate system of communes.gpkg"``) and ``fix`` ends it.
+    Never calls PROJ.
+    """
+    text = text.strip()
+    excerpt = text if len(text) <= 80 else text[:77] + "..."
+    if not text:
+        msg = f"{whose} is empty; {fix}"
+        raise InputError(msg)
+    if len(text) > MAX_CRS_CHARS:
+        msg = f"{whose} is {len(text)} characters long, too long to be one; {fix}"
+        raise InputError(msg)
+    if _AUTHORITY_CODE.fullmatch(text):
+        return text
+    body = text
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            msg = f"{whose} is not valid PROJJSON ({excerpt!r}); {fix}"
+            raise InputError(msg)
+        parsed.pop("$schema", None)  # the address of PROJJSON's schema, never fetched
+        body = "\n".join(_json_strings(parsed))
+    elif not _WKT_START.match(text):
+        msg = f"{whose} ({excerpt!r}) is not an EPSG code, WKT or PROJJSON; {fix}"
+        raise InputError(msg)
+    body = _NULL_GRID.sub("", body)
+    for pattern, what in _CRS_FILE_REFERENCES:
+        found = pattern.search(body)
+        if found:
+            msg = f"{whose} refers to {what} ({found.group(0).strip()!r}), which is not accepted; {fix}"
+            raise InputError(msg)
+    return text
+
+
+def crs_of_file_fix(shown: str) -> str:
+    """How to get past a refused coordinate system read from ``shown``."""
+    return (
+        f"save {shown} again with a plain EPSG coordinate system (e.g. EPSG:2154 for Lambert-93), "
+        "or without one and give it with --crs EPSG:N"
+    )
+
+
+def check_prj(shp: Path, shown: str) -> None:
+    """Refuse a shapefile whose ``.prj`` is not a WKT naming no grid or file (see :func:`check_crs_text`)."""
+    prj = _sibling(shp, ".prj")
+    if prj is None:
+        return
+    raw = _head(prj, MAX_CRS_CHARS + 1)
+    text = raw.decode("latin-1")
+    if not text.strip():
+        return
+    check_crs_text(text, whose=f"{shown}: the coordinate system in {prj.name}", fix=crs_of_file_fix(shown))
+
+
+# --- text encodings ---------------------------------------------------------------------------
+
+# Python's canonical codec name → GDAL's (iconv's) name. Encodings outside this list are refused:
+# UTF-7 and friends decode any bytes into something, so a wrong one corrupts text silently.
+ACCEPTED_ENCODINGS = {
+    "utf-8": "UTF-8",
+    "ascii": "ASCII",
+    **{f"iso8859-{n}": f"ISO-8859-{n}" for n in (*range(1, 12), 13, 14, 15, 16)},
+    "latin-1": "ISO-8859-1",
+    **{f"cp{n}": f"CP{n}" for n in (*range(1250, 1259), 437, 850, 852, 858, 866)},
+    "mac-roman": "MACINTOSH",
+}
+# UTF-16 is for text files (spreadsheet exports), never for a DBF's fixed-width byte fields.
+TEXT_ONLY_ENCODINGS = {"utf-16": "UTF-16"}
+ENCODING_EXAMPLES = "utf-8, cp1252 (Windows), latin-1 (ISO-8859-1) or iso8859-15"
+
+
+def encoding_gdal_name(name: str, *, text_file: bool = False) -> str | None:
+    """GDAL's name for an accepted encoding (``latin1`` → ``ISO-8859-1``); None when refused or unknown."""
+    try:
+        canonical = codecs.lookup(name).name
+    except (LookupError, ValueError):
+        return None
+    allowed = {**ACCEPTED_ENCODINGS, **TEXT_ONLY_ENCODINGS} if text_file else ACCEPTED_ENCODINGS
+    return allowed.get(canonical)
+
+
+def _codepage_codec(value: str) -> str:
+    """A .cpg value as a Python codec name: ESRI writes ``UTF-8``, ``1252``, ``ANSI 1252``, ``88591``..."""
+    compact = re.sub(r"^(?:ANSI|OEM|WINDOWS|CP)[\s_-]*", "", value.strip(), flags=re.IGNORECASE)
+    if compact.isdigit():
+        number = int(compact)
+        if number == 65001:
+            return "utf-8"
+        if 28591 <= number <= 28606:
+            return f"iso8859-{number - 28590}"
+        if compact.startswith("8859") and len(compact) > 4:
+            return f"iso8859-{compact[4:]}"
+        return f"cp{number}"
+    return value.strip()
+
+
+def _sibling(path: Path, suffix: str) -> Path | None:
+    """The file beside ``path`` with the same stem and ``suffix``, whatever the case of the suffix."""
+    for candidate in path.parent.iterdir():
+        if candidate.stem == path.stem and candidate.suffix.lower() == suffix and candidate.is_file():
+            return candidate
+    return None
+
+
+def check_shapefile_codepage(shp: Path, shown: str) -> str | None:
+    """GDAL's name for the encoding a shapefile's ``.cpg`` names; None without one; refusal if not accepted."""
+    cpg = _sibling(shp, ".cpg")
+    if cpg is None:
+        return None
+    raw = _head(cpg, 256)
+    value = raw.decode("ascii", errors="replace").strip()
+    if not value:
+        return None
+    name = encoding_gdal_name(_codepage_codec(value)) if value.isprintable() else None
+    if name is None:
+        shown_value = value if len(value) <= 40 else value[:37] + "..."
+        msg = (
+            f"{shown}: {cpg.name} names the text encoding {shown_value!r}, which is not accepted; "
+            f"write one of {ENCODING_EXAMPLES} in it, or remove it and give the encoding with --encoding"
+        )
+        raise InputError(msg)
+    return name
+
+
+# --- GeoPackage -------------------------------------------------------------------------------
+
+_RTREE = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+rtree(?:_i32)?\s*\(", re.IGNORECASE | re.DOTALL)
+
+
+def check_geopackage_schema(path: Path, shown: str) -> None:
+    """Refuse a GeoPackage holding views or virtual tables other than spatial indexes.
+
+    A view's rows are computed when it is read: a few bytes can produce gigabytes (a recursive
+    query), and a virtual table can make SQLite or GDAL read other files. Data must be stored in
+    tables. Run this in the reader's child process: it parses the untrusted file with SQLite.
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    try:
+        with sqlite3.connect(uri, uri=True) as db:
+            db.execute("PRAGMA trusted_schema = OFF")
+            rows = db.execute(
+                "SELECT type, name, sql FROM sqlite_master"
+                " WHERE type = 'view' OR sql LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
+            ).fetchall()
+    except sqlite3.Error as exc:
+        msg = f"{shown} could not be read as gpkg: {exc} (truncated or damaged file?)"
+        raise InputError(msg) from None
+    for kind, name, sql in rows:
+        if kind == "view":
+            msg = (
+                f"{shown}: {name!r} is a view (rows computed by a query when the file is read), which is not "
+                "accepted; save it as a table (e.g. in QGIS, Export > Save Features As) and upload that file"
+            )
+            raise InputError(msg)
+        if kind == "table" and sql and not _RTREE.match(sql):
+            msg = (
+                f"{shown}: {name!r} is a virtual table (its rows come from elsewhere), which is not accepted; "
+                "save the data as a plain table and upload that file"
+            )
+            raise InputError(msg)
