@@ -141,8 +141,7 @@ def network_graph(cur: store.Connection) -> nx.MultiDiGraph:
         source, target = xml_text(str(record.pop("source"))), xml_text(str(record.pop("target")))
         if record.get("weight") is not None:
             record["weight"] = float(record["weight"])
-        attributes = _attrs(record)
-        graph.add_edge(source, target, key=xml_text(str(record["id"])), **attributes)
+        graph.add_edge(source, target, key=xml_text(str(record["id"])), **_attrs(record))
     return graph
 
 
