@@ -10,6 +10,7 @@ import pytest
 from shapely.geometry import Point, Polygon
 
 from carto.errors import InputError, ValidationError
+from carto.ingest import flow
 from carto.ingest.mapping import (
     all_mapping_fields,
     apply_mapping,
@@ -254,6 +255,13 @@ def test_parse_mapping_refuses_what_is_not_json() -> None:
     with pytest.raises(InputError) as info:
         parse_mapping(b'{"name": "\xff"}')
     assert str(info.value) == "the uploaded file is not a mapping: it is not UTF-8 text (invalid start byte at byte 10)"
+
+
+def test_the_import_page_reads_an_upload_through_the_same_checks() -> None:
+    with pytest.raises(InputError) as info:
+        flow.mapping_from_json(b"[" * 100_000)
+    assert str(info.value) == "the uploaded file " + TOO_DEEP
+    assert flow.mapping_from_json(b'{"name": "nom"}') == {"name": "nom"}
 
 
 def test_parse_mapping_accepts_brackets_in_names_and_the_page_wrapper() -> None:

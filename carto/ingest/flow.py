@@ -9,7 +9,6 @@ the upload then runs exactly as for a real one.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -22,7 +21,6 @@ import geopandas as gpd
 import pandas as pd
 
 from carto import i18n, offline
-from carto.errors import InputError
 from carto.ingest import mapping
 from carto.ingest.read import RawTable, save_upload
 from carto.ingest.safety import Limits
@@ -100,18 +98,8 @@ def file_columns(raw: RawTable) -> list[str]:
 
 
 def mapping_from_json(data: bytes) -> dict[str, str]:
-    """A mapping saved by the page or ``--save-mapping``: ``{"field": "column", ...}``."""
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"the mapping file is not JSON: {exc}"
-        raise InputError(msg) from exc
-    if isinstance(value, dict) and isinstance(value.get("mapping"), dict):
-        value = value["mapping"]
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        msg = 'the mapping file must hold {"field": "column", ...}'
-        raise InputError(msg)
-    return dict(value)
+    """A mapping saved by the page or ``--save-mapping``, checked by :func:`carto.ingest.mapping.parse_mapping`."""
+    return mapping.parse_mapping(data)
 
 
 def preview_table(frame: pd.DataFrame, *, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
