@@ -534,15 +534,15 @@ def check_crs_text(text: str, *, whose: str, fix: str) -> str:
             raise InputError(msg)
         parsed.pop("$schema", None)  # the address of PROJJSON's schema, never fetched
         body = "\n".join(_json_strings(parsed))
-    elif not _WKT_START.match(text):
-        msg = f"{whose} ({excerpt!r}) is not an EPSG code, WKT or PROJJSON; {fix}"
-        raise InputError(msg)
     body = _NULL_GRID.sub("", body)
     for pattern, what in _CRS_FILE_REFERENCES:
         found = pattern.search(body)
         if found:
             msg = f"{whose} refers to {what} ({found.group(0).strip()!r}), which is not accepted; {fix}"
             raise InputError(msg)
+    if not text.startswith("{") and not _WKT_START.match(text):
+        msg = f"{whose} ({excerpt!r}) is not an EPSG code, WKT or PROJJSON; {fix}"
+        raise InputError(msg)
     return text
 
 
