@@ -1,4 +1,4 @@
-"""Administration (admins only): settings in force and database snapshots."""
+"""Administration (admins only): settings in force, backups (taken and downloaded here), snapshots."""
 
 from __future__ import annotations
 
@@ -8,11 +8,24 @@ import pandas as pd
 import streamlit as st
 
 from carto import backup, offline, store, ui
+from carto.errors import CartoError
+
+LAST_BACKUP = "admin_last_backup"  # path of the backup this session took, offered for download
+
+
+def _files_table(paths: list[Path]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            ui.tr("admin.file"): [p.name for p in paths],
+            ui.tr("admin.size_mb"): [round(p.stat().st_size / 1e6, 1) for p in paths],
+        }
+    )
+
 
 user = ui.page_guard("settings")
 st.title(ui.tr("admin.title"))
 
-db_path = store.default_db_path()
+db_path = store.default_db_path().absolute()
 cur = ui.cursor()
 st.subheader(ui.tr("admin.settings"))
 st.table(
@@ -37,21 +50,43 @@ st.table(
 )
 
 st.subheader(ui.tr("admin.snapshots"))
-st.caption(ui.tr("admin.snapshots_explain"))
+try:
+    every = backup.backup_interval()
+    st.caption(ui.tr("admin.backups_explain", folder=str(store.backup_dir(db_path)), keep=backup.keep_backups()))
+    if every is None:
+        st.caption(ui.tr("admin.backup_schedule_off"))
+    else:
+        st.caption(ui.tr("admin.backup_schedule_on", hours=f"{every.total_seconds() / 3600:g}"))
+except CartoError as exc:
+    st.error(str(exc))
 if st.button(ui.tr("admin.snapshot_now"), key="snapshot_now"):
-    made = backup.backup(ui.connection(), None, user)
-    st.success(ui.tr("admin.snapshot_done", name=Path(str(made)).name))
-snapshots = backup.list_snapshots(db_path)
-if snapshots:
-    st.dataframe(
-        pd.DataFrame(
-            {
-                ui.tr("admin.file"): [p.name for p in snapshots],
-                ui.tr("admin.size_mb"): [round(p.stat().st_size / 1e6, 1) for p in snapshots],
-            }
-        ),
-        hide_index=True,
+    try:
+        made = backup.backup(ui.connection(), None, user)
+    except CartoError as exc:
+        st.error(ui.tr("admin.backup_failed", error=str(exc)))
+    else:
+        if made is not None:
+            st.session_state[LAST_BACKUP] = str(made)
+            st.success(ui.tr("admin.snapshot_done", name=backup.download_name(db_path, made)))
+last = Path(st.session_state.get(LAST_BACKUP, "")) if st.session_state.get(LAST_BACKUP) else None
+if last is not None and last.is_file():
+    st.download_button(
+        ui.tr("admin.backup_download", name=backup.download_name(db_path, last)),
+        data=last.read_bytes(),
+        file_name=backup.download_name(db_path, last),
+        mime="application/octet-stream",
+        on_click="ignore",
+        key="backup_download",
     )
+backups = backup.list_backups(db_path)
+if backups:
+    st.dataframe(_files_table(backups), hide_index=True)
 else:
     st.info(ui.tr("admin.no_snapshot"))
+
+st.subheader(ui.tr("admin.safety_snapshots"))
+st.caption(ui.tr("admin.snapshots_explain"))
+snapshots = backup.list_snapshots(db_path)
+if snapshots:
+    st.dataframe(_files_table(snapshots), hide_index=True)
 st.caption(ui.tr("admin.restore_help"))

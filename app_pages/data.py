@@ -7,9 +7,21 @@ from pathlib import Path
 
 import streamlit as st
 
-from carto import export, store, ui
-from carto.ingest.commit import undo_last_import, undoable_import
+from carto import auth, export, store, ui
+from carto.errors import CartoError
+from carto.ingest.commit import undo_import, undoable_import
 from carto.model import DATASETS
+
+UNDO_SHOWN = "undo_shown_id"  # the import the confirmation box refers to
+
+
+def _undo(import_id: int, user: auth.User) -> None:
+    # Bound to the import shown when the button was drawn: another import that landed since is
+    # refused by undo_import, never undone in its place.
+    try:
+        st.session_state["undo_done"] = undo_import(ui.connection(), import_id, user)
+    except CartoError as exc:
+        st.session_state["undo_refused"] = str(exc)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -45,13 +57,17 @@ else:
             when=f"{last['imported_at']:%Y-%m-%d %H:%M}",
         )
     )
+    if st.session_state.get(UNDO_SHOWN) != last["id"]:  # a confirmation is for one import only
+        st.session_state[UNDO_SHOWN] = last["id"]
+        st.session_state["undo_confirm"] = False
     confirmed = st.checkbox(ui.tr("data.undo_confirm"), key="undo_confirm")
-    if st.button(ui.tr("data.undo"), disabled=not confirmed, key="undo_button"):
-        undone = undo_last_import(ui.connection(), user)
-        st.session_state["undo_done"] = undone
-        st.rerun()
+    st.button(
+        ui.tr("data.undo"), disabled=not confirmed, key="undo_button", on_click=_undo, args=(int(last["id"]), user)
+    )
 if "undo_done" in st.session_state:
     st.success(ui.tr("data.undo_done", id=st.session_state.pop("undo_done")))
+if "undo_refused" in st.session_state:
+    st.error(ui.tr("data.undo_refused", error=st.session_state.pop("undo_refused")))
 
 st.subheader(ui.tr("data.downloads"))
 names = [*DATASETS, export.NETWORK]

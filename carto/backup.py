@@ -1,16 +1,31 @@
 """Snapshots, backups and restore of the database file.
 
-A snapshot is a complete copy of the database taken through the open connection (so it works while
-the dashboard runs), under the write lock so no commit lands half in it. One is taken before every
-destructive operation (replace, undo, restore); explicit backups need the admin role.
+A copy is taken through the open connection (so it works while the dashboard runs), under the write
+lock so no commit lands half in it. Two kinds of copies, each in its own folder per database file:
+
+- **snapshots** (:func:`snapshot`), in ``snapshots/<file name>/`` beside the database, before every
+  operation that is about to change data wholesale (replace, undo, restore); the newest
+  :data:`KEEP_SNAPSHOTS` are kept, and always the newest of each reason;
+- **backups** (:func:`backup`, admins only), in ``backups/<file name>/``: taken from the admin page,
+  or by the dashboard every ``$CARTO_BACKUP_EVERY_H`` hours (:func:`start_scheduled_backups`); the
+  newest ``$CARTO_BACKUP_KEEP`` (default :data:`KEEP_BACKUPS`) are kept. The command line writes a
+  backup to any file while the dashboard is stopped.
+
+File names are parsed strictly (:func:`parse_copy_name`): a file whose name does not match is never
+listed nor deleted.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
-from datetime import UTC, datetime
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -19,22 +34,97 @@ from carto import auth, store
 from carto.errors import InputError, StoreError
 
 KEEP_SNAPSHOTS = 10
+KEEP_BACKUPS = 14
+BACKUP_KIND = "backup"
+SCHEDULER_CHECK_S = 60.0
+
+_STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+# <stamp>-<kind>.duckdb: the stamp has a fixed width, the kind only lower-case words joined by "-".
+_COPY_NAME = re.compile(r"(?P<stamp>\d{8}T\d{12}Z)-(?P<kind>[a-z0-9]+(?:-[a-z0-9]+)*)\.duckdb")
+
+log = logging.getLogger(__name__)
+
+# Re-exported: the folders are the store's, because the hardened connection may write only there.
+snapshot_dir = store.snapshot_dir
+backup_dir = store.backup_dir
 
 
-def snapshot_dir(db_path: Path) -> Path:
-    """Where automatic snapshots of ``db_path`` go: a ``snapshots/`` folder beside it."""
-    return Path(db_path).parent / "snapshots"
+@dataclass(frozen=True)
+class CopyName:
+    """What a snapshot's or backup's file name says: when it was taken, and why (its kind)."""
+
+    taken_at: datetime
+    kind: str
 
 
-def _database_file(conn: store.Connection) -> Path | None:
-    row = conn.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
-    return Path(row[0]) if row and row[0] else None
+def copy_name(taken_at: datetime, reason: str) -> str:
+    """The file name of a copy taken at ``taken_at`` (UTC) for ``reason``: ``<stamp>-<kind>.duckdb``."""
+    kind = re.sub(r"[^a-z0-9]+", "-", reason.lower()).strip("-") or "snapshot"
+    return f"{taken_at.astimezone(UTC).strftime(_STAMP_FORMAT)}-{kind}.duckdb"
+
+
+def parse_copy_name(name: str) -> CopyName | None:
+    """The stamp and kind of a copy's file name, or None when ``name`` is not exactly one of ours."""
+    found = _COPY_NAME.fullmatch(name)
+    if found is None:
+        return None
+    try:
+        taken_at = datetime.strptime(found["stamp"], _STAMP_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return CopyName(taken_at=taken_at, kind=found["kind"])
+
+
+def expired_copies(names: Iterable[str], keep: int) -> list[str]:
+    """The names to delete so that the newest ``keep`` copies remain, and the newest of each kind.
+
+    Names that are not copies of ours (:func:`parse_copy_name`) are never returned.
+    """
+    parsed = [(name, meta) for name in names if (meta := parse_copy_name(name)) is not None]
+    parsed.sort(key=lambda item: (item[1].taken_at, item[0]), reverse=True)
+    kept = {name for name, _ in parsed[: max(keep, 1)]}
+    seen_kinds: set[str] = set()
+    for name, meta in parsed:
+        if meta.kind not in seen_kinds:
+            seen_kinds.add(meta.kind)
+            kept.add(name)
+    return [name for name, _ in parsed if name not in kept]
+
+
+def _copies_in(folder: Path) -> list[Path]:
+    """The copies in ``folder``, newest first."""
+    if not folder.is_dir():
+        return []
+    found = [(meta.taken_at, p) for p in folder.iterdir() if p.is_file() and (meta := parse_copy_name(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def _rotate(folder: Path, keep: int) -> None:
+    for name in expired_copies((p.name for p in folder.iterdir() if p.is_file()), keep):
+        (folder / name).unlink(missing_ok=True)
+
+
+def list_snapshots(db_path: Path) -> list[Path]:
+    """Snapshots of ``db_path`` (and of no other database), newest first."""
+    return _copies_in(store.snapshot_dir(Path(db_path).absolute()))
+
+
+def list_backups(db_path: Path) -> list[Path]:
+    """Backups of ``db_path`` in its backup folder, newest first."""
+    return _copies_in(store.backup_dir(Path(db_path).absolute()))
+
+
+def _remove_partial(partial: Path) -> None:
+    for leftover in (partial, partial.with_name(partial.name + ".wal")):
+        leftover.unlink(missing_ok=True)
 
 
 def copy_database(conn: store.Connection, target: Path) -> Path:
-    """Write a complete, consistent copy of the connected database to the new file ``target``."""
+    """Write a complete, consistent copy of the connected database to the new file ``target``.
+
+    ``target`` must be in a folder the connection may write (:func:`carto.store.connect`). On any
+    failure (a full disk) nothing is left behind but the database as it was.
+    """
     target = Path(target)
     if target.exists():
         msg = f"{target} already exists; choose a new file name"
@@ -43,56 +133,184 @@ def copy_database(conn: store.Connection, target: Path) -> Path:
         msg = f"the folder {target.parent} does not exist"
         raise InputError(msg)
     partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
     with store.WRITE_LOCK:
+        _remove_partial(partial)
         cur = conn.cursor()
-        source = cur.execute("SELECT current_database()").fetchone()
-        assert source is not None
-        # The path is ours (a snapshot name or a CLI argument checked above), quoted as a literal.
-        literal = str(partial).replace("'", "''")
-        cur.execute(f"ATTACH '{literal}' AS carto_copy")
         try:
-            cur.execute(f'COPY FROM DATABASE "{source[0]}" TO carto_copy')
+            _copy_into(cur, partial)
+            # Only a finished copy gets the final name: a crash leaves at most a .partial file.
+            os.replace(partial, target)
+        except (duckdb.Error, OSError) as exc:
+            _remove_partial(partial)
+            if store.is_disk_full(exc):
+                raise store.disk_full_error(exc, partial) from exc
+            if isinstance(exc, duckdb.PermissionException):
+                msg = (
+                    f"this connection may not write into {target.parent}: copies go into the database's "
+                    "backups/ or snapshots/ folder (the command line also writes where --out says)"
+                )
+                raise StoreError(msg) from exc
+            msg = f"cannot write the copy {target}: {exc}"
+            raise StoreError(msg) from exc
         finally:
-            cur.execute("DETACH carto_copy")
             cur.close()
-    # Only a finished copy gets the final name: a crash leaves at most a .partial file.
-    os.replace(partial, target)
     return target
 
 
-def snapshot(conn: store.Connection, reason: str, *, keep: int = KEEP_SNAPSHOTS) -> Path | None:
-    """Copy the database before a destructive operation; keep the newest ``keep`` snapshots.
+def _copy_into(cur: store.Connection, partial: Path) -> None:
+    source = cur.execute("SELECT current_database()").fetchone()
+    assert source is not None
+    # The path is ours (a snapshot name or a CLI argument checked above), quoted as a literal.
+    literal = str(partial).replace("'", "''")
+    cur.execute(f"ATTACH '{literal}' AS carto_copy")
+    try:
+        cur.execute(f'COPY FROM DATABASE "{source[0]}" TO carto_copy')
+    finally:
+        # A failed COPY leaves the cursor's transaction aborted: end it, or DETACH is refused
+        # and the half-written copy stays attached (and open) for the life of the process.
+        with suppress(duckdb.Error):
+            cur.execute("ROLLBACK")
+        cur.execute("DETACH carto_copy")
 
-    Returns the snapshot's path, or None for an in-memory database (nothing to protect on disk).
+
+def snapshot(conn: store.Connection, reason: str, *, keep: int = KEEP_SNAPSHOTS) -> Path | None:
+    """Copy the database before an operation that will change it; rotate the snapshots.
+
+    The newest ``keep`` snapshots of this database stay, and the newest of each reason. Returns the
+    snapshot's path, or None for an in-memory database (nothing to protect on disk).
     """
-    db_path = _database_file(conn)
+    db_path = store.database_file(conn)
     if db_path is None:
         return None
-    folder = snapshot_dir(db_path)
+    folder = store.snapshot_dir(db_path)
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    tag = re.sub(r"[^a-z0-9-]+", "-", reason.lower()).strip("-") or "snapshot"
-    path = copy_database(conn, folder / f"{db_path.stem}-{stamp}-{tag}.duckdb")
-    for old in list_snapshots(db_path)[keep:]:
-        old.unlink(missing_ok=True)
+    with store.WRITE_LOCK:
+        path = copy_database(conn, folder / copy_name(datetime.now(UTC), reason))
+        _rotate(folder, keep)
     return path
 
 
-def list_snapshots(db_path: Path) -> list[Path]:
-    """Snapshots of ``db_path``, newest first."""
-    folder = snapshot_dir(db_path)
-    if not folder.is_dir():
-        return []
-    return sorted(folder.glob(f"{Path(db_path).stem}-*.duckdb"), reverse=True)
+def keep_backups(environ: Mapping[str, str] | None = None) -> int:
+    """How many backups the backup folder keeps: ``$CARTO_BACKUP_KEEP``, else :data:`KEEP_BACKUPS`."""
+    raw = (os.environ if environ is None else environ).get("CARTO_BACKUP_KEEP", "").strip()
+    if not raw:
+        return KEEP_BACKUPS
+    if not raw.isdigit() or int(raw) < 1:
+        msg = f"CARTO_BACKUP_KEEP must be a whole number of backups, 1 or more, not {raw!r}"
+        raise InputError(msg)
+    return int(raw)
 
 
 def backup(conn: store.Connection, target: Path | None, user: auth.User) -> Path | None:
-    """An explicit backup (admins only) to the new file ``target``, or a snapshot when None."""
+    """A backup (admins only) to the new file ``target``, or into the backup folder when None.
+
+    Works while the dashboard runs, through its own connection. Returns None for an in-memory
+    database asked for a backup into its (non-existent) folder.
+    """
     auth.require(user, "backup")
-    if target is None:
-        return snapshot(conn, f"backup by {user.name}")
-    return copy_database(conn, target)
+    if target is not None:
+        return copy_database(conn, target)
+    db_path = store.database_file(conn)
+    if db_path is None:
+        return None
+    folder = store.backup_dir(db_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    with store.WRITE_LOCK:
+        made = copy_database(conn, folder / copy_name(datetime.now(UTC), BACKUP_KIND))
+        _rotate(folder, keep_backups())
+    return made
+
+
+def download_name(db_path: Path, backup_path: Path) -> str:
+    """The file name offered when a backup is downloaded: ``<database stem>-<backup name>``."""
+    return f"{Path(db_path).stem}-{Path(backup_path).name}"
+
+
+# --- scheduled backups -----------------------------------------------------------------------
+
+
+def backup_interval(environ: Mapping[str, str] | None = None) -> timedelta | None:
+    """``$CARTO_BACKUP_EVERY_H`` (hours, may be decimal) as an interval; None when unset."""
+    raw = (os.environ if environ is None else environ).get("CARTO_BACKUP_EVERY_H", "").strip()
+    if not raw:
+        return None
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = float("nan")
+    if not hours > 0 or hours == float("inf"):
+        msg = f"CARTO_BACKUP_EVERY_H must be a number of hours above 0 (e.g. 24), not {raw!r}"
+        raise InputError(msg)
+    return timedelta(hours=hours)
+
+
+def backup_due(newest: datetime | None, now: datetime, every: timedelta) -> bool:
+    """True when a scheduled backup should be taken: none yet, or the newest is ``every`` old."""
+    return newest is None or now - newest >= every
+
+
+def newest_backup_time(db_path: Path) -> datetime | None:
+    """When the newest backup of ``db_path`` was taken (from its name), or None."""
+    found = list_backups(db_path)
+    meta = parse_copy_name(found[0].name) if found else None
+    return meta.taken_at if meta else None
+
+
+def scheduled_backup(conn: store.Connection, every: timedelta, *, now: datetime | None = None) -> Path | None:
+    """Take a backup when one is due (:func:`backup_due`); return it, or None when none was due."""
+    db_path = store.database_file(conn)
+    if db_path is None:
+        return None
+    if not backup_due(newest_backup_time(db_path), now or datetime.now(UTC), every):
+        return None
+    return backup(conn, None, auth.SYSTEM)
+
+
+_SCHEDULERS: dict[str, threading.Thread] = {}
+_SCHEDULERS_LOCK = threading.Lock()
+
+
+def start_scheduled_backups(
+    conn: store.Connection,
+    every: timedelta | None = None,
+    *,
+    check_every_s: float = SCHEDULER_CHECK_S,
+    stop: threading.Event | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+) -> threading.Thread | None:
+    """Start, once per process and database, the thread taking the dashboard's scheduled backups.
+
+    ``every`` defaults to ``$CARTO_BACKUP_EVERY_H``; nothing starts when it is unset or for an
+    in-memory database. The thread checks every ``check_every_s`` seconds whether a backup is due,
+    so a restarted dashboard does not take one before the interval has passed since the last.
+    """
+    every = every if every is not None else backup_interval()
+    db_path = store.database_file(conn)
+    if every is None or db_path is None:
+        return None
+    report = on_error or (lambda exc: log.error("scheduled backup of %s failed: %s", db_path, exc))
+    halt = stop or threading.Event()
+
+    def run() -> None:
+        while True:
+            try:
+                scheduled_backup(conn, every)
+            except Exception as exc:  # the next check tries again; the dashboard keeps running
+                report(exc)
+            if halt.wait(check_every_s):
+                return
+
+    with _SCHEDULERS_LOCK:
+        running = _SCHEDULERS.get(str(db_path))
+        if running is not None and running.is_alive():
+            return running
+        thread = threading.Thread(target=run, name=f"carto-backup-{db_path.name}", daemon=True)
+        _SCHEDULERS[str(db_path)] = thread
+        thread.start()
+    return thread
+
+
+# --- restore ---------------------------------------------------------------------------------
 
 
 def _check_backup(path: Path) -> int:
@@ -107,6 +325,7 @@ def _check_backup(path: Path) -> int:
         raise InputError(msg) from exc
     try:
         probe.execute(f"LOAD '{store.spatial_extension_path()}'")
+        store.harden(probe)
         version = store.schema_version(probe)
         tables = {r[0] for r in probe.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     finally:
@@ -140,7 +359,13 @@ def restore(db_path: Path, source: Path, user: auth.User) -> Path | None:
             conn.close()  # checkpoints: no write-ahead log is left to replay onto the new file
     staged = db_path.with_name(db_path.name + ".restoring")
     staged.unlink(missing_ok=True)
-    shutil.copyfile(source, staged)
+    try:
+        shutil.copyfile(source, staged)
+    except OSError as exc:
+        staged.unlink(missing_ok=True)
+        if store.is_disk_full(exc):
+            raise store.disk_full_error(exc, staged) from exc
+        raise
     try:
         store.connect(staged).close()  # bring an older backup's schema up to date
     except StoreError:

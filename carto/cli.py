@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from carto import auth, backup, sample, store
-from carto.errors import CartoError, InputError
+from carto.errors import CartoError, DatabaseInUse, InputError
 from carto.model import DATASETS, IMPORT_MODES
 
 Handler = Callable[[argparse.Namespace], int]
@@ -129,10 +129,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from carto.ingest.commit import undo_last_import
+    from carto.ingest.commit import last_import, undo_import
 
     conn = _open(args)
-    undone = undo_last_import(conn, _acting(args))
+    import_id = args.import_id
+    if import_id is None:
+        # This process holds the database file: the last import now is the one undone below.
+        last = last_import(conn.cursor())
+        if last is None:
+            msg = "there is no import to undo"
+            raise InputError(msg)
+        import_id = last["id"]
+        print(f"undoing the last import, #{import_id}: {last['dataset']} from {last['file_name']}")
+    undone = undo_import(conn, import_id, _acting(args))
     print(f"import #{undone} undone; the data are as before it")
     return 0
 
@@ -202,8 +211,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    conn = _open(args)
-    target = backup.backup(conn, Path(args.out) if args.out else None, auth.cli_user())
+    out = Path(args.out).absolute() if args.out else None
+    try:
+        # The copy is written through the connection, which may write only where it is told.
+        conn = store.connect(args.db, also_allow=[out.parent] if out else [])
+    except DatabaseInUse as exc:
+        msg = (
+            f"the database {args.db or store.default_db_path()} is in use by another process (the dashboard): "
+            "back it up from the dashboard's admin page (Back up now), or set CARTO_BACKUP_EVERY_H so that "
+            "the dashboard takes backups itself; this command is for a database no process holds"
+        )
+        raise DatabaseInUse(msg) from exc
+    target = backup.backup(conn, out, auth.cli_user())
     print(f"backup written to {target}")
     return 0
 
@@ -268,7 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH")
     p.set_defaults(handler=cmd_export)
 
-    p = sub.add_parser("undo", help="undo the last import, restoring the data as before it")
+    p = sub.add_parser("undo", help="undo an import (the last one), restoring the data as before it")
+    p.add_argument(
+        "import_id",
+        metavar="ID",
+        type=int,
+        nargs="?",
+        help="the import to undo, refused unless it is still the last one (default: the last one)",
+    )
     p.add_argument("--user", default=_default_user(), help="name recorded in the audit trail")
     p.set_defaults(handler=cmd_undo)
 
@@ -285,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radius-km", type=float, default=1.0, help="reach of an actor around it (default 1 km)")
     p.set_defaults(handler=cmd_report)
 
-    p = sub.add_parser("backup", help="copy the database to a file (default: a snapshot beside it)")
+    p = sub.add_parser(
+        "backup", help="copy the database to a file (default: its backups/ folder); the dashboard must be stopped"
+    )
     p.add_argument("--out", metavar="FILE", help="new file to write")
     p.set_defaults(handler=cmd_backup)
 

@@ -29,3 +29,15 @@ class PermissionDenied(CartoError):
 
 class StaleVersion(StoreError):
     """The data changed (a commit) since the version a page is drawing: read again at the new one."""
+
+
+class DatabaseInUse(StoreError):
+    """Another process (the dashboard, a CLI command) holds the database file."""
+
+
+class DiskFull(StoreError):
+    """A write met a full disk. ``reopen``: the database must be reopened (restart) before the next write."""
+
+    def __init__(self, message: str, *, reopen: bool = False) -> None:
+        super().__init__(message)
+        self.reopen = reopen

@@ -3,14 +3,20 @@
 One connection per process (:func:`connect`), one cursor per thread (``conn.cursor()``), and every
 write inside :func:`transaction`, which serialises writers of this process and commits all or
 nothing. Geometries are stored as DuckDB ``GEOMETRY`` in EPSG:4326 and travel as WKB.
+
+A connection is hardened once the spatial extension is loaded (:func:`harden`): it reads and writes
+no file but its own database and the folders where its snapshots and backups go, loads and
+installs no extension, and its configuration is locked, so no SQL can undo that.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from carto.errors import StaleVersion, StoreError
+from carto.errors import DatabaseInUse, DiskFull, StaleVersion, StoreError
 from carto.model import CRS, DATASETS, Dataset, dataset
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -52,22 +58,46 @@ def spatial_extension_path() -> Path:
     return found[0]
 
 
-def connect(path: str | Path | None = None, *, read_only: bool = False) -> Connection:
+def snapshot_dir(db_path: str | Path) -> Path:
+    """Where the automatic snapshots of ``db_path`` go: ``snapshots/<file name>/`` beside it.
+
+    One folder per database file, so that two databases in one folder never rotate each other's.
+    """
+    db = Path(db_path)
+    return db.parent / "snapshots" / db.name
+
+
+def backup_dir(db_path: str | Path) -> Path:
+    """Where the backups the dashboard takes of ``db_path`` go: ``backups/<file name>/`` beside it."""
+    db = Path(db_path)
+    return db.parent / "backups" / db.name
+
+
+def connect(
+    path: str | Path | None = None, *, read_only: bool = False, also_allow: Sequence[str | Path] = ()
+) -> Connection:
     """Open (creating if needed) the database, load spatial offline and bring the schema up to date.
 
-    ``path`` may be ``":memory:"`` for tests.
+    ``path`` may be ``":memory:"`` for tests. The connection is hardened (:func:`harden`): the only
+    folders it may write besides its own file are the database's snapshot and backup folders, and
+    ``also_allow`` (the folder of a backup the command line writes elsewhere).
     """
     target = str(path) if path is not None else str(default_db_path())
+    allowed: list[Path] = [Path(folder).absolute() for folder in also_allow]
     if target != ":memory:":
+        # Absolute, so that the snapshot paths built from it are the ones the hardening allows.
+        target = str(Path(target).absolute())
         folder = Path(target).parent
         if Path(target) == DEFAULT_DB:
             folder.mkdir(parents=True, exist_ok=True)
         elif not folder.is_dir():
             msg = f"cannot create the database {target}: the folder {folder} does not exist"
             raise StoreError(msg)
+        allowed += [snapshot_dir(target), backup_dir(target)]
     config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
+        "allow_community_extensions": False,
     }
     try:
         conn = duckdb.connect(target, read_only=read_only, config=config)
@@ -77,17 +107,69 @@ def connect(path: str | Path | None = None, *, read_only: bool = False) -> Conne
                 f"the database {target} is in use by another process (the dashboard or a CLI "
                 "command); stop it or point --db / CARTO_DB to another file, then try again"
             )
-            raise StoreError(msg) from exc
+            raise DatabaseInUse(msg) from exc
         msg = f"cannot open the database {target}: {exc}"
         raise StoreError(msg) from exc
     except duckdb.Error as exc:
         msg = f"cannot open the database {target}: {exc}"
         raise StoreError(msg) from exc
-    # The path comes from the installed wheel, never from a user.
+    # The path comes from the installed wheel, never from a user; loading needs file access,
+    # so it comes before the hardening.
     conn.execute(f"LOAD '{spatial_extension_path()}'")
+    harden(conn, allowed)
     if not read_only:
         migrate(conn)
     return conn
+
+
+def harden(conn: Connection, folders: Sequence[Path] = ()) -> None:
+    """Close every door of ``conn`` to the file system but ``folders``, and lock its configuration.
+
+    After this, SQL run on ``conn`` cannot read or write a file outside its own database and
+    ``folders`` (``read_csv``, ``read_text``, ``ATTACH``, ``COPY ... TO``, ``ST_Read``...), nor load or
+    install an extension, nor change a setting back (``lock_configuration``). DuckDB still writes
+    its own write-ahead log and spills to its temporary folder.
+    """
+    # A trailing separator: "snapshots/x.duckdb/" must not also allow "snapshots/x.duckdb-other/".
+    prefixes = [os.path.join(str(folder), "") for folder in folders]
+    conn.execute("SET allowed_directories = ?", [prefixes])
+    conn.execute("SET enable_external_access = false")
+    conn.execute("SET lock_configuration = true")
+
+
+# --- errors of the disk ----------------------------------------------------------------------
+
+_QUOTED_PATH = re.compile(r'"(/[^"]+)"')
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` says the disk (or a quota) has no space left."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return "no space left on device" in text or "disk quota exceeded" in text
+
+
+def disk_full_error(exc: BaseException, fallback: str | Path | None, *, reopen: bool = False) -> DiskFull:
+    """The one-sentence error for a full disk, naming the folder the failed write was in.
+
+    ``reopen``: the failure was a COMMIT's. DuckDB 1.5.5 then keeps its write-ahead log in a state
+    where the next commit of a geometry fails fatally, until the database is opened again.
+    """
+    found = _QUOTED_PATH.search(str(exc))
+    if found:
+        where: str = str(Path(found.group(1)).parent)
+    elif isinstance(exc, OSError) and exc.filename:
+        where = str(Path(os.fsdecode(exc.filename)).parent)
+    elif fallback is not None:
+        where = str(Path(fallback).parent)
+    else:
+        where = "the database"
+    if reopen:
+        msg = f"the disk holding {where} is full: free space, then restart the dashboard and try again"
+    else:
+        msg = f"the disk holding {where} is full: free space and try again"
+    return DiskFull(msg, reopen=reopen)
 
 
 # --- schema and migrations -------------------------------------------------------------------
@@ -208,15 +290,37 @@ def transaction(conn: Connection) -> Iterator[Connection]:
     with WRITE_LOCK:
         cur = conn.cursor()
         cur.execute("BEGIN TRANSACTION")
+        committing = False
         try:
             yield cur
             cur.execute("UPDATE data_version SET version = version + 1")
+            committing = True
             cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
+        except BaseException as exc:
+            # A COMMIT that failed (a full disk) has already ended the transaction: the error
+            # to report is the first one, never "cannot rollback".
+            with suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            if isinstance(exc, duckdb.Error) and is_disk_full(exc):
+                raise disk_full_error(exc, database_file(conn), reopen=committing) from exc
             raise
         finally:
             cur.close()
+
+
+def database_file(conn: Connection) -> Path | None:
+    """The file of the connected database, or None for an in-memory one (or a broken connection)."""
+    try:
+        cur = conn.cursor()
+    except duckdb.Error:
+        return None
+    try:
+        row = cur.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        cur.close()
+    return Path(row[0]) if row and row[0] else None
 
 
 def data_version(cur: Connection) -> int:

@@ -133,3 +133,106 @@ def test_database_in_use_by_the_dashboard_is_reported(tmp_path):
         holder.wait()
         if holder.stdout is not None:
             holder.stdout.close()
+
+
+def _two_actor_imports(db: Path) -> None:
+    """Imports #2 and #3 (actors, appended) after an empty database's import #1 (territories)."""
+    import geopandas as gpd
+    import shapely
+
+    from carto import auth
+    from carto.ingest.commit import commit
+    from carto.ingest.validate import validate
+    from carto.model import ACTORS, TERRITORIES
+
+    conn = store.connect(db)
+    territories = gpd.GeoDataFrame(
+        {"code": ["T1"], "name": ["Ouest"], "level": ["commune"], "_row": [1]},
+        geometry=[shapely.box(2, 45, 3, 46)],
+        crs="EPSG:4326",
+    )
+    batches = [(TERRITORIES, territories, "t.csv")]
+    for i, name in enumerate(["a.csv", "b.csv"]):
+        batches.append(
+            (
+                ACTORS,
+                gpd.GeoDataFrame(
+                    {"id": [f"a{i}"], "name": [f"Acteur {i}"], "type": ["ccas"], "_row": [1]},
+                    geometry=[shapely.Point(2.5, 45.5)],
+                    crs="EPSG:4326",
+                ),
+                name,
+            )
+        )
+    for ds, frame, file_name in batches:
+        report = validate(frame, ds, conn_or_cursor=conn.cursor(), mode="append")
+        commit(
+            conn,
+            ds,
+            report.frame,
+            mode="append",
+            user=auth.User("ana", "analyst", "local"),
+            file_name=file_name,
+            sha256=None,
+            skip_invalid=False,
+            report=report,
+        )
+    conn.close()
+
+
+def test_undo_with_an_id_that_is_no_longer_the_last_is_refused(tmp_path, capsys):
+    db = tmp_path / "x.duckdb"
+    _two_actor_imports(db)
+    assert cli.main(["--db", str(db), "undo", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: import #2 is no longer the last one: import #3 (actors, b.csv, by ana)")
+    assert store.counts(store.connect(db))["actors"] == 2
+
+
+def test_undo_without_an_id_says_which_import_it_undoes(tmp_path, capsys):
+    db = tmp_path / "x.duckdb"
+    _two_actor_imports(db)
+    assert cli.main(["--db", str(db), "undo"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "undoing the last import, #3: actors from b.csv",
+        "import #3 undone; the data are as before it",
+    ]
+    assert cli.main(["--db", str(db), "undo", "2"]) == 0
+    assert store.counts(store.connect(db))["actors"] == 0
+
+
+def test_backup_goes_to_the_backup_folder_or_to_any_file_when_no_process_holds_the_database(tmp_path, capsys):
+    db = tmp_path / "x.duckdb"
+    _two_actor_imports(db)
+    assert cli.main(["--db", str(db), "backup"]) == 0
+    written = Path(capsys.readouterr().out.removeprefix("backup written to ").strip())
+    assert written.parent == tmp_path / "backups" / "x.duckdb"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert cli.main(["--db", str(db), "backup", "--out", str(elsewhere / "copy.duckdb")]) == 0
+    for copy in (written, elsewhere / "copy.duckdb"):
+        assert store.counts(store.connect(copy)) == store.counts(store.connect(db))
+
+
+def test_backup_while_the_dashboard_holds_the_database_points_to_the_admin_page(tmp_path):
+    db = tmp_path / "busy.duckdb"
+    store.connect(db).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb,sys,time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+         "time.sleep(30)", str(db)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+        result = run_cli("--db", str(db), "backup")
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: the database {db} is in use by another process (the dashboard): back it up from the dashboard's "
+        "admin page (Back up now), or set CARTO_BACKUP_EVERY_H so that the dashboard takes backups itself; this "
+        "command is for a database no process holds"
+    ]

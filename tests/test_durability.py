@@ -9,11 +9,12 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from carto import auth, backup, sample, store, synthetic
+from carto import auth, backup, cli, sample, store, synthetic
 from carto.errors import InputError, PermissionDenied
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -130,8 +131,9 @@ def test_readers_never_see_half_a_commit(sample_db, tier_s):
 def test_backup_and_restore_round_trip(sample_db, tmp_path):
     admin = auth.User("d", "admin", "cli")
     conn = store.connect(sample_db)
-    copy = backup.backup(conn, tmp_path / "copy.duckdb", admin)
+    copy = backup.backup(conn, None, admin)
     conn.close()
+    assert copy is not None and copy.parent == tmp_path / "backups" / "sample.duckdb"
     before = _counts(sample_db)
     # Damage the data, then restore.
     conn = store.connect(sample_db)
@@ -148,7 +150,8 @@ def test_backup_and_restore_round_trip(sample_db, tmp_path):
 def test_restore_refuses_while_the_database_is_in_use(sample_db, tmp_path):
     admin = auth.User("d", "admin", "cli")
     conn = store.connect(sample_db)
-    copy = backup.backup(conn, tmp_path / "copy.duckdb", admin)
+    copy = backup.backup(conn, None, admin)
+    assert copy is not None
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb,sys,time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
          "time.sleep(30)", str(tmp_path / "busy.duckdb")],
@@ -185,9 +188,178 @@ def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path):
 
 def test_snapshots_are_bounded(sample_db):
     conn = store.connect(sample_db)
-    paths = [backup.snapshot(conn, f"test {i}", keep=3) for i in range(5)]
+    paths = [backup.snapshot(conn, "before undo", keep=3) for _ in range(5)]
     conn.close()
     kept = backup.list_snapshots(sample_db)
     assert kept == sorted(p for p in paths[-3:] if p is not None)[::-1]
-    assert all(p.name.endswith(".duckdb") for p in kept)
+    assert all(p.name.endswith("-before-undo.duckdb") for p in kept)
     shutil.rmtree(backup.snapshot_dir(sample_db))
+
+
+# --- snapshots: one folder per database, strict names, the newest of each kind kept ----------
+
+
+def test_two_databases_in_one_folder_never_rotate_each_others_snapshots(tmp_path):
+    conn = store.connect(tmp_path / "carto.duckdb")
+    copy = store.connect(tmp_path / "carto-copy.duckdb")
+    of_copy = [backup.snapshot(copy, "before undo", keep=3) for _ in range(3)]
+    of_carto = [backup.snapshot(conn, "before undo", keep=2) for _ in range(3)]
+    conn.close()
+    copy.close()
+    assert backup.list_snapshots(tmp_path / "carto-copy.duckdb") == of_copy[::-1]
+    assert backup.list_snapshots(tmp_path / "carto.duckdb") == of_carto[:0:-1]
+
+
+def test_rotation_keeps_the_newest_snapshot_of_each_kind(tmp_path):
+    conn = store.connect(tmp_path / "carto.duckdb")
+    before_replace = backup.snapshot(conn, "before replace of actors", keep=3)
+    undos = [backup.snapshot(conn, "before undo", keep=3) for _ in range(5)]
+    conn.close()
+    assert backup.list_snapshots(tmp_path / "carto.duckdb") == [undos[4], undos[3], undos[2], before_replace]
+
+
+def test_expired_copies_spare_foreign_names_and_the_newest_of_each_kind():
+    names = [
+        "20260101T000000000000Z-before-undo.duckdb",
+        "20260102T000000000000Z-before-undo.duckdb",
+        "20260103T000000000000Z-before-undo.duckdb",
+        "20251231T000000000000Z-before-restore.duckdb",
+        "carto-20250101T000000000000Z-before-undo.duckdb",  # an old-style name: not ours to delete
+        "20250101T000000000000Z-before-undo.duckdb.partial",
+        "20250101T000000000000Z-before-undo.duckdb.wal",
+        "20250101T000000000000Z-Before_Undo.duckdb",
+        "20251399T000000000000Z-before-undo.duckdb",  # month 13: not a date
+        "notes.duckdb",
+    ]
+    assert backup.expired_copies(names, keep=2) == ["20260101T000000000000Z-before-undo.duckdb"]
+
+
+@pytest.mark.parametrize(
+    ("name", "parsed"),
+    [
+        ("20260102T030405000006Z-before-undo.duckdb", (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), "before-undo")),
+        ("20260102T030405000006Z-backup.duckdb", (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), "backup")),
+        ("20260102T030405000006Z-before-undo.duckdb.partial", None),
+        ("20260102T030405000006Z-.duckdb", None),
+        ("20260102T030405000006Z--x.duckdb", None),
+        ("x20260102T030405000006Z-backup.duckdb", None),
+        ("20260102T0304050000Z-backup.duckdb", None),
+        ("carto-20260102T030405000006Z-backup.duckdb", None),
+    ],
+)
+def test_copy_names_are_parsed_strictly(name, parsed):
+    meta = backup.parse_copy_name(name)
+    assert (meta.taken_at, meta.kind) == parsed if parsed else meta is None
+
+
+def test_refused_undos_take_no_snapshot_and_keep_the_one_before_the_sample_load(tmp_path, capsys):
+    db = str(tmp_path / "carto.duckdb")
+    assert cli.main(["--db", db, "load-sample"]) == 0
+    made = backup.list_snapshots(tmp_path / "carto.duckdb")
+    # The sample load is import #1 and kept no undo copy: every undo is refused.
+    for _ in range(backup.KEEP_SNAPSHOTS + 1):
+        assert cli.main(["--db", db, "undo"]) == 2
+    assert "import #1 (all, " in capsys.readouterr().err
+    assert backup.list_snapshots(tmp_path / "carto.duckdb") == made
+
+
+# --- backups while the dashboard runs --------------------------------------------------------
+
+
+def test_backup_through_the_open_connection_of_the_dashboard(sample_db):
+    dashboard = store.connect(sample_db)  # held open, as the dashboard's process holds it
+    before = tuple(store.counts(dashboard)[d] for d in DATASETS)
+    made = backup.backup(dashboard, None, auth.User("d", "admin", "oidc"))
+    with store.transaction(dashboard) as cur:  # the dashboard goes on working after the copy
+        cur.execute("DELETE FROM relations")
+    dashboard.close()
+    assert made is not None and made.parent == sample_db.parent / "backups" / "sample.duckdb"
+    assert backup.list_backups(sample_db) == [made]
+    assert _counts(made) == before
+    copy = store.connect(made)
+    try:
+        with pytest.raises(PermissionDenied):
+            backup.backup(copy, None, auth.User("a", "analyst", "oidc"))
+    finally:
+        copy.close()
+
+
+def test_backups_keep_the_configured_number(sample_db, monkeypatch):
+    monkeypatch.setenv("CARTO_BACKUP_KEEP", "2")
+    conn = store.connect(sample_db)
+    made = [backup.backup(conn, None, auth.SYSTEM) for _ in range(3)]
+    conn.close()
+    assert backup.list_backups(sample_db) == [made[2], made[1]]
+
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("newest", "due"),
+    [
+        (None, True),
+        (NOW - timedelta(hours=23, minutes=59), False),
+        (NOW - timedelta(hours=24), True),
+        (NOW - timedelta(days=3), True),
+        (NOW + timedelta(hours=1), False),  # a clock set back: wait rather than copy in a loop
+    ],
+)
+def test_a_scheduled_backup_is_due_once_the_interval_has_passed(newest, due):
+    assert backup.backup_due(newest, NOW, timedelta(hours=24)) is due
+
+
+@pytest.mark.parametrize(
+    ("value", "interval"),
+    [("", None), ("24", timedelta(hours=24)), (" 0.5 ", timedelta(minutes=30))],
+)
+def test_backup_interval_from_the_environment(value, interval):
+    assert backup.backup_interval({"CARTO_BACKUP_EVERY_H": value}) == interval
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "daily", "nan", "inf"])
+def test_a_bad_backup_interval_is_a_clear_error(value):
+    with pytest.raises(InputError, match="CARTO_BACKUP_EVERY_H must be a number of hours above 0"):
+        backup.backup_interval({"CARTO_BACKUP_EVERY_H": value})
+
+
+def test_scheduled_backup_is_taken_only_when_due(sample_db):
+    conn = store.connect(sample_db)
+    first = backup.scheduled_backup(conn, timedelta(hours=6))
+    assert first is not None
+    assert backup.scheduled_backup(conn, timedelta(hours=6)) is None
+    taken = backup.parse_copy_name(first.name)
+    assert taken is not None
+    later = backup.scheduled_backup(conn, timedelta(hours=6), now=taken.taken_at + timedelta(hours=6))
+    conn.close()
+    assert later is not None and backup.list_backups(sample_db) == [later, first]
+
+
+def test_the_scheduler_thread_starts_once_per_database(sample_db):
+    conn = store.connect(sample_db)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    try:
+        thread = backup.start_scheduled_backups(
+            conn, timedelta(hours=1), check_every_s=0.05, stop=stop, on_error=errors.append
+        )
+        assert thread is not None
+        again = backup.start_scheduled_backups(conn, timedelta(hours=1), check_every_s=0.05, stop=stop)
+        assert again is thread
+        deadline = time.monotonic() + 30
+        while not backup.list_backups(sample_db) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # several more checks: none is due
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=30)
+        conn.close()
+    assert errors == []
+    assert len(backup.list_backups(sample_db)) == 1
+
+
+def test_no_scheduler_without_an_interval_or_a_file(conn, monkeypatch):
+    monkeypatch.delenv("CARTO_BACKUP_EVERY_H", raising=False)
+    assert backup.start_scheduled_backups(conn) is None
+    assert backup.start_scheduled_backups(conn, timedelta(hours=1)) is None  # in memory: no file to copy

@@ -10,7 +10,7 @@ from geopandas.testing import assert_geodataframe_equal
 
 from carto import auth, store
 from carto.errors import InputError
-from carto.ingest.commit import ImportRefused, commit, undo_last_import, undoable_import
+from carto.ingest.commit import ImportRefused, commit, last_import, undo_import, undoable_import
 from carto.ingest.validate import validate
 from carto.model import ACTORS, RELATIONS, TERRITORIES
 
@@ -179,7 +179,7 @@ def test_undo_restores_previous_state_exactly_including_territory_codes(conn: st
     moved["code"] = ["U1", "U2"]
     _import(conn, TERRITORIES, moved, mode="replace")
     assert store.read_dataset(conn.cursor(), "actors")["territory_code"].tolist() == ["U1", "U2"]
-    undone = undo_last_import(conn, auth.User("chef", "analyst", "local"))
+    undone = undo_import(conn, 3, auth.User("chef", "analyst", "local"))
     assert undone == 3
     _assert_same_state(before, _state(conn))
     audit = store.list_imports(conn.cursor()).set_index("id")
@@ -192,16 +192,17 @@ def test_undo_goes_back_one_import_at_a_time(conn: store.Connection) -> None:
     _import(conn, ACTORS, _actors(["a1"], [2.5]))
     one = _state(conn)
     _import(conn, ACTORS, _actors(["a1", "a9"], [3.5, 3.1], names=["X", "Y"]), mode="upsert")
-    assert undo_last_import(conn, auth.User("u", "analyst", "local")) == 3
+    assert undo_import(conn, 3, auth.User("u", "analyst", "local")) == 3
     _assert_same_state(one, _state(conn))
-    assert undo_last_import(conn, auth.User("u", "analyst", "local")) == 2
+    assert undo_import(conn, 2, auth.User("u", "analyst", "local")) == 2
     _assert_same_state(empty, _state(conn))
 
 
 def test_undo_only_newest_and_refuses_without_snapshot() -> None:
     conn = store.connect(":memory:")
-    with pytest.raises(InputError, match="no import to undo"):
-        undo_last_import(conn, auth.User("u", "analyst", "local"))
+    assert last_import(conn.cursor()) is None
+    with pytest.raises(InputError, match="there is no import #1"):
+        undo_import(conn, 1, auth.User("u", "analyst", "local"))
     with store.transaction(conn) as cur:
         store.record_import(
             cur,
@@ -215,7 +216,7 @@ def test_undo_only_newest_and_refuses_without_snapshot() -> None:
         )
     assert undoable_import(conn.cursor()) is None
     with pytest.raises(InputError, match="cannot be undone"):
-        undo_last_import(conn, auth.User("u", "analyst", "local"))
+        undo_import(conn, 1, auth.User("u", "analyst", "local"))
 
 
 def test_relations_import_checks_endpoints_against_store(conn: store.Connection) -> None:
@@ -242,10 +243,10 @@ def test_only_a_bounded_number_of_snapshots_is_kept(conn: store.Connection, monk
     _import(conn, ACTORS, _actors(["a2"], [2.5]))
     tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_name LIKE '_snapshot_%'")
     assert sorted(r[0] for r in tables.fetchall()) == ["_snapshot_2_actors", "_snapshot_3_actors"]
-    assert undo_last_import(conn, auth.User("u", "analyst", "local")) == 3
-    assert undo_last_import(conn, auth.User("u", "analyst", "local")) == 2
+    assert undo_import(conn, 3, auth.User("u", "analyst", "local")) == 3
+    assert undo_import(conn, 2, auth.User("u", "analyst", "local")) == 2
     with pytest.raises(InputError, match=r"import #1 .* cannot be undone"):
-        undo_last_import(conn, auth.User("u", "analyst", "local"))
+        undo_import(conn, 1, auth.User("u", "analyst", "local"))
     assert store.read_dataset(conn.cursor(), "actors").empty
 
 
@@ -283,5 +284,51 @@ def test_roles_are_enforced_by_commit_and_undo(conn: store.Connection) -> None:
     )
     assert store.list_imports(conn.cursor()).iloc[0]["username"] == "ana"
     with pytest.raises(PermissionDenied):
-        undo_last_import(conn, viewer)
-    assert undo_last_import(conn, analyst) == 2
+        undo_import(conn, 2, viewer)
+    assert undo_import(conn, 2, analyst) == 2
+
+
+def test_undo_of_an_import_that_is_no_longer_the_last_is_refused(conn: store.Connection) -> None:
+    _import(conn, ACTORS, _actors(["a1"], [2.5]), user="ana")
+    shown = undoable_import(conn.cursor())
+    assert shown is not None and shown["id"] == 2  # what the data page asks ana to confirm
+    _import(conn, ACTORS, _actors(["a2"], [3.5]), user="marc")  # marc's import lands meanwhile
+    before = _state(conn)
+    refused = r"^import #2 is no longer the last one: import #3 \(actors, actors.csv, by marc\)"
+    with pytest.raises(InputError, match=refused):
+        undo_import(conn, shown["id"], auth.User("ana", "analyst", "local"))
+    _assert_same_state(before, _state(conn))
+    audit = store.list_imports(conn.cursor())
+    assert audit["status"].tolist() == ["committed", "committed", "committed"]
+    assert undoable_import(conn.cursor())["id"] == 3  # marc's import can still be undone
+
+
+def test_undo_of_an_import_already_undone_or_unknown_is_refused(conn: store.Connection) -> None:
+    _import(conn, ACTORS, _actors(["a1"], [2.5]))
+    _import(conn, ACTORS, _actors(["a2"], [3.5]))
+    assert undo_import(conn, 3, auth.User("chef", "analyst", "local")) == 3
+    after = _state(conn)
+    with pytest.raises(InputError, match=r"^import #3 was already undone by chef; nothing was undone$"):
+        undo_import(conn, 3, auth.User("u", "analyst", "local"))
+    with pytest.raises(InputError, match=r"^there is no import #9; nothing was undone$"):
+        undo_import(conn, 9, auth.User("u", "analyst", "local"))
+    _assert_same_state(after, _state(conn))
+
+
+def test_a_refused_undo_takes_no_snapshot(tmp_path) -> None:
+    from carto import backup
+
+    conn = store.connect(tmp_path / "carto.duckdb")
+    _import(conn, TERRITORIES, _territories())
+    _import(conn, ACTORS, _actors(["a1"], [2.5]))
+    _import(conn, ACTORS, _actors(["b1"], [3.2]), mode="replace")
+    made = backup.list_snapshots(tmp_path / "carto.duckdb")
+    assert [p.name[23:] for p in made] == ["before-replace-of-actors.duckdb"]
+    for refused in (2, 1, 9):
+        with pytest.raises(InputError):
+            undo_import(conn, refused, auth.User("u", "analyst", "local"))
+    assert backup.list_snapshots(tmp_path / "carto.duckdb") == made
+    assert undo_import(conn, 3, auth.User("u", "analyst", "local")) == 3
+    kinds = [p.name[23:] for p in backup.list_snapshots(tmp_path / "carto.duckdb")]
+    conn.close()
+    assert kinds == ["before-undo.duckdb", "before-replace-of-actors.duckdb"]

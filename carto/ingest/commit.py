@@ -2,9 +2,11 @@
 
 Before changing anything, :func:`commit` copies every table the import may change (the target, and
 actors and places whose ``territory_code`` a spatial join recomputes) into snapshot tables listed in
-``import_snapshots`` (migration 2). :func:`undo_last_import` puts those rows back, so the state before
+``import_snapshots`` (migration 2). :func:`undo_import` puts those rows back, so the state before
 the import returns exactly, ``territory_code`` included. Only the newest committed import can be
-undone; the snapshots of the :data:`SNAPSHOTS_KEPT` newest imports are kept, older ones dropped.
+undone, and only by naming it: what a person confirmed is what is undone, or nothing (another
+import may have landed since). The snapshots of the :data:`SNAPSHOTS_KEPT` newest imports are kept,
+older ones dropped.
 """
 
 from __future__ import annotations
@@ -204,10 +206,43 @@ def commit(
         raise InputError(msg)
     tell = progress or (lambda _fraction, _step: None)
     rows = rows_to_store(frame, report, skip_invalid=skip_invalid)
-    if mode == "replace":
-        # A copy of the whole file, beside the in-database undo copies: a replace gone wrong can
-        # also be rolled back by an administrator with `python -m carto restore`.
-        backup.snapshot(conn, f"before replace of {ds.name}")
+    # One lock around the file snapshot and the transaction: no other write of this process lands
+    # between the copy and the change it protects.
+    with store.WRITE_LOCK:
+        if mode == "replace":
+            # A copy of the whole file, beside the in-database undo copies: a replace gone wrong can
+            # also be rolled back by an administrator with `python -m carto restore`.
+            backup.snapshot(conn, f"before replace of {ds.name}")
+        import_id, inserted, updated, deleted = _write(
+            conn, ds, rows, mode=mode, username=username, file_name=file_name, sha256=sha256, report=report, tell=tell
+        )
+    tell(1.0, "done")
+    return ImportResult(
+        import_id=import_id,
+        dataset=ds.name,
+        mode=mode,
+        rows_read=report.rows,
+        inserted=inserted,
+        updated=updated,
+        deleted=deleted,
+        skipped=report.rows - len(rows),
+        report=report,
+    )
+
+
+def _write(
+    conn: store.Connection,
+    ds: Dataset,
+    rows: pd.DataFrame,
+    *,
+    mode: str,
+    username: str,
+    file_name: str | None,
+    sha256: str | None,
+    report: Report,
+    tell: Progress,
+) -> tuple[int, int, int, int]:
+    """The transaction of :func:`commit`: return the import's id, rows inserted, updated, deleted."""
     updated = deleted = 0
     try:
         with store.transaction(conn) as cur:
@@ -248,65 +283,82 @@ def commit(
     except duckdb.ConstraintException as exc:
         msg = f"{ds.name}: the database refused the rows ({exc}); nothing stored"
         raise InputError(msg) from exc
-    tell(1.0, "done")
-    return ImportResult(
-        import_id=import_id,
-        dataset=ds.name,
-        mode=mode,
-        rows_read=report.rows,
-        inserted=inserted,
-        updated=updated,
-        deleted=deleted,
-        skipped=report.rows - len(rows),
-        report=report,
-    )
+    return import_id, inserted, updated, deleted
 
 
-def undoable_import(cur: store.Connection) -> dict[str, Any] | None:
-    """The newest committed import if it can be undone (its snapshot is kept), else None."""
+_IMPORT_FIELDS = ("id", "dataset", "file_name", "imported_at", "username")
+
+
+def last_import(cur: store.Connection) -> dict[str, Any] | None:
+    """The newest committed import (id, dataset, file_name, imported_at, username), or None."""
     row = cur.execute(
         "SELECT id, dataset, file_name, imported_at, username FROM imports WHERE status = 'committed' "
         "ORDER BY id DESC LIMIT 1"
     ).fetchone()
-    if row is None:
+    return None if row is None else dict(zip(_IMPORT_FIELDS, row, strict=True))
+
+
+def undoable_import(cur: store.Connection) -> dict[str, Any] | None:
+    """The newest committed import if it can be undone (its snapshot is kept), else None."""
+    last = last_import(cur)
+    if last is None:
         return None
-    has = cur.execute("SELECT count(*) FROM import_snapshots WHERE import_id = ?", [row[0]]).fetchone()
+    has = cur.execute("SELECT count(*) FROM import_snapshots WHERE import_id = ?", [last["id"]]).fetchone()
     if not has or has[0] == 0:
         return None
-    return dict(zip(("id", "dataset", "file_name", "imported_at", "username"), row, strict=True))
+    return last
 
 
-def undo_last_import(conn: store.Connection, user: auth.User) -> int:
-    """Restore the state before the newest committed import; return that import's id."""
-    username = _acting(user, "undo")
-    backup.snapshot(conn, "before undo")
-    with store.transaction(conn) as cur:
-        row = cur.execute(
-            "SELECT id, dataset, file_name FROM imports WHERE status = 'committed' ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            msg = "there is no import to undo"
-            raise InputError(msg)
-        import_id, name, file_name = row
-        snaps = cur.execute(
-            "SELECT dataset, snapshot_table FROM import_snapshots WHERE import_id = ?", [import_id]
-        ).fetchall()
-        if not snaps:
-            msg = (
-                f"import #{import_id} ({name}, {file_name}) cannot be undone: it kept no snapshot "
-                "(a sample load, or an import older than the kept snapshots)"
-            )
-            raise InputError(msg)
-        for snap_name, _table in snaps:
-            ds = DATASETS[snap_name]
-            table = _snapshot_table(import_id, snap_name)
-            cols = _stored_columns(ds)
-            cur.execute(f"DELETE FROM {ds.name}")
-            cur.execute(f"INSERT INTO {ds.name} ({cols}) SELECT {cols} FROM {table}")
-            cur.execute(f"DROP TABLE {table}")
-        cur.execute("DELETE FROM import_snapshots WHERE import_id = ?", [import_id])
-        cur.execute(
-            "UPDATE imports SET status = 'undone', undone_at = now()::TIMESTAMP, undone_by = ? WHERE id = ?",
-            [username, import_id],
+def _check_undoable(cur: store.Connection, import_id: int) -> list[str]:
+    """The datasets whose rows undoing ``import_id`` puts back, or why it cannot be undone."""
+    row = cur.execute("SELECT dataset, file_name, status, undone_by FROM imports WHERE id = ?", [import_id]).fetchone()
+    if row is None:
+        msg = f"there is no import #{import_id}; nothing was undone"
+        raise InputError(msg)
+    name, file_name, status, undone_by = row
+    if status == "undone":
+        msg = f"import #{import_id} was already undone by {undone_by}; nothing was undone"
+        raise InputError(msg)
+    last = last_import(cur)
+    if last is not None and last["id"] != import_id:
+        msg = (
+            f"import #{import_id} is no longer the last one: import #{last['id']} ({last['dataset']}, "
+            f"{last['file_name']}, by {last['username']}) came after it, so nothing was undone; "
+            "look at the list of imports again"
         )
-    return int(import_id)
+        raise InputError(msg)
+    snaps = cur.execute("SELECT dataset FROM import_snapshots WHERE import_id = ?", [import_id]).fetchall()
+    if not snaps:
+        msg = (
+            f"import #{import_id} ({name}, {file_name}) cannot be undone: it kept no snapshot "
+            "(a sample load, or an import older than the kept snapshots)"
+        )
+        raise InputError(msg)
+    return [r[0] for r in snaps]
+
+
+def undo_import(conn: store.Connection, import_id: int, user: auth.User) -> int:
+    """Restore the state before import ``import_id``, which must still be the newest committed one.
+
+    Refuses with :class:`InputError`, changing nothing (not even a snapshot), when another import
+    came after it, when it was already undone or kept no snapshot. Returns ``import_id``.
+    """
+    username = _acting(user, "undo")
+    import_id = int(import_id)
+    with store.WRITE_LOCK:
+        _check_undoable(conn.cursor(), import_id)
+        backup.snapshot(conn, "before undo")
+        with store.transaction(conn) as cur:
+            for snap_name in _check_undoable(cur, import_id):
+                ds = DATASETS[snap_name]
+                table = _snapshot_table(import_id, snap_name)
+                cols = _stored_columns(ds)
+                cur.execute(f"DELETE FROM {ds.name}")
+                cur.execute(f"INSERT INTO {ds.name} ({cols}) SELECT {cols} FROM {table}")
+                cur.execute(f"DROP TABLE {table}")
+            cur.execute("DELETE FROM import_snapshots WHERE import_id = ?", [import_id])
+            cur.execute(
+                "UPDATE imports SET status = 'undone', undone_at = now()::TIMESTAMP, undone_by = ? WHERE id = ?",
+                [username, import_id],
+            )
+    return import_id
