@@ -19,8 +19,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_streamlit(db: Path, *, extra_env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
-    """Start ``streamlit run app.py`` on a free port; return its URL once healthy."""
+def start_streamlit(
+    db: Path, *, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
+) -> tuple[str, subprocess.Popen]:
+    """Start ``streamlit run app.py`` on a free port; return its URL once healthy.
+
+    ``extra_args`` are more ``streamlit run`` options (e.g. ``["--server.allowedHosts", "*"]``).
+    """
     port = free_port()
     # A file, not a pipe: nobody reads the pipe, and a full pipe would block the server.
     log_path = db.with_suffix(".streamlit.log")
@@ -41,6 +46,7 @@ def start_streamlit(db: Path, *, extra_env: dict[str, str] | None = None) -> tup
                 "true",
                 "--browser.gatherUsageStats",
                 "false",
+                *(extra_args or []),
             ],
             cwd=PROJECT,
             env=env,

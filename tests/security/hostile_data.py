@@ -40,10 +40,10 @@ def hostile(i: int, plain: str) -> str:
 def frames() -> dict[str, pd.DataFrame]:
     """The tiny département with hostile names, as the frames the analyses take.
 
-    D1 and C1 carry markup, C2 and C3 template syntax; actors, places and the scheme the rest.
+    D1 and C1 carry an image whose error runs script, C2 and C3 template syntax; actors, places and the scheme the rest.
     """
     territories = summary_data.territories()
-    territories["name"] = [hostile(i, n) for i, n in zip((0, 8, 1, 2), territories["name"], strict=True)]
+    territories["name"] = [hostile(i, n) for i, n in zip((0, 0, 1, 2), territories["name"], strict=True)]
     actors = summary_data.actors()
     actors["name"] = [hostile(i + 3, n) for i, n in enumerate(actors["name"])]
     places = summary_data.places()
