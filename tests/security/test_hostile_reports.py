@@ -1,0 +1,60 @@
+"""The summary's PDF, HTML and CSV on hostile names: text in, the same text out, nothing live."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+
+import hostile_data
+import pytest
+from pypdf import PdfReader
+
+from carto import indicators, network, report
+
+
+@pytest.fixture(scope="module")
+def summary_and_table():
+    d = hostile_data.frames()
+    metrics = network.node_metrics(d["actors"], d["places"], d["relations"])
+    table = indicators.territory_indicators(
+        d["territories"], d["actors"], d["places"], d["relations"], d["schemes"], radius_km=1.0, metrics=metrics
+    )
+    summary = report.territory_summary(
+        "C1", table, d["actors"], d["places"], d["relations"], d["territories"], metrics, radius_km=1.0
+    )
+    return summary, table
+
+
+def test_html_report_escapes_every_name(summary_and_table):
+    summary, _ = summary_and_table
+    page = report.summary_html(summary, "fr", sources="<b>source</b> {{ 7*7 }}", on_date=dt.date(2026, 12, 1))
+    for live in ("<img src=x", "<svg onload", "<iframe", "</script><script>", "<b>source</b>"):
+        assert live not in page
+    assert "&lt;img src=x onerror=alert(parent.document.title)&gt; Ville-Haute" in page
+    assert "{{ 7*7 }}" in page  # the text itself, never its value
+    # the only script-capable tags are none at all: a report is a static document
+    assert re.findall(r"<(script|iframe|object|embed)\b", page) == []
+
+
+def test_pdf_report_prints_names_as_written(summary_and_table):
+    summary, _ = summary_and_table
+    pdf = report.summary_pdf(summary, "en", sources="{% if", on_date=dt.date(2026, 12, 1))
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    shown = " ".join(text.split())
+    # long names are shortened with "…" to fit the page; what is printed is the name as written
+    assert "<img src=x onerror=alert(parent.document.title)> V…" in shown
+    assert "[lien](javascript:alert(3)) :red[rouge] $x^2$ **gras** Cl…" in shown
+    assert "Sources: {% if" in shown
+    assert b"/JavaScript" not in pdf and b"/JS" not in pdf and b"/Launch" not in pdf
+
+
+def test_indicators_csv_neutralises_names_that_start_like_formulas(summary_and_table):
+    _, table = summary_and_table
+    table = table.copy()
+    table.loc[table.index[0], "name"] = '=HYPERLINK("http://evil.example","clic")'
+    rows = list(csv.reader(io.StringIO(report.indicators_csv(table, lang="en").decode("utf-8-sig"))))
+    names = [row[rows[0].index(next(h for h in rows[0] if h.lower() in ("name", "nom")))] for row in rows[1:]]
+    assert "'=HYPERLINK(\"http://evil.example\",\"clic\")" in names
+    assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
