@@ -151,7 +151,7 @@ class TextTooltip(PlainRender):
     """The tooltip of a GeoJSON layer: a table of feature properties under their labels.
 
     Cells are filled with ``textContent``: a property value is always shown as the text it is,
-    never parsed as HTML (folium's GeoJsonTooltip writes values into ``innerHTML``). The table
+    never parsed as HTML (folium's GeoJSON tooltip class writes values into ``innerHTML``). The table
     is returned as an element, which streamlit-folium reads back as text after a click.
     """
 
