@@ -19,7 +19,9 @@ from carto.model import DATASETS, IMPORT_MODES
 LIMITS = limits_from_env()
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+# Parsed files are kept briefly and few (each is bounded by CARTO_MAX_RESULT_MB): a rerun of the
+# page reuses its file, an abandoned upload does not hold memory for long.
+@st.cache_resource(max_entries=2, ttl=900, show_spinner=False)
 def _read(path: str, name: str, layer: str | None, encoding: str | None) -> RawTable:
     return pipeline.read(Path(path), original_name=name, layer=layer, encoding=encoding, limits=LIMITS)
 
