@@ -5,10 +5,15 @@ Fixtures are written here, in ``tmp_path``, with geopandas/pyogrio/zipfile/openp
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import hashlib
 import os
+import resource
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 import types
 import zipfile
@@ -22,7 +27,7 @@ import shapely
 from shapely.geometry import Point, Polygon
 
 from carto.errors import InputError
-from carto.ingest.read import RawTable, read_upload, run_in_child, save_upload
+from carto.ingest.read import RawTable, make_workdir, read_upload, run_in_child, save_upload, sweep_stale_workdirs
 from carto.ingest.safety import MB, Limits
 
 POINTS = gpd.GeoDataFrame(
@@ -483,6 +488,46 @@ def _echo(job: dict[str, object]) -> dict[str, object]:
     return {"echo": job["value"]}
 
 
+def _describe_process(job: dict[str, object]) -> dict[str, object]:
+    deathsig = ctypes.c_int()
+    ctypes.CDLL(None).prctl(2, ctypes.byref(deathsig), 0, 0, 0)  # PR_GET_PDEATHSIG
+    return {
+        "parent": os.getppid(),
+        "deathsig": deathsig.value,
+        "cpu": resource.getrlimit(resource.RLIMIT_CPU),
+        "fsize": resource.getrlimit(resource.RLIMIT_FSIZE),
+        "address_space": resource.getrlimit(resource.RLIMIT_AS)[0],
+        "files": sorted(str(path.resolve()) for path in Path("/proc/self/fd").iterdir() if path.exists()),
+        "cwd": os.getcwd(),
+        "main": getattr(sys.modules["__main__"], "__file__", None),
+    }
+
+
+def test_child_runs_with_limits_dies_with_its_parent_and_inherits_no_file(tmp_path: Path) -> None:
+    held = open(tmp_path / "carto.duckdb", "wb")  # noqa: SIM115 - stands for the database, open in the parent
+    try:
+        limits = Limits(timeout_s=7.5, max_result_bytes=3 * MB, memory_bytes=500 * MB)
+        seen = run_in_child(_describe_process, {}, limits=limits, workdir=tmp_path, shown="x")
+    finally:
+        held.close()
+    assert seen["parent"] == os.getpid()
+    assert seen["deathsig"] == signal.SIGKILL
+    assert seen["cpu"] == [9, 14]
+    assert seen["fsize"] == [4 * MB, 4 * MB]
+    assert 500 * MB < seen["address_space"] < 500 * MB + 4096 * MB  # start-up footprint + the limit
+    assert str(tmp_path / "carto.duckdb") not in seen["files"]
+    assert seen["cwd"] == str(tmp_path)
+    assert str(seen["main"]).endswith("carto/ingest/_reader_child.py")
+
+
+def test_child_target_must_be_importable(tmp_path: Path) -> None:
+    def local(job: dict[str, object]) -> dict[str, object]:
+        return {}
+
+    with pytest.raises(TypeError, match="module-level function"):
+        run_in_child(local, {}, limits=Limits(), workdir=tmp_path, shown="x")
+
+
 def test_child_does_not_rerun_the_main_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Under Streamlit the page being shown is __main__: the reader's child must not run it again.
     marker = tmp_path / "page-ran"
@@ -518,3 +563,45 @@ def test_frame_index_matches_features(tmp_path: Path) -> None:
     raw = _upload(tmp_path, "p.geojson", (tmp_path / "p.geojson").read_bytes())
     assert isinstance(raw.frame.index, pd.RangeIndex)
     assert raw.first_row == 1
+
+
+# --- work folders -----------------------------------------------------------------------------
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_work_folders_are_swept(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    now = time.time()
+    names = {
+        f"carto-read-{dead}-old": now - 3600,  # dead and old: swept
+        f"carto-read-{dead}-recent": now - 60,  # may belong to a process of another container: kept
+        f"carto-read-{os.getpid()}-mine": now - 3600,  # its process runs: kept
+        "carto-read-x-odd": now - 3600,
+        "read-1234": now - 3600,
+    }
+    for name, when in names.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "table.arrow").write_bytes(b"x")
+        os.utime(tmp_path / name, (when, when))
+    assert sweep_stale_workdirs(root=tmp_path, now=now) == [tmp_path / f"carto-read-{dead}-old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(set(names) - {f"carto-read-{dead}-old"})
+
+
+def test_reads_work_in_a_private_temp_folder_and_remove_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    work = make_workdir()
+    assert work.parent == temp
+    assert work.name.startswith(f"carto-read-{os.getpid()}-")
+    assert work.stat().st_mode & 0o777 == 0o700
+    work.rmdir()
+    raw = _upload(tmp_path, "a.csv", b"id\n1\n")
+    assert list(raw.frame["id"]) == ["1"]
+    assert list(temp.iterdir()) == []
+    assert all(p.name.startswith("upload-") for p in (tmp_path / "uploads").iterdir())

@@ -14,6 +14,9 @@ from carto.errors import InputError
 from carto.ingest.safety import (
     MB,
     Limits,
+    check_crs_text,
+    check_shapefile_codepage,
+    encoding_gdal_name,
     format_from_name,
     inspect_zip,
     limits_from_env,
@@ -33,7 +36,16 @@ SHAPEFILE = {"roads.shp": b"shp", "roads.shx": b"shx", "roads.dbf": b"dbf"}
 
 
 def test_limits_from_env_reads_units_and_defaults() -> None:
-    limits = limits_from_env({"CARTO_MAX_UPLOAD_MB": "5", "CARTO_READ_TIMEOUT_S": "2.5", "CARTO_MAX_FEATURES": "10"})
+    limits = limits_from_env(
+        {
+            "CARTO_MAX_UPLOAD_MB": "5",
+            "CARTO_READ_TIMEOUT_S": "2.5",
+            "CARTO_MAX_FEATURES": "10",
+            "CARTO_MAX_RESULT_MB": "20",
+        }
+    )
+    assert limits.max_result_bytes == 20 * MB
+    assert Limits().max_result_bytes == 500 * MB
     assert limits.max_bytes == 5 * MB
     assert limits.timeout_s == 2.5
     assert limits.max_features == 10
@@ -235,3 +247,106 @@ def test_zip_content_decides_shapefile_or_mapinfo(tmp_path: Path) -> None:
 def test_xlsx_needs_content_types(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a recognised XLSX"):
         sniff(_zip(tmp_path / "a.xlsx", {"xl/workbook.xml": b""}), "xlsx")
+
+
+# --- coordinate systems -----------------------------------------------------------------------
+
+WEB_MERCATOR_WKT1 = (
+    'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
+    'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],PROJECTION["Mercator_1SP"],UNIT["metre",1],'
+    'EXTENSION["PROJ4","+proj=merc +a=6378137 +b=6378137 +lon_0=0 +k=1 +units=m +nadgrids=@null +no_defs"]]'
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "EPSG:2154",
+        " epsg:4326 ",
+        "IGNF:LAMB93",
+        "urn:ogc:def:crs:EPSG::2154",
+        'PROJCS["RGF93 / Lambert-93",GEOGCS["RGF93",DATUM["RGF93",SPHEROID["GRS 1980",6378137,298.257222101]]]]',
+        WEB_MERCATOR_WKT1,  # +nadgrids=@null means "no grid"
+        '{"$schema": "https://proj.org/schemas/v0.7/projjson.schema.json", "type": "GeographicCRS", "name": "Café"}',
+    ],
+)
+def test_check_crs_text_accepts_codes_wkt_and_projjson(text: str) -> None:
+    assert check_crs_text(text, whose="the CRS", fix="fix it") == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("+proj=longlat +nadgrids=/dev/zero", "refers to a grid file ('nadgrids')"),
+        ('GEOGCRS["x",REMARK["+geoidgrids=egm96.gtx"]]', "refers to a grid file ('geoidgrids')"),
+        ('BOUNDCRS[ABRIDGEDTRANSFORMATION[PARAMETERFILE["f","ntf_r93.gsb"]]]', "refers to a grid file"),
+        ('{"parameters": [{"name": "Geoid model file", "value": "egm08.tif"}]}', "refers to a file ('file')"),
+        ("+init=epsg:4326", "refers to an init file ('init=')"),
+        ('GEOGCS["x",EXTENSION["PROJ4","+proj=longlat +nadgrids=@foo.gsb"]]', "refers to a grid file ('nadgrids')"),
+        ('GEOGCS["x",REMARK["/proc/self/environ"]]', "refers to a path or URL ('\"/proc/')"),
+        ('GEOGCS["x",REMARK["https://example.org/crs"]]', "refers to a path or URL ('://')"),
+        ('GEOGCS["x",REMARK["\\\\server\\share"]]', "refers to a path or URL ('\\\\')"),
+        ("+proj=longlat +datum=WGS84", "('+proj=longlat +datum=WGS84') is not an EPSG code, WKT or PROJJSON"),
+        ("2154", "('2154') is not an EPSG code, WKT or PROJJSON"),
+        ("{not json", "is not valid PROJJSON ('{not json')"),
+        ("   ", "is empty"),
+    ],
+)
+def test_check_crs_text_refuses_files_grids_and_other_forms(text: str, problem: str) -> None:
+    with pytest.raises(InputError) as caught:
+        check_crs_text(text, whose="the CRS of a.gpkg", fix="give EPSG:N")
+    assert str(caught.value).startswith(f"the CRS of a.gpkg {problem}")
+    assert str(caught.value).endswith("; give EPSG:N")
+
+
+# --- text encodings ---------------------------------------------------------------------------
+
+
+def test_encoding_gdal_name_accepts_only_the_allow_list() -> None:
+    assert encoding_gdal_name("latin-1") == "ISO-8859-1"
+    assert encoding_gdal_name("Windows-1252") == "CP1252"
+    assert encoding_gdal_name("utf8") == "UTF-8"
+    assert encoding_gdal_name("utf-7") is None
+    assert encoding_gdal_name("utf-16") is None
+    assert encoding_gdal_name("utf-16", text_file=True) == "UTF-16"
+    assert encoding_gdal_name("klingon") is None
+
+
+@pytest.mark.parametrize(
+    ("cpg", "expected"),
+    [
+        ("UTF-8", "UTF-8"),
+        ("utf8\r\n", "UTF-8"),
+        ("65001", "UTF-8"),
+        ("1252", "CP1252"),
+        ("ANSI 1252", "CP1252"),
+        ("OEM 850", "CP850"),
+        ("88591", "ISO-8859-1"),
+        ("28605", "ISO-8859-15"),
+        ("ISO-8859-15", "ISO-8859-15"),
+        ("", None),
+    ],
+)
+def test_shapefile_codepage_is_read_from_the_cpg(tmp_path: Path, cpg: str, expected: str | None) -> None:
+    (tmp_path / "lieux.shp").write_bytes(b"")
+    (tmp_path / "lieux.CPG").write_text(cpg)
+    assert check_shapefile_codepage(tmp_path / "lieux.shp", "lieux.zip") == expected
+
+
+def test_shapefile_without_cpg_has_no_codepage(tmp_path: Path) -> None:
+    (tmp_path / "lieux.shp").write_bytes(b"")
+    (tmp_path / "autre.cpg").write_text("UTF-7")
+    assert check_shapefile_codepage(tmp_path / "lieux.shp", "lieux.zip") is None
+
+
+@pytest.mark.parametrize("cpg", ["UTF-7", "bogus", "UTF-16", "EBCDIC", "cp037"])
+def test_shapefile_codepage_outside_the_allow_list_is_refused(tmp_path: Path, cpg: str) -> None:
+    (tmp_path / "lieux.shp").write_bytes(b"")
+    (tmp_path / "lieux.cpg").write_text(cpg)
+    with pytest.raises(
+        InputError,
+        match=rf"^lieux\.zip: lieux\.cpg names the text encoding '{cpg}', which is not accepted; write one of utf-8, "
+        r"cp1252 \(Windows\), latin-1 \(ISO-8859-1\) or iso8859-15 in it, or remove it and give the encoding "
+        r"with --encoding$",
+    ):
+        check_shapefile_codepage(tmp_path / "lieux.shp", "lieux.zip")
