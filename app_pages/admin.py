@@ -50,6 +50,7 @@ st.table(
 )
 
 st.subheader(ui.tr("admin.snapshots"))
+backup.start_scheduled_backups(ui.connection())  # once per process; nothing when not configured
 try:
     every = backup.backup_interval()
     st.caption(ui.tr("admin.backups_explain", folder=str(store.backup_dir(db_path)), keep=backup.keep_backups()))

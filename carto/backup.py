@@ -280,11 +280,17 @@ def start_scheduled_backups(
 ) -> threading.Thread | None:
     """Start, once per process and database, the thread taking the dashboard's scheduled backups.
 
-    ``every`` defaults to ``$CARTO_BACKUP_EVERY_H``; nothing starts when it is unset or for an
-    in-memory database. The thread checks every ``check_every_s`` seconds whether a backup is due,
-    so a restarted dashboard does not take one before the interval has passed since the last.
+    ``every`` defaults to ``$CARTO_BACKUP_EVERY_H``; nothing starts when it is unset or wrong (the
+    admin page says why) or for an in-memory database. The thread checks every ``check_every_s``
+    seconds whether a backup is due, so a restarted dashboard does not take one before the interval
+    has passed since the last. Errors are logged (``on_error``), and the next check tries again.
     """
-    every = every if every is not None else backup_interval()
+    if every is None:
+        try:
+            every = backup_interval()
+        except InputError as exc:
+            log.error("%s", exc)
+            return None
     db_path = store.database_file(conn)
     if every is None or db_path is None:
         return None

@@ -363,3 +363,12 @@ def test_no_scheduler_without_an_interval_or_a_file(conn, monkeypatch):
     monkeypatch.delenv("CARTO_BACKUP_EVERY_H", raising=False)
     assert backup.start_scheduled_backups(conn) is None
     assert backup.start_scheduled_backups(conn, timedelta(hours=1)) is None  # in memory: no file to copy
+
+
+def test_a_wrong_interval_starts_no_scheduler(sample_db, monkeypatch):
+    monkeypatch.setenv("CARTO_BACKUP_EVERY_H", "daily")
+    conn = store.connect(sample_db)
+    try:
+        assert backup.start_scheduled_backups(conn) is None
+    finally:
+        conn.close()
