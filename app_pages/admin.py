@@ -59,11 +59,12 @@ try:
     else:
         st.caption(ui.tr("admin.backup_schedule_on", hours=f"{every.total_seconds() / 3600:g}"))
 except CartoError as exc:
-    st.error(str(exc))
+    st.error(ui.md(exc))
 if st.button(ui.tr("admin.snapshot_now"), key="snapshot_now"):
     try:
         made = backup.backup(ui.connection(), None, user)
     except CartoError as exc:
+        ui.after_write_error(exc)
         st.error(ui.tr("admin.backup_failed", error=str(exc)))
     else:
         if made is not None:

@@ -21,6 +21,7 @@ def _undo(import_id: int, user: auth.User) -> None:
     try:
         st.session_state["undo_done"] = undo_import(ui.connection(), import_id, user)
     except CartoError as exc:
+        ui.after_write_error(exc)
         st.session_state["undo_refused"] = str(exc)
 
 

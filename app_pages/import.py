@@ -162,6 +162,7 @@ if st.button(ui.tr("import.commit"), type="primary", key="import_commit"):
         result = pipeline.commit_prepared(ui.connection(), prepared, choice, user=user, progress=_progress)
     except (ImportRefused, CartoError) as exc:
         bar.empty()
+        ui.after_write_error(exc)
         st.error(ui.tr("import.refused", error=exc))
     else:
         st.success(

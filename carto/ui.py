@@ -15,15 +15,27 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from carto import auth, i18n, model, sample, store
-from carto.errors import StaleVersion
+from carto import auth, backup, i18n, model, sample, store
+from carto.errors import DiskFull, StaleVersion
 
 LANG_KEY = "lang"
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _connection_to(path: str) -> store.Connection:
-    return store.connect(path)
+    conn = store.connect(path)
+    backup.start_scheduled_backups(conn)  # with $CARTO_BACKUP_EVERY_H set; once per process and file
+    return conn
+
+
+def after_write_error(exc: BaseException) -> None:
+    """After a refused write: a full disk that broke the connection gets a fresh one on the next run.
+
+    (DuckDB cannot write geometries again on a connection whose commit met a full disk.)
+    """
+    if isinstance(exc, DiskFull) and exc.reopen:
+        connection().close()
+        _connection_to.clear()
 
 
 def connection() -> store.Connection:
