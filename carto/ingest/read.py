@@ -656,6 +656,11 @@ _MOJIBAKE = re.compile(
 )
 
 
+def _excerpt(value: str, size: int = 60) -> str:
+    """A value quoted in a message: a file's text may be megabytes long."""
+    return value if len(value) <= size else value[: size - 1] + "…"
+
+
 def plan_text_repair(
     values: set[str], *, shown: str, explicit_encoding: str | None
 ) -> tuple[dict[str, str], str | None]:
@@ -669,7 +674,7 @@ def plan_text_repair(
         changed = {v: r for v, r in results.items() if r is not None and r != v}
         if not changed:
             continue
-        bad, good = min(changed.items())
+        bad, good = (_excerpt(v) for v in min(changed.items()))
         if explicit_encoding is not None:
             msg = (
                 f"{shown}: reading with --encoding {explicit_encoding} gives mis-decoded text "
@@ -680,7 +685,7 @@ def plan_text_repair(
         if unfixable:
             msg = (
                 f"{shown}: some text looks decoded with the wrong encoding (e.g. {bad!r} for {good!r}) "
-                f"while other text (e.g. {unfixable[0]!r}) does not, so it cannot be repaired safely; "
+                f"while other text (e.g. {_excerpt(unfixable[0])!r}) does not, so it cannot be repaired safely; "
                 "re-import naming the file's encoding with --encoding "
                 "(e.g. --encoding utf-8 or --encoding cp1252)"
             )
