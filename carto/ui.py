@@ -17,6 +17,7 @@ import streamlit as st
 
 from carto import auth, backup, i18n, model, sample, store
 from carto.errors import DiskFull, StaleVersion
+from carto.ingest.read import sweep_stale_workdirs
 
 LANG_KEY = "lang"
 
@@ -25,6 +26,7 @@ LANG_KEY = "lang"
 def _connection_to(path: str) -> store.Connection:
     conn = store.connect(path)
     backup.start_scheduled_backups(conn)  # with $CARTO_BACKUP_EVERY_H set; once per process and file
+    sweep_stale_workdirs()  # work folders of reads killed with an earlier server
     return conn
 
 

@@ -77,7 +77,7 @@ def test_roles_by_trusted_proxy_header(sample_db, tmp_path, browser):
         page = admin.new_page()
         page.goto(f"{url}/admin", wait_until="domcontentloaded")
         page.get_by_text("Connecté : dsi@ville.fr (administrateur)").wait_for(timeout=60_000)
-        page.get_by_text("Sauvegardes").wait_for(timeout=60_000)
+        page.get_by_text("Sauvegardes", exact=True).wait_for(timeout=60_000)
         admin.close()
     finally:
         stop(proc)

@@ -31,6 +31,7 @@ import shapely
 
 from carto.errors import InputError, ValidationError
 from carto.ingest.read import RawTable
+from carto.ingest.safety import check_crs_text
 from carto.model import CRS, Dataset
 from carto.model import dataset as get_dataset
 
@@ -410,9 +411,11 @@ def _crs_error(shown: str, xs: object, ys: object, what: str) -> InputError:
 
 
 def _check_crs(code: str) -> pyproj.CRS:
+    # The same rule as for a CRS read from a file: nothing that makes PROJ open a grid or a file.
+    text = check_crs_text(code, whose="the coordinate system", fix="give it as EPSG:N, e.g. EPSG:2154 for Lambert-93")
     try:
-        return pyproj.CRS.from_user_input(code)
-    except pyproj.exceptions.CRSError:
+        return pyproj.CRS.from_user_input(text)
+    except pyproj.exceptions.ProjError:  # CRSError included
         msg = f"unknown CRS {code!r}; give it as EPSG:N, e.g. EPSG:2154 for Lambert-93"
         raise InputError(msg) from None
 
