@@ -74,7 +74,7 @@ for col, figure, (label, value, text) in zip(
     st.columns(len(summary.figures)), summary.figures, report.headline_sentences(summary, lang), strict=True
 ):
     delta = report.delta_text(figure, lang)
-    col.metric(ui.md(label), value, delta=delta, delta_color="off", help=ui.md(text))
+    col.metric(label, value, delta=delta, delta_color="off", help=ui.md(text))
     col.caption(ui.md(text))
 
 left, right = st.columns([3, 2])

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from shown import as_shown
 from streamlit.testing.v1 import AppTest
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -95,8 +96,8 @@ def test_signed_out_user_sees_only_the_sign_in(app_env):
 
 def test_viewer_has_no_admin_page_registered(app_env):
     at = signed_in_app("citoyen@ville.fr").run()
-    # the e-mail is data, shown as escaped markdown (it reads "citoyen@ville.fr" on screen)
-    assert [c.value for c in at.sidebar.caption] == [r"Connecté : citoyen\@ville\.fr (lecteur)"]
+    # the e-mail is data, given to Streamlit as escaped markdown
+    assert [as_shown(c.value) for c in at.sidebar.caption] == ["Connecté : citoyen@ville.fr (lecteur)"]
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("app_pages/admin.py")
 
@@ -106,7 +107,7 @@ def test_admin_takes_a_snapshot_from_the_admin_page(app_env):
     at.switch_page("app_pages/admin.py").run()
     at.button(key="snapshot_now").click().run()
     assert not at.exception
-    assert at.success[0].value.startswith(r"Sauvegarde écrite : sample\-")
+    assert as_shown(at.success[0].value).startswith("Sauvegarde écrite : sample-")
 
 
 def test_local_mode_is_an_analyst_and_says_so(app_env):

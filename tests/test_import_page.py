@@ -17,6 +17,7 @@ import geopandas as gpd
 import pytest
 import shapely
 import streamlit as st
+from shown import as_shown
 from streamlit.testing.v1 import AppTest
 
 from carto import store
@@ -99,7 +100,7 @@ def test_errors_refuse_unless_skip_invalid(db: Path) -> None:
     assert problems["Problème"].tolist() == ["Champ obligatoire vide", "Valeur inconnue"]
     at.button(key="import_commit").click().run()
     # the message quotes the file's values, so it reaches Streamlit as escaped markdown
-    assert at.error[-1].value.startswith(r"Rien n'a été enregistré : actors\: 2 errors in 1 rows")
+    assert as_shown(at.error[-1].value).startswith("Rien n'a été enregistré : actors: 2 errors in 1 rows")
     assert _stored(db, "actors") == 0
     at.checkbox(key="import_skip_invalid").check().run()
     at.button(key="import_commit").click().run()
@@ -111,7 +112,7 @@ def test_crs_must_be_confirmed(db: Path) -> None:
     at = _page(db, "l93.csv", b"id,nom,type,x,y\nB1,Mission locale,mission_locale,355000,6690000\n").run()
     at.selectbox(key="import_dataset").set_value("actors").run()
     assert not at.exception, at.exception
-    assert r"EPSG\:2154" in at.warning[0].value
+    assert "EPSG:2154" in as_shown(at.warning[0].value)
     assert at.text_input(key="import_crs_text").value == "EPSG:2154"
     assert not at.metric  # nothing checked before the CRS is confirmed
     at.button(key="import_crs_confirm").click().run()

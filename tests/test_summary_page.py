@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 import summary_data
+from shown import as_shown
 from streamlit.testing.v1 import AppTest
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ def metrics(at: AppTest) -> dict[str, tuple[str, str | None]]:
 def test_default_is_the_departement(summary_page: AppTest) -> None:
     at = summary_page
     assert at.selectbox(key="summary_territory").value == "D1"
-    assert at.header[0].value == "Département Test (D1)"
+    assert as_shown(at.header[0].value) == "Département Test (D1)"  # a name: escaped markdown
     shown = metrics(at)
     # D1: 6 actors for 11,000 inhabitants = 5.45…; 5 relations inside; 0 of 5 cross; 1 isolated;
     # 300 of 2,000 inhabitants of places uncovered = 15 %. D1 has no sibling: no delta.
@@ -61,14 +62,14 @@ def test_default_is_the_departement(summary_page: AppTest) -> None:
         "Habitants en zone blanche": (f"15{NNBSP}%", None),
     }
     # Alone at its level, D1 is compared with its communes instead.
-    assert at.caption[-1].value.startswith("Département Test n'a pas de territoire voisin")
+    assert as_shown(at.caption[-1].value).startswith("Département Test n'a pas de territoire voisin")
     assert list(at.dataframe[0].value.iloc[:, 0]) == ["C2", "C3", "C1"]
 
 
 def test_pick_a_commune(summary_page: AppTest) -> None:
     at = summary_page.selectbox(key="summary_territory").select("C1").run()
     assert not at.exception
-    assert at.header[0].value == "Ville-Haute (C1)"
+    assert as_shown(at.header[0].value) == "Ville-Haute (C1)"
     shown = metrics(at)
     # C1 (see summary_data): 8.0 per 10,000 vs siblings' median 5.0; 3 inside vs 0; 25 % vs 100 %;
     # 1 isolated vs 0; 20 % uncovered vs median(20 %, 0 %) = 10 %.
@@ -79,10 +80,10 @@ def test_pick_a_commune(summary_page: AppTest) -> None:
         "Partenaires isolés": ("1", "+1 vs médiane des voisins"),
         "Habitants en zone blanche": (f"20{NNBSP}%", "+10 points vs médiane des voisins"),
     }
-    captions = [c.value for c in at.caption]
+    captions = [as_shown(c.value) for c in at.caption]
     explanation = "8,0 partenaires (services, associations, écoles…) pour 10 000 habitants"
     assert any(c.startswith(explanation) for c in captions)
-    markdown = "\n".join(m.value for m in at.markdown)
+    markdown = "\n".join(as_shown(m.value) for m in at.markdown)
     assert "Centre social Les Tilleuls (Centre social) — 3 liens" in markdown
     assert "Hameau des Prés — 300 habitants" in markdown
     assert "Club isolé (Association)" in markdown
