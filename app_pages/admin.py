@@ -7,8 +7,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from carto import backup, offline, store, ui
+from carto import store, ui
 from carto.errors import CartoError
+from carto.render import offline
+from carto.store import backup
 
 LAST_BACKUP = "admin_last_backup"  # path of the backup this session took, offered for download
 

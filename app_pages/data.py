@@ -7,10 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from carto import auth, export, store, ui
+from carto import auth, store, ui
 from carto.errors import CartoError
 from carto.ingest.commit import undo_import, undoable_import
 from carto.model import DATASETS
+from carto.render import export
 
 UNDO_SHOWN = "undo_shown_id"  # the import the confirmation box refers to
 

@@ -8,14 +8,15 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from carto import explorer, i18n, netview, offline, store, ui
-from carto import selection as sel
-from carto.filters import FORMAL_CHOICES, POSITIONS, Filters
+from carto import i18n, store, ui
+from carto.analysis import selection as sel
+from carto.analysis.filters import FORMAL_CHOICES, POSITIONS, Filters
 from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS, TERRITORY_LEVELS
+from carto.render import explorer, netview, offline
 
 _node_metrics: Callable[..., pd.DataFrame] | None
 try:  # centralities and communities from the analytics module; without it, degree only
-    from carto.network import node_metrics as _node_metrics
+    from carto.analysis.network import node_metrics as _node_metrics
 except ImportError:
     _node_metrics = None
 

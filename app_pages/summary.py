@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from carto import i18n, indicators, network, offline, report, store, ui
+from carto import i18n, store, ui
+from carto.analysis import indicators, network
+from carto.render import offline, report
 
 DATASETS = ("territories", "actors", "places", "relations", "schemes")
 

@@ -1,9 +1,9 @@
 """Network metrics and territory indicators on a synthetic tier: ``python -m bench.analytics --scale M``.
 
-Builds the tier with :func:`carto.synthetic.write_tier`, loads it with
-:func:`carto.sample.load_folder` into a temporary database, then times (cold, in one process):
-reading the datasets, :func:`carto.network.node_metrics` (igraph), :func:`carto.indicators.
-territory_indicators` and :func:`carto.indicators.with_comparisons`. Targets: M <= 5 s, L <= 60 s.
+Builds the tier with :func:`carto.ingest.synthetic.write_tier`, loads it with
+:func:`carto.ingest.sample.load_folder` into a temporary database, then times (cold, in one process):
+reading the datasets, :func:`carto.analysis.network.node_metrics` (igraph), :func:`carto.analysis.indicators.
+territory_indicators` and :func:`carto.analysis.indicators.with_comparisons`. Targets: M <= 5 s, L <= 60 s.
 
 Peer, measured in the same run on the same graph:
 
@@ -33,7 +33,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from carto import indicators, network, sample, store, synthetic
+from carto import store
+from carto.analysis import indicators, network
+from carto.ingest import sample, synthetic
 
 TARGETS = {"S": 5.0, "M": 5.0, "L": 60.0}
 PEER_SOURCES = {"S": 20, "M": 20, "L": 5}

@@ -1,7 +1,7 @@
 """Explorer payload and speed on a synthetic tier: ``python -m bench.explorer --scale M``.
 
-Builds the tier with :func:`carto.synthetic.write_tier`, loads it with
-:func:`carto.sample.load_folder` into a temporary database, then measures, in the same run,
+Builds the tier with :func:`carto.ingest.synthetic.write_tier`, loads it with
+:func:`carto.ingest.sample.load_folder` into a temporary database, then measures, in the same run,
 the explorer against a naive peer: one folium map holding every territory (all levels), every
 actor (a clustered CircleMarker with a popup each), every place and every relation (one
 GeoJSON of lines), with assets served locally as well.
@@ -47,9 +47,11 @@ import pandas as pd
 from folium.plugins import MarkerCluster
 
 from bench.serve import start_streamlit, stop
-from carto import explorer, layers, netview, offline, sample, store, synthetic
-from carto.filters import Filters
-from carto.selection import Selection
+from carto import store
+from carto.analysis.filters import Filters
+from carto.analysis.selection import Selection
+from carto.ingest import sample, synthetic
+from carto.render import explorer, layers, netview, offline
 
 PROJECT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

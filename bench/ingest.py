@@ -28,8 +28,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from carto import auth, store, synthetic
-from carto.ingest import pipeline
+from carto import auth, store
+from carto.ingest import pipeline, synthetic
 
 
 def _timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:

@@ -22,7 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.serve import start_streamlit, stop
-from carto import sample, store
+from carto import store
+from carto.ingest import sample
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -12,9 +12,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from carto import auth, backup, sample, store
+from carto import auth, store
 from carto.errors import CartoError, DatabaseInUse, InputError
+from carto.ingest import sample
 from carto.model import DATASETS, IMPORT_MODES
+from carto.store import backup
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -54,7 +56,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from carto import synthetic
+    from carto.ingest import synthetic
 
     written = synthetic.write_tier(Path(args.out), args.scale, seed=args.seed)
     print(f"tier {args.scale} written to {args.out}: " + ", ".join(f"{k}: {v}" for k, v in written.items()))
@@ -121,7 +123,7 @@ def _write_report(args: argparse.Namespace, report: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from carto import export
+    from carto.render import export
 
     conn = _open(args)
     print(export.export(conn.cursor(), args.dataset, args.format, Path(args.out)))
@@ -147,7 +149,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def cmd_indicators(args: argparse.Namespace) -> int:
-    from carto import indicators
+    from carto.analysis import indicators
 
     if args.radius_km <= 0:
         msg = f"--radius-km must be positive, not {args.radius_km}"
@@ -179,7 +181,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from carto import report
+    from carto.render import report
 
     out = Path(args.out)
     if out.suffix.lower() not in (".pdf", ".html"):

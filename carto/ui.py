@@ -15,9 +15,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from carto import auth, backup, i18n, model, sample, store
+from carto import auth, i18n, model, store
 from carto.errors import DiskFull, StaleVersion
+from carto.ingest import sample
 from carto.ingest.read import sweep_stale_workdirs
+from carto.store import backup
 
 LANG_KEY = "lang"
 

@@ -12,7 +12,8 @@ import pytest
 from shapely.geometry import Point, box
 
 from bench.serve import start_streamlit, stop
-from carto import sample, store
+from carto import store
+from carto.ingest import sample
 
 PROJECT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

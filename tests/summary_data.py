@@ -126,7 +126,7 @@ def schemes() -> pd.DataFrame:
 
 
 def write_folder(directory: Path) -> Path:
-    """The fixture as the files :func:`carto.sample.load_folder` reads."""
+    """The fixture as the files :func:`carto.ingest.sample.load_folder` reads."""
     directory.mkdir(parents=True, exist_ok=True)
     territories().to_file(directory / "territories.geojson", driver="GeoJSON")
     places().drop(columns=["territory_code"]).to_file(directory / "places.geojson", driver="GeoJSON")
@@ -142,7 +142,8 @@ def write_folder(directory: Path) -> Path:
 
 def write_database(folder: Path) -> Path:
     """A database file in ``folder`` holding the tiny département above."""
-    from carto import sample, store
+    from carto import store
+    from carto.ingest import sample
 
     db = folder / "tiny.duckdb"
     conn = store.connect(db)

@@ -99,7 +99,8 @@ def test_role_rules_file(tmp_path, monkeypatch):
 
 
 def test_viewer_cannot_replace_the_data_by_function_call(conn):
-    from carto import sample, store
+    from carto import store
+    from carto.ingest import sample
 
     with pytest.raises(PermissionDenied, match="may not import"):
         sample.load_folder(conn, sample.SAMPLE_DIR, user=VIEWER)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from carto import cli, store
-from carto.sample import SAMPLE_DIR
+from carto.ingest.sample import SAMPLE_DIR
 
 PROJECT = Path(__file__).resolve().parent.parent
 

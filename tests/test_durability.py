@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from carto import auth, backup, cli, sample, store, synthetic
+from carto import auth, cli, store
 from carto.errors import InputError, PermissionDenied
+from carto.ingest import sample, synthetic
+from carto.store import backup
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATASETS = ("territories", "places", "actors", "relations", "schemes")
@@ -25,7 +27,8 @@ DATASETS = ("territories", "places", "actors", "relations", "schemes")
 CHILD = """
 import sys
 from pathlib import Path
-from carto import sample, store
+from carto import store
+from carto.ingest import sample
 conn = store.connect(sys.argv[1])
 folders = [Path(sys.argv[2]), sample.SAMPLE_DIR]
 print("ready", flush=True)

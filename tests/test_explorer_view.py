@@ -10,9 +10,9 @@ import subprocess
 import pandas as pd
 import pytest
 
-from carto import explorer
-from carto.filters import Filters
-from carto.selection import Selection
+from carto.analysis.filters import Filters
+from carto.analysis.selection import Selection
+from carto.render import explorer
 
 
 @pytest.fixture

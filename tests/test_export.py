@@ -12,9 +12,10 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from carto import auth, export, store
+from carto import auth, store
 from carto.errors import InputError
 from carto.ingest import pipeline
+from carto.render import export
 
 
 def _fill(conn: store.Connection) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from carto.filters import Filters, active_on, apply_filters, descendants
+from carto.analysis.filters import Filters, active_on, apply_filters, descendants
 
 
 @pytest.fixture

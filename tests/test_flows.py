@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from carto import flows
+from carto.analysis import flows
 
 
 def test_node_territories_merges_actors_and_places():

@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from carto import indicators, network
+from carto.analysis import indicators, network
 
 NAN = float("nan")
 

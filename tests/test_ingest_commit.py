@@ -316,7 +316,7 @@ def test_undo_of_an_import_already_undone_or_unknown_is_refused(conn: store.Conn
 
 
 def test_a_refused_undo_takes_no_snapshot(tmp_path) -> None:
-    from carto import backup
+    from carto.store import backup
 
     conn = store.connect(tmp_path / "carto.duckdb")
     _import(conn, TERRITORIES, _territories())

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import Polygon
 
-from carto import layers, offline
 from carto.model import ACTOR_TYPES, SECTORS
+from carto.render import layers, offline
 
 POINTS = pd.DataFrame({"lon": [0.5, 0.6, 1.5, 1.2], "lat": [45.5, 45.4, 45.5, 45.8]}, index=["A1", "A2", "A3", "P1"])
 NODE_TERRITORY = pd.Series({"A1": "C1", "A2": "C1", "A3": "C2", "P1": "C2"})

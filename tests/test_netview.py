@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from carto import netview
+from carto.render import netview
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carto import network
+from carto.analysis import network
 from carto.errors import InputError
 
 

@@ -12,7 +12,7 @@ from folium import plugins
 from folium.elements import JSCSSMixin
 
 from carto.errors import CartoError
-from carto.offline import (
+from carto.render.offline import (
     CDN_TO_LOCAL,
     STATIC_DIR,
     STATIC_URL_PREFIX,

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import LineString, Point
 
-from carto import layers, rendering
+from carto.render import layers, plain
 
 
 def test_style_table_keeps_distinct_styles_in_first_seen_order():
-    styles, indices = rendering.style_table(
+    styles, indices = plain.style_table(
         [("#f00", 1, None), ("#00f", 2, "4 2"), ("#f00", 1, None), ("#00f", 3, "4 2")],
         ["color", "weight", "dashArray"],
     )
@@ -29,7 +29,7 @@ def test_style_table_keeps_distinct_styles_in_first_seen_order():
 def test_feature_collection_json_skips_missing_geometries_and_cannot_close_the_script():
     properties = pd.DataFrame({"name": ["</script><b>&", "Bêta", "gone"], "n": [1, 2, 3]})
     geometry = np.array([Point(1.5, 45.25), LineString([(0, 0), (1, 1)]), None], dtype=object)
-    text = rendering.feature_collection_json(properties, geometry)
+    text = plain.feature_collection_json(properties, geometry)
     assert "<" not in text and ">" not in text and "&" not in text
     assert "Bêta" in text  # UTF-8 kept, not \u00ea
     assert json.loads(text) == {
@@ -49,11 +49,11 @@ def test_feature_collection_json_skips_missing_geometries_and_cannot_close_the_s
     }
 
 
-def _styled_layer(names: list[str]) -> rendering.StyledGeoJson:
+def _styled_layer(names: list[str]) -> plain.StyledGeoJson:
     properties = pd.DataFrame({"label": names, "style": [0, 1]})
     geometry = np.array([LineString([(0, 45), (1, 46)]), LineString([(2, 44), (3, 47)])], dtype=object)
     styles = [{"color": "#111111"}, {"color": "#222222"}]
-    return rendering.StyledGeoJson(properties, geometry, styles, hover={"weight": 3}, tooltip=[("label", "Nom")])
+    return plain.StyledGeoJson(properties, geometry, styles, hover={"weight": 3}, tooltip=[("label", "Nom")])
 
 
 def test_styled_geojson_styles_each_feature_from_the_table_and_knows_its_bounds():

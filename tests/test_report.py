@@ -18,9 +18,10 @@ import summary_data
 from PIL import Image
 from pypdf import PdfReader
 
-from carto import indicators, offline, report
+from carto.analysis import indicators
 from carto.errors import InputError
-from carto.rendering import StyledGeoJson
+from carto.render import offline, report
+from carto.render.plain import StyledGeoJson
 
 NNBSP = "\u202f"
 DAY = dt.date(2026, 11, 23)
@@ -406,7 +407,7 @@ def test_choropleth_is_offline() -> None:
 
 
 def test_named_gaps_agree_with_the_indicators() -> None:
-    # The summary names the places and actors that carto.indicators counts: same rule, same answer.
+    # The summary names the places and actors that carto.analysis.indicators counts: same rule, same answer.
     t, a, p, r, s = (
         summary_data.territories(),
         summary_data.actors(),

@@ -8,8 +8,8 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from carto.network import ego_nodes, ego_relations
-from carto.selection import (
+from carto.analysis.network import ego_nodes, ego_relations
+from carto.analysis.selection import (
     Clicked,
     Selection,
     clear,
@@ -115,7 +115,7 @@ def test_click_parsed_from_territory_tooltip():
 
 
 def test_click_on_a_territory_circle_selects_the_territory():
-    # The map counts actors per territory above carto.layers.POINT_THRESHOLD; its tooltip names the code.
+    # The map counts actors per territory above carto.render.layers.POINT_THRESHOLD; its tooltip names the code.
     returned = {"last_object_clicked_tooltip": "Interco [E1] · acteurs : 1 200, lieux habités : 31 — cliquez",
                 "last_object_clicked": {"lat": 45.0, "lng": 1.0}}
     assert clicked_object(returned, NODES, CODES) == Clicked("territory", "E1")

@@ -14,6 +14,7 @@ import pyogrio
 import pytest
 
 from carto.errors import InputError
+from carto.ingest.synthetic import FILES, TIERS, TierSize, generate_tier, write_tier
 from carto.model import (
     ACTOR_TYPES,
     DIMENSIONS,
@@ -24,7 +25,6 @@ from carto.model import (
     STAGES,
     TERRITORY_LEVELS,
 )
-from carto.synthetic import FILES, TIERS, TierSize, generate_tier, write_tier
 
 S_COUNTS = {"territories": 300, "places": 150, "actors": 1_500, "relations": 6_000, "schemes": 6}
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

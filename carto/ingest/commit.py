@@ -19,10 +19,11 @@ import duckdb
 import pandas as pd
 import shapely
 
-from carto import auth, backup, store
+from carto import auth, store
 from carto.errors import InputError, ValidationError
 from carto.ingest.validate import Report
 from carto.model import DATASETS, IMPORT_MODES, Dataset
+from carto.store import backup
 
 SNAPSHOTS_KEPT = 5
 
@@ -197,7 +198,7 @@ def commit(
     replaces the rows whose key is stored and inserts the others. Refuses with
     :class:`ImportRefused` when the report has errors, unless ``skip_invalid``. ``user`` must hold
     a role that allows importing; a replace first snapshots the database file
-    (:func:`carto.backup.snapshot`).
+    (:func:`carto.store.backup.snapshot`).
     """
     ds = _dataset(dataset)
     username = _acting(user, "import")

@@ -20,13 +20,14 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from carto import i18n, offline
+from carto import i18n
 from carto.ingest import mapping
 from carto.ingest.read import RawTable, save_upload
 from carto.ingest.safety import Limits
 from carto.ingest.validate import Report
 from carto.model import Dataset
-from carto.rendering import STYLE_PROPERTY, StyledGeoJson
+from carto.render import offline
+from carto.render.plain import STYLE_PROPERTY, StyledGeoJson
 
 UPLOAD_KEY = "import_upload"
 # Session keys that belong to one file: mapping selectboxes, layer, confirmed CRS.
@@ -115,7 +116,7 @@ def preview_map(frame: gpd.GeoDataFrame, *, tiles: str, features: int = PREVIEW_
     """A small offline map of the first ``features`` mapped geometries, zoomed on them.
 
     The file is untrusted: its values and column names reach the map as text only
-    (:class:`carto.rendering.StyledGeoJson`), never through a template or into HTML.
+    (:class:`carto.render.plain.StyledGeoJson`), never through a template or into HTML.
     """
     shown = frame[frame.geometry.notna() & ~frame.geometry.is_empty].head(features)
     shown = shown[shown.geometry.is_valid]

@@ -1,7 +1,7 @@
 """Every map the app draws, on hostile names: no template evaluated, nothing live, only plain elements.
 
 The rule has two halves. Data never reaches a Jinja template: every element that renders text
-of ours or of the data is a :class:`carto.rendering.PlainRender`, and the others are folium's
+of ours or of the data is a :class:`carto.render.plain.PlainRender`, and the others are folium's
 structural pieces, which carry no data (checked on the whole element tree of each map, so a new
 layer that forgets the rule fails here). Data never reaches HTML unescaped: in the rendered page
 the names appear only inside script-safe JSON (``\\u003c``), read by code that writes text.
@@ -17,10 +17,11 @@ from branca.element import Element, Figure, MacroElement
 from folium.map import FitBounds, LayerControl
 from shapely.geometry import Point
 
-from carto import explorer, indicators, network, rendering, report
-from carto.filters import Filters
+from carto.analysis import indicators, network
+from carto.analysis.filters import Filters
+from carto.analysis.selection import Selection
 from carto.ingest import flow
-from carto.selection import Selection
+from carto.render import explorer, plain, report
 
 # Folium pieces that hold no text from the data: the map, its tiles, groups, bounds, icon path.
 STRUCTURAL = (folium.Map, folium.TileLayer, folium.FeatureGroup, LayerControl, FitBounds, Figure)
@@ -77,7 +78,7 @@ def test_every_element_of_every_map_renders_without_templating_the_data(name):
         templated = [
             type(e).__name__
             for e in elements(m)
-            if isinstance(e, MacroElement) and not isinstance(e, (rendering.PlainRender, *STRUCTURAL))
+            if isinstance(e, MacroElement) and not isinstance(e, (plain.PlainRender, *STRUCTURAL))
         ]
         assert templated == []
 
@@ -94,8 +95,8 @@ def test_hostile_names_reach_the_rendered_map_as_inert_text(name):
 
 
 def test_a_data_layer_refuses_folium_tooltips_and_popups():
-    frame = pd.DataFrame({"name": ["a"], rendering.STYLE_PROPERTY: [0]})
+    frame = pd.DataFrame({"name": ["a"], plain.STYLE_PROPERTY: [0]})
     geometry = pd.Series([Point(0, 0)]).to_numpy()
     for unsafe in ("popup", "marker"):
         with pytest.raises(TypeError, match="data reaches the map as text only"):
-            rendering.StyledGeoJson(frame, geometry, [{}], **{unsafe: object()})
+            plain.StyledGeoJson(frame, geometry, [{}], **{unsafe: object()})

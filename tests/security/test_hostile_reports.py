@@ -11,7 +11,8 @@ import hostile_data
 import pytest
 from pypdf import PdfReader
 
-from carto import indicators, network, report
+from carto.analysis import indicators, network
+from carto.render import report
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,9 @@ import pyogrio
 import pytest
 import shapely
 
-from carto import auth, export, store
+from carto import auth, store
 from carto.ingest import pipeline
+from carto.render import export
 
 ANALYST = auth.User("test", "analyst", "local")
 

@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from carto import auth, backup, store
+from carto import auth, store
 from carto.errors import DiskFull, StoreError
 from carto.ingest.commit import commit, undo_import
 from carto.ingest.validate import validate
 from carto.model import ACTORS, TERRITORIES, Dataset
+from carto.store import backup
 
 ANALYST = auth.User("ana", "analyst", "local")
 ADMIN = auth.User("dsi", "admin", "oidc")

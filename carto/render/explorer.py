@@ -19,11 +19,13 @@ import geopandas as gpd
 import pandas as pd
 import plotly.graph_objects as go
 
-from carto import flows, i18n, layers, netview, offline
-from carto.filters import Filtered, Filters, apply_filters
+from carto import i18n
+from carto.analysis import flows
+from carto.analysis.filters import Filtered, Filters, apply_filters
+from carto.analysis.network import ego_nodes, ego_relations
+from carto.analysis.selection import Selection
 from carto.model import ACTOR_TYPES
-from carto.network import ego_nodes, ego_relations
-from carto.selection import Selection
+from carto.render import layers, netview, offline
 
 MetricsFn = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame], pd.DataFrame]
 

@@ -35,7 +35,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from carto import flows
+from carto.analysis import flows
 from carto.errors import InputError
 
 ENGINES = ("igraph", "networkx")
@@ -399,7 +399,7 @@ def territory_graph(
     territories: pd.DataFrame | None = None,
     level: str | None = None,
 ) -> pd.DataFrame:
-    """Relations aggregated between territories (see :func:`carto.flows.aggregate_flows`).
+    """Relations aggregated between territories (see :func:`carto.analysis.flows.aggregate_flows`).
 
     With ``territories`` and ``level``, each node is first lifted to its ancestor at that level
     (e.g. flows between EPCIs). Columns: ``source_code``, ``target_code``, ``relations``,

@@ -26,7 +26,7 @@ from branca.element import CssLink, Element, JavascriptLink
 from folium.template import Template
 
 from carto.errors import CartoError
-from carto.rendering import PlainRender
+from carto.render.plain import PlainRender
 
 __all__ = [
     "CDN_TO_LOCAL",
@@ -43,7 +43,7 @@ __all__ = [
 STATIC_URL_PREFIX = "/app/static"
 """URL path under which Streamlit serves the repository's ``static/`` folder."""
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 """The folder Streamlit serves; vendored assets live in its ``vendor/`` subfolder."""
 
 # Exact CDN URL -> path relative to static/. Exact keys (versions included) on purpose: a folium
@@ -154,7 +154,7 @@ def _localize_url(url: str, prefix: str, owner: str) -> str:
         msg = (
             f"{owner} loads {url!r}, which has no local copy, so the map would reach the "
             "internet. Vendor the file under static/vendor/ and add it to "
-            "carto.offline.CDN_TO_LOCAL, or do not use this element."
+            "carto.render.offline.CDN_TO_LOCAL, or do not use this element."
         )
         raise CartoError(msg)
     return f"{prefix}/{local}"

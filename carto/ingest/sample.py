@@ -15,9 +15,10 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from carto import auth, backup, store
+from carto import auth, store
 from carto.errors import InputError
 from carto.model import CRS, LOAD_ORDER
+from carto.store import backup
 
 SAMPLE_DIR = store.PROJECT_DIR / "data" / "sample"
 

@@ -25,9 +25,11 @@ from branca.element import Template
 from folium.plugins import FastMarkerCluster
 from folium.template import Template as FoliumTemplate
 
-from carto import flows, i18n, offline
+from carto import i18n
+from carto.analysis import flows
 from carto.model import ACTOR_TYPES, RELATION_KINDS, SECTORS
-from carto.rendering import STYLE_PROPERTY, PlainRender, StyledGeoJson, script_json, script_safe, style_table
+from carto.render import offline
+from carto.render.plain import STYLE_PROPERTY, PlainRender, StyledGeoJson, script_json, script_safe, style_table
 
 PRECISION = 5  # decimals of a degree kept in the browser: ~1 m
 RELATION_THRESHOLD = 3000
@@ -130,7 +132,7 @@ def territories_layer(
     of its value. ``tolerance`` (degrees) simplifies the outlines; ``selected`` is outlined.
     """
     codes = territories["code"].astype(str).to_numpy()
-    # "name [code]": the bracketed code tells a map click which territory it hit (carto.selection).
+    # "name [code]": the bracketed code tells a map click which territory it hit (carto.analysis.selection).
     frame = pd.DataFrame(
         {
             "label": [f"{n} [{c}]" for n, c in zip(territories["name"].astype(str).to_numpy(), codes, strict=True)],
@@ -523,7 +525,7 @@ def relations_for_map(
     Flows use the finest level in ``levels`` present in ``territories`` that yields at most
     ``threshold`` pairs (else the coarsest tried). Each flow is a line between the two
     territories' representative points, ``relations`` = count, one count column per kind.
-    ``ancestors`` may hold :func:`carto.flows.ancestors_at` per level and ``anchors`` the
+    ``ancestors`` may hold :func:`carto.analysis.flows.ancestors_at` per level and ``anchors`` the
     territories' points (:func:`territory_anchors`), ``node_at_level`` each node's territory at
     each level, all computed once per data.
     """

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from carto import i18n, layers
+from carto import i18n
 from carto.model import RELATION_KINDS
+from carto.render import layers
 
 
 def plotly_text(text: str) -> str:
@@ -32,7 +33,7 @@ LAYOUTS = ("force", "geo")
 COLOUR_BY = ("type", "community")
 SIZE_BY = ("degree", "weighted_degree", "betweenness", "closeness", "pagerank")
 
-# Same colours as the map (carto.layers); dashes in plotly's names.
+# Same colours as the map (carto.render.layers); dashes in plotly's names.
 KIND_COLOURS = {
     "partnership": "#1f4e9c",
     "network": "#2a9d8f",

@@ -14,7 +14,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from carto import flows, network, store
+from carto import store
+from carto.analysis import flows, network
 from carto.model import DIMENSIONS, RELATION_KINDS
 from carto.store import Connection
 
@@ -154,7 +155,7 @@ def territory_indicators(
       touching them: the *zones blanches*; ``uncovered_population`` their population;
       ``uncovered_population_share`` = that / population of all places inside (NaN when 0).
 
-    ``metrics`` (from :func:`carto.network.node_metrics`) is computed when not given; ``on_date``
+    ``metrics`` (from :func:`carto.analysis.network.node_metrics`) is computed when not given; ``on_date``
     keeps the relations active that day (for the relation figures and the metrics computed here).
     """
     relations = network.active_on(relations, on_date)

@@ -28,7 +28,7 @@ import shapely
 from carto.errors import DatabaseInUse, DiskFull, StaleVersion, StoreError
 from carto.model import CRS, DATASETS, Dataset, dataset
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_DB = PROJECT_DIR / "data" / "carto.duckdb"
 
 Connection = duckdb.DuckDBPyConnection

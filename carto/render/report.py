@@ -29,22 +29,23 @@ from fpdf.enums import MethodReturnValue, XPos, YPos
 from PIL import Image, ImageDraw
 from shapely.geometry.base import BaseGeometry
 
-from carto import i18n, layers, offline
-from carto.errors import InputError
-from carto.flows import ancestors_at
-from carto.indicators import (
+from carto import i18n
+from carto.analysis.flows import ancestors_at
+from carto.analysis.indicators import (
     HEADLINES,
     METRIC_CRS,
     relations_per_year,
     territory_indicators,
     with_comparisons,
 )
+from carto.analysis.network import node_metrics
+from carto.errors import InputError
+from carto.ingest.sample import SAMPLE_DIR
 from carto.model import TERRITORY_LEVELS
-from carto.network import node_metrics
-from carto.rendering import STYLE_PROPERTY, StyledGeoJson, style_table
-from carto.sample import SAMPLE_DIR
+from carto.render import layers, offline
+from carto.render.plain import STYLE_PROPERTY, StyledGeoJson, style_table
 
-FONTS_DIR = Path(__file__).parent / "fonts"
+FONTS_DIR = Path(__file__).resolve().parents[1] / "fonts"
 NARROW_NBSP = "\u202f"
 MISSING = "—"
 SAMPLE_NAME = SAMPLE_DIR.name
@@ -192,8 +193,8 @@ def uncovered_place_ids(
 ) -> list[str]:
     """Ids of ``places`` with no actor within ``radius_km`` and no relation touching them.
 
-    The same rule as ``uncovered_places`` in :func:`carto.indicators.territory_indicators`
-    (distances in :data:`carto.indicators.METRIC_CRS`), here to name the places, not count them.
+    The same rule as ``uncovered_places`` in :func:`carto.analysis.indicators.territory_indicators`
+    (distances in :data:`carto.analysis.indicators.METRIC_CRS`), here to name the places, not count them.
     """
     if not isinstance(places, gpd.GeoDataFrame) or places.empty:
         return []
@@ -228,8 +229,8 @@ def territory_summary(
     A territory alone at its level under its parent has no sibling: its figures get no
     siblings' median. Relations per year stop at ``today``'s year (default: today).
 
-    ``indicators`` comes from :func:`carto.indicators.territory_indicators` (comparison columns
-    are added when missing), ``metrics`` from :func:`carto.network.node_metrics`.
+    ``indicators`` comes from :func:`carto.analysis.indicators.territory_indicators` (comparison columns
+    are added when missing), ``metrics`` from :func:`carto.analysis.network.node_metrics`.
     """
     if code not in indicators.index:
         msg = f"no territory with code {code!r}; check the code (e.g. the INSEE code of a commune)"
