@@ -8,7 +8,6 @@ load time so that parts can add keys without touching each other's files. Keys a
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from pathlib import Path
 
@@ -43,22 +42,6 @@ def t(key: str, lang: str, /, **values: object) -> str:
     if text is None:
         text = catalog("en").get(key, key)
     return text.format(**values) if values else text
-
-
-# Every ASCII punctuation character: each may start markdown (links, images, emphasis, HTML,
-# Streamlit's ``:red[...]`` and ``:material/...:`` directives, ``$`` maths), and each can be
-# backslash-escaped in CommonMark, which then shows it as itself.
-_MARKDOWN_ACTIVE = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-def markdown_text(value: object) -> str:
-    """``value`` written so that markdown shows it literally, on one line.
-
-    For any text from data (a name, a code, a file's column) that goes into a Streamlit element
-    which renders markdown (``st.markdown``, captions, headers, alerts, labels): a name such as
-    ``![x](http://...)`` is then shown as those characters and never fetches anything.
-    """
-    return _MARKDOWN_ACTIVE.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def label(value: str | None, lang: str) -> str:

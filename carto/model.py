@@ -9,9 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import pandas as pd
+
 CRS = "EPSG:4326"
 
 TERRITORY_LEVELS = ("region", "departement", "epci", "commune", "qpv", "custom")
+# Levels that nest, finest first: where relations are counted between territories at scale.
+AGGREGATION_LEVELS = ("commune", "epci", "departement", "region")
+
+# Metropolitan France and Corsica, with a margin (lon_min, lat_min, lon_max, lat_max): where the
+# maps open when there is nothing to fit, and where a point whose lon/lat look swapped should fall.
+METROPOLITAN_FRANCE = (-5.8, 41.2, 10.0, 51.3)
+
+# Ids and codes as they may appear in a URL (explorer filters and selection).
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 ACTOR_TYPES = (
     "ccas",
@@ -194,3 +205,10 @@ def shared_node_ids(actor_ids: Iterable[object], place_ids: Iterable[object]) ->
     without the clashing places, and the pages say which ids to fix.
     """
     return sorted({str(i) for i in actor_ids} & {str(i) for i in place_ids})
+
+
+def relation_weights(relations: pd.DataFrame) -> pd.Series:
+    """Each relation's weight as a float: missing or unreadable weights count 1 (one plain link)."""
+    if "weight" not in relations:
+        return pd.Series(1.0, index=relations.index)
+    return pd.to_numeric(relations["weight"], errors="coerce").fillna(1.0).astype(float)

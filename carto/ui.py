@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from carto import auth, i18n, model, store
+from carto import auth, i18n, model, store, text
 from carto.errors import DiskFull, StaleVersion
 from carto.ingest import sample
 from carto.ingest.read import sweep_stale_workdirs
@@ -64,14 +64,14 @@ def tr(key: str, **values: object) -> str:
     """Translate ``key`` in the current language, for a Streamlit element (which renders markdown).
 
     The ``values`` filled in are shown as text: a name or an error message quoting a file can
-    never add a link, an image or a heading (:func:`carto.i18n.markdown_text`).
+    never add a link, an image or a heading (:func:`carto.text.markdown_text`).
     """
-    return i18n.t(key, language(), **{name: i18n.markdown_text(v) for name, v in values.items()})
+    return i18n.t(key, language(), **{name: text.markdown_text(v) for name, v in values.items()})
 
 
 def md(value: object) -> str:
     """Data text (a name, a sentence naming partners) for an element that renders markdown."""
-    return i18n.markdown_text(value)
+    return text.markdown_text(value)
 
 
 def language_switch() -> None:

@@ -13,8 +13,9 @@ import pytest
 import shapely
 
 from carto import store
-from carto.ingest.validate import neutralise_formulas, validate
+from carto.ingest.validate import validate
 from carto.model import ACTORS, PLACES, RELATIONS, SCHEMES, TERRITORIES
+from carto.text import neutralise_formulas
 
 
 @pytest.fixture(scope="module")

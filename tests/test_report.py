@@ -22,6 +22,7 @@ from carto.analysis import indicators
 from carto.errors import InputError
 from carto.render import offline, report
 from carto.render.plain import StyledGeoJson
+from carto.text import neutralise_cell
 
 NNBSP = "\u202f"
 DAY = dt.date(2026, 11, 23)
@@ -358,8 +359,8 @@ def test_csv_neutralises_formulas_but_keeps_numbers() -> None:
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_neutralise_every_formula_start(start: str) -> None:
-    assert report.neutralise(f"{start}1+1") == f"'{start}1+1"
-    assert report.neutralise(f"a{start}") == f"a{start}"
+    assert neutralise_cell(f"{start}1+1") == f"'{start}1+1"
+    assert neutralise_cell(f"a{start}") == f"a{start}"
 
 
 # --- page helpers ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS, TERRITORY_LEVELS
+from carto.model import ACTOR_TYPES, DIMENSIONS, ID_PATTERN, RELATION_KINDS, SECTORS, TERRITORY_LEVELS
 
 FORMAL_CHOICES = ("all", "yes", "no")
 
@@ -23,7 +23,7 @@ INSIDE, ENTERING, LEAVING, CROSSING = "inside", "entering", "leaving", "crossing
 POSITIONS = (INSIDE, ENTERING, LEAVING, CROSSING)
 
 # Identifiers that may come from a URL: codes and ids as the datasets use them, nothing else.
-_IDENT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_IDENT = re.compile(ID_PATTERN)
 _MAX_LIST = 200
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from carto.model import RELATION_KINDS
+from carto.model import RELATION_KINDS, relation_weights
 
 
 def node_territories(actors: pd.DataFrame, places: pd.DataFrame) -> pd.Series:
@@ -94,9 +94,7 @@ def aggregate_flows(relations: pd.DataFrame, node_territory: pd.Series) -> pd.Da
     swap = ~directed & (source > target)  # positions follow the codes' order
     first, second = np.where(swap, target, source)[known], np.where(swap, source, target)[known]
     weight = (
-        pd.to_numeric(relations["weight"], errors="coerce").fillna(1.0).to_numpy(dtype=float)[known]
-        if "weight" in relations
-        else np.ones(int(known.sum()))
+        relation_weights(relations).to_numpy(dtype=float)[known]
     )
     kind = pd.Categorical(relations["kind"].to_numpy(dtype=object)[known], categories=list(RELATION_KINDS)).codes
     pairs, row = np.unique(first.astype(np.int64) * max(len(codes), 1) + second, return_inverse=True)

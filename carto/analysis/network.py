@@ -37,6 +37,7 @@ import pandas as pd
 
 from carto.analysis import flows
 from carto.errors import InputError
+from carto.model import relation_weights
 
 ENGINES = ("igraph", "networkx")
 METRIC_COLUMNS = (
@@ -77,12 +78,6 @@ def active_on(relations: pd.DataFrame, on_date: date | None) -> pd.DataFrame:
     return relations[keep.to_numpy()]
 
 
-def _weights(relations: pd.DataFrame) -> pd.Series:
-    if "weight" not in relations:
-        return pd.Series(1.0, index=relations.index)
-    return pd.to_numeric(relations["weight"], errors="coerce").fillna(1.0).astype(float)
-
-
 def _directed(relations: pd.DataFrame) -> pd.Series:
     if "directed" not in relations:
         return pd.Series(False, index=relations.index)
@@ -102,7 +97,8 @@ def _known_relations(relations: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
         )
     s = pd.Categorical(relations["source"].astype(str), categories=index).codes.astype("int64")
     t = pd.Categorical(relations["target"].astype(str), categories=index).codes.astype("int64")
-    out = pd.DataFrame({"s": s, "t": t, "w": _weights(relations).to_numpy(), "d": _directed(relations).to_numpy()})
+    weights, directed = relation_weights(relations).to_numpy(), _directed(relations).to_numpy()
+    out = pd.DataFrame({"s": s, "t": t, "w": weights, "d": directed})
     return out[(out["s"] >= 0) & (out["t"] >= 0)].reset_index(drop=True)
 
 
@@ -141,7 +137,7 @@ def build_graph(
     rels = active_on(relations, on_date)
     if rels.empty:
         return graph
-    weights = _weights(rels).to_numpy()
+    weights = relation_weights(rels).to_numpy()
     directed = _directed(rels).to_numpy()
     for i, row in enumerate(rels.to_dict("records")):
         source, target = str(row["source"]), str(row["target"])

@@ -17,8 +17,10 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from carto.model import ID_PATTERN
+
 RADIUS_MIN, RADIUS_MAX = 1, 3
-_IDENT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_IDENT = re.compile(ID_PATTERN)
 # Map tooltips name what they show with its id in brackets: "Centre social Les Tilleuls [A000123]",
 # "Montluçon [03185]".
 _TOOLTIP_ID = re.compile(r"\[([^\[\]]+)\]")

@@ -32,7 +32,7 @@ import shapely
 from carto.errors import InputError, ValidationError
 from carto.ingest.read import RawTable
 from carto.ingest.safety import check_crs_text
-from carto.model import CRS, Dataset
+from carto.model import CRS, METROPOLITAN_FRANCE, Dataset
 from carto.model import dataset as get_dataset
 
 COORDINATE_FIELDS = ("lon", "lat", "x", "y")
@@ -340,8 +340,6 @@ def parse_map_args(args: list[str], dataset: str) -> dict[str, str]:
 
 # --- CRS --------------------------------------------------------------------------------------
 
-# Metropolitan France and Corsica with a margin, in degrees.
-FRANCE_BOUNDS = (-6.0, 41.0, 10.0, 51.5)
 
 # Candidates in order of preference when several fit: the official Lambert-93 first.
 _CANDIDATE_CRS = (
@@ -370,7 +368,7 @@ def guess_crs(xs: object, ys: object) -> list[str]:
     x, y = _sample(x[keep]), _sample(y[keep])
     if len(x) == 0:
         return []
-    west, south, east, north = FRANCE_BOUNDS
+    west, south, east, north = METROPOLITAN_FRANCE
     found = []
     for code in _CANDIDATE_CRS:
         if code == "EPSG:4326":
@@ -394,7 +392,7 @@ def detect_swapped_lonlat(lon: object, lat: object) -> bool:
     if not keep.any():
         return False
     x, y = x[keep], y[keep]
-    west, south, east, north = FRANCE_BOUNDS
+    west, south, east, north = METROPOLITAN_FRANCE
     swapped = (x >= south) & (x <= north) & (y >= west) & (y <= east)
     normal = (x >= west) & (x <= east) & (y >= south) & (y <= north)
     return bool(swapped.mean() >= 0.9 and normal.mean() < 0.5)

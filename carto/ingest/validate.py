@@ -27,7 +27,8 @@ import pandas as pd
 import shapely
 
 from carto import i18n
-from carto.model import CRS, Dataset
+from carto.model import CRS, METROPOLITAN_FRANCE, Dataset
+from carto.text import FORMULA_STARTS, neutralise_formulas
 
 ERROR = "error"
 WARNING = "warning"
@@ -47,7 +48,7 @@ FALSE_WORDS = frozenset({"false", "non", "0", "faux", "no", "0.0"})
 # France incl. overseas (lon_min, lat_min, lon_max, lat_max), with a small margin: outside all of
 # them a point is probably misplaced (swapped or wrong CRS), so it is a warning, not an error.
 FRANCE_EXTENTS: tuple[tuple[float, float, float, float], ...] = (
-    (-5.8, 41.2, 10.0, 51.3),  # metropolitan France and Corsica
+    METROPOLITAN_FRANCE,
     (-62.0, 15.7, -60.8, 16.7),  # Guadeloupe
     (-61.4, 14.3, -60.7, 15.0),  # Martinique
     (-54.8, 2.0, -51.4, 6.0),  # Guyane
@@ -163,31 +164,6 @@ class Report:
         if len(self.problems) > limit:
             lines.append(f"... and {len(self.problems) - limit} more problems")
         return "\n".join(lines)
-
-
-# --- formulas --------------------------------------------------------------------------------
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_cell(value: object) -> object:
-    """A leading ``'`` makes spreadsheets show a cell that would start a formula as text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Copy of ``frame`` where every text cell that a spreadsheet would run is neutralised."""
-    out = frame.copy()
-    for name in out.columns:
-        col = out[name]
-        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-            text = col.astype("object")
-            risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
-            if risky.any():
-                out[name] = text.where(~risky, "'" + text.where(risky, "").astype(str))
-    return out
 
 
 # --- value parsing ---------------------------------------------------------------------------

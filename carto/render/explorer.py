@@ -24,7 +24,7 @@ from carto.analysis import flows
 from carto.analysis.filters import Filtered, Filters, apply_filters
 from carto.analysis.network import ego_nodes, ego_relations
 from carto.analysis.selection import Selection
-from carto.model import ACTOR_TYPES
+from carto.model import ACTOR_TYPES, AGGREGATION_LEVELS, METROPOLITAN_FRANCE
 from carto.render import layers, netview, offline
 
 MetricsFn = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame], pd.DataFrame]
@@ -77,7 +77,7 @@ def prepare(
 ) -> Base:
     """Everything that does not depend on the filters, computed once per data version."""
     plain_territories, plain_places, plain_actors = (_plain_text(f) for f in (territories, places, actors))
-    levels = [lv for lv in layers.AGGREGATION_LEVELS if lv in set(plain_territories["level"])]
+    levels = [lv for lv in AGGREGATION_LEVELS if lv in set(plain_territories["level"])]
     nodes = netview.graph_nodes(plain_actors, plain_places)
     points = nodes[["lon", "lat"]]
     node_territory = flows.node_territories(plain_actors, plain_places)
@@ -120,7 +120,7 @@ def default_level(territories: pd.DataFrame, *, max_polygons: int = 1000) -> str
     What the map opens on: communes for a département, EPCIs for a region.
     """
     counts = territories["level"].value_counts()
-    present = [lv for lv in layers.AGGREGATION_LEVELS if lv in counts.index]
+    present = [lv for lv in AGGREGATION_LEVELS if lv in counts.index]
     for level in present:
         if counts[level] <= max_polygons:
             return level
@@ -176,7 +176,7 @@ def build_scene(
         metrics = metrics_fn(filtered.actors, filtered.places, filtered.relations).reindex(nodes.index)
     else:
         metrics = netview.degree_metrics(nodes, filtered.relations)
-    levels: tuple[str, ...] = layers.AGGREGATION_LEVELS
+    levels: tuple[str, ...] = AGGREGATION_LEVELS
     if filters.level in levels:
         levels = levels[levels.index(filters.level) :]
     map_relations = layers.relations_for_map(
@@ -254,7 +254,7 @@ def explorer_map(
     if len(boundaries):
         minx, miny, maxx, maxy = boundaries.total_bounds
     else:
-        minx, miny, maxx, maxy = (-5.0, 42.0, 8.0, 51.0)
+        minx, miny, maxx, maxy = METROPOLITAN_FRANCE
     m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles=tiles)
     if len(boundaries):
         layers.territories_layer(

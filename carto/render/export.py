@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ import shapely
 
 from carto import store
 from carto.errors import InputError
-from carto.ingest.validate import neutralise_formulas
 from carto.model import CRS, DATASETS, Dataset
+from carto.text import neutralise_formulas, xml_text
 
 TABLE_FORMATS = ("geojson", "gpkg", "csv")
 GRAPH_FORMATS = ("gexf", "graphml")
@@ -44,9 +43,6 @@ MEDIA_TYPES = {
 GRAPH_RENAMES = {"start": "start_date", "end": "end_date"}
 
 # What XML 1.0 cannot hold: C0 controls but tab and line breaks, lone surrogates, U+FFFE/U+FFFF.
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
 def _plain(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
     """Attribute columns with dates as ISO text (every format writes them the same way)."""
     out = pd.DataFrame(index=frame.index)
@@ -93,16 +89,6 @@ def write_table(cur: store.Connection, name: str, fmt: str, out: Path) -> int:
         gdf = gpd.GeoDataFrame(attributes, geometry=geometry, crs=CRS)
         pyogrio.write_dataframe(gdf, out, driver=driver, layer=name, promote_to_multi=False)
     return len(frame)
-
-
-def xml_text(value: str) -> str:
-    """``value`` as GEXF and GraphML can carry it: without the characters XML forbids, lines ended by LF.
-
-    The import already removes control characters; this keeps a graph file readable whatever the
-    store holds. A CR would come back from GraphML as LF (XML normalises line ends in text), so
-    both formats write LF and read back the same text.
-    """
-    return _XML_INVALID.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _attrs(record: Mapping[Any, Any]) -> dict[str, Any]:

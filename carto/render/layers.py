@@ -27,7 +27,14 @@ from folium.template import Template as FoliumTemplate
 
 from carto import i18n
 from carto.analysis import flows
-from carto.model import ACTOR_TYPES, RELATION_KINDS, SECTORS
+from carto.model import (
+    ACTOR_TYPES,
+    AGGREGATION_LEVELS,
+    METROPOLITAN_FRANCE,
+    RELATION_KINDS,
+    SECTORS,
+    relation_weights,
+)
 from carto.render import offline
 from carto.render.plain import STYLE_PROPERTY, PlainRender, StyledGeoJson, script_json, script_safe, style_table
 
@@ -35,7 +42,6 @@ PRECISION = 5  # decimals of a degree kept in the browser: ~1 m
 RELATION_THRESHOLD = 3000
 # Actors and places drawn one by one at most; beyond, one circle per territory (~60 bytes a point).
 POINT_THRESHOLD = 30_000
-AGGREGATION_LEVELS = ("commune", "epci", "departement", "region")
 
 # Relation kinds: formal partnership solid, informal network dashed, referral dotted with an arrow
 # towards its target; affinity and tension in their own colours.
@@ -463,7 +469,7 @@ def relations_layer(
             "kind": lines["kind"].astype(str).to_numpy(),
             "kind_label": [i18n.label(v, lang) for v in lines["kind"]],
             "dimension_label": [i18n.label(v if isinstance(v, str) else None, lang) for v in lines["dimension"]],
-            "weight": pd.to_numeric(lines["weight"], errors="coerce").fillna(1.0).round(2).to_numpy(),
+            "weight": relation_weights(lines).round(2).to_numpy(),
             "directed": lines["directed"].astype("boolean").fillna(False).astype(bool).to_numpy()
             if "directed" in lines
             else False,
@@ -875,7 +881,7 @@ def overview_map(
     if len(territories):
         minx, miny, maxx, maxy = territories.total_bounds
     else:
-        minx, miny, maxx, maxy = (-5.0, 42.0, 8.0, 51.0)  # metropolitan France
+        minx, miny, maxx, maxy = METROPOLITAN_FRANCE
     m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles=tiles)
     territories_layer(territories, lang, tolerance=simplify_tolerance((minx, miny, maxx, maxy))).add_to(m)
     if len(relations):

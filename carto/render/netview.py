@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from carto import i18n
-from carto.model import RELATION_KINDS
+from carto.model import RELATION_KINDS, relation_weights
 from carto.render import layers
 
 
@@ -90,10 +90,7 @@ def graph_nodes(actors: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
 def degree_metrics(nodes: pd.DataFrame, relations: pd.DataFrame) -> pd.DataFrame:
     """Degree and weighted degree of each node from the relations: the fallback metrics."""
     ends = pd.concat([relations["source"], relations["target"]], ignore_index=True)
-    if "weight" in relations:
-        weight = pd.to_numeric(relations["weight"], errors="coerce").fillna(1.0).to_numpy(dtype=float)
-    else:
-        weight = np.ones(len(relations))
+    weight = relation_weights(relations).to_numpy(dtype=float)
     # Integer positions, then counts: hashing a million ids once, not per aggregate.
     position, ids = pd.factorize(ends)
     degree = pd.Series(np.bincount(position, minlength=len(ids)), index=pd.Index(ids, dtype=object))
@@ -146,7 +143,7 @@ def reduce_graph(
     kept = set(nodes.index)
     edges = edges[edges["source"].isin(kept) & edges["target"].isin(kept)]
     if len(edges) > max_edges:
-        weight = pd.to_numeric(edges["weight"], errors="coerce").fillna(1.0)
+        weight = relation_weights(edges)
         edges = edges.loc[weight.sort_values(ascending=False, kind="stable").index[:max_edges]]
     return Subgraph(nodes=nodes, edges=edges, total_nodes=total_nodes, total_edges=total_edges)
 

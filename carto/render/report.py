@@ -41,9 +41,10 @@ from carto.analysis.indicators import (
 from carto.analysis.network import node_metrics
 from carto.errors import InputError
 from carto.ingest.sample import SAMPLE_DIR
-from carto.model import TERRITORY_LEVELS
+from carto.model import METROPOLITAN_FRANCE, TERRITORY_LEVELS
 from carto.render import layers, offline
 from carto.render.plain import STYLE_PROPERTY, StyledGeoJson, style_table
+from carto.text import neutralise_cell
 
 FONTS_DIR = Path(__file__).resolve().parents[1] / "fonts"
 NARROW_NBSP = "\u202f"
@@ -803,14 +804,6 @@ src="data:image/png;base64,{png}">
 
 # --- CSV -------------------------------------------------------------------------------------
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(text: str) -> str:
-    """A text cell a spreadsheet would run as a formula gets a leading ``'``."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
 def indicators_csv(indicators: pd.DataFrame, *, lang: str = "fr") -> bytes:
     """All territories' indicators as CSV for a spreadsheet.
 
@@ -826,7 +819,7 @@ def indicators_csv(indicators: pd.DataFrame, *, lang: str = "fr") -> bytes:
         if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             out[str(column)] = values
         else:
-            out[str(column)] = values.map(lambda v: v if _missing(v) else neutralise(str(v)))
+            out[str(column)] = values.map(lambda v: v if _missing(v) else neutralise_cell(str(v)))
     text = out.to_csv(
         index=False,
         sep=";" if lang == "fr" else ",",
@@ -924,7 +917,7 @@ def choropleth_map(
     if len(frame):
         minx, miny, maxx, maxy = frame.total_bounds
     else:
-        minx, miny, maxx, maxy = (-5.0, 42.0, 8.0, 51.0)
+        minx, miny, maxx, maxy = METROPOLITAN_FRANCE
     m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles=tiles)
 
     chosen = (frame["code"] == highlight).to_numpy() if highlight else np.zeros(len(frame), dtype=bool)
