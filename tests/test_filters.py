@@ -7,7 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from carto.analysis.filters import Filters, active_on, apply_filters, descendants
+from carto.analysis.activity import active_mask
+from carto.analysis.filters import Filters, apply_filters
 
 
 @pytest.fixture
@@ -92,11 +93,6 @@ def test_list_values_take_the_last():
     assert Filters.from_query_params({"kinds": ["network", "tension"]}).kinds == ("tension",)
 
 
-def test_descendants_walks_down_the_hierarchy(territories):
-    assert descendants(territories, "D1") == {"D1", "E1", "C1", "C2"}
-    assert descendants(territories, "C2") == {"C2"}
-
-
 def test_territory_keeps_relations_with_one_end_inside_and_flags_position(territories, located, rels):
     actors, places = located
     out = apply_filters(territories, places, actors, rels, Filters(territory="C1"))
@@ -131,9 +127,9 @@ def test_unknown_territory_is_no_restriction(territories, located, rels):
 
 
 def test_date_keeps_relations_active_that_day(rels):
-    assert list(active_on(rels, dt.date(2021, 1, 1))) == [True, False, True, False]
-    assert list(active_on(rels, dt.date(2020, 12, 31))) == [True, False, True, True]
-    assert list(active_on(rels, dt.date(2019, 6, 1))) == [False, False, True, True]
+    assert list(active_mask(rels, dt.date(2021, 1, 1))) == [True, False, True, False]
+    assert list(active_mask(rels, dt.date(2020, 12, 31))) == [True, False, True, True]
+    assert list(active_mask(rels, dt.date(2019, 6, 1))) == [False, False, True, True]
 
 
 def test_actor_type_drops_relations_of_other_actors(territories, located, rels):

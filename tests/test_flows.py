@@ -13,18 +13,6 @@ def test_node_territories_merges_actors_and_places():
     assert list(got.index) == ["A1", "A2", "P1"]
 
 
-def test_ancestors_at_walks_parents_and_keeps_orphans():
-    territories = pd.DataFrame(
-        {
-            "code": ["D", "E1", "C1", "C2", "X1", "X2"],
-            "level": ["departement", "epci", "commune", "commune", "custom", "custom"],
-            "parent_code": [None, "D", "E1", "missing", "X2", "X1"],  # X1 <-> X2 is a cycle
-        }
-    )
-    got = flows.ancestors_at(territories, "epci").to_dict()
-    assert got == {"D": "D", "E1": "E1", "C1": "E1", "C2": "C2", "X1": "X1", "X2": "X2"}
-
-
 def _six_relations() -> pd.DataFrame:
     return pd.DataFrame(
         {

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carto.analysis import network
+from carto.analysis import activity, network
 from carto.errors import InputError
 
 
@@ -122,9 +122,9 @@ def test_on_date_keeps_active_relations() -> None:
         ]
     )
     # 2021-06-01: r1 (ended later) and r3 (no dates); r2 not started
-    assert set(network.active_on(relations, date(2021, 6, 1))["id"]) == {"r1", "r3"}
+    assert set(activity.active_on(relations, date(2021, 6, 1))["id"]) == {"r1", "r3"}
     # 2023-01-01: r1 ended, r2 open-ended, r3
-    assert set(network.active_on(relations, date(2023, 1, 1))["id"]) == {"r2", "r3"}
+    assert set(activity.active_on(relations, date(2023, 1, 1))["id"]) == {"r2", "r3"}
     m = network.node_metrics(actors, NO_PLACES, relations, on_date=date(2023, 1, 1))
     assert m["degree"].tolist() == [1, 1, 2]
     graph = network.build_graph(actors, NO_PLACES, relations, on_date=date(2021, 6, 1))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from carto.analysis.activity import active_mask
+from carto.analysis.hierarchy import descendants
 from carto.model import ACTOR_TYPES, DIMENSIONS, ID_PATTERN, RELATION_KINDS, SECTORS, TERRITORY_LEVELS
 
 FORMAL_CHOICES = ("all", "yes", "no")
@@ -131,33 +133,6 @@ class Filtered:
     inside_codes: frozenset[str] | None = field(default=None)
 
 
-def descendants(territories: pd.DataFrame, code: str) -> set[str]:
-    """``code`` and every territory below it by ``parent_code`` (cycles stop the walk)."""
-    children: dict[str, list[str]] = {}
-    for child, parent in zip(territories["code"], territories["parent_code"], strict=True):
-        if isinstance(parent, str):
-            children.setdefault(parent, []).append(str(child))
-    found = {code}
-    frontier = [code]
-    while frontier:
-        nxt = []
-        for current in frontier:
-            for child in children.get(current, ()):
-                if child not in found:
-                    found.add(child)
-                    nxt.append(child)
-        frontier = nxt
-    return found
-
-
-def active_on(relations: pd.DataFrame, day: dt.date) -> pd.Series:
-    """True for relations running on ``day``: started (or no start) and not ended before it."""
-    stamp = pd.Timestamp(day)
-    start = pd.to_datetime(relations["start"], errors="coerce")
-    end = pd.to_datetime(relations["end"], errors="coerce")
-    return (start.isna() | (start <= stamp)) & (end.isna() | (end >= stamp))
-
-
 def _relation_mask(relations: pd.DataFrame, filters: Filters) -> pd.Series:
     keep = pd.Series(True, index=relations.index)
     if filters.kinds:
@@ -170,7 +145,7 @@ def _relation_mask(relations: pd.DataFrame, filters: Filters) -> pd.Series:
     if filters.schemes:
         keep &= relations["scheme_id"].isin(filters.schemes)
     if filters.on_date is not None:
-        keep &= active_on(relations, filters.on_date)
+        keep &= active_mask(relations, filters.on_date)
     return keep
 
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from carto.analysis.hierarchy import ancestors_at
 from carto.model import RELATION_KINDS, relation_weights
+
+# The explorer reads ``flows.ancestors_at``; the walk itself lives in carto.analysis.hierarchy.
+__all__ = ["aggregate_flows", "ancestors_at", "node_territories", "relation_ends", "territory_index",
+           "territory_positions"]
 
 
 def node_territories(actors: pd.DataFrame, places: pd.DataFrame) -> pd.Series:
@@ -22,30 +27,6 @@ def node_territories(actors: pd.DataFrame, places: pd.DataFrame) -> pd.Series:
     if not parts:
         return pd.Series([], dtype="object", name="territory_code")
     return pd.concat(parts).rename("territory_code")
-
-
-def ancestors_at(territories: pd.DataFrame, level: str) -> pd.Series:
-    """For each territory code, the code of its ancestor (or itself) at ``level``.
-
-    Territories with no ancestor at that level map to themselves, so nothing is lost when a
-    hierarchy is incomplete. Cycles in ``parent_code`` stop the walk instead of looping.
-    """
-    parent = territories.set_index("code")["parent_code"]
-    levels = territories.set_index("code")["level"]
-    result: dict[str, str] = {}
-    for code in territories["code"]:
-        seen: set[str] = set()
-        current: str | None = code
-        found = code
-        while current is not None and current not in seen and current in levels.index:
-            seen.add(current)
-            if levels[current] == level:
-                found = current
-                break
-            nxt = parent[current]
-            current = None if pd.isna(nxt) else str(nxt)
-        result[str(code)] = str(found)
-    return pd.Series(result, name=f"{level}_code", dtype="object")
 
 
 def relation_ends(relations: pd.DataFrame, node_territory: pd.Series) -> pd.DataFrame:
@@ -93,9 +74,7 @@ def aggregate_flows(relations: pd.DataFrame, node_territory: pd.Series) -> pd.Da
     )
     swap = ~directed & (source > target)  # positions follow the codes' order
     first, second = np.where(swap, target, source)[known], np.where(swap, source, target)[known]
-    weight = (
-        relation_weights(relations).to_numpy(dtype=float)[known]
-    )
+    weight = relation_weights(relations).to_numpy(dtype=float)[known]
     kind = pd.Categorical(relations["kind"].to_numpy(dtype=object)[known], categories=list(RELATION_KINDS)).codes
     pairs, row = np.unique(first.astype(np.int64) * max(len(codes), 1) + second, return_inverse=True)
     n_kinds = len(RELATION_KINDS)

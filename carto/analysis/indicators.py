@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from carto import store
-from carto.analysis import flows, network
+from carto.analysis import activity, flows, hierarchy, network
+from carto.analysis.coverage import uncovered_places
 from carto.model import DIMENSIONS, RELATION_KINDS
 from carto.store import Connection
 
@@ -28,28 +28,7 @@ HEADLINES: tuple[str, ...] = (
     "uncovered_population_share",
 )
 
-# Metric CRS for distances (Lambert-93, metres): places to actors within ``radius_km``.
-METRIC_CRS = "EPSG:2154"
 TOP_BROKERS = 5
-
-
-def _ancestry(territories: pd.DataFrame) -> pd.DataFrame:
-    """Pairs (``code``, ``territory``): every territory code with itself and each ancestor."""
-    parent = {
-        str(c): (None if pd.isna(p) else str(p))
-        for c, p in zip(territories["code"], territories["parent_code"], strict=True)
-    }
-    codes: list[str] = []
-    ancestors: list[str] = []
-    for code in parent:
-        seen: set[str] = set()
-        current: str | None = code
-        while current is not None and current in parent and current not in seen:
-            seen.add(current)
-            codes.append(code)
-            ancestors.append(current)
-            current = parent[current]
-    return pd.DataFrame({"code": codes, "territory": ancestors}, dtype="object")
 
 
 def _within(frame: pd.DataFrame, code_column: str, ancestry: pd.DataFrame) -> pd.DataFrame:
@@ -59,23 +38,6 @@ def _within(frame: pd.DataFrame, code_column: str, ancestry: pd.DataFrame) -> pd
     return keyed.merge(ancestry, left_on="_code", right_on="code", how="inner", suffixes=("", "_anc")).drop(
         columns=["_code", "code_anc"], errors="ignore"
     )
-
-
-def _covered_places(places: pd.DataFrame, actors: pd.DataFrame, relations: pd.DataFrame, radius_km: float) -> pd.Series:
-    """True for places with an actor within ``radius_km`` or a relation touching them."""
-    places = places.reset_index(drop=True)
-    ids = places["id"].astype(str)
-    touched = pd.concat([relations["source"], relations["target"]]).astype(str).unique()
-    covered = ids.isin(touched).to_numpy().copy()
-    if isinstance(places, gpd.GeoDataFrame) and isinstance(actors, gpd.GeoDataFrame) and len(actors):
-        place_geo = places[places.geometry.notna() & ~places.geometry.is_empty].to_crs(METRIC_CRS)
-        actor_geo = actors[actors.geometry.notna() & ~actors.geometry.is_empty].to_crs(METRIC_CRS)
-        if len(place_geo) and len(actor_geo):
-            tree = actor_geo.sindex
-            near, _ = tree.query(place_geo.geometry, predicate="dwithin", distance=radius_km * 1000.0)
-            near_positions = place_geo.index[np.unique(near)]
-            covered |= places.index.isin(near_positions)
-    return pd.Series(covered, index=ids.to_numpy(), name="covered")
 
 
 def _relation_pairs(relations: pd.DataFrame, node_territory: pd.Series) -> pd.DataFrame:
@@ -151,17 +113,17 @@ def territory_indicators(
       when no actor has a positive betweenness; ``top_brokers`` = up to 5 such ids, ";"-joined;
     - ``isolated_actors`` = actors with no relation at all (degree 0);
     - ``uncovered_places``: places (every place is an inhabited place) with no actor within
-      ``radius_km`` (distance from the place's geometry, in :data:`METRIC_CRS`) and no relation
+      ``radius_km`` (distance from the place's geometry, in :data:`carto.analysis.coverage.METRIC_CRS`) and no relation
       touching them: the *zones blanches*; ``uncovered_population`` their population;
       ``uncovered_population_share`` = that / population of all places inside (NaN when 0).
 
     ``metrics`` (from :func:`carto.analysis.network.node_metrics`) is computed when not given; ``on_date``
     keeps the relations active that day (for the relation figures and the metrics computed here).
     """
-    relations = network.active_on(relations, on_date)
+    relations = activity.active_on(relations, on_date)
     if metrics is None:
         metrics = network.node_metrics(actors, places, relations)
-    ancestry = _ancestry(territories)
+    ancestry = hierarchy.ancestry(territories)
     index = pd.Index(territories["code"].astype(str), name="code", dtype="object")
     out = pd.DataFrame(
         {
@@ -198,8 +160,8 @@ def territory_indicators(
         }
     )
     place_frame["population"] = place_frame["population"].fillna(0.0).astype(float)
-    covered = _covered_places(places, actors, relations, radius_km)
-    place_frame["uncovered"] = ~place_frame["id"].map(covered).fillna(False).astype(bool)
+    uncovered = uncovered_places(places, actors, relations, radius_km=radius_km)
+    place_frame["uncovered"] = place_frame["id"].map(uncovered).fillna(True).astype(bool)
     in_place = _within(place_frame, "tc", ancestry)
 
     out["actors"] = count(in_actor.groupby("territory").size())
@@ -242,9 +204,9 @@ def territory_indicators(
     out["top_brokers"] = _text(top.agg(";".join), index)
     out["isolated_actors"] = count(in_actor[in_actor["degree"] == 0].groupby("territory").size())
 
-    uncovered = in_place[in_place["uncovered"]].groupby("territory")
-    out["uncovered_places"] = count(uncovered.size())
-    out["uncovered_population"] = uncovered["population"].sum().reindex(index, fill_value=0.0).astype(float)
+    gaps = in_place[in_place["uncovered"]].groupby("territory")
+    out["uncovered_places"] = count(gaps.size())
+    out["uncovered_population"] = gaps["population"].sum().reindex(index, fill_value=0.0).astype(float)
     total = in_place.groupby("territory")["population"].sum().reindex(index, fill_value=0.0)
     out["uncovered_population_share"] = out["uncovered_population"] / total.where(total > 0)
     return out.sort_index()

@@ -35,7 +35,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from carto.analysis import flows
+from carto.analysis import flows, hierarchy
+from carto.analysis.activity import active_on
 from carto.errors import InputError
 from carto.model import relation_weights
 
@@ -58,24 +59,6 @@ SEED = 42
 EXACT_BUDGET = 10_000_000
 MIN_SAMPLES = 50
 LEIDEN_ITERATIONS = 2
-
-
-def active_on(relations: pd.DataFrame, on_date: date | None) -> pd.DataFrame:
-    """Relations active on ``on_date``: ``start`` <= day and (``end`` is null or ``end`` >= day).
-
-    A missing ``start`` counts as "always started". ``None`` returns ``relations`` unchanged.
-    """
-    if on_date is None or relations.empty:
-        return relations
-    day = pd.Timestamp(on_date)
-    start = pd.to_datetime(relations["start"], errors="coerce") if "start" in relations else None
-    end = pd.to_datetime(relations["end"], errors="coerce") if "end" in relations else None
-    keep = pd.Series(True, index=relations.index)
-    if start is not None:
-        keep &= start.isna() | (start <= day)
-    if end is not None:
-        keep &= end.isna() | (end >= day)
-    return relations[keep.to_numpy()]
 
 
 def _directed(relations: pd.DataFrame) -> pd.Series:
@@ -402,7 +385,7 @@ def territory_graph(
     ``weight``, one count per relation kind.
     """
     if territories is not None and level is not None:
-        lift = flows.ancestors_at(territories, level)
+        lift = hierarchy.ancestors_at(territories, level)
         node_territory = node_territory.map(lift).fillna(node_territory)
     return flows.aggregate_flows(relations, node_territory)
 

@@ -33,11 +33,11 @@ from carto import i18n
 from carto.analysis.flows import ancestors_at
 from carto.analysis.indicators import (
     HEADLINES,
-    METRIC_CRS,
     relations_per_year,
     territory_indicators,
     with_comparisons,
 )
+from carto.analysis.coverage import METRIC_CRS
 from carto.analysis.network import node_metrics
 from carto.errors import InputError
 from carto.ingest.sample import SAMPLE_DIR

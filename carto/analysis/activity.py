@@ -1,0 +1,29 @@
+"""When a relation runs: the one rule for "active on a date", used by the filters, the network and
+the indicators."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+
+def active_mask(relations: pd.DataFrame, day: dt.date) -> pd.Series:
+    """True for relations running on ``day``: ``start`` <= day (a missing start counts as always
+    started) and ``end`` missing or >= day. A frame without ``start``/``end`` columns is all running."""
+    stamp = pd.Timestamp(day)
+    keep = pd.Series(True, index=relations.index)
+    if "start" in relations:
+        start = pd.to_datetime(relations["start"], errors="coerce")
+        keep &= start.isna() | (start <= stamp)
+    if "end" in relations:
+        end = pd.to_datetime(relations["end"], errors="coerce")
+        keep &= end.isna() | (end >= stamp)
+    return keep
+
+
+def active_on(relations: pd.DataFrame, day: dt.date | None) -> pd.DataFrame:
+    """The rows of ``relations`` running on ``day`` (:func:`active_mask`); ``None``: all of them."""
+    if day is None or relations.empty:
+        return relations
+    return relations[active_mask(relations, day).to_numpy()]
