@@ -13,7 +13,7 @@ from shapely.geometry import Point, box
 
 from bench.serve import start_streamlit, stop
 from carto import store
-from carto.ingest import sample
+from carto.ingest import read, sample
 
 PROJECT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -123,6 +123,12 @@ def filled(conn, territories, actors, places, relations, schemes) -> store.Conne
         store.insert_rows(cur, "relations", relations)
         store.assign_territories(cur)
     return conn
+
+
+@pytest.fixture(scope="session", autouse=True)
+def spare_reader() -> None:
+    """Reads take a reader child started ahead, as on the server (carto.ingest.read.SpareReader)."""
+    read.SPARE_READER.enable()
 
 
 # --- databases on disk -----------------------------------------------------------------------

@@ -27,8 +27,11 @@ import shapely
 from shapely.geometry import Point, Polygon
 
 from carto.errors import InputError
+from carto.ingest import read
 from carto.ingest.read import RawTable, make_workdir, read_upload, run_in_child, save_upload, sweep_stale_workdirs
 from carto.ingest.safety import MB, Limits
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 POINTS = gpd.GeoDataFrame(
     {"nom": ["École Jules Ferry", "Mairie", "Gare"], "pop": [120, 35, 0]},
@@ -492,6 +495,7 @@ def _describe_process(job: dict[str, object]) -> dict[str, object]:
     deathsig = ctypes.c_int()
     ctypes.CDLL(None).prctl(2, ctypes.byref(deathsig), 0, 0, 0)  # PR_GET_PDEATHSIG
     return {
+        "pid": os.getpid(),
         "parent": os.getppid(),
         "deathsig": deathsig.value,
         "cpu": resource.getrlimit(resource.RLIMIT_CPU),
@@ -518,6 +522,54 @@ def test_child_runs_with_limits_dies_with_its_parent_and_inherits_no_file(tmp_pa
     assert str(tmp_path / "carto.duckdb") not in seen["files"]
     assert seen["cwd"] == str(tmp_path)
     assert str(seen["main"]).endswith("carto/ingest/_reader_child.py")
+
+
+def test_a_spare_child_takes_the_job_at_once_with_the_same_limits(tmp_path: Path) -> None:
+    read.SPARE_READER.enable()
+    assert read.SPARE_READER.ready()
+    spare = read.SPARE_READER._spare
+    assert spare is not None
+    limits = Limits(timeout_s=7.5, max_result_bytes=3 * MB, memory_bytes=500 * MB)
+    seen = run_in_child(_describe_process, {}, limits=limits, workdir=tmp_path, shown="x")
+    assert seen["pid"] == spare.pid  # the spare started ahead, not a new child
+    assert (seen["parent"], seen["deathsig"], seen["cwd"]) == (os.getpid(), signal.SIGKILL, str(tmp_path))
+    assert seen["fsize"] == [4 * MB, 4 * MB]
+    # its imports took CPU time before the job came: the job still gets its 9 s (+ 5 before SIGKILL)
+    assert seen["cpu"][1] - seen["cpu"][0] == 5 and seen["cpu"][0] >= 9
+    assert 500 * MB < seen["address_space"] < 500 * MB + 4096 * MB
+    assert read.SPARE_READER.ready()  # and the next one is waiting
+    assert read.SPARE_READER._spare is not spare
+
+
+def test_a_spare_child_dies_with_the_server(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from carto.ingest import read\n"
+        "read.SPARE_READER.enable()\n"
+        "assert read.SPARE_READER.ready()\n"
+        "print(read.SPARE_READER._spare.pid, flush=True)\n"
+        "import time; time.sleep(60)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=PROJECT)
+    assert server.stdout is not None
+    with server.stdout:
+        spare_pid = int(server.stdout.readline())
+    os.kill(spare_pid, 0)  # alive while the server runs
+    server.kill()
+    server.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _running(spare_pid):
+        time.sleep(0.05)
+    assert not _running(spare_pid)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
 
 
 def test_child_target_must_be_importable(tmp_path: Path) -> None:

@@ -37,12 +37,14 @@ import math
 import os
 import re
 import secrets
+import select
 import shutil
 import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings as py_warnings
 from collections.abc import Callable
@@ -61,6 +63,7 @@ import pyproj
 import shapely
 
 from carto.errors import InputError
+from carto.ingest._reader_child import READY, SPARE_FLAG
 from carto.ingest.safety import (
     DEFAULT_LIMITS,
     ENCODING_EXAMPLES,
@@ -240,6 +243,104 @@ def _start_child(order_file: Path, workdir: Path, stderr_file: Path) -> subproce
         )
 
 
+class SpareReader:
+    """One reader child started ahead, its imports done, waiting for a job: a read starts at once.
+
+    A fresh Python spends about a second importing GDAL's bindings and pandas before it can read
+    anything. A long-running server (the dashboard) calls :meth:`enable`; each read then takes the
+    spare, if one is ready and alive, and a new one is started for the next read. Spares are all
+    started by one daemon thread that never ends: ``PR_SET_PDEATHSIG`` fires when the *thread*
+    that started a child ends, so a spare dies with the server and never with a page's thread.
+    A short-lived command (the CLI) leaves it off: it reads once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wanted = threading.Event()
+        self._spare: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._thread is not None
+
+    def enable(self) -> None:
+        """Start the spare-starting thread (once per process) and ask it for a first spare."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._start_spares, name="carto-spare-reader", daemon=True)
+                self._thread.start()
+        self._wanted.set()
+
+    def ready(self, timeout_s: float = 30.0) -> bool:
+        """Wait until a spare has done its imports and waits for a job (for benchmarks and tests)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                spare = self._spare
+            if spare is not None and spare.poll() is None:
+                assert spare.stdout is not None
+                readable, _, _ = select.select([spare.stdout], [], [], max(0.0, deadline - time.monotonic()))
+                return bool(readable) and os.read(spare.stdout.fileno(), 1) == READY
+            time.sleep(0.05)
+        return False
+
+    def take(self) -> subprocess.Popen[bytes] | None:
+        """The waiting spare (and ask for the next one), or None when none is alive."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if self.enabled:
+            self._wanted.set()
+        if spare is not None and spare.poll() is not None:  # died while waiting
+            _close_pipes(spare)
+            return None
+        return spare
+
+    def _start_spares(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            command = [sys.executable, "-P", "-m", _CHILD_MODULE, SPARE_FLAG, str(os.getpid())]
+            spare = subprocess.Popen(
+                command,
+                cwd=tempfile.gettempdir(),
+                env=_child_environment(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+            with self._lock:
+                old, self._spare = self._spare, spare
+            if old is not None:
+                old.kill()
+                old.wait()
+                _close_pipes(old)
+
+
+SPARE_READER = SpareReader()
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
+
+
+def _give_job(spare: subprocess.Popen[bytes], order_file: Path) -> bool:
+    """Hand ``order_file`` to a waiting spare; False if it died meanwhile."""
+    assert spare.stdin is not None
+    try:
+        spare.stdin.write(f"{order_file}\n".encode())
+        spare.stdin.close()
+    except OSError:
+        spare.kill()
+        spare.wait()
+        _close_pipes(spare)
+        return False
+    return True
+
+
 def run_in_child(
     target: ChildTarget, job: dict[str, Any], *, limits: Limits, workdir: Path, shown: str
 ) -> dict[str, Any]:
@@ -261,8 +362,12 @@ def run_in_child(
         "file_bytes": limits.max_result_bytes + MB,
     }
     order_file.write_text(json.dumps(order))
-    # Linux sends PR_SET_PDEATHSIG when the thread that started the child ends: this one waits.
-    proc = _start_child(order_file, workdir, Path(f"{run}.stderr"))
+    spare = SPARE_READER.take()
+    if spare is not None and _give_job(spare, order_file.resolve()):
+        proc = spare
+    else:
+        # Linux sends PR_SET_PDEATHSIG when the thread that started the child ends: this one waits.
+        proc = _start_child(order_file, workdir, Path(f"{run}.stderr"))
     try:
         code = proc.wait(timeout=limits.timeout_s)
     except subprocess.TimeoutExpired:
@@ -273,6 +378,8 @@ def run_in_child(
         proc.kill()
         proc.wait()
         raise
+    finally:
+        _close_pipes(proc)
     memory_mb = f"{limits.memory_bytes / MB:.0f} MB"
     if not status_file.exists():
         if code == -signal.SIGXCPU:
