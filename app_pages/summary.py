@@ -8,7 +8,23 @@ from streamlit_folium import st_folium
 
 from carto import i18n, store, ui
 from carto.analysis import indicators, network
-from carto.render import offline, report
+from carto.analysis.summary import (
+    Summary,
+    children_table,
+    choropleth_level,
+    default_territory,
+    siblings_table,
+    territory_choices,
+    territory_summary,
+)
+from carto.ingest.sample import SAMPLE_DIR
+from carto.render import offline, summary_text
+from carto.render.choropleth import choropleth_map
+from carto.render.indicator_text import formatted_table
+from carto.render.indicators_csv import indicators_csv
+from carto.render.pdf import summary_pdf
+from carto.render.static_map import summary_map_png
+from carto.render.summary_html import summary_html
 
 DATASETS = ("territories", "actors", "places", "relations", "schemes")
 
@@ -27,14 +43,14 @@ def analytics(version: int, db: str, radius_km: float) -> tuple[pd.DataFrame, pd
 def exports(version: int, db: str, code: str, lang: str, radius_km: float) -> tuple[bytes, str]:
     """The PDF and HTML of one summary."""
     summary = build(version, db, code, radius_km)
-    sources = report.sources_line(store.list_imports(ui.cursor()), lang)
-    return report.summary_pdf(summary, lang, sources=sources), report.summary_html(summary, lang, sources=sources)
+    sources = summary_text.sources_line(store.list_imports(ui.cursor()), lang, sample_name=SAMPLE_DIR.name)
+    return summary_pdf(summary, lang, sources=sources), summary_html(summary, lang, sources=sources)
 
 
-def build(version: int, db: str, code: str, radius_km: float) -> report.Summary:
+def build(version: int, db: str, code: str, radius_km: float) -> Summary:
     table, metrics = analytics(version, db, radius_km)
     t, a, p, r = (ui.read(name, version) for name in DATASETS[:4])
-    return report.territory_summary(code, table, a, p, r, t, metrics, radius_km=radius_km)
+    return territory_summary(code, table, a, p, r, t, metrics, radius_km=radius_km)
 
 
 lang = ui.language()
@@ -48,9 +64,9 @@ if table.empty:
     st.info(ui.tr("summary.empty"))
     st.stop()
 
-choices = report.territory_choices(table)
+choices = territory_choices(table)
 names = table["name"].astype(str)
-default = report.default_territory(table)
+default = default_territory(table)
 code = st.selectbox(
     ui.tr("summary.pick"),
     options=choices,
@@ -61,40 +77,40 @@ code = st.selectbox(
 code = str(code)
 summary = build(version, db, code, radius)
 st.header(ui.md(f"{summary.name} ({summary.code})"))
-st.caption(ui.md(report.subtitle(summary, lang)))
+st.caption(ui.md(summary_text.subtitle(summary, lang)))
 
 pdf, page = exports(version, db, code, lang, radius)
 a, b, c = st.columns(3)
 a.download_button(ui.tr("summary.download.pdf"), pdf, f"synthese-{code}.pdf", "application/pdf", key="dl_pdf")
 b.download_button(ui.tr("summary.download.html"), page, f"synthese-{code}.html", "text/html", key="dl_html")
 c.download_button(
-    ui.tr("summary.download.csv"), report.indicators_csv(table, lang=lang), "indicateurs.csv", "text/csv", key="dl_csv"
+    ui.tr("summary.download.csv"), indicators_csv(table, lang=lang), "indicateurs.csv", "text/csv", key="dl_csv"
 )
 
 
 for col, figure, (label, value, text) in zip(
-    st.columns(len(summary.figures)), summary.figures, report.headline_sentences(summary, lang), strict=True
+    st.columns(len(summary.figures)), summary.figures, summary_text.headline_sentences(summary, lang), strict=True
 ):
-    delta = report.delta_text(figure, lang)
+    delta = summary_text.delta_text(figure, lang)
     col.metric(label, value, delta=delta, delta_color="off", help=ui.md(text))
     col.caption(ui.md(text))
 
 left, right = st.columns([3, 2])
 with left:
     st.subheader(ui.tr("summary.map"))
-    st.image(report.summary_map_png(summary, width_px=700, height_px=490))
-    marks = [":blue[●]", ":orange[●]", ":gray[□]", ":red[□]"]  # the colours of report.map_legend
-    st.caption(" · ".join(f"{m} {words}" for m, (_, words) in zip(marks, report.map_legend(lang), strict=True)))
+    st.image(summary_map_png(summary, width_px=700, height_px=490))
+    marks = [":blue[●]", ":orange[●]", ":gray[□]", ":red[□]"]  # the colours of summary_text.map_legend
+    st.caption(" · ".join(f"{m} {words}" for m, (_, words) in zip(marks, summary_text.map_legend(lang), strict=True)))
 with right:
     st.subheader(ui.tr("summary.partners"))
     for partner in summary.partners:
-        st.markdown(f"- {ui.md(report.partner_line(partner, lang))}")
+        st.markdown(f"- {ui.md(summary_text.partner_line(partner, lang))}")
     if not summary.partners:
         st.write(ui.tr("summary.partners.none"))
     st.subheader(ui.tr("summary.gaps"))
-    st.markdown(f"**{ui.md(report.gap_intro(summary, lang))}**")
-    st.markdown("\n".join(f"- {ui.md(report.place_line(p, lang))}" for p in summary.uncovered[:20]))
-    st.markdown(f"**{ui.md(report.isolated_intro(summary, lang))}**")
+    st.markdown(f"**{ui.md(summary_text.gap_intro(summary, lang))}**")
+    st.markdown("\n".join(f"- {ui.md(summary_text.place_line(p, lang))}" for p in summary.uncovered[:20]))
+    st.markdown(f"**{ui.md(summary_text.isolated_intro(summary, lang))}**")
     st.markdown("\n".join(f"- {ui.md(p.name)} ({i18n.label(p.type, lang)})" for p in summary.isolated[:20]))
 
 st.subheader(ui.tr("summary.per_year"))
@@ -108,23 +124,23 @@ else:
 
 labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
 st.subheader(ui.tr("summary.siblings"))
-peers = report.siblings_table(table, code)
+peers = siblings_table(table, code)
 if len(peers) <= 1:  # alone at its level (a département): compare what lies inside it
-    peers = report.children_table(table, code)
+    peers = children_table(table, code)
     st.caption(ui.tr("summary.children", name=summary.name))
-shown = report.formatted_table(peers, lang).rename(columns=labels)
+shown = formatted_table(peers, lang).rename(columns=labels)
 st.dataframe(shown.rename(columns={"code": ui.tr("field.code"), "name": ui.tr("field.name")}), hide_index=True)
 
 st.subheader(ui.tr("summary.choropleth"))
 column = st.selectbox(
     ui.tr("summary.choropleth.pick"), options=list(labels), format_func=labels.__getitem__, key="summary_choropleth"
 )
-level_map = report.choropleth_map(
+level_map = choropleth_map(
     ui.read("territories", version),
     table,
     str(column),
     lang,
-    level=report.choropleth_level(table, code),
+    level=choropleth_level(table, code),
     highlight=code,
     tiles=offline.default_tiles(),
 )

@@ -181,7 +181,8 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from carto.render import report
+    from carto.analysis import indicators, network, summary
+    from carto.render import pdf, summary_html, summary_text
 
     out = Path(args.out)
     if out.suffix.lower() not in (".pdf", ".html"):
@@ -191,24 +192,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         msg = f"--radius-km must be positive, not {args.radius_km}"
         raise InputError(msg)
     cur = _open(args).cursor()
-    frames = {
-        name: store.read_dataset(cur, name) for name in ("territories", "actors", "places", "relations", "schemes")
-    }
-    summary = report.build_summary(
-        args.code,
-        frames["territories"],
-        frames["actors"],
-        frames["places"],
-        frames["relations"],
-        frames["schemes"],
-        radius_km=args.radius_km,
+    t, a, p, r, s = (
+        store.read_dataset(cur, name) for name in ("territories", "actors", "places", "relations", "schemes")
     )
-    sources = report.sources_line(store.list_imports(cur), args.lang)
+    if args.code not in set(t["code"]):
+        msg = f"no territory with code {args.code!r}; list the codes with `python -m carto indicators`"
+        raise InputError(msg)
+    metrics = network.node_metrics(a, p, r)
+    table = indicators.territory_indicators(t, a, p, r, s, radius_km=args.radius_km, metrics=metrics)
+    gathered = summary.territory_summary(args.code, table, a, p, r, t, metrics, radius_km=args.radius_km)
+    sources = summary_text.sources_line(store.list_imports(cur), args.lang, sample_name=sample.SAMPLE_DIR.name)
     if out.suffix.lower() == ".pdf":
-        out.write_bytes(report.summary_pdf(summary, args.lang, sources=sources))
+        out.write_bytes(pdf.summary_pdf(gathered, args.lang, sources=sources))
     else:
-        out.write_text(report.summary_html(summary, args.lang, sources=sources), encoding="utf-8")
-    print(f"{summary.name} ({summary.code}) summary written to {out}")
+        out.write_text(summary_html.summary_html(gathered, args.lang, sources=sources), encoding="utf-8")
+    print(f"{gathered.name} ({gathered.code}) summary written to {out}")
     return 0
 
 

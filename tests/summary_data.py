@@ -23,13 +23,25 @@ Hand-computed figures (radius 1 km):
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point, box
 
+from carto.analysis.summary import Summary, territory_summary
+
 CRS = "EPSG:4326"
+NAN = math.nan
+# The headline figures, as the literal indicators below hold them.
+HEADLINES = (
+    "actors_per_10k",
+    "relations_inside",
+    "openness",
+    "isolated_actors",
+    "uncovered_population_share",
+)
 
 
 def territories() -> gpd.GeoDataFrame:
@@ -150,3 +162,62 @@ def write_database(folder: Path) -> Path:
     sample.load_folder(conn, write_folder(folder / "tiny"))
     conn.close()
     return db
+
+
+# --- literal frames: the hand figures above as the indicators and metrics would hold them --------
+
+
+def literal_indicators() -> pd.DataFrame:
+    rows = {
+        # code: name, level, parent, population, actors/10k, inside, openness, isolated, uncovered share
+        "C1": ("Ville-Haute", "commune", "D1", 5000, 8.0, 3, 0.25, 1, 0.20),
+        "C2": ("Bourg-Bas", "commune", "D1", 2000, 5.0, 0, 1.0, 0, 0.0),
+        "C3": ("Val-Clair", "commune", "D1", 4000, 2.5, 0, 1.0, 0, NAN),
+        "D1": ("Département Test", "departement", None, 11000, 6 / 11000 * 1e4, 5, 0.0, 1, 0.15),
+    }
+    frame = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["name", "level", "parent_code", "population", *HEADLINES]
+    )
+    frame.insert(0, "code", frame.index)
+    frame.index.name = "code"  # as territory_indicators returns it
+    frame["scheme_names"] = ["Contrat de ville de Ville-Haute", "", "", "Contrat de ville de Ville-Haute"]
+    # Comparisons by hand: C1's siblings are C1, C2, C3; D1 has no parent and no sibling but itself.
+    frame["actors_per_10k_parent"] = [6 / 11000 * 1e4] * 3 + [NAN]
+    frame["actors_per_10k_siblings_median"] = [5.0, 5.0, 5.0, 6 / 11000 * 1e4]
+    frame["relations_inside_parent"] = [5, 5, 5, NAN]
+    frame["relations_inside_siblings_median"] = [0.0, 0.0, 0.0, 5.0]
+    frame["openness_parent"] = [0.0, 0.0, 0.0, NAN]
+    frame["openness_siblings_median"] = [1.0, 1.0, 1.0, 0.0]
+    frame["isolated_actors_parent"] = [1, 1, 1, NAN]
+    frame["isolated_actors_siblings_median"] = [0.0, 0.0, 0.0, 1.0]
+    frame["uncovered_population_share_parent"] = [0.15, 0.15, 0.15, NAN]
+    frame["uncovered_population_share_siblings_median"] = [0.10, 0.10, 0.10, 0.15]
+    return frame
+
+
+def literal_metrics() -> pd.DataFrame:
+    # Undirected betweenness of the path a1–a2–a3–a4–a6 with p1 hanging on a2 (pairs counted once).
+    return pd.DataFrame(
+        {
+            "degree": [1, 3, 2, 2, 0, 1, 1, 0, 0],
+            "betweenness": [0.0, 7.0, 6.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        },
+        index=pd.Index(["a1", "a2", "a3", "a4", "a5", "a6", "p1", "p2", "p3"], name="id"),
+    )
+
+
+def c1_summary(**changes: object) -> Summary:
+    changed = actors()
+    for column, value in changes.items():
+        changed[column] = value
+    return territory_summary(
+        "C1",
+        literal_indicators(),
+        changed,
+        places(),
+        relations(),
+        territories(),
+        literal_metrics(),
+        radius_km=1.0,
+        headlines=HEADLINES,
+    )

@@ -157,8 +157,8 @@ def test_flows_layer_width_by_count_and_breakdown_tooltip(territories):
     layer = layers.flows_layer(mapped.lines, territories, "fr")
     props = [f["properties"] for f in _geojson(layer)["features"]]
     assert [(p["label"], p["relations"], p["kinds"]) for p in props] == [
-        ("Alpha → Bêta", 2, "Partenariat 1 · Réseau 1"),
-        ("Bêta → Alpha", 1, "Passage de relais 1"),
+        ("Alpha → Bêta", "2", "Partenariat 1 · Réseau 1"),
+        ("Bêta → Alpha", "1", "Passage de relais 1"),
     ]
     # five width classes by sqrt(count / max): sqrt(1) → last class, sqrt(0.5) = 0.71 → fourth class
     assert [p["width"] for p in props] == [9.5, 7.0]
@@ -201,3 +201,16 @@ def test_points_are_counted_per_territory_above_the_threshold(actors, places):
         [45.5, 0.5, "Interco Un [E1] · acteurs : 2, lieux habités : 1 — cliquez pour les voir un à un", 28.0],
         [45.6, 1.5, "Interco Deux [E2] · acteurs : 1, lieux habités : 0 — cliquez pour les voir un à un", 17.9],
     ]
+
+
+def test_counts_on_the_map_read_as_everywhere_else():
+    counted = layers.MapPoints(
+        "aggregated",
+        12_346,
+        pd.DataFrame({"code": ["E1"], "name": ["Interco"], "x": [0.5], "y": [45.5], "actors": [12_345], "places": [1]}),
+        "epci",
+    )
+    (row,) = layers.count_bubbles(counted, "en").rows
+    assert "actors: 12,345" in str(row[2])
+    (row,) = layers.count_bubbles(counted, "fr").rows
+    assert "12\u202f345" in str(row[2])

@@ -9,9 +9,7 @@ between territories above a threshold (:func:`relations_for_map`).
 from __future__ import annotations
 
 import html
-import itertools
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -26,7 +24,8 @@ from folium.plugins import FastMarkerCluster
 from folium.template import Template as FoliumTemplate
 
 from carto import i18n
-from carto.analysis import flows
+from carto.analysis import flows, hierarchy
+from carto.formatting import format_number
 from carto.model import (
     ACTOR_TYPES,
     AGGREGATION_LEVELS,
@@ -35,8 +34,19 @@ from carto.model import (
     SECTORS,
     relation_weights,
 )
-from carto.render import offline
-from carto.render.plain import STYLE_PROPERTY, PlainRender, StyledGeoJson, script_json, script_safe, style_table
+from carto.render import offline, palette
+from carto.render.choropleth import class_colour, class_limits, classes_legend
+from carto.render.indicator_text import format_indicator
+from carto.render.palette import ACTOR_COLOURS, CLUSTER_COLOUR, FLOW_COLOUR, HIGHLIGHT_COLOUR, PLACE_COLOUR
+from carto.render.plain import (
+    STYLE_PROPERTY,
+    Legend,
+    PlainRender,
+    StyledGeoJson,
+    script_json,
+    script_safe,
+    style_table,
+)
 
 PRECISION = 5  # decimals of a degree kept in the browser: ~1 m
 RELATION_THRESHOLD = 3000
@@ -45,42 +55,22 @@ POINT_THRESHOLD = 30_000
 
 # Relation kinds: formal partnership solid, informal network dashed, referral dotted with an arrow
 # towards its target; affinity and tension in their own colours.
-RELATION_STYLE: dict[str, dict[str, object]] = {
-    "partnership": {"color": "#1f4e9c", "dashArray": None},
-    "network": {"color": "#2a9d8f", "dashArray": "6 4"},
-    "referral": {"color": "#e07a1f", "dashArray": "2 4"},
-    "affinity": {"color": "#6a3d9a", "dashArray": None},
-    "tension": {"color": "#d62828", "dashArray": "10 3 2 3"},
+RELATION_DASHES: dict[str, str | None] = {
+    "partnership": None,
+    "network": "6 4",
+    "referral": "2 4",
+    "affinity": None,
+    "tension": "10 3 2 3",
 }
-
-ACTOR_COLOURS: dict[str, str] = dict(
-    zip(
-        ACTOR_TYPES,
-        (
-            "#e41a1c",
-            "#377eb8",
-            "#4daf4a",
-            "#984ea3",
-            "#ff7f00",
-            "#a65628",
-            "#f781bf",
-            "#1b9e77",
-            "#7570b3",
-            "#66a61e",
-            "#e6ab02",
-            "#666666",
-            "#999999",
-        ),
-        strict=True,
-    )
-)
-
-PLACE_COLOUR = "#222222"
-CLUSTER_COLOUR = "#f28e2b"  # actors and places counted per territory
-FLOW_COLOUR = "#3b4cc0"
-HIGHLIGHT_COLOUR = "#ffd400"
-TERRITORY_STYLE = {"color": "#555555", "weight": 1, "fillColor": "#f2efe6", "fillOpacity": 0.35}
-CHOROPLETH_COLOURS = ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000")
+RELATION_STYLE: dict[str, dict[str, object]] = {
+    kind: {"color": palette.RELATION_COLOURS[kind], "dashArray": RELATION_DASHES[kind]} for kind in RELATION_KINDS
+}
+TERRITORY_STYLE = {
+    "color": palette.TERRITORY_LINE,
+    "weight": 1,
+    "fillColor": palette.TERRITORY_FILL,
+    "fillOpacity": 0.35,
+}
 
 
 def _tooltip_html(rows: list[tuple[str, object]]) -> str:
@@ -103,25 +93,6 @@ def simplify_tolerance(bounds: Sequence[float], *, width_px: int = 1000) -> floa
     return extent / width_px / 2
 
 
-def indicator_bins(values: pd.Series, n: int = len(CHOROPLETH_COLOURS)) -> list[float]:
-    """Class limits (quantiles, duplicates dropped) for a choropleth of ``values``."""
-    clean = pd.to_numeric(values, errors="coerce").dropna()
-    if clean.empty:
-        return []
-    return sorted(set(np.quantile(clean.to_numpy(dtype=float), np.linspace(0, 1, n + 1)).tolist()))
-
-
-def _bin_colour(value: object, bins: list[float]) -> str:
-    if value is None or value is pd.NA or len(bins) < 2:
-        return TERRITORY_STYLE["fillColor"]  # type: ignore[return-value]
-    number = float(value)  # type: ignore[arg-type]
-    if math.isnan(number):
-        return TERRITORY_STYLE["fillColor"]  # type: ignore[return-value]
-    index = int(np.searchsorted(bins[1:-1], number, side="right"))
-    scale = np.linspace(0, len(CHOROPLETH_COLOURS) - 1, len(bins) - 1).round().astype(int)
-    return CHOROPLETH_COLOURS[scale[min(index, len(scale) - 1)]]
-
-
 def territories_layer(
     territories: gpd.GeoDataFrame,
     lang: str,
@@ -131,11 +102,14 @@ def territories_layer(
     indicator_label: str | None = None,
     tolerance: float | None = None,
     selected: str | None = None,
+    indicator_column: str | None = None,
 ) -> StyledGeoJson:
     """Boundaries with a tooltip (``name [code]``, level, population) and an optional choropleth.
 
-    ``indicator`` is indexed by territory code; each territory is filled by the quantile class
-    of its value. ``tolerance`` (degrees) simplifies the outlines; ``selected`` is outlined.
+    ``indicator`` is indexed by territory code; each territory is filled by the class of its value
+    (:mod:`carto.render.choropleth`), which the tooltip shows as ``indicator_column`` reads
+    (:func:`carto.render.indicator_text.format_indicator`). ``tolerance`` (degrees) simplifies the
+    outlines; ``selected`` is outlined.
     """
     codes = territories["code"].astype(str).to_numpy()
     # "name [code]": the bracketed code tells a map click which territory it hit (carto.analysis.selection).
@@ -143,7 +117,10 @@ def territories_layer(
         {
             "label": [f"{n} [{c}]" for n, c in zip(territories["name"].astype(str).to_numpy(), codes, strict=True)],
             "level": [i18n.label(v, lang) for v in territories["level"].to_numpy()],
-            "population": territories["population"].astype("Int64").astype(str).replace("<NA>", "").to_numpy(),
+            "population": [
+                "" if pd.isna(v) else format_number(v, lang)
+                for v in pd.to_numeric(territories["population"], errors="coerce")
+            ],
         }
     )
     geometry = territories.geometry
@@ -153,9 +130,9 @@ def territories_layer(
     aliases = [i18n.t(f"field.{f}", lang) for f in ("name", "level", "population")]
     if indicator is not None:
         values = indicator.reindex(codes).to_numpy()
-        bins = indicator_bins(indicator)
-        frame["fill"] = [_bin_colour(v, bins) for v in values]
-        frame["indicator"] = ["" if pd.isna(v) else f"{float(v):.4g}" for v in values]
+        limits = class_limits(indicator)
+        frame["fill"] = [class_colour(v, limits) for v in values]
+        frame["indicator"] = ["" if pd.isna(v) else format_indicator(indicator_column, v, lang) for v in values]
         fields.append("indicator")
         aliases.append(indicator_label or "")
     chosen = codes == selected if selected else np.zeros(len(codes), dtype=bool)
@@ -163,7 +140,12 @@ def territories_layer(
     opacity = 0.6 if indicator is not None else TERRITORY_STYLE["fillOpacity"]
     styles, frame[STYLE_PROPERTY] = style_table(
         (
-            ("#000000" if c else TERRITORY_STYLE["color"], 3 if c else TERRITORY_STYLE["weight"], fill, opacity)
+            (
+                palette.SELECTED_OUTLINE if c else TERRITORY_STYLE["color"],
+                3 if c else TERRITORY_STYLE["weight"],
+                fill,
+                opacity,
+            )
             for c, fill in zip(chosen, fills, strict=True)
         ),
         ["color", "weight", "fillColor", "fillOpacity"],
@@ -172,7 +154,7 @@ def territories_layer(
         frame,
         _round(geometry),
         styles,
-        hover={"weight": 3, "color": "#000000"},
+        hover={"weight": 3, "color": palette.SELECTED_OUTLINE},
         name=name or i18n.t("dataset.territories", lang),
         tooltip=list(zip(fields, aliases, strict=True)),
     )
@@ -531,7 +513,7 @@ def relations_for_map(
     Flows use the finest level in ``levels`` present in ``territories`` that yields at most
     ``threshold`` pairs (else the coarsest tried). Each flow is a line between the two
     territories' representative points, ``relations`` = count, one count column per kind.
-    ``ancestors`` may hold :func:`carto.analysis.flows.ancestors_at` per level and ``anchors`` the
+    ``ancestors`` may hold :func:`carto.analysis.hierarchy.ancestors_at` per level and ``anchors`` the
     territories' points (:func:`territory_anchors`), ``node_at_level`` each node's territory at
     each level, all computed once per data.
     """
@@ -545,7 +527,7 @@ def relations_for_map(
             where = node_at_level[level]
         else:
             up = ancestors[level] if ancestors is not None and level in ancestors else None
-            where = node_territory.map(up if up is not None else flows.ancestors_at(territories, level))
+            where = node_territory.map(up if up is not None else hierarchy.ancestors_at(territories, level))
         pairs = flows.aggregate_flows(relations, where.dropna())
         chosen, chosen_level = pairs, level
         if int((pairs["source_code"] != pairs["target_code"]).sum()) <= threshold:
@@ -657,8 +639,14 @@ def count_bubbles(points: MapPoints, lang: str, *, max_radius: float = 28.0) -> 
         [
             round(float(y), PRECISION),
             round(float(x), PRECISION),
-            i18n.t("explorer.map.bubble", lang, name=name, code=code, actors=f"{a:,}".replace(",", "\u202f"),
-                   places=f"{p:,}".replace(",", "\u202f")),
+            i18n.t(
+                "explorer.map.bubble",
+                lang,
+                name=name,
+                code=code,
+                actors=format_number(a, lang),
+                places=format_number(p, lang),
+            ),
             float(r),
         ]
         for name, code, x, y, a, p, r in zip(
@@ -704,9 +692,12 @@ def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lan
     frame = pd.DataFrame(
         {
             "label": [f"{a} → {b}" for a, b in zip(source, target, strict=True)],
-            "relations": flow_lines["relations"].astype(int).to_numpy(),
+            "relations": [format_number(n, lang) for n in flow_lines["relations"].astype(int).tolist()],
             "kinds": [
-                " · ".join(f"{labels[k]} {n}" for k, n in zip(RELATION_KINDS, row, strict=True) if n) for row in counts
+                " · ".join(
+                    f"{labels[k]} {format_number(n, lang)}" for k, n in zip(RELATION_KINDS, row, strict=True) if n
+                )
+                for row in counts.tolist()
             ],
             "width": flow_widths(flow_lines["relations"]),
         }
@@ -757,7 +748,7 @@ def selection_layer(
 # Leaflet circle-marker options of a selected node and of a node of its ego network.
 SELECTED_RING = {"radius": 11, "color": HIGHLIGHT_COLOUR, "weight": 4, "fill": True, "fillColor": HIGHLIGHT_COLOUR,
                  "fillOpacity": 0.5, "className": "carto-selected"}
-EGO_RING = {"radius": 8, "color": "#000000", "weight": 2, "fill": False, "className": "carto-ego"}
+EGO_RING = {"radius": 8, "color": palette.SELECTED_OUTLINE, "weight": 2, "fill": False, "className": "carto-ego"}
 
 
 class RingMarkers(PlainRender):
@@ -788,26 +779,6 @@ class RingMarkers(PlainRender):
         self.rows_json, self.styles_json = script_json(rows), script_json(styles)
 
 
-_LEGEND_TEMPLATE = """
-{% macro html(this, kwargs) %}
-<div class="carto-legend" style="position:absolute;bottom:24px;left:10px;z-index:1000;background:#fff;
- padding:6px 8px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:11px sans-serif;
- max-height:40%;overflow:auto">{{ this.body }}</div>
-{% endmacro %}
-"""
-
-
-class Legend(PlainRender):
-    """A fixed HTML legend drawn over the map; ``body`` is HTML whose every text was escaped."""
-
-    _template = Template(_LEGEND_TEMPLATE)
-
-    def __init__(self, body: str) -> None:
-        super().__init__()
-        self._name = "Legend"
-        self.body = body
-
-
 def legend_html(
     lang: str,
     *,
@@ -815,6 +786,7 @@ def legend_html(
     aggregated: bool = False,
     indicator_label: str | None = None,
     indicator: pd.Series | None = None,
+    indicator_column: str | None = None,
 ) -> str:
     """Legend body: relation kinds (or flows), actor types present, places, choropleth classes."""
     parts = [f"<b>{html.escape(i18n.t('dataset.relations', lang))}</b><br>"]
@@ -845,14 +817,10 @@ def legend_html(
         f"{PLACE_COLOUR}'></span> {html.escape(i18n.t('dataset.places', lang))}"
     )
     if indicator is not None:
-        bins = indicator_bins(indicator)
-        parts.append(f"<br><b>{html.escape(indicator_label or '')}</b>")
-        for low, high in itertools.pairwise(bins):
-            colour = _bin_colour(low, bins)
-            parts.append(
-                f"<br><span style='display:inline-block;width:12px;height:10px;background:{colour}'></span>"
-                f" {low:.4g} – {high:.4g}"
-            )
+        shown = classes_legend(
+            indicator_label or "", class_limits(indicator), lambda v: format_indicator(indicator_column, v, lang)
+        )
+        parts.append(f"<br>{shown}")
     return "".join(parts)
 
 

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 
 from carto import i18n
 from carto.model import RELATION_KINDS, relation_weights
-from carto.render import layers
+from carto.render.palette import COMMUNITY_PALETTE, HIGHLIGHT_COLOUR, NO_COMMUNITY, RELATION_COLOURS, TYPE_COLOURS
 
 
 def plotly_text(text: str) -> str:
@@ -33,32 +33,8 @@ LAYOUTS = ("force", "geo")
 COLOUR_BY = ("type", "community")
 SIZE_BY = ("degree", "weighted_degree", "betweenness", "closeness", "pagerank")
 
-# Same colours as the map (carto.render.layers); dashes in plotly's names.
-KIND_COLOURS = {
-    "partnership": "#1f4e9c",
-    "network": "#2a9d8f",
-    "referral": "#e07a1f",
-    "affinity": "#6a3d9a",
-    "tension": "#d62828",
-}
+# Dashes in plotly's names; colours from the one palette, so a kind or a type looks the same as on the map.
 KIND_DASH = {"partnership": "solid", "network": "dash", "referral": "dot", "affinity": "solid", "tension": "dashdot"}
-# The same colours as the map's markers, so one actor looks the same in both views.
-TYPE_COLOURS = {**layers.ACTOR_COLOURS, "place": layers.PLACE_COLOUR}
-COMMUNITY_PALETTE = (
-    "#1b9e77",
-    "#d95f02",
-    "#7570b3",
-    "#e7298a",
-    "#66a61e",
-    "#e6ab02",
-    "#a6761d",
-    "#666666",
-    "#1f78b4",
-    "#b2df8a",
-    "#fb9a99",
-    "#cab2d6",
-)
-HIGHLIGHT_COLOUR = "#ffd400"
 _LAYOUT_LOCK = threading.Lock()
 
 
@@ -188,7 +164,7 @@ def _sizes(values: pd.Series) -> np.ndarray:
 def _colours(nodes: pd.DataFrame, metrics: pd.DataFrame, colour_by: str) -> list[str]:
     if colour_by == "community" and "community" in metrics:
         community = metrics["community"].reindex(nodes.index)
-        return [COMMUNITY_PALETTE[int(c) % len(COMMUNITY_PALETTE)] if pd.notna(c) else "#bbbbbb" for c in community]
+        return [COMMUNITY_PALETTE[int(c) % len(COMMUNITY_PALETTE)] if pd.notna(c) else NO_COMMUNITY for c in community]
     return [TYPE_COLOURS.get(t, TYPE_COLOURS["other"]) for t in nodes["type"]]
 
 
@@ -238,7 +214,7 @@ def network_figure(
                 y=ys,
                 mode="lines",
                 name=i18n.label(kind, lang),
-                line={"color": KIND_COLOURS[kind], "width": 1, "dash": KIND_DASH[kind]},
+                line={"color": RELATION_COLOURS[kind], "width": 1, "dash": KIND_DASH[kind]},
                 opacity=0.45 if highlight else 0.6,
                 hoverinfo="skip",
                 meta={"role": "edges", "kind": kind},

@@ -229,3 +229,23 @@ class StyledGeoJson(folium.GeoJson, PlainRender):
     def style_of(self, feature: dict) -> dict[str, object]:
         """The style the browser gives ``feature``."""
         return self.styles[feature["properties"][STYLE_PROPERTY]]
+
+
+_LEGEND_TEMPLATE = """
+{% macro html(this, kwargs) %}
+<div class="carto-legend" style="position:absolute;bottom:24px;left:10px;z-index:1000;background:#fff;
+ padding:6px 8px;border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:11px sans-serif;
+ max-height:40%;overflow:auto">{{ this.body }}</div>
+{% endmacro %}
+"""
+
+
+class Legend(PlainRender):
+    """A fixed HTML legend drawn over the map; ``body`` is HTML whose every text was escaped."""
+
+    _template = Template(_LEGEND_TEMPLATE)
+
+    def __init__(self, body: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.body = body

@@ -21,7 +21,8 @@ from carto.analysis import indicators, network
 from carto.analysis.filters import Filters
 from carto.analysis.selection import Selection
 from carto.ingest import flow
-from carto.render import explorer, plain, report
+from carto.render import explorer, plain
+from carto.render.choropleth import choropleth_map
 
 # Folium pieces that hold no text from the data: the map, its tiles, groups, bounds, icon path.
 STRUCTURAL = (folium.Map, folium.TileLayer, folium.FeatureGroup, LayerControl, FitBounds, Figure)
@@ -47,7 +48,7 @@ def summary_map() -> folium.Map:
     table = indicators.territory_indicators(
         d["territories"], d["actors"], d["places"], d["relations"], d["schemes"], radius_km=1.0, metrics=metrics
     )
-    return report.choropleth_map(d["territories"], table, "actors_per_10k", "fr", level="commune", highlight="C1")
+    return choropleth_map(d["territories"], table, "actors_per_10k", "fr", level="commune", highlight="C1")
 
 
 def preview_map() -> folium.Map:

@@ -12,7 +12,10 @@ import pytest
 from pypdf import PdfReader
 
 from carto.analysis import indicators, network
-from carto.render import report
+from carto.analysis.summary import territory_summary
+from carto.render.indicators_csv import indicators_csv
+from carto.render.pdf import summary_pdf
+from carto.render.summary_html import summary_html
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,7 @@ def summary_and_table():
     table = indicators.territory_indicators(
         d["territories"], d["actors"], d["places"], d["relations"], d["schemes"], radius_km=1.0, metrics=metrics
     )
-    summary = report.territory_summary(
+    summary = territory_summary(
         "C1", table, d["actors"], d["places"], d["relations"], d["territories"], metrics, radius_km=1.0
     )
     return summary, table
@@ -30,7 +33,7 @@ def summary_and_table():
 
 def test_html_report_escapes_every_name(summary_and_table):
     summary, _ = summary_and_table
-    page = report.summary_html(summary, "fr", sources="<b>source</b> {{ 7*7 }}", on_date=dt.date(2026, 12, 1))
+    page = summary_html(summary, "fr", sources="<b>source</b> {{ 7*7 }}", on_date=dt.date(2026, 12, 1))
     for live in ("<img src=x", "<svg onload", "<iframe", "</script><script>", "<b>source</b>"):
         assert live not in page
     assert "&lt;img src=x onerror=alert(parent.document.title)&gt; Ville-Haute" in page
@@ -41,7 +44,7 @@ def test_html_report_escapes_every_name(summary_and_table):
 
 def test_pdf_report_prints_names_as_written(summary_and_table):
     summary, _ = summary_and_table
-    pdf = report.summary_pdf(summary, "en", sources="{% if", on_date=dt.date(2026, 12, 1))
+    pdf = summary_pdf(summary, "en", sources="{% if", on_date=dt.date(2026, 12, 1))
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     shown = " ".join(text.split())
     # long names are shortened with "…" to fit the page; what is printed is the name as written
@@ -55,7 +58,7 @@ def test_indicators_csv_neutralises_names_that_start_like_formulas(summary_and_t
     _, table = summary_and_table
     table = table.copy()
     table.loc[table.index[0], "name"] = '=HYPERLINK("http://evil.example","clic")'
-    rows = list(csv.reader(io.StringIO(report.indicators_csv(table, lang="en").decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(indicators_csv(table, lang="en").decode("utf-8-sig"))))
     names = [row[rows[0].index(next(h for h in rows[0] if h.lower() in ("name", "nom")))] for row in rows[1:]]
     assert "'=HYPERLINK(\"http://evil.example\",\"clic\")" in names
     assert not any(n.startswith(("=", "+", "-", "@")) for n in names)

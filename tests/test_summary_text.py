@@ -1,0 +1,111 @@
+"""The summary in words (carto.render.summary_text) and indicators as text (indicator_text)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import summary_data
+from summary_data import HEADLINES, c1_summary, literal_indicators, literal_metrics
+
+from carto.analysis.summary import Figure, children_table, territory_summary
+from carto.formatting import format_number, format_percent
+from carto.render import summary_text
+from carto.render.indicator_text import format_indicator, formatted_table
+
+NNBSP = "\u202f"
+NAN = math.nan
+
+
+def test_figures_as_the_summary_writes_them() -> None:
+    assert format_number(1234567, "fr") == f"1{NNBSP}234{NNBSP}567"
+    assert format_number(-1234.56, "fr", decimals=2) == f"-1{NNBSP}234,56"
+    assert format_number(-1234.56, "en", decimals=2) == "-1,234.56"
+    assert format_percent(0.1234, "fr", decimals=1) == f"12,3{NNBSP}%"
+    assert format_indicator("actors", 12000, "fr") == f"12{NNBSP}000"
+    assert format_indicator("actors_per_10k", 12.44, "fr") == "12,4"
+    assert format_indicator("share_partnership", 0.5, "en") == "50%"
+    assert format_indicator("openness", NAN, "fr") == "—"
+    # A figure of no named indicator: whole numbers whole, others with one decimal.
+    assert format_indicator(None, 12000.0, "fr") == f"12{NNBSP}000"
+    assert format_indicator(None, 1.45, "en") == "1.4"
+
+
+def test_formatted_table() -> None:
+    children = children_table(literal_indicators(), "D1", ["actors_per_10k", "openness"])
+    shown = formatted_table(children, "fr")
+    assert list(shown["code"]) == ["C2", "C3", "C1"]
+    assert list(shown["actors_per_10k"]) == ["5,0", "2,5", "8,0"]
+    assert list(shown["openness"]) == [f"100{NNBSP}%", f"100{NNBSP}%", f"25{NNBSP}%"]
+
+
+def test_departement_sentences_have_no_comparison() -> None:
+    s = territory_summary(
+        "D1",
+        literal_indicators(),
+        summary_data.actors(),
+        summary_data.places(),
+        summary_data.relations(),
+        summary_data.territories(),
+        literal_metrics(),
+        headlines=HEADLINES,
+    )
+    assert summary_text.headline_sentences(s, "fr")[0][2] == (
+        "5,5 partenaires (services, associations, écoles…) pour 10 000 habitants"
+    )
+    assert summary_text.delta_text(s.figures[0], "fr") is None
+
+
+def test_headline_sentences_french() -> None:
+    sentences = summary_text.headline_sentences(c1_summary(), "fr")
+    assert [value for _, value, _ in sentences] == ["8,0", "3", f"25{NNBSP}%", "1", f"20{NNBSP}%"]
+    label, _, text = sentences[0]
+    assert label == "Partenaires pour 10 000 habitants"
+    assert text == (
+        "8,0 partenaires (services, associations, écoles…) pour 10 000 habitants — "
+        "médiane des territoires voisins\u00a0: 5,0\u202f; Département Test\u00a0: 5,5"
+    )
+    assert sentences[4][2].startswith(
+        f"20{NNBSP}% des habitants des lieux recensés vivent sans partenaire à moins de 1 km"
+    )
+
+
+def test_headline_sentences_english() -> None:
+    sentences = summary_text.headline_sentences(c1_summary(), "en")
+    assert [value for _, value, _ in sentences] == ["8.0", "3", "25%", "1", "20%"]
+    assert sentences[2][2] == (
+        "25% of the territory's links connect it to the outside; the rest stay between neighbours — "
+        "median of neighbouring territories: 100%; Département Test: 0%"
+    )
+
+
+def test_delta_text() -> None:
+    figures = {f.column: f for f in c1_summary().figures}
+    assert summary_text.delta_text(figures["actors_per_10k"], "fr") == "+3,0 vs médiane des voisins"
+    assert summary_text.delta_text(figures["openness"], "en") == "-75 points vs neighbours' median"
+    assert summary_text.delta_text(Figure("isolated_actors", 0.0, None, 0.0), "fr") == ("0 vs médiane des voisins")
+    assert summary_text.delta_text(Figure("isolated_actors", 2.0, None, None), "fr") is None
+
+
+def test_lines_and_intros() -> None:
+    s = c1_summary()
+    assert summary_text.partner_line(s.partners[0], "fr") == "Centre social Les Tilleuls (Centre social) — 3 liens"
+    assert summary_text.partner_line(s.partners[2], "en").endswith("— 1 link")
+    assert summary_text.place_line(s.uncovered[0], "fr") == "Hameau des Prés — 300 habitants"
+    assert summary_text.subtitle(s, "fr") == f"Commune · dans Département Test · 5{NNBSP}000 habitants"
+    assert summary_text.isolated_intro(s, "fr") == "1 partenaire isolé"
+
+
+def test_sources_line_names_imports_and_the_sample() -> None:
+    imports = pd.DataFrame(
+        {
+            "file_name": ["tiny.csv", "sample", "tiny.csv"],
+            "imported_at": pd.to_datetime(["2026-12-01 10:00", "2026-11-23 09:00", "2026-10-01 08:00"]),
+            "status": ["committed", "committed", "committed"],
+        }
+    )
+    line = summary_text.sources_line(imports, "en", sample_name="sample")
+    assert "tiny.csv (1 December 2026), sample (23 November 2026)" in line
+    assert line != summary_text.sources_line(imports, "en")  # the sample's note only when told its name
+    assert "tiny.csv" not in summary_text.sources_line(imports.iloc[0:0], "fr")
+
