@@ -9,9 +9,10 @@ import streamlit as st
 
 from carto import auth, store, ui
 from carto.errors import CartoError
-from carto.ingest.commit import undo_import, undoable_import
+from carto.ingest.commit import undo_import
 from carto.model import DATASETS
 from carto.render import export
+from carto.store.imports import undoable_import
 
 UNDO_SHOWN = "undo_shown_id"  # the import the confirmation box refers to
 
@@ -30,8 +31,9 @@ def _undo(import_id: int, user: auth.User) -> None:
 def _export_bytes(name: str, fmt: str, version: int, db: str) -> bytes:
     # ``version`` and ``db`` key the cache: a commit or another database means a new file.
     del version, db
+    frames = store.read_datasets(ui.cursor(), export.datasets_needed(name, fmt))
     with tempfile.TemporaryDirectory(prefix="carto-export-") as tmp:
-        return export.export_bytes(ui.cursor(), name, fmt, Path(tmp))
+        return export.export_bytes(frames, name, fmt, Path(tmp))
 
 
 user = ui.page_guard("undo")

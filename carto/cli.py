@@ -20,6 +20,9 @@ from carto.store import backup
 
 Handler = Callable[[argparse.Namespace], int]
 
+# What territory indicators and summaries are computed from.
+INDICATOR_DATASETS = ("territories", "actors", "places", "relations", "schemes")
+
 
 def _open(args: argparse.Namespace) -> store.Connection:
     return store.connect(args.db)
@@ -125,13 +128,15 @@ def _write_report(args: argparse.Namespace, report: Any) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from carto.render import export
 
-    conn = _open(args)
-    print(export.export(conn.cursor(), args.dataset, args.format, Path(args.out)))
+    cur = _open(args).cursor()
+    frames = store.read_datasets(cur, export.datasets_needed(args.dataset, args.format))
+    print(export.export(frames, args.dataset, args.format, Path(args.out)))
     return 0
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from carto.ingest.commit import last_import, undo_import
+    from carto.ingest.commit import undo_import
+    from carto.store.imports import last_import
 
     conn = _open(args)
     import_id = args.import_id
@@ -154,8 +159,15 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     if args.radius_km <= 0:
         msg = f"--radius-km must be positive, not {args.radius_km}"
         raise InputError(msg)
-    conn = _open(args)
-    table = indicators.load_indicators(conn.cursor(), radius_km=args.radius_km)
+    frames = store.read_datasets(_open(args).cursor(), INDICATOR_DATASETS)
+    table = indicators.territory_indicators(
+        frames["territories"],
+        frames["actors"],
+        frames["places"],
+        frames["relations"],
+        frames["schemes"],
+        radius_km=args.radius_km,
+    )
     if args.territory is not None:
         if args.territory not in table.index:
             msg = f"unknown territory code {args.territory!r}; list the codes with `indicators --json`"
@@ -192,9 +204,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         msg = f"--radius-km must be positive, not {args.radius_km}"
         raise InputError(msg)
     cur = _open(args).cursor()
-    t, a, p, r, s = (
-        store.read_dataset(cur, name) for name in ("territories", "actors", "places", "relations", "schemes")
-    )
+    frames = store.read_datasets(cur, INDICATOR_DATASETS)
+    t, a, p, r, s = (frames[name] for name in INDICATOR_DATASETS)
     if args.code not in set(t["code"]):
         msg = f"no territory with code {args.code!r}; list the codes with `python -m carto indicators`"
         raise InputError(msg)

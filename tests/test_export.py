@@ -104,9 +104,15 @@ def conn() -> store.Connection:
     return c
 
 
+def _export(conn: store.Connection, name: str, fmt: str, out: Path) -> str:
+    """What the CLI and the data page do: read the datasets the export needs, then export them."""
+    frames = store.read_datasets(conn.cursor(), export.datasets_needed(name, fmt))
+    return export.export(frames, name, fmt, out)
+
+
 def test_csv_neutralises_formulas(conn: store.Connection, tmp_path: Path) -> None:
     out = tmp_path / "actors.csv"
-    export.export(conn.cursor(), "actors", "csv", out)
+    _export(conn, "actors", "csv", out)
     table = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert table["name"].tolist() == ["'=cmd|' /C calc'!A0", "CAF de Nantes", "'+Asso"]
     assert table.columns.tolist() == ["id", "name", "type", "sector", "siret", "territory_code", "lon", "lat"]
@@ -119,7 +125,7 @@ def test_csv_neutralises_formulas(conn: store.Connection, tmp_path: Path) -> Non
 
 def test_csv_polygons_as_wkt(conn: store.Connection, tmp_path: Path) -> None:
     out = tmp_path / "territories.csv"
-    export.export(conn.cursor(), "territories", "csv", out)
+    _export(conn, "territories", "csv", out)
     table = pd.read_csv(out, dtype=str)
     assert shapely.from_wkt(str(table.set_index("code").loc["44109", "wkt"])).equals(
         shapely.box(-1.6, 47.18, -1.5, 47.3)
@@ -129,7 +135,7 @@ def test_csv_polygons_as_wkt(conn: store.Connection, tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg"])
 def test_spatial_formats_keep_rows_and_geometries(conn: store.Connection, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"places.{fmt}"
-    export.export(conn.cursor(), "places", fmt, out)
+    _export(conn, "places", fmt, out)
     back = gpd.read_file(out)
     stored = store.read_dataset(conn.cursor(), "places")
     assert back["id"].tolist() == ["P1"]
@@ -139,7 +145,7 @@ def test_spatial_formats_keep_rows_and_geometries(conn: store.Connection, tmp_pa
 
 def test_non_spatial_dataset_in_geopackage(conn: store.Connection, tmp_path: Path) -> None:
     out = tmp_path / "relations.gpkg"
-    export.export(conn.cursor(), "relations", "gpkg", out)
+    _export(conn, "relations", "gpkg", out)
     back = gpd.read_file(out)
     assert back["id"].tolist() == ["R1", "R2", "R3", "R4"]
     assert back["start"].astype(str).tolist()[0].startswith("2024-01-01")
@@ -148,7 +154,7 @@ def test_non_spatial_dataset_in_geopackage(conn: store.Connection, tmp_path: Pat
 @pytest.mark.parametrize("fmt", ["gexf", "graphml"])
 def test_network_graph_files_parse_back(conn: store.Connection, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"network.{fmt}"
-    summary = export.export(conn.cursor(), "network", fmt, out)
+    summary = _export(conn, "network", fmt, out)
     assert summary.startswith("network: 4 nodes and 4 edges")
     graph = nx.read_gexf(out) if fmt == "gexf" else nx.read_graphml(out)
     assert graph.number_of_nodes() == 4
@@ -162,13 +168,45 @@ def test_network_graph_files_parse_back(conn: store.Connection, tmp_path: Path, 
     assert starts == ["2024-01-01"]
 
 
-def test_export_refuses_wrong_combinations(conn: store.Connection, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="GEXF and GraphML export the network"):
-        export.export(conn.cursor(), "actors", "gexf", tmp_path / "x.gexf")
-    with pytest.raises(InputError, match="GEXF and GraphML export the network"):
-        export.export(conn.cursor(), "network", "csv", tmp_path / "x.csv")
-    with pytest.raises(InputError, match="unknown format"):
-        export.export(conn.cursor(), "actors", "xls", tmp_path / "x.xls")
+@pytest.mark.parametrize(
+    ("name", "fmt", "message"),
+    [
+        ("actors", "gexf", "GEXF and GraphML export the network"),
+        ("network", "csv", "GEXF and GraphML export the network"),
+        ("actors", "xls", "unknown format"),
+        ("people", "csv", "unknown dataset 'people'"),
+    ],
+)
+def test_export_refuses_wrong_combinations(tmp_path: Path, name: str, fmt: str, message: str) -> None:
+    # Refused before any dataset is read: the callers ask which datasets to read first.
+    with pytest.raises(InputError, match=message):
+        export.datasets_needed(name, fmt)
+    with pytest.raises(InputError, match=message):
+        export.export({}, name, fmt, tmp_path / f"x.{fmt}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_datasets_needed() -> None:
+    assert export.datasets_needed("schemes", "csv") == ("schemes",)
+    assert export.datasets_needed("network", "gexf") == ("actors", "places", "relations")
+
+
+def test_export_takes_frames_not_the_store(tmp_path: Path) -> None:
+    schemes = pd.DataFrame(
+        {
+            "id": ["S1"],
+            "name": ["@SUM(1)"],
+            "kind": ["contrat_de_ville"],
+            "territory_code": ["44109"],
+            "start": [dt.date(2024, 1, 1)],
+            "end": [None],
+        }
+    )
+    out = tmp_path / "schemes.csv"
+    assert export.export({"schemes": schemes}, "schemes", "csv", out) == f"schemes: 1 rows written to {out}"
+    assert out.read_bytes() == (
+        b"id,name,kind,territory_code,start,end\r\nS1,'@SUM(1),contrat_de_ville,44109,2024-01-01,\r\n"
+    )
 
 
 ROUND_TRIPS = [
@@ -185,7 +223,7 @@ ROUND_TRIPS = [
 @pytest.mark.parametrize(("name", "fmt"), ROUND_TRIPS)
 def test_round_trip_export_then_import(conn: store.Connection, tmp_path: Path, name: str, fmt: str) -> None:
     out = tmp_path / f"{name}.{fmt}"
-    export.export(conn.cursor(), name, fmt, out)
+    _export(conn, name, fmt, out)
     before = store.read_dataset(conn.cursor(), name)
     result = pipeline.run_import(
         conn,

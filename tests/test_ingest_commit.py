@@ -10,9 +10,10 @@ from geopandas.testing import assert_geodataframe_equal
 
 from carto import auth, store
 from carto.errors import InputError
-from carto.ingest.commit import ImportRefused, commit, last_import, undo_import, undoable_import
+from carto.ingest.commit import ImportRefused, commit, undo_import
 from carto.ingest.validate import validate
 from carto.model import ACTORS, RELATIONS, TERRITORIES
+from carto.store.imports import last_import, undoable_import
 
 
 def _square(x: float, y: float, size: float = 1.0) -> shapely.Polygon:

@@ -13,11 +13,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from carto import store
 from carto.analysis import activity, flows, hierarchy, network
 from carto.analysis.coverage import uncovered_places
 from carto.model import DIMENSIONS, RELATION_KINDS
-from carto.store import Connection
 
 # The five figures of the summary page, in display order.
 HEADLINES: tuple[str, ...] = (
@@ -285,18 +283,3 @@ def json_records(table: pd.DataFrame) -> list[dict[str, object]]:
                 clean[str(key)] = value
         records.append(clean)
     return records
-
-
-def load_indicators(cur: Connection, *, radius_km: float = 1.0, on_date: date | None = None) -> pd.DataFrame:
-    """:func:`territory_indicators` over everything in the store (``cur``: a DuckDB cursor)."""
-    names = ("territories", "actors", "places", "relations", "schemes")
-    frames = {name: store.read_dataset(cur, name) for name in names}
-    return territory_indicators(
-        frames["territories"],
-        frames["actors"],
-        frames["places"],
-        frames["relations"],
-        frames["schemes"],
-        radius_km=radius_km,
-        on_date=on_date,
-    )

@@ -253,18 +253,9 @@ def dry_run_result(conn: store.Connection, prepared: Prepared, options: ImportOp
     cur = conn.cursor()
     updated = deleted = 0
     if options.mode == "replace":
-        row = cur.execute(f"SELECT count(*) FROM {ds.name}").fetchone()
-        deleted = int(row[0]) if row else 0
+        deleted = store.count_rows(cur, ds.name)
     elif options.mode == "upsert":
-        keys = pd.DataFrame({"k": rows[ds.key].astype(str).astype("object")})
-        cur.register("_dry_keys", keys)
-        try:
-            row = cur.execute(
-                f'SELECT count(*) FROM {ds.name} WHERE "{ds.key}" IN (SELECT k FROM _dry_keys)'
-            ).fetchone()
-        finally:
-            cur.unregister("_dry_keys")
-        updated = int(row[0]) if row else 0
+        updated = store.count_stored_keys(cur, ds.name, rows[ds.key].astype(str).tolist())
     return ImportResult(
         import_id=None,
         dataset=ds.name,

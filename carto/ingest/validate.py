@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from carto import i18n
+from carto import i18n, store
 from carto.model import CRS, METROPOLITAN_FRANCE, Dataset
 from carto.text import FORMULA_STARTS, neutralise_formulas
 
@@ -343,11 +343,6 @@ class _Collector:
             )
 
 
-def _existing_keys(cur: Any, table: str, key: str) -> set[str]:
-    rows = cur.execute(f'SELECT "{key}" FROM {table}').fetchall()
-    return {str(r[0]) for r in rows}
-
-
 def _inside_france(bounds: np.ndarray) -> np.ndarray:
     inside = np.zeros(len(bounds), dtype=bool)
     for x0, y0, x1, y1 in FRANCE_EXTENTS:
@@ -457,7 +452,7 @@ def validate(
     frame: pd.DataFrame,
     dataset: Dataset,
     *,
-    conn_or_cursor: Any,
+    conn_or_cursor: store.Connection,
     repair: bool = False,
     mode: str = "append",
 ) -> Report:
@@ -586,7 +581,7 @@ def validate(
         lambda idx: f"{ds.key} {keys[idx]!r} already used on row {first_row[keys[idx]]} of this file",
     )
     if mode == "append":
-        stored = _existing_keys(conn_or_cursor, ds.name, ds.key)
+        stored = store.stored_keys(conn_or_cursor, ds.name)
         clash = ~dup & keys.isin(stored)
         found.add(
             clash,
@@ -598,7 +593,7 @@ def validate(
 
     other = NODE_DATASETS.get(ds.name)
     if other is not None:
-        other_ids = _existing_keys(conn_or_cursor, other, "id")
+        other_ids = store.stored_keys(conn_or_cursor, other)
         shared = ~dup & keys.isin(other_ids)
         found.add(
             shared,
@@ -612,7 +607,7 @@ def validate(
         )
 
     if ds.name == "relations":
-        nodes = _existing_keys(conn_or_cursor, "actors", "id") | _existing_keys(conn_or_cursor, "places", "id")
+        nodes = store.stored_keys(conn_or_cursor, "actors") | store.stored_keys(conn_or_cursor, "places")
         for end in ("source", "target"):
             values = out[end]
             unknown = values.notna() & ~values.astype(object).isin(nodes)
@@ -627,7 +622,7 @@ def validate(
             )
         loops = out["source"].notna() & (out["source"] == out["target"])
         found.add(loops, "target", WARNING, "self_loop", "source and target are the same node")
-        schemes = _existing_keys(conn_or_cursor, "schemes", "id")
+        schemes = store.stored_keys(conn_or_cursor, "schemes")
         unknown_scheme = out["scheme_id"].notna() & ~out["scheme_id"].astype(object).isin(schemes)
         found.add(
             unknown_scheme,
@@ -640,7 +635,7 @@ def validate(
     if ds.name == "territories":
         known = set(keys)
         if mode != "replace":
-            known |= _existing_keys(conn_or_cursor, "territories", "code")
+            known |= store.stored_keys(conn_or_cursor, "territories")
         parents = out["parent_code"]
         unknown = parents.notna() & ~parents.astype(object).isin(known)
         found.add(

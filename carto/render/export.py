@@ -1,4 +1,7 @@
-"""Write the store's datasets as GeoJSON, GeoPackage or CSV, and the network as GEXF or GraphML.
+"""Write datasets as GeoJSON, GeoPackage or CSV, and the network as GEXF or GraphML.
+
+Frames in, files out: the caller reads the datasets :func:`datasets_needed` names (from the store)
+and passes them; nothing here reads the database.
 
 CSV cells that a spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) get a
 leading ``'``. In CSV, points are written as ``lon``/``lat`` columns and other geometries as WKT in
@@ -21,7 +24,6 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from carto import store
 from carto.errors import InputError
 from carto.model import CRS, DATASETS, Dataset
 from carto.text import neutralise_formulas, xml_text
@@ -30,6 +32,8 @@ TABLE_FORMATS = ("geojson", "gpkg", "csv")
 GRAPH_FORMATS = ("gexf", "graphml")
 FORMATS = TABLE_FORMATS + GRAPH_FORMATS
 NETWORK = "network"
+# The datasets the network is drawn from: its nodes, then its edges.
+NETWORK_DATASETS = ("actors", "places", "relations")
 
 MEDIA_TYPES = {
     "geojson": "application/geo+json",
@@ -42,7 +46,7 @@ MEDIA_TYPES = {
 # networkx reads "start"/"end" on GEXF elements as a dynamic graph's time spans: rename them.
 GRAPH_RENAMES = {"start": "start_date", "end": "end_date"}
 
-# What XML 1.0 cannot hold: C0 controls but tab and line breaks, lone surrogates, U+FFFE/U+FFFF.
+
 def _plain(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
     """Attribute columns with dates as ISO text (every format writes them the same way)."""
     out = pd.DataFrame(index=frame.index)
@@ -56,8 +60,8 @@ def _plain(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
     return out
 
 
-def write_table(cur: store.Connection, name: str, fmt: str, out: Path) -> int:
-    """Write every row of dataset ``name`` to ``out`` in ``fmt``; return the number of rows."""
+def write_table(frame: pd.DataFrame, name: str, fmt: str, out: Path) -> int:
+    """Write ``frame``, the rows of dataset ``name``, to ``out`` in ``fmt``; return the number of rows."""
     ds = DATASETS.get(name)
     if ds is None:
         msg = f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}"
@@ -65,7 +69,6 @@ def write_table(cur: store.Connection, name: str, fmt: str, out: Path) -> int:
     if fmt not in TABLE_FORMATS:
         msg = f"a dataset exports as {', '.join(TABLE_FORMATS)}, not {fmt!r} (graphs: DATASET network)"
         raise InputError(msg)
-    frame = store.read_dataset(cur, name)
     attributes = _plain(frame, ds)
     out = Path(out)
     if fmt == "csv":
@@ -107,11 +110,10 @@ def _attrs(record: Mapping[Any, Any]) -> dict[str, Any]:
     return out
 
 
-def network_graph(cur: store.Connection) -> nx.MultiDiGraph:
+def network_graph(actors: pd.DataFrame, places: pd.DataFrame, relations: pd.DataFrame) -> nx.MultiDiGraph:
     """Actors and places as nodes (with their attributes), relations as edges keyed by id."""
     graph = nx.MultiDiGraph()
-    for name, node_kind in (("actors", "actor"), ("places", "place")):
-        frame = store.read_dataset(cur, name)
+    for name, node_kind, frame in (("actors", "actor", actors), ("places", "place", places)):
         points = shapely.point_on_surface(frame.geometry.to_numpy())
         attributes = _plain(frame, DATASETS[name])
         attributes["lon"] = shapely.get_x(points)
@@ -122,8 +124,7 @@ def network_graph(cur: store.Connection) -> nx.MultiDiGraph:
                 record["population"] = float(record["population"])
             label = xml_text(str(record.get("name") or node))
             graph.add_node(node, node_kind=node_kind, label=label, **_attrs(record))
-    relations = _plain(store.read_dataset(cur, "relations"), DATASETS["relations"])
-    for record in relations.to_dict("records"):
+    for record in _plain(relations, DATASETS["relations"]).to_dict("records"):
         source, target = xml_text(str(record.pop("source"))), xml_text(str(record.pop("target")))
         if record.get("weight") is not None:
             record["weight"] = float(record["weight"])
@@ -131,9 +132,8 @@ def network_graph(cur: store.Connection) -> nx.MultiDiGraph:
     return graph
 
 
-def write_graph(cur: store.Connection, fmt: str, out: Path) -> tuple[int, int]:
-    """Write the network as GEXF or GraphML; return (nodes, edges)."""
-    graph = network_graph(cur)
+def write_graph(graph: nx.MultiDiGraph, fmt: str, out: Path) -> tuple[int, int]:
+    """Write the network (:func:`network_graph`) as GEXF or GraphML; return (nodes, edges)."""
     if fmt == "gexf":
         nx.write_gexf(graph, out)
     elif fmt == "graphml":
@@ -144,8 +144,11 @@ def write_graph(cur: store.Connection, fmt: str, out: Path) -> tuple[int, int]:
     return graph.number_of_nodes(), graph.number_of_edges()
 
 
-def export(cur: store.Connection, name: str, fmt: str, out: Path) -> str:
-    """Write ``name`` (a dataset, or ``network``) as ``fmt`` to ``out``; return a one-line summary."""
+def datasets_needed(name: str, fmt: str) -> tuple[str, ...]:
+    """The datasets an export of ``name`` (a dataset, or ``network``) as ``fmt`` is made from.
+
+    Raises :class:`InputError` for an unknown format or dataset, or a pair that does not go together.
+    """
     if fmt not in FORMATS:
         msg = f"unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}"
         raise InputError(msg)
@@ -153,17 +156,36 @@ def export(cur: store.Connection, name: str, fmt: str, out: Path) -> str:
         if name != NETWORK or fmt not in GRAPH_FORMATS:
             msg = "GEXF and GraphML export the network: use DATASET network with --format gexf or graphml"
             raise InputError(msg)
-        nodes, edges = write_graph(cur, fmt, out)
+        return NETWORK_DATASETS
+    if name not in DATASETS:
+        msg = f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}"
+        raise InputError(msg)
+    return (name,)
+
+
+def export(frames: Mapping[str, pd.DataFrame], name: str, fmt: str, out: Path) -> str:
+    """Write ``name`` (a dataset, or ``network``) as ``fmt`` to ``out``; return a one-line summary.
+
+    ``frames`` holds every row of the datasets :func:`datasets_needed` names, by dataset name.
+    """
+    needed = datasets_needed(name, fmt)
+    missing = [n for n in needed if n not in frames]
+    if missing:
+        msg = f"exporting {name} needs the rows of {', '.join(missing)}"
+        raise ValueError(msg)
+    if name == NETWORK:
+        graph = network_graph(frames["actors"], frames["places"], frames["relations"])
+        nodes, edges = write_graph(graph, fmt, out)
         return f"network: {nodes} nodes and {edges} edges written to {out}"
-    rows = write_table(cur, name, fmt, out)
+    rows = write_table(frames[name], name, fmt, out)
     return f"{name}: {rows} rows written to {out}"
 
 
-def export_bytes(cur: store.Connection, name: str, fmt: str, workdir: Path) -> bytes:
+def export_bytes(frames: Mapping[str, pd.DataFrame], name: str, fmt: str, workdir: Path) -> bytes:
     """The exported file's bytes (for a download button), written through a temp file in ``workdir``."""
     suffix = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "gexf": ".gexf", "graphml": ".graphml"}
     path = Path(workdir) / f"{name}{suffix[fmt]}"
-    export(cur, name, fmt, path)
+    export(frames, name, fmt, path)
     try:
         return path.read_bytes()
     finally:

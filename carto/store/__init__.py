@@ -36,6 +36,9 @@ Connection = duckdb.DuckDBPyConnection
 # Writers of one process take this lock; DuckDB itself keeps readers on consistent snapshots.
 WRITE_LOCK = threading.RLock()
 
+# Raised by a write that breaks a key or a NOT NULL rule: callers turn it into a message for the user.
+ConstraintError = duckdb.ConstraintException
+
 
 def default_db_path() -> Path:
     """The database file: ``$CARTO_DB`` when set, else ``data/carto.duckdb``."""
@@ -135,6 +138,35 @@ def harden(conn: Connection, folders: Sequence[Path] = ()) -> None:
     conn.execute("SET allowed_directories = ?", [prefixes])
     conn.execute("SET enable_external_access = false")
     conn.execute("SET lock_configuration = true")
+
+
+# --- identifiers -----------------------------------------------------------------------------
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _ident(name: str) -> str:
+    """``name`` double-quoted for SQL, once checked to be a plain lower-case name.
+
+    Values always travel as bound parameters; the names of tables and columns cannot, so every one
+    the store writes into SQL (datasets and columns of :mod:`carto.model`, the store's own tables,
+    snapshot tables and staging views) goes through this one check.
+    """
+    if not _IDENTIFIER.fullmatch(name):
+        msg = f"{name!r} is not a table or column name of the store"
+        raise StoreError(msg)
+    return f'"{name}"'
+
+
+@contextmanager
+def _staged(cur: Connection, view: str, frame: pd.DataFrame) -> Iterator[str]:
+    """``frame`` readable as the view ``view`` in SQL on ``cur`` for the ``with`` block; yield its quoted name."""
+    quoted = _ident(view)
+    cur.register(view, frame)
+    try:
+        yield quoted
+    finally:
+        cur.unregister(view)
 
 
 # --- errors of the disk ----------------------------------------------------------------------
@@ -308,6 +340,19 @@ def transaction(conn: Connection) -> Iterator[Connection]:
             cur.close()
 
 
+@contextmanager
+def discarded_transaction(conn: Connection) -> Iterator[Connection]:
+    """Yield a cursor inside one transaction that is always rolled back: to time a write, not keep it."""
+    with WRITE_LOCK:
+        cur = conn.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        finally:
+            cur.execute("ROLLBACK")
+            cur.close()
+
+
 def database_file(conn: Connection) -> Path | None:
     """The file of the connected database, or None for an in-memory one (or a broken connection)."""
     try:
@@ -350,12 +395,12 @@ def _to_sql_frame(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _insert_select_sql(ds: Dataset, source: str) -> str:
-    names = [f'"{c.name}"' for c in ds.columns]
-    casts = [f'CAST("{c.name}" AS {c.sql_type})' for c in ds.columns]
+    names = [_ident(c.name) for c in ds.columns]
+    casts = [f"CAST({_ident(c.name)} AS {c.sql_type})" for c in ds.columns]
     if ds.geometry is not None:
         names.append("geometry")
         casts.append("ST_GeomFromWKB(wkb)")
-    return f"INSERT INTO {ds.name} ({', '.join(names)}) SELECT {', '.join(casts)} FROM {source}"
+    return f"INSERT INTO {_ident(ds.name)} ({', '.join(names)}) SELECT {', '.join(casts)} FROM {source}"
 
 
 def insert_rows(cur: Connection, name: str, frame: pd.DataFrame) -> int:
@@ -370,21 +415,29 @@ def insert_rows(cur: Connection, name: str, frame: pd.DataFrame) -> int:
         msg = f"{name}: geometries must be in {CRS} before storing, got {frame.crs}"
         raise StoreError(msg)
     staged = _to_sql_frame(ds, frame)
-    view = f"_staged_{ds.name}"
-    cur.register(view, staged)
-    try:
+    with _staged(cur, f"_staged_{ds.name}", staged) as view:
         cur.execute(_insert_select_sql(ds, view))
-    finally:
-        cur.unregister(view)
     return len(staged)
 
 
 def delete_all(cur: Connection, name: str) -> int:
     """Remove every row of a dataset; return how many were removed."""
+    removed = count_rows(cur, name)
+    cur.execute(f"DELETE FROM {_ident(dataset(name).name)}")
+    return removed
+
+
+def _keys_frame(keys: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({"k": pd.Series(list(keys), dtype="object")})
+
+
+def delete_keys(cur: Connection, name: str, keys: Sequence[str]) -> int:
+    """Remove the rows of dataset ``name`` whose key is in ``keys``; return how many were removed."""
     ds = dataset(name)
-    row = cur.execute(f"SELECT count(*) FROM {ds.name}").fetchone()
-    cur.execute(f"DELETE FROM {ds.name}")
-    return int(row[0]) if row else 0
+    with _staged(cur, "_deleted_keys", _keys_frame(keys)) as view:
+        removed = _count_keys_in(cur, ds, view)
+        cur.execute(f"DELETE FROM {_ident(ds.name)} WHERE {_ident(ds.key)} IN (SELECT k FROM {view})")
+    return removed
 
 
 def record_import(
@@ -428,7 +481,8 @@ def assign_territories(cur: Connection) -> None:
     The finest is the smallest by area among those containing the point (a place polygon
     counts by a point on its surface). Rows outside every territory get NULL.
     """
-    for table in ("actors", "places"):
+    for name in ("actors", "places"):
+        table = _ident(name)
         cur.execute(
             f"""
             UPDATE {table} SET territory_code = m.code
@@ -442,6 +496,29 @@ def assign_territories(cur: Connection) -> None:
             WHERE {table}.id = m.id
             """
         )
+
+
+def finest_territories(cur: Connection, name: str, rows: pd.DataFrame) -> pd.Series:
+    """The finest stored territory containing each of ``rows``, as :func:`assign_territories` decides.
+
+    ``rows`` are rows of dataset ``name`` not stored yet (their key and geometry are read). Smallest
+    area among the territories containing the point (a polygon counts by a point on its surface);
+    ``None`` outside every territory. Indexed like ``rows``.
+    """
+    keys = rows[dataset(name).key].astype(object)
+    staged = pd.DataFrame(
+        {"k": keys.to_numpy(), "wkb": pd.Series(list(shapely.to_wkb(rows.geometry.to_numpy())), dtype=object)}
+    )
+    with _staged(cur, "_located_rows", staged) as view:
+        found = cur.execute(
+            f"""
+            WITH p AS (SELECT k, ST_PointOnSurface(ST_GeomFromWKB(wkb)) AS g FROM {view}),
+                 t AS (SELECT code, geometry, ST_Area(geometry) AS area FROM territories)
+            SELECT p.k, arg_min(t.code, t.area) FROM p JOIN t ON ST_Contains(t.geometry, p.g) GROUP BY p.k
+            """
+        ).fetchall()
+    codes = dict(found)
+    return pd.Series([codes.get(k) for k in keys], index=rows.index, dtype=object)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -482,13 +559,13 @@ def read_dataset(
     if unknown:
         msg = f"{name} has no column(s) {unknown}"
         raise StoreError(msg)
-    select = [f'"{c}"' for c in wanted]
+    select = [_ident(c) for c in wanted]
     if ds.geometry is not None:
         select.append("ST_AsWKB(geometry) AS wkb")
-    sql = f"SELECT {', '.join(select)} FROM {ds.name}"
+    sql = f"SELECT {', '.join(select)} FROM {_ident(ds.name)}"
     if where:
         sql += f" WHERE {where}"
-    sql += f' ORDER BY "{ds.key}"'
+    sql += f" ORDER BY {_ident(ds.key)}"
     frame = cur.execute(sql, list(params or [])).fetchdf()
     if ds.geometry is None:
         return frame
@@ -497,13 +574,45 @@ def read_dataset(
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=CRS)
 
 
+def read_datasets(cur: Connection, names: Sequence[str] = tuple(DATASETS)) -> dict[str, pd.DataFrame]:
+    """Every row of each dataset of ``names`` (:func:`read_dataset`), by name."""
+    return {name: read_dataset(cur, name) for name in names}
+
+
+def _count(cur: Connection, table: str) -> int:
+    row = cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def count_rows(cur: Connection, name: str) -> int:
+    """How many rows dataset ``name`` holds."""
+    return _count(cur, dataset(name).name)
+
+
+def stored_keys(cur: Connection, name: str) -> set[str]:
+    """The keys (ids, or codes of territories) of every stored row of dataset ``name``, as text."""
+    ds = dataset(name)
+    rows = cur.execute(f"SELECT {_ident(ds.key)} FROM {_ident(ds.name)}").fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _count_keys_in(cur: Connection, ds: Dataset, view: str) -> int:
+    row = cur.execute(
+        f"SELECT count(*) FROM {_ident(ds.name)} WHERE {_ident(ds.key)} IN (SELECT k FROM {view})"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def count_stored_keys(cur: Connection, name: str, keys: Sequence[str]) -> int:
+    """How many stored rows of dataset ``name`` have their key in ``keys``."""
+    ds = dataset(name)
+    with _staged(cur, "_counted_keys", _keys_frame(keys)) as view:
+        return _count_keys_in(cur, ds, view)
+
+
 def counts(cur: Connection) -> dict[str, int]:
     """Rows per dataset and the number of imports, in the order the CLI prints them."""
-    out: dict[str, int] = {}
-    for name in ("territories", "places", "actors", "relations", "schemes", "imports"):
-        row = cur.execute(f"SELECT count(*) FROM {name}").fetchone()
-        out[name] = int(row[0]) if row else 0
-    return out
+    return {name: _count(cur, name) for name in ("territories", "places", "actors", "relations", "schemes", "imports")}
 
 
 def is_empty(cur: Connection) -> bool:

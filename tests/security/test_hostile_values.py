@@ -57,7 +57,8 @@ def _names(path: Path, fmt: str) -> dict[str, str]:
 
 def _export(conn: store.Connection, fmt: str, folder: Path) -> Path:
     out = folder / f"export.{fmt}"
-    export.export(conn.cursor(), "network" if fmt in export.GRAPH_FORMATS else "actors", fmt, out)
+    name = "network" if fmt in export.GRAPH_FORMATS else "actors"
+    export.export(store.read_datasets(conn.cursor(), export.datasets_needed(name, fmt)), name, fmt, out)
     return out
 
 
