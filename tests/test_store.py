@@ -142,6 +142,62 @@ def test_read_dataset_refuses_unknown_columns(filled):
         store.read_dataset(filled.cursor(), "actors", columns=["id", "nope"])
 
 
+def test_stored_keys_and_row_counts(filled):
+    cur = filled.cursor()
+    assert store.stored_keys(cur, "territories") == {"C1", "C2", "D1", "E1"}
+    assert store.stored_keys(cur, "actors") == {"A1", "A2", "A3"}
+    assert store.count_rows(cur, "actors") == 3
+    assert store.count_stored_keys(cur, "actors", ["A1", "A3", "new"]) == 2
+    assert store.count_stored_keys(cur, "actors", []) == 0
+
+
+def test_delete_keys_removes_only_those_rows(filled):
+    with store.transaction(filled) as cur:
+        assert store.delete_keys(cur, "actors", ["A2", "absent"]) == 1
+    assert store.read_dataset(filled.cursor(), "actors")["id"].tolist() == ["A1", "A3"]
+
+
+def test_finest_territories_of_rows_not_stored_yet(filled):
+    incoming = gpd.GeoDataFrame(
+        {"id": ["n1", "n2", "n3"]},
+        geometry=[Point(0.5, 45.5), box(1.2, 45.2, 1.4, 45.4), Point(10, 10)],
+        index=[7, 8, 9],
+        crs="EPSG:4326",
+    )
+    codes = store.finest_territories(filled.cursor(), "places", incoming)
+    # The communes are the smallest containing territories; the last row lies outside every one.
+    assert codes.to_dict() == {7: "C1", 8: "C2", 9: None}
+
+
+def test_a_discarded_transaction_keeps_nothing(filled):
+    before = store.data_version(filled)
+    with store.discarded_transaction(filled) as cur:
+        store.delete_all(cur, "relations")
+        assert store.count_rows(cur, "relations") == 0
+    assert store.count_rows(filled.cursor(), "relations") == 2
+    assert store.data_version(filled) == before
+
+
+@pytest.mark.parametrize("name", ["actors; DROP TABLE actors", 'x" OR 1=1 --', "Actors", "1actors", ""])
+def test_identifiers_outside_our_names_are_refused(name):
+    with pytest.raises(StoreError, match="not a table or column name"):
+        store._ident(name)
+
+
+def test_unknown_datasets_are_refused_before_any_sql(filled):
+    with pytest.raises(KeyError, match="unknown dataset 'people'"):
+        store.stored_keys(filled.cursor(), "people")
+    with pytest.raises(KeyError, match="unknown dataset"):
+        store.count_rows(filled.cursor(), "actors; DROP TABLE actors")
+
+
+def test_read_datasets(filled):
+    frames = store.read_datasets(filled.cursor(), ["schemes", "places"])
+    assert list(frames) == ["schemes", "places"]
+    assert frames["places"]["id"].tolist() == ["P1"]
+    assert set(store.read_datasets(filled.cursor())) == {"territories", "places", "actors", "relations", "schemes"}
+
+
 def test_counts_and_audit_row(filled):
     with store.transaction(filled) as cur:
         import_id = store.record_import(
