@@ -1,4 +1,9 @@
-"""DuckDB store: the one source of truth.
+"""DuckDB store: the one source of truth, and the one place with SQL.
+
+The layers above ask it for frames and for writes by name (:func:`read_dataset`, :func:`insert_rows`,
+:func:`stored_keys`, :mod:`carto.store.imports` for the undo of imports...), never with SQL of their
+own. Values are always bound parameters; table and column names come from :mod:`carto.model` and
+pass one check, :func:`_ident`. May import: the base modules (model, errors, auth).
 
 One connection per process (:func:`connect`), one cursor per thread (``conn.cursor()``), and every
 write inside :func:`transaction`, which serialises writers of this process and commits all or
