@@ -13,7 +13,7 @@ from shapely.geometry import Point, box
 
 from bench.serve import start_streamlit, stop
 from carto import store
-from carto.ingest import read, sample
+from carto.ingest import sample, sandbox
 
 PROJECT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -127,8 +127,8 @@ def filled(conn, territories, actors, places, relations, schemes) -> store.Conne
 
 @pytest.fixture(scope="session", autouse=True)
 def spare_reader() -> None:
-    """Reads take a reader child started ahead, as on the server (carto.ingest.read.SpareReader)."""
-    read.SPARE_READER.enable()
+    """Reads take a reader child started ahead, as on the server (carto.ingest.sandbox.SpareReader)."""
+    sandbox.SPARE_READER.enable()
 
 
 # --- databases on disk -----------------------------------------------------------------------

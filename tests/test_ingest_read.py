@@ -27,9 +27,9 @@ import shapely
 from shapely.geometry import Point, Polygon
 
 from carto.errors import InputError
-from carto.ingest import read
-from carto.ingest.read import RawTable, make_workdir, read_upload, run_in_child, save_upload, sweep_stale_workdirs
+from carto.ingest.read import RawTable, read_upload, save_upload
 from carto.ingest.safety import MB, Limits
+from carto.ingest.sandbox import SPARE_READER, make_workdir, run_in_child, sweep_stale_workdirs
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -525,9 +525,9 @@ def test_child_runs_with_limits_dies_with_its_parent_and_inherits_no_file(tmp_pa
 
 
 def test_a_spare_child_takes_the_job_at_once_with_the_same_limits(tmp_path: Path) -> None:
-    read.SPARE_READER.enable()
-    assert read.SPARE_READER.ready()
-    spare = read.SPARE_READER._spare
+    SPARE_READER.enable()
+    assert SPARE_READER.ready()
+    spare = SPARE_READER._spare
     assert spare is not None
     limits = Limits(timeout_s=7.5, max_result_bytes=3 * MB, memory_bytes=500 * MB)
     seen = run_in_child(_describe_process, {}, limits=limits, workdir=tmp_path, shown="x")
@@ -537,17 +537,17 @@ def test_a_spare_child_takes_the_job_at_once_with_the_same_limits(tmp_path: Path
     # its imports took CPU time before the job came: the job still gets its 9 s (+ 5 before SIGKILL)
     assert seen["cpu"][1] - seen["cpu"][0] == 5 and seen["cpu"][0] >= 9
     assert 500 * MB < seen["address_space"] < 500 * MB + 4096 * MB
-    assert read.SPARE_READER.ready()  # and the next one is waiting
-    assert read.SPARE_READER._spare is not spare
+    assert SPARE_READER.ready()  # and the next one is waiting
+    assert SPARE_READER._spare is not spare
 
 
 def test_a_spare_child_dies_with_the_server(tmp_path: Path) -> None:
     script = (
         "import sys\n"
-        "from carto.ingest import read\n"
-        "read.SPARE_READER.enable()\n"
-        "assert read.SPARE_READER.ready()\n"
-        "print(read.SPARE_READER._spare.pid, flush=True)\n"
+        "from carto.ingest import sandbox\n"
+        "sandbox.SPARE_READER.enable()\n"
+        "assert sandbox.SPARE_READER.ready()\n"
+        "print(sandbox.SPARE_READER._spare.pid, flush=True)\n"
         "import time; time.sleep(60)\n"
     )
     server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=PROJECT)

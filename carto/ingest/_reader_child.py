@@ -1,6 +1,6 @@
 """The reader's child process: ``python -P -m carto.ingest._reader_child JOB_FILE PARENT_PID``.
 
-:func:`carto.ingest.read.run_in_child` writes a job file into a folder the server made, starts this
+:func:`carto.ingest.sandbox.run_in_child` writes a job file into a folder the server made, starts this
 module and waits for it with a wall-clock timeout. Here, in order:
 
 1. ask Linux to SIGKILL this process when its parent dies (``PR_SET_PDEATHSIG``), then check the
@@ -118,7 +118,7 @@ def _failure(exc: BaseException) -> dict[str, Any]:
 def wait_for_job(parent_pid: int) -> str | None:
     """A spare child: import the readers now, then wait for a job file's path on standard input.
 
-    The server keeps one spare started ahead (:class:`carto.ingest.read.SpareReader`), so a read
+    The server keeps one spare started ahead (:class:`carto.ingest.sandbox.SpareReader`), so a read
     does not wait a second for Python to import GDAL's bindings. ``None`` when the server closes
     the pipe without a job. The job's standard error goes beside its job file, as for a child
     started for it.

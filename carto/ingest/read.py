@@ -1,4 +1,4 @@
-"""Read an uploaded file into a :class:`RawTable`, parsing it in a child process with limits.
+"""Read an uploaded file into a :class:`RawTable`: the format readers, run in the sandbox.
 
 The server writes the upload's bytes to a name it generates (:func:`save_upload`); the user's file
 name is only used to choose the format and in messages. :func:`read_upload` then
@@ -7,23 +7,16 @@ name is only used to choose the format and in messages. :func:`read_upload` then
    inspected like zips;
 2. for zipped shapefiles and MapInfo tables, inspects the archive and extracts it itself into a
    fresh directory (GDAL never sees the zip, a URL or a ``/vsi`` prefix);
-3. parses the file in a fresh interpreter (``python -m carto.ingest._reader_child``, about 1 s to
-   start with the readers imported) whose address space, CPU time and written file size are capped
-   (``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_FSIZE``), which is killed after a wall-clock timeout,
-   dies with its parent (``PR_SET_PDEATHSIG``), inherits no file descriptor (so never the
-   database's), and never re-runs the parent's ``__main__`` (under Streamlit, the page shown);
+3. parses the file in the reader's child process (:mod:`carto.ingest.sandbox`: memory, CPU, output
+   and time limits; dies with the server; a work folder of its own, never beside the user's file,
+   and GDAL only ever sees names inside it);
 4. gets the table back as an uncompressed Arrow IPC file with WKB geometries, no larger than
    ``CARTO_MAX_RESULT_MB`` (checked by the child before writing and by size before loading),
    which the parent decodes with shapely, not GDAL.
 
-Every read works in its own folder in the system's temp folder (:func:`make_workdir`), never beside
-the user's file; GDAL only ever sees names inside it. Folders left by killed reads are swept at
-the next read (:func:`sweep_stale_workdirs`). A coordinate system read from a file goes through
-:func:`carto.ingest.safety.check_crs_text` in the child before PROJ sees it, and again here.
-
-Text decoded with the wrong encoding (UTF-8 read as Latin-1: ``Ã©`` for ``é``; Windows-1252 read
-as ISO-8859-1: control characters for ``’``) is repaired when every affected value repairs
-cleanly, with a warning, and refused with a message naming ``--encoding`` otherwise.
+A coordinate system read from a file goes through :func:`carto.ingest.safety.check_crs_text` in
+the child before PROJ sees it, and again here. Text decoded with the wrong encoding is repaired
+or refused by :mod:`carto.ingest.text_repair`.
 """
 
 from __future__ import annotations
@@ -33,21 +26,10 @@ import csv
 import hashlib
 import io
 import json
-import math
 import os
-import re
 import secrets
-import select
 import shutil
-import signal
-import stat
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 import warnings as py_warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -63,7 +45,6 @@ import pyproj
 import shapely
 
 from carto.errors import InputError
-from carto.ingest._reader_child import READY, SPARE_FLAG
 from carto.ingest.safety import (
     DEFAULT_LIMITS,
     ENCODING_EXAMPLES,
@@ -82,6 +63,12 @@ from carto.ingest.safety import (
     safe_extract,
     sniff,
 )
+from carto.ingest.sandbox import (
+    make_workdir,
+    result_message,
+    run_in_child,
+)
+from carto.ingest.text_repair import MOJIBAKE, NON_ASCII, plan_text_repair
 
 TABULAR_FORMATS = ("csv", "xlsx")
 SINGLE_LAYER_FORMATS = ("geojson", "flatgeobuf")
@@ -135,298 +122,6 @@ def _sha256(path: Path) -> str:
         while chunk := f.read(MB):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-# --- work folders -----------------------------------------------------------------------------
-
-WORK_PREFIX = "carto-read-"
-STALE_WORK_AFTER_S = 600.0
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sweep_stale_workdirs(*, root: Path | None = None, now: float | None = None) -> list[Path]:
-    """Remove work folders left by killed reads: older than ten minutes and whose process is dead.
-
-    A folder is named ``carto-read-<pid>-<random>`` by :func:`make_workdir`; one whose process
-    still runs (or whose pid another process now has) is kept. Returns the folders removed.
-    """
-    root = Path(tempfile.gettempdir()) if root is None else root
-    limit = (time.time() if now is None else now) - STALE_WORK_AFTER_S
-    removed: list[Path] = []
-    for folder in root.glob(f"{WORK_PREFIX}*"):
-        match = re.fullmatch(rf"{WORK_PREFIX}(\d+)-\w+", folder.name)
-        try:
-            info = folder.lstat()
-        except OSError:
-            continue
-        if (
-            match is None
-            or not stat.S_ISDIR(info.st_mode)
-            or info.st_uid != os.geteuid()
-            or info.st_mtime > limit
-            or _pid_alive(int(match.group(1)))
-        ):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
-    return removed
-
-
-def make_workdir() -> Path:
-    """A fresh private folder for one read, in the system's temp folder, never beside the user's file.
-
-    Its name carries this process's id so that :func:`sweep_stale_workdirs` (run here first) can
-    tell a folder left by a killed import from one in use.
-    """
-    sweep_stale_workdirs()
-    return Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
-
-
-# --- the child process ------------------------------------------------------------------------
-
-ChildTarget = Callable[[dict[str, Any]], dict[str, Any]]
-
-_CHILD_MODULE = "carto.ingest._reader_child"
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# GDAL and PROJ read their settings from the environment: the child can fetch nothing from the
-# network even if a URL slipped through sniffing, and GeoJSON objects are bounded by the memory
-# limit and CARTO_MAX_VERTICES rather than by GDAL's own 200 MB per-object cap.
-_CHILD_ENVIRONMENT = {
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".carto-no-network",
-    "GDAL_HTTP_PROXY": "127.0.0.1:9",
-    "GDAL_HTTP_TIMEOUT": "1",
-    "GDAL_HTTP_MAX_RETRY": "0",
-    "OGR_GEOJSON_MAX_OBJ_SIZE": "0",
-    "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
-    "PROJ_NETWORK": "OFF",
-}
-STATUS_MAX_BYTES = 4 * MB
-
-
-def _target_name(target: ChildTarget) -> str:
-    module = getattr(target, "__module__", None)
-    qualname = getattr(target, "__qualname__", "")
-    if not module or module == "__main__" or "<locals>" in qualname:
-        msg = f"run_in_child needs a module-level function of an importable module, not {target!r}"
-        raise TypeError(msg)
-    return f"{module}:{qualname}"
-
-
-def _child_environment() -> dict[str, str]:
-    env = {**os.environ, **_CHILD_ENVIRONMENT}
-    inherited = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = os.pathsep.join([str(_PROJECT_ROOT), *([inherited] if inherited else [])])
-    return env
-
-
-def _start_child(order_file: Path, workdir: Path, stderr_file: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-P", "-m", _CHILD_MODULE, str(order_file), str(os.getpid())]
-    with open(stderr_file, "wb") as stderr:
-        # close_fds (the default) keeps the database file and its lock out of the child.
-        return subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=_child_environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            close_fds=True,
-        )
-
-
-class SpareReader:
-    """One reader child started ahead, its imports done, waiting for a job: a read starts at once.
-
-    A fresh Python spends about a second importing GDAL's bindings and pandas before it can read
-    anything. A long-running server (the dashboard) calls :meth:`enable`; each read then takes the
-    spare, if one is ready and alive, and a new one is started for the next read. Spares are all
-    started by one daemon thread that never ends: ``PR_SET_PDEATHSIG`` fires when the *thread*
-    that started a child ends, so a spare dies with the server and never with a page's thread.
-    A short-lived command (the CLI) leaves it off: it reads once.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._wanted = threading.Event()
-        self._spare: subprocess.Popen[bytes] | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self._thread is not None
-
-    def enable(self) -> None:
-        """Start the spare-starting thread (once per process) and ask it for a first spare."""
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._start_spares, name="carto-spare-reader", daemon=True)
-                self._thread.start()
-        self._wanted.set()
-
-    def ready(self, timeout_s: float = 30.0) -> bool:
-        """Wait until a spare has done its imports and waits for a job (for benchmarks and tests)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self._lock:
-                spare = self._spare
-            if spare is not None and spare.poll() is None:
-                assert spare.stdout is not None
-                readable, _, _ = select.select([spare.stdout], [], [], max(0.0, deadline - time.monotonic()))
-                return bool(readable) and os.read(spare.stdout.fileno(), 1) == READY
-            time.sleep(0.05)
-        return False
-
-    def take(self) -> subprocess.Popen[bytes] | None:
-        """The waiting spare (and ask for the next one), or None when none is alive."""
-        with self._lock:
-            spare, self._spare = self._spare, None
-        if self.enabled:
-            self._wanted.set()
-        if spare is not None and spare.poll() is not None:  # died while waiting
-            _close_pipes(spare)
-            return None
-        return spare
-
-    def _start_spares(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            command = [sys.executable, "-P", "-m", _CHILD_MODULE, SPARE_FLAG, str(os.getpid())]
-            spare = subprocess.Popen(
-                command,
-                cwd=tempfile.gettempdir(),
-                env=_child_environment(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                close_fds=True,
-            )
-            with self._lock:
-                old, self._spare = self._spare, spare
-            if old is not None:
-                old.kill()
-                old.wait()
-                _close_pipes(old)
-
-
-SPARE_READER = SpareReader()
-
-
-def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
-    for pipe in (proc.stdin, proc.stdout):
-        if pipe is not None:
-            pipe.close()
-
-
-def _give_job(spare: subprocess.Popen[bytes], order_file: Path) -> bool:
-    """Hand ``order_file`` to a waiting spare; False if it died meanwhile."""
-    assert spare.stdin is not None
-    try:
-        spare.stdin.write(f"{order_file}\n".encode())
-        spare.stdin.close()
-    except OSError:
-        spare.kill()
-        spare.wait()
-        _close_pipes(spare)
-        return False
-    return True
-
-
-def run_in_child(
-    target: ChildTarget, job: dict[str, Any], *, limits: Limits, workdir: Path, shown: str
-) -> dict[str, Any]:
-    """Run ``target(job)`` in a child process with ``limits``; its result or a clear :class:`InputError`.
-
-    ``target`` is a module-level function, imported by name in a fresh interpreter
-    (:mod:`carto.ingest._reader_child`) that dies with this process; ``job`` and the result travel
-    as JSON files in ``workdir``, a folder the server made. The parent's ``__main__`` (under
-    Streamlit, the page being shown) is never run in the child.
-    """
-    run = workdir / f"run-{secrets.token_hex(8)}"
-    order_file, status_file = Path(f"{run}.job.json"), Path(f"{run}.status.json")
-    order = {
-        "target": _target_name(target),
-        "job": job,
-        "sys_path": [os.path.abspath(entry) for entry in sys.path if entry],
-        "cpu_s": math.ceil(limits.timeout_s) + 1,
-        "memory_bytes": limits.memory_bytes,
-        "file_bytes": limits.max_result_bytes + MB,
-    }
-    order_file.write_text(json.dumps(order))
-    spare = SPARE_READER.take()
-    if spare is not None and _give_job(spare, order_file.resolve()):
-        proc = spare
-    else:
-        # Linux sends PR_SET_PDEATHSIG when the thread that started the child ends: this one waits.
-        proc = _start_child(order_file, workdir, Path(f"{run}.stderr"))
-    try:
-        code = proc.wait(timeout=limits.timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise InputError(_timeout_message(shown, limits)) from None
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    finally:
-        _close_pipes(proc)
-    memory_mb = f"{limits.memory_bytes / MB:.0f} MB"
-    if not status_file.exists():
-        if code == -signal.SIGXCPU:
-            raise InputError(_timeout_message(shown, limits))
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        msg = (
-            f"{shown}: the reader crashed on this file (it {how}); the file is probably damaged, "
-            f"or reading it needed more than {memory_mb} (CARTO_READ_MEMORY_MB)"
-        )
-        raise InputError(msg)
-    if status_file.stat().st_size > STATUS_MAX_BYTES:
-        msg = f"{shown}: the reader's description of this file is too large (too many layers or messages?); refused"
-        raise InputError(msg)
-    status = json.loads(status_file.read_text())
-    if status["ok"]:
-        return dict(status["meta"])
-    if status["kind"] == "memory":
-        msg = f"{shown}: reading the file needed more than {memory_mb} of memory (limit CARTO_READ_MEMORY_MB)"
-        raise InputError(msg)
-    if status["kind"] == "result":
-        raise InputError(_result_message(shown, limits))
-    message = str(status["message"])
-    if status["kind"] == "input":
-        raise InputError(message)
-    fmt = job.get("format", "data")
-    if "not recognized as being in a supported file format" in message:
-        msg = f"{shown} is not a recognised {fmt} file (GDAL cannot open it)"
-        raise InputError(msg)
-    msg = f"{shown} could not be read as {fmt}: {_clean_reader_message(message, shown)} (truncated or damaged file?)"
-    raise InputError(msg)
-
-
-def _timeout_message(shown: str, limits: Limits) -> str:
-    return f"{shown}: the file took longer than {limits.timeout_s:g} s to read (limit CARTO_READ_TIMEOUT_S)"
-
-
-def _result_message(shown: str, limits: Limits, size: int | None = None) -> str:
-    limit = f"the limit of {limits.max_result_bytes / MB:.0f} MB (CARTO_MAX_RESULT_MB)"
-    what = f"{size / MB:.0f} MB, more than {limit}" if size is not None else f"more than {limit}"
-    return f"{shown}: the table read from this file takes {what}; split the file or drop unneeded columns"
-
-
-def _clean_reader_message(message: str, shown: str) -> str:
-    """A reader's error without server paths (they become the user's file name) or GDAL's hints."""
-    message = re.sub(r"(?<=['\"])/[^'\"]+(?=['\"])", shown, message)
-    message = re.sub(r"/(?:tmp|var|work|home|root)/[^\s:'\"]+", shown, message)
-    return message.split("; It might help", 1)[0].strip()
 
 
 # --- readers (run in the child) ---------------------------------------------------------------
@@ -514,7 +209,7 @@ def _read_arrow_bounded(
                 msg = f"{shown} has more than {limits.max_features} features (limit CARTO_MAX_FEATURES)"
                 raise InputError(msg)
             if size > limits.max_result_bytes:
-                raise InputError(_result_message(shown, limits))
+                raise InputError(result_message(shown, limits))
             batches.append(batch)
         table = pa.Table.from_batches(batches, schema=reader.schema)
     return meta, table
@@ -733,113 +428,6 @@ def _read_xlsx(job: dict[str, Any], warnings: list[str]) -> tuple[pd.DataFrame, 
 
 # Mis-decoded UTF-8 round-trips through Latin-1 / Windows-1252 back to valid UTF-8; correctly
 # decoded accented text does not ("é" is the single byte E9, never valid UTF-8 on its own).
-def _redecode(value: str) -> str | None:
-    for legacy in ("latin-1", "cp1252"):
-        try:
-            return value.encode(legacy).decode("utf-8")
-        except UnicodeError:
-            continue
-    return None
-
-
-# Windows-1252 read as ISO-8859-1 leaves C1 control characters (U+0080-U+009F) where ’ œ € were.
-def _from_c1(value: str) -> str | None:
-    if not _C1.search(value):
-        return value
-    try:
-        return value.encode("latin-1").decode("cp1252")
-    except UnicodeError:
-        return None
-
-
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_C1 = re.compile("[\u0080-\u009f]")
-# A UTF-8 lead byte read as Latin-1/Windows-1252 followed by a continuation byte read the same way:
-# every string that re-decodes (see _redecode) contains this, so it is an exact pre-filter.
-_MOJIBAKE = re.compile(
-    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
-    "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
-    "|[\u0080-\u009f]"
-)
-
-
-def _excerpt(value: str, size: int = 60) -> str:
-    """A value quoted in a message: a file's text may be megabytes long."""
-    return value if len(value) <= size else value[: size - 1] + "…"
-
-
-def plan_text_repair(
-    values: set[str], *, shown: str, explicit_encoding: str | None
-) -> tuple[dict[str, str], str | None]:
-    """Replacements for wrongly decoded text among ``values`` (the non-ASCII strings of a file).
-
-    Returns ``({wrong: right}, warning)``, ``({}, None)`` when the text looks right, or raises
-    :class:`InputError` naming ``--encoding`` when only part of the text would repair cleanly.
-    """
-    for repair, how in ((_redecode, "UTF-8"), (_from_c1, "Windows-1252")):
-        results = {v: repair(v) for v in values}
-        changed = {v: r for v, r in results.items() if r is not None and r != v}
-        if not changed:
-            continue
-        bad, good = (_excerpt(v) for v in min(changed.items()))
-        if explicit_encoding is not None:
-            msg = (
-                f"{shown}: reading with --encoding {explicit_encoding} gives mis-decoded text "
-                f"(e.g. {bad!r} should read {good!r}); try --encoding {how.lower()}"
-            )
-            raise InputError(msg)
-        unfixable = sorted(v for v, r in results.items() if r is None)
-        if unfixable:
-            msg = (
-                f"{shown}: some text looks decoded with the wrong encoding (e.g. {bad!r} for {good!r}) "
-                f"while other text (e.g. {_excerpt(unfixable[0])!r}) does not, so it cannot be repaired safely; "
-                "re-import naming the file's encoding with --encoding "
-                "(e.g. --encoding utf-8 or --encoding cp1252)"
-            )
-            raise InputError(msg)
-        warning = f"had been decoded with the wrong encoding (e.g. {bad!r}); repaired as {how} (e.g. {good!r})"
-        return changed, warning
-    return {}, None
-
-
-def _non_ascii_values(frame: pd.DataFrame, columns: list[str]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for column in columns:
-        series = frame[column]
-        strings = series[series.map(lambda v: isinstance(v, str) and _NON_ASCII.search(v) is not None)]
-        if len(strings):
-            found[column] = set(pd.unique(strings))
-    return found
-
-
-def repair_mojibake(
-    frame: pd.DataFrame, *, shown: str, explicit_encoding: str | None
-) -> tuple[pd.DataFrame, list[str]]:
-    """Repair text decoded with the wrong encoding (values and column names), or refuse.
-
-    UTF-8 read as Latin-1 (``Ã©`` for ``é``) and Windows-1252 read as ISO-8859-1 (control
-    characters for ``’``, ``œ``, ``€``) are repaired when every affected value repairs cleanly.
-    """
-    text_columns = [
-        str(c)
-        for c in frame.columns
-        if c != "geometry" and (pd.api.types.is_string_dtype(frame[c]) or frame[c].dtype == object)
-    ]
-    found = _non_ascii_values(frame, text_columns)
-    names = {str(c) for c in frame.columns if _NON_ASCII.search(str(c))}
-    everything = set().union(names, *found.values())
-    changed, warning = plan_text_repair(everything, shown=shown, explicit_encoding=explicit_encoding)
-    if not changed:
-        return frame, []
-    columns = [c for c, vs in found.items() if vs & changed.keys()]
-    frame = frame.copy()
-    for column in columns:
-        frame[column] = frame[column].map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
-    frame = frame.rename(columns=lambda c: changed.get(c, c) if isinstance(c, str) else c)
-    where = ", ".join(changed.get(c, c) for c in columns) if columns else "column names"
-    return frame, [f"text in {where} {warning}"]
-
-
 def _check_vertices(table: pa.Table, geometry: str | None, limits: Limits, shown: str, first_row: int) -> None:
     """Refuse a feature with more than ``limits.max_vertices`` vertices (WKB size pre-filters)."""
     if geometry is None or table.num_rows == 0:
@@ -874,19 +462,19 @@ def _repair_table(table: pa.Table, geometry: str | None, job: dict[str, Any]) ->
         if name != geometry and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
     ]
     # Fast exact pre-filter (RE2 in Arrow): most files have nothing to repair.
-    hit = any(_MOJIBAKE.search(name) for name in table.column_names) or any(
-        pc.any(pc.match_substring_regex(table.column(name), _MOJIBAKE.pattern)).as_py() for name in text
+    hit = any(MOJIBAKE.search(name) for name in table.column_names) or any(
+        pc.any(pc.match_substring_regex(table.column(name), MOJIBAKE.pattern)).as_py() for name in text
     )
     if not hit:
         return table, []
     found: dict[str, set[str]] = {}
     for name in text:
         column = table.column(name)
-        strings = pc.unique(pc.filter(column, pc.match_substring_regex(column, _NON_ASCII.pattern)))
+        strings = pc.unique(pc.filter(column, pc.match_substring_regex(column, NON_ASCII.pattern)))
         values = {v for v in strings.to_pylist() if v is not None}
         if values:
             found[name] = values
-    names = {n for n in table.column_names if _NON_ASCII.search(n)}
+    names = {n for n in table.column_names if NON_ASCII.search(n)}
     changed, warning = plan_text_repair(
         set().union(names, *found.values()), shown=job["shown"], explicit_encoding=job["encoding"]
     )
@@ -937,7 +525,7 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
     table, repaired = _repair_table(table, geometry, job)
     warnings.extend(repaired)
     if table.nbytes > limits.max_result_bytes:
-        raise InputError(_result_message(shown, limits, table.nbytes))
+        raise InputError(result_message(shown, limits, table.nbytes))
     with pa.OSFile(job["out"], "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     return {
@@ -1050,7 +638,7 @@ def read_upload(
         meta = run_in_child(_child_read, job, limits=limits, workdir=work, shown=shown)
         size = out.stat().st_size
         if size > limits.max_result_bytes:
-            raise InputError(_result_message(shown, limits, size))
+            raise InputError(result_message(shown, limits, size))
         frame = _load_table(out, meta["geometry"], _parse_file_crs(meta["crs"], shown))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -1070,9 +658,6 @@ def read_upload(
 __all__ = [
     "SUFFIX_FORMATS",
     "RawTable",
-    "make_workdir",
     "read_upload",
-    "run_in_child",
     "save_upload",
-    "sweep_stale_workdirs",
 ]
