@@ -2,116 +2,77 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
 from carto import i18n, store, ui
-from carto.analysis import indicators, network
+from carto.analysis import indicators
 from carto.analysis.summary import (
-    Summary,
     children_table,
     choropleth_level,
     default_territory,
     siblings_table,
     territory_choices,
-    territory_summary,
 )
-from carto.ingest.sample import SAMPLE_DIR
 from carto.render import offline, summary_text
 from carto.render.choropleth import choropleth_map
 from carto.render.indicator_text import formatted_table
 from carto.render.indicators_csv import indicators_csv
-from carto.render.pdf import summary_pdf
 from carto.render.static_map import summary_map_png
-from carto.render.summary_html import summary_html
+from carto.ui import cache
+from carto.ui.state import SummaryState as keys
 
-DATASETS = ("territories", "actors", "places", "relations", "schemes")
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def analytics(version: int, db: str, radius_km: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Indicators (with comparisons) and node metrics, recomputed only after a commit."""
-    del db  # a cache key
-    t, a, p, r, s = (ui.read(name, version) for name in DATASETS)
-    metrics = network.node_metrics(a, p, r)
-    table = indicators.territory_indicators(t, a, p, r, s, radius_km=radius_km, metrics=metrics)
-    return indicators.with_comparisons(table, indicators.HEADLINES), metrics
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def exports(version: int, db: str, code: str, lang: str, radius_km: float) -> tuple[bytes, str]:
-    """The PDF and HTML of one summary."""
-    summary = build(version, db, code, radius_km)
-    sources = summary_text.sources_line(store.list_imports(ui.cursor()), lang, sample_name=SAMPLE_DIR.name)
-    return summary_pdf(summary, lang, sources=sources), summary_html(summary, lang, sources=sources)
-
-
-def build(version: int, db: str, code: str, radius_km: float) -> Summary:
-    table, metrics = analytics(version, db, radius_km)
-    t, a, p, r = (ui.read(name, version) for name in DATASETS[:4])
-    return territory_summary(code, table, a, p, r, t, metrics, radius_km=radius_km)
-
-
-lang = ui.language()
-version, db = ui.data_version(), str(store.default_db_path())
+lang, version, db = ui.language(), ui.data_version(), str(store.default_db_path())
 st.title(ui.tr("summary.title"))
 ui.warn_node_id_clashes(version)
-radius = st.sidebar.slider(ui.tr("summary.radius"), 0.5, 5.0, 1.0, 0.5, key="summary_radius")
+radius = st.sidebar.slider(ui.tr("summary.radius"), 0.5, 5.0, 1.0, 0.5, key=keys.RADIUS)
 with st.spinner(ui.tr("summary.computing")):
-    table, metrics = analytics(version, db, radius)
+    table, metrics = cache.summary_analytics(version, db, radius)
 if table.empty:
     st.info(ui.tr("summary.empty"))
     st.stop()
 
-choices = territory_choices(table)
-names = table["name"].astype(str)
-default = default_territory(table)
-code = st.selectbox(
-    ui.tr("summary.pick"),
-    options=choices,
-    index=choices.index(default) if default in choices else 0,
-    format_func=lambda c: f"{names[c]} ({c})",
-    key="summary_territory",
-)
-code = str(code)
-summary = build(version, db, code, radius)
-st.header(ui.md(f"{summary.name} ({summary.code})"))
-st.caption(ui.md(summary_text.subtitle(summary, lang)))
+choices, names, default = territory_choices(table), table["name"].astype(str), default_territory(table)
+code = str(st.selectbox(ui.tr("summary.pick"), options=choices, key=keys.TERRITORY,
+                        index=choices.index(default) if default in choices else 0,
+                        format_func=lambda c: f"{names[c]} ({c})"))
+summary = cache.territory_summary(version, db, code, radius)
+with st.container(key=keys.HEADER):
+    st.header(ui.md(f"{summary.name} ({summary.code})"))
+    st.caption(ui.md(summary_text.subtitle(summary, lang)))
 
-pdf, page = exports(version, db, code, lang, radius)
+pdf, page = cache.summary_exports(version, db, code, lang, radius)
 a, b, c = st.columns(3)
-a.download_button(ui.tr("summary.download.pdf"), pdf, f"synthese-{code}.pdf", "application/pdf", key="dl_pdf")
-b.download_button(ui.tr("summary.download.html"), page, f"synthese-{code}.html", "text/html", key="dl_html")
-c.download_button(
-    ui.tr("summary.download.csv"), indicators_csv(table, lang=lang), "indicateurs.csv", "text/csv", key="dl_csv"
-)
+a.download_button(ui.tr("summary.download.pdf"), pdf, f"synthese-{code}.pdf", "application/pdf", key=keys.DOWNLOAD_PDF)
+b.download_button(ui.tr("summary.download.html"), page, f"synthese-{code}.html", "text/html", key=keys.DOWNLOAD_HTML)
+c.download_button(ui.tr("summary.download.csv"), indicators_csv(table, lang=lang), "indicateurs.csv", "text/csv",
+                  key=keys.DOWNLOAD_CSV)
 
-
-for col, figure, (label, value, text) in zip(
-    st.columns(len(summary.figures)), summary.figures, summary_text.headline_sentences(summary, lang), strict=True
-):
-    delta = summary_text.delta_text(figure, lang)
-    col.metric(label, value, delta=delta, delta_color="off", help=ui.md(text))
-    col.caption(ui.md(text))
+with st.container(key=keys.FIGURES):
+    for col, figure, (label, value, text) in zip(st.columns(len(summary.figures)), summary.figures,
+                                                 summary_text.headline_sentences(summary, lang), strict=True):
+        col.metric(label, value, delta=summary_text.delta_text(figure, lang), delta_color="off", help=ui.md(text))
+        col.caption(ui.md(text))
 
 left, right = st.columns([3, 2])
-with left:
+with left, st.container(key=keys.MAP):
     st.subheader(ui.tr("summary.map"))
     st.image(summary_map_png(summary, width_px=700, height_px=490))
     marks = [":blue[●]", ":orange[●]", ":gray[□]", ":red[□]"]  # the colours of summary_text.map_legend
     st.caption(" · ".join(f"{m} {words}" for m, (_, words) in zip(marks, summary_text.map_legend(lang), strict=True)))
 with right:
-    st.subheader(ui.tr("summary.partners"))
-    for partner in summary.partners:
-        st.markdown(f"- {ui.md(summary_text.partner_line(partner, lang))}")
-    if not summary.partners:
-        st.write(ui.tr("summary.partners.none"))
-    st.subheader(ui.tr("summary.gaps"))
-    st.markdown(f"**{ui.md(summary_text.gap_intro(summary, lang))}**")
-    st.markdown("\n".join(f"- {ui.md(summary_text.place_line(p, lang))}" for p in summary.uncovered[:20]))
-    st.markdown(f"**{ui.md(summary_text.isolated_intro(summary, lang))}**")
-    st.markdown("\n".join(f"- {ui.md(p.name)} ({i18n.label(p.type, lang)})" for p in summary.isolated[:20]))
+    with st.container(key=keys.PARTNERS):
+        st.subheader(ui.tr("summary.partners"))
+        for partner in summary.partners:
+            st.markdown(f"- {ui.md(summary_text.partner_line(partner, lang))}")
+        if not summary.partners:
+            st.write(ui.tr("summary.partners.none"))
+    with st.container(key=keys.GAPS):
+        st.subheader(ui.tr("summary.gaps"))
+        st.markdown(f"**{ui.md(summary_text.gap_intro(summary, lang))}**")
+        st.markdown("\n".join(f"- {ui.md(summary_text.place_line(p, lang))}" for p in summary.uncovered[:20]))
+        st.markdown(f"**{ui.md(summary_text.isolated_intro(summary, lang))}**")
+        st.markdown("\n".join(f"- {ui.md(p.name)} ({i18n.label(p.type, lang)})" for p in summary.isolated[:20]))
 
 st.subheader(ui.tr("summary.per_year"))
 per_year = summary.relations_per_year
@@ -123,25 +84,18 @@ else:
     st.bar_chart(chart, x="year", y="count", color=kind, x_label=ui.tr("summary.year"), y_label="")
 
 labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
-st.subheader(ui.tr("summary.siblings"))
-peers = siblings_table(table, code)
-if len(peers) <= 1:  # alone at its level (a département): compare what lies inside it
-    peers = children_table(table, code)
-    st.caption(ui.tr("summary.children", name=summary.name))
-shown = formatted_table(peers, lang).rename(columns=labels)
-st.dataframe(shown.rename(columns={"code": ui.tr("field.code"), "name": ui.tr("field.name")}), hide_index=True)
+with st.container(key=keys.SIBLINGS):
+    st.subheader(ui.tr("summary.siblings"))
+    peers = siblings_table(table, code)
+    if len(peers) <= 1:  # alone at its level (a département): compare what lies inside it
+        peers = children_table(table, code)
+        st.caption(ui.tr("summary.children", name=summary.name))
+    columns = {**labels, "code": ui.tr("field.code"), "name": ui.tr("field.name")}
+    st.dataframe(formatted_table(peers, lang).rename(columns=columns), hide_index=True)
 
 st.subheader(ui.tr("summary.choropleth"))
-column = st.selectbox(
-    ui.tr("summary.choropleth.pick"), options=list(labels), format_func=labels.__getitem__, key="summary_choropleth"
-)
-level_map = choropleth_map(
-    ui.read("territories", version),
-    table,
-    str(column),
-    lang,
-    level=choropleth_level(table, code),
-    highlight=code,
-    tiles=offline.default_tiles(),
-)
-st_folium(level_map, height=480, use_container_width=True, returned_objects=[], key="summary_choropleth_map")
+column = st.selectbox(ui.tr("summary.choropleth.pick"), options=list(labels), format_func=labels.__getitem__,
+                      key=keys.CHOROPLETH)
+level_map = choropleth_map(ui.read("territories", version), table, str(column), lang,
+                           level=choropleth_level(table, code), highlight=code, tiles=offline.default_tiles())
+st_folium(level_map, height=480, use_container_width=True, returned_objects=[], key=keys.CHOROPLETH_MAP)

@@ -9,6 +9,8 @@ import pytest
 from shown import as_shown
 from streamlit.testing.v1 import AppTest
 
+from carto.ui.state import ExplorerState
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -65,7 +67,7 @@ def test_page_runs_without_exception(app_env, page):
 def test_map_page_counts_match_the_store(app_env):
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
     assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in at.container(ExplorerState.FIGURES).metric}
     # 166 located communes of Loire-Atlantique, 320 actors, 60 places, 1,109 relations (data/README.md).
     assert metrics == {"Territoires": "166", "Acteurs": "320", "Lieux habités": "60", "Relations": "1\u202f109"}
 
@@ -74,8 +76,9 @@ def test_language_switch_turns_the_page_english(app_env):
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
     at.sidebar.selectbox(key="lang").select("en").run()
     assert not at.exception
-    assert at.title[0].value == "Territories, inhabited places and partners"
-    assert [m.label for m in at.metric] == ["Territories", "Actors", "Inhabited places", "Relations"]
+    assert [t.value for t in at.title] == ["Territories, inhabited places and partners"]
+    figures = at.container(ExplorerState.FIGURES).metric
+    assert [m.label for m in figures] == ["Territories", "Actors", "Inhabited places", "Relations"]
 
 
 def test_empty_database_is_filled_on_first_run(monkeypatch, tmp_path):
@@ -83,7 +86,7 @@ def test_empty_database_is_filled_on_first_run(monkeypatch, tmp_path):
     monkeypatch.setenv("CARTO_TILES", "none")
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
     assert not at.exception
-    assert {m.label: m.value for m in at.metric}["Acteurs"] == "320"
+    assert {m.label: m.value for m in at.container(ExplorerState.FIGURES).metric}["Acteurs"] == "320"
 
 
 def test_signed_out_user_sees_only_the_sign_in(app_env):
@@ -107,12 +110,14 @@ def test_admin_takes_a_snapshot_from_the_admin_page(app_env):
     at.switch_page("app_pages/admin.py").run()
     at.button(key="snapshot_now").click().run()
     assert not at.exception
-    assert as_shown(at.success[0].value).startswith("Sauvegarde écrite : sample-")
+    (written,) = [as_shown(s.value) for s in at.success]
+    assert written.startswith("Sauvegarde écrite : sample-")
 
 
 def test_local_mode_is_an_analyst_and_says_so(app_env):
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
-    assert at.sidebar.info[0].value.startswith("Mode local : vous êtes analyste")
+    (mode,) = [i.value for i in at.sidebar.info]
+    assert mode.startswith("Mode local : vous êtes analyste")
 
 
 def test_each_run_logs_its_time_and_profile_when_asked(app_env, monkeypatch, tmp_path):

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from carto import store
+from carto import formatting, store
 from carto.analysis.selection import Selection
+from carto.ui.state import ExplorerState as keys
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLE = PROJECT / "data" / "sample"
@@ -42,30 +43,41 @@ def _app(**params: str) -> AppTest:
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return {m.label: m.value for m in at.container(keys.FIGURES).metric}
 
 
 def _count(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
+    return formatting.format_number(n, "fr")
+
+
+def _captions(at: AppTest, key: str) -> list[str]:
+    return [c.value for c in at.container(key).caption]
+
+
+def _details(at: AppTest) -> str:
+    """The details panel's sentences (territory, selection) or its hint when nothing is selected."""
+    panel = at.container(keys.DETAILS)
+    return "\n".join([m.value for m in panel.markdown] + [i.value for i in panel.info])
 
 
 def test_kind_filter_changes_both_views_and_the_url(app_env, csv_relations):
     at = _app()
-    at.multiselect(key="f_kinds").set_value(["partnership", "tension"]).run()
+    at.multiselect(key=keys.KINDS).set_value(["partnership", "tension"]).run()
     assert not at.exception
     expected = int(csv_relations["kind"].isin(["partnership", "tension"]).sum())  # 286 + 99
     assert _metrics(at)["Relations"] == _count(expected)
-    assert at.caption[0].value == f"Carte : {expected} relations tracées une à une."
-    assert f"et {expected} relations" in at.caption[1].value
+    assert _captions(at, keys.MAP_NOTES) == [f"Carte : {expected} relations tracées une à une."]
+    (network_note,) = _captions(at, keys.NETWORK_NOTE)
+    assert f"et {expected} relations" in network_note
     assert at.query_params["kinds"] == "partnership,tension"
 
 
 def test_formal_and_date_filters(app_env, csv_relations):
     at = _app()
-    at.radio(key="f_formal").set_value("no").run()
+    at.radio(key=keys.FORMAL).set_value("no").run()
     informal = csv_relations[csv_relations["formal"] != "true"]
     assert _metrics(at)["Relations"] == _count(len(informal))
-    at.date_input(key="f_date").set_value(pd.Timestamp("2022-01-01").date()).run()
+    at.date_input(key=keys.DATE).set_value(pd.Timestamp("2022-01-01").date()).run()
     start = pd.to_datetime(informal["start"])
     end = pd.to_datetime(informal["end"])
     day = pd.Timestamp("2022-01-01")
@@ -77,29 +89,29 @@ def test_formal_and_date_filters(app_env, csv_relations):
 def test_a_link_opens_the_same_view(app_env, csv_relations):
     at = _app(kinds="referral", sel=HUB)
     assert not at.exception
-    assert at.multiselect(key="f_kinds").value == ["referral"]
+    assert at.multiselect(key=keys.KINDS).value == ["referral"]
     touching = csv_relations[
         (csv_relations["kind"] == "referral") & ((csv_relations["source"] == HUB) | (csv_relations["target"] == HUB))
     ]
-    assert "1 sélectionné(s)" in at.markdown[0].value
-    details = at.dataframe[1].value  # the selected nodes, then their relations
-    assert len(details) == len(touching)
+    assert "1 sélectionné(s)" in _details(at)
+    (relations,) = at.container(keys.DETAILS_RELATIONS).dataframe
+    assert len(relations.value) == len(touching)
     assert at.query_params["sel"] == HUB
 
 
 def test_selection_shows_the_ego_network_at_the_chosen_radius(app_env, csv_relations):
     at = _app()
-    at.session_state["explorer_selection"] = Selection(nodes=(HUB,))
-    at.select_slider(key="n_radius").set_value(2).run()
+    at.session_state[keys.SELECTION] = Selection(nodes=(HUB,))
+    at.select_slider(key=keys.RADIUS).set_value(2).run()
     assert not at.exception
     graph = nx.Graph()
     graph.add_edges_from(zip(csv_relations["source"], csv_relations["target"], strict=True))
     ego = nx.ego_graph(graph, HUB, radius=2).number_of_nodes()
-    assert at.markdown[0].value == f"1 sélectionné(s), {ego} dans le réseau égocentré (2 pas)."
+    assert _details(at) == f"1 sélectionné(s), {ego} dans le réseau égocentré (2 pas)."
     assert at.query_params["radius"] == "2"
-    at.button(key="explorer_clear").click().run()
+    at.button(key=keys.CLEAR).click().run()
     assert "sel" not in at.query_params
-    assert at.info[0].value.startswith("Rien de sélectionné")
+    assert _details(at).startswith("Rien de sélectionné")
 
 
 def test_a_territory_picked_on_the_map_restricts_both_views(app_env, csv_relations):
@@ -120,7 +132,7 @@ def test_a_territory_picked_on_the_map_restricts_both_views(app_env, csv_relatio
     }
     at = _app(tsel=code)
     assert not at.exception
-    text = at.markdown[0].value
+    text = _details(at)
     assert f"({code}) : relations internes {expected['inside']}, entrantes {expected['entering']}, " in text
     assert f"sortantes {expected['leaving']}, traversantes {expected['crossing']}." in text
     assert _metrics(at)["Relations"] == _count(sum(expected.values()))
@@ -133,8 +145,8 @@ def test_territory_filter_by_level(app_env):
     epci = territories.loc[territories["level"] == "epci", "code"].iloc[0]
     communes = int(((territories["level"] == "commune") & (territories["parent_code"] == epci)).sum())
     at = _app()
-    at.selectbox(key="f_level").set_value("epci").run()
-    at.selectbox(key="f_territory").set_value(epci).run()
+    at.selectbox(key=keys.LEVEL).set_value("epci").run()
+    at.selectbox(key=keys.TERRITORY).set_value(epci).run()
     assert not at.exception
     assert _metrics(at)["Territoires"] == _count(communes)
     assert at.query_params["territory"] == epci
@@ -144,14 +156,14 @@ def test_territory_filter_by_level(app_env):
 def test_invalid_url_is_ignored(app_env):
     at = _app(kinds="bogus", sel="<x>", radius="12", territory="nowhere", date="soon")
     assert not at.exception
-    assert at.multiselect(key="f_kinds").value == []
-    assert at.info[0].value.startswith("Rien de sélectionné")
+    assert at.multiselect(key=keys.KINDS).value == []
+    assert _details(at).startswith("Rien de sélectionné")
 
 
 def _node_sizes(at: AppTest) -> list[float]:
     import json
 
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec = json.loads(at.get_by_key(keys.NETWORK).proto.spec)
     (nodes,) = [t for t in spec["data"] if t.get("meta", {}).get("role") == "nodes"]
     size = nodes["marker"]["size"]
     if isinstance(size, dict):  # plotly's binary array encoding
@@ -166,17 +178,20 @@ def _node_sizes(at: AppTest) -> list[float]:
 def test_the_network_comes_on_the_run_after_the_map(app_env):
     # The first run draws the map and schedules one rerun (a browser's timer; AppTest runs it by hand).
     at = _app()
-    assert at.get("plotly_chart") == []
-    assert any(c.value.startswith("Réseau : affiché dans un instant") for c in at.caption)
+    with pytest.raises(KeyError):
+        at.get_by_key(keys.NETWORK)
+    (note,) = _captions(at, keys.NETWORK_NOTE)
+    assert note.startswith("Réseau : affiché dans un instant")
     at.run()
-    assert len(at.get("plotly_chart")) == 1
-    assert not any(c.value.startswith("Réseau : affiché dans un instant") for c in at.caption)
+    assert at.get_by_key(keys.NETWORK).type == "plotly_chart"
+    (note,) = _captions(at, keys.NETWORK_NOTE)
+    assert not note.startswith("Réseau : affiché dans un instant")
 
 
 def test_network_sized_by_betweenness_uses_the_analytics_metrics(app_env):
     at = _app().run()  # the network's run
     by_degree = _node_sizes(at)
-    at.selectbox(key="n_size").set_value("betweenness").run()
-    at.selectbox(key="n_colour").set_value("community").run()
+    at.selectbox(key=keys.SIZE).set_value("betweenness").run()
+    at.selectbox(key=keys.COLOUR).set_value("community").run()
     assert not at.exception
     assert _node_sizes(at) != by_degree

@@ -1,5 +1,6 @@
-"""The explorer's view model on the literal fixtures: scene, focus, details, and a map whose
-scripts are valid JavaScript (checked with node when it is installed)."""
+"""The explorer's view model (carto.analysis.scene) and its drawing (carto.render.explorer) on the
+literal fixtures: scene, focus, details, and a map whose scripts are valid JavaScript (checked with
+node when it is installed)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import subprocess
 import pandas as pd
 import pytest
 
+from carto.analysis import scene as view
 from carto.analysis.filters import Filters
 from carto.analysis.selection import Selection
 from carto.render import explorer
+from carto.ui.state import ExplorerState as keys
 
 
 @pytest.fixture
@@ -20,39 +23,41 @@ def base(territories, actors, places, relations):
     a = actors.assign(territory_code=["C1", "C1", "C2"])
     p = places.assign(territory_code=["C2"])
     extra = relations.iloc[:1].assign(id="R3", source="A3", target="P1", kind="network", directed=False)
-    return explorer.prepare(territories, p, a, pd.concat([relations, extra], ignore_index=True))
+    return view.prepare(territories, p, a, pd.concat([relations, extra], ignore_index=True))
 
 
 def test_default_level_is_the_finest_with_few_polygons(territories):
-    assert explorer.default_level(territories) == "commune"
-    assert explorer.default_level(territories, max_polygons=1) == "epci"
+    assert view.default_level(territories) == "commune"
+    assert view.default_level(territories, max_polygons=1) == "epci"
 
 
 def test_scene_and_focus(base):
-    scene = explorer.build_scene(base, Filters(territory="C1"))
+    scene = view.build_scene(base, Filters(territory="C1"))
     assert list(scene.nodes.index) == ["A1", "A2", "A3"]  # A3 as the outside end of R2
-    assert explorer.position_counts(scene) == {"inside": 1, "leaving": 1}
-    assert scene.map_relations.mode == "individual"
-    focused = explorer.focus(scene, Selection(nodes=("A1", "ZZ"), radius=2))
+    assert view.position_counts(scene) == {"inside": 1, "leaving": 1}
+    assert explorer.plan_map(scene, explorer.prepare_map(base)).relations.mode == "individual"
+    focused = view.focus(scene, Selection(nodes=("A1", "ZZ"), radius=2))
     assert focused.selected == {"A1"}
     assert focused.highlight == {"A1", "A2", "A3"}
     assert list(focused.relations["id"]) == ["R1", "R2"]
 
 
 def test_above_threshold_the_scene_aggregates(base):
-    scene = explorer.build_scene(base, Filters(), threshold=1)
-    mapped = scene.map_relations
+    scene = view.build_scene(base, Filters())
+    mapped = explorer.plan_map(scene, explorer.prepare_map(base), threshold=1).relations
     # R1 A1–A2 inside C1, R2 A2→A3 C1→C2, R3 A3–P1 inside C2: one flow at commune level
     assert (mapped.mode, mapped.level, len(mapped.lines), mapped.internal) == ("aggregated", "commune", 1, 2)
 
 
 def test_notes_under_the_map_say_what_is_drawn_and_what_is_grouped(base):
-    scene = explorer.build_scene(base, Filters())
-    assert explorer.map_notes(scene, "en") == ["Map: 3 relations drawn one by one."]
-    grouped = explorer.build_scene(base, Filters(level="commune"), threshold=1, point_threshold=3)
-    assert grouped.map_points.counts is not None
+    map_base = explorer.prepare_map(base)
+    plan = explorer.plan_map(view.build_scene(base, Filters()), map_base)
+    assert explorer.map_notes(plan, "en") == ["Map: 3 relations drawn one by one."]
+    commune = view.build_scene(base, Filters(level="commune"))
+    grouped = explorer.plan_map(commune, map_base, threshold=1, point_threshold=3)
+    assert grouped.points.counts is not None
     # A1, A2 in C1; A3 and P1 in C2: 4 points, two circles at commune level
-    assert grouped.map_points.counts[["code", "actors", "places"]].to_dict("records") == [
+    assert grouped.points.counts[["code", "actors", "places"]].to_dict("records") == [
         {"code": "C1", "actors": 2, "places": 0},
         {"code": "C2", "actors": 1, "places": 1},
     ]
@@ -65,26 +70,27 @@ def test_notes_under_the_map_say_what_is_drawn_and_what_is_grouped(base):
 
 
 def test_details_list_the_selection_and_its_relations(base):
-    scene = explorer.build_scene(base, Filters())
-    nodes, table = explorer.details(scene, explorer.focus(scene, Selection(nodes=("A2",))), "en")
+    scene = view.build_scene(base, Filters())
+    nodes, table = explorer.details(scene, view.focus(scene, Selection(nodes=("A2",))), "en")
     assert nodes.to_dict("index") == {"A2": {"name": "CAF", "type": "CAF (family allowances)", "degree": 2}}
     assert list(table["target"]) == ["CAF", "Asso Bêta"]
     assert list(table["kind"]) == ["Partnership", "Referral"]
 
 
 def test_territory_indicator_counts(base):
-    scene = explorer.build_scene(base, Filters())
-    assert explorer.territory_indicator(scene, "actors").to_dict() == {"C1": 2.0, "C2": 1.0}
+    scene = view.build_scene(base, Filters())
+    assert view.territory_indicator(scene, "actors").to_dict() == {"C1": 2.0, "C2": 1.0}
     # R1 in C1; R2 touches C1 and C2; R3 in C2
-    assert explorer.territory_indicator(scene, "relations").to_dict() == {"C1": 2.0, "C2": 2.0}
+    assert view.territory_indicator(scene, "relations").to_dict() == {"C1": 2.0, "C2": 2.0}
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 @pytest.mark.parametrize(("threshold", "point_threshold"), [(1, 1), (3000, 30_000)])
 def test_map_scripts_are_valid_javascript(base, tmp_path, threshold, point_threshold):
-    scene = explorer.build_scene(base, Filters(), threshold=threshold, point_threshold=point_threshold)
-    focused = explorer.focus(scene, Selection(nodes=("A2",)))
-    html = explorer.explorer_map(scene, focused, "fr", tiles="none").get_root().render()
+    scene = view.build_scene(base, Filters())
+    plan = explorer.plan_map(scene, explorer.prepare_map(base), threshold=threshold, point_threshold=point_threshold)
+    focused = view.focus(scene, Selection(nodes=("A2",)))
+    html = explorer.explorer_map(plan, focused, "fr", tiles="none").get_root().render()
     scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
     path = tmp_path / "map.js"
     path.write_text("\n;\n".join(scripts), encoding="utf-8")
@@ -98,18 +104,29 @@ def test_widget_values_from_a_url(territories):
     url = Filters(
         territory="E1", level="commune", kinds=("tension",), schemes=("S1", "S9"), on_date=dt.date(2024, 5, 1)
     )
-    values = explorer.widget_values(url, Selection(radius=3), territories, {"S1"})
+    values = keys.widget_values(view.filters_for_data(url, territories, {"S1"}), Selection(radius=3))
     assert values == {
-        "f_level": "epci",  # the territory's own level wins
-        "f_territory": "E1",
-        "f_types": [],
-        "f_sectors": [],
-        "f_kinds": ["tension"],
-        "f_dims": [],
-        "f_formal": "all",
-        "f_schemes": ["S1"],
-        "f_date": dt.date(2024, 5, 1),
-        "n_radius": 3,
+        keys.LEVEL: "epci",  # the territory's own level wins
+        keys.TERRITORY: "E1",
+        keys.TYPES: [],
+        keys.SECTORS: [],
+        keys.KINDS: ["tension"],
+        keys.DIMS: [],
+        keys.FORMAL: "all",
+        keys.SCHEMES: ["S1"],
+        keys.DATE: dt.date(2024, 5, 1),
+        keys.RADIUS: 3,
     }
-    unknown = explorer.widget_values(Filters(territory="ZZ", level="region"), Selection(), territories, set())
-    assert (unknown["f_territory"], unknown["f_level"]) == (None, "commune")
+    unknown = view.filters_for_data(Filters(territory="ZZ", level="region"), territories, set())
+    assert (unknown.territory, unknown.level) == (None, "commune")
+
+
+def test_the_url_opens_the_session_once(territories):
+    session: dict[str, object] = {}
+    state = keys(session)
+    state.open({"kinds": "tension", "sel": "A1", "level": "epci"}, territories, set())
+    assert (session[keys.KINDS], session[keys.LEVEL]) == (["tension"], "epci")
+    assert state.filters() == Filters(level="epci", kinds=("tension",))
+    assert state.selection() == Selection(nodes=("A1",))
+    state.open({"kinds": "referral"}, territories, set())  # later runs: the widgets win
+    assert session[keys.KINDS] == ["tension"]

@@ -1,10 +1,10 @@
 """AppTest of the import and data pages.
 
 AppTest cannot drive ``st.file_uploader``: the tests save the file with ``save_upload`` and seed the
-page's upload record (``flow.upload_record`` under ``flow.UPLOAD_KEY``), which is what the page does
-itself with the uploader's bytes. Everything after the upload (mapping editor, CRS confirmation,
-report, commit, undo) runs as in the browser. streamlit-folium's preview map is a custom component
-that AppTest does not render; ``flow.preview_map`` is tested directly.
+page's upload record (``ImportState.upload_record`` under ``ImportState.UPLOAD``), which is what the
+page does itself with the uploader's bytes. Everything after the upload (mapping editor, CRS
+confirmation, report, commit, undo) runs as in the browser. streamlit-folium's preview map is a
+custom component that AppTest does not render; ``preview.preview_map`` is tested directly.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 import streamlit as st
@@ -21,8 +22,9 @@ from shown import as_shown
 from streamlit.testing.v1 import AppTest
 
 from carto import store
-from carto.ingest import flow
 from carto.ingest.read import save_upload
+from carto.render import preview
+from carto.ui.state import ImportState as keys
 
 PROJECT = Path(__file__).resolve().parent.parent
 IMPORT_PAGE = str(PROJECT / "app_pages" / "import.py")
@@ -58,8 +60,25 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def _page(db: Path, name: str, data: bytes) -> AppTest:
     saved = save_upload(data, name, db.parent / "uploads")
     at = AppTest.from_file(IMPORT_PAGE, default_timeout=60)
-    at.session_state[flow.UPLOAD_KEY] = flow.upload_record(saved, name)
+    at.session_state[keys.UPLOAD] = keys.upload_record(saved, name)
     return at
+
+
+def _figures(at: AppTest) -> list[str]:
+    """The report's counts: rows, valid, errors, warnings."""
+    return [m.value for m in at.container(keys.FIGURES).metric]
+
+
+def _outcome(at: AppTest, kind: str) -> str:
+    """What the commit said (``kind``: success or error)."""
+    (said,) = getattr(at.container(keys.OUTCOME), kind)
+    return said.value
+
+
+def _imports(data: AppTest) -> pd.DataFrame:
+    """The data page's list of imports: its table with a ``file_name`` column."""
+    (table,) = [d.value for d in data.dataframe if "file_name" in d.value.columns]
+    return table
 
 
 def _stored(db: Path, name: str) -> int:
@@ -79,61 +98,61 @@ def test_upload_report_commit_flow(db: Path) -> None:
     at = _page(db, "communes.geojson", json.dumps(TERRITORIES).encode()).run()
     assert not at.exception, at.exception
     # The mapping editor is prefilled from the column names.
-    assert at.selectbox(key="map_territories_code").value == "code"
-    assert at.selectbox(key="map_territories_name").value == "nom"
-    assert at.selectbox(key="map_territories_level").value == "niveau"
-    assert [m.value for m in at.metric] == ["1", "1", "0", "0"]
-    at.button(key="import_commit").click().run()
+    assert at.selectbox(key=keys.mapping_key("territories", "code")).value == "code"
+    assert at.selectbox(key=keys.mapping_key("territories", "name")).value == "nom"
+    assert at.selectbox(key=keys.mapping_key("territories", "level")).value == "niveau"
+    assert _figures(at) == ["1", "1", "0", "0"]
+    at.button(key=keys.COMMIT).click().run()
     assert not at.exception, at.exception
-    assert at.success[-1].value == "Import n°1 terminé : 1 ajoutées, 0 mises à jour, 0 supprimées, 0 ignorées."
+    assert _outcome(at, "success") == "Import n°1 terminé : 1 ajoutées, 0 mises à jour, 0 supprimées, 0 ignorées."
     assert _stored(db, "territories") == 1
 
 
 def test_errors_refuse_unless_skip_invalid(db: Path) -> None:
     csv = b"id;nom;type;lat;lon\nA1;CCAS;ccas;47.2;-1.55\nA2;;ovni;47.2;-1.55\n"
     at = _page(db, "acteurs.csv", csv).run()
-    at.selectbox(key="import_dataset").set_value("actors").run()
+    at.selectbox(key=keys.DATASET).set_value("actors").run()
     assert not at.exception, at.exception
-    assert [m.value for m in at.metric] == ["2", "1", "2", "0"]
-    problems = at.dataframe[1].value  # [0] is the preview
+    assert _figures(at) == ["2", "1", "2", "0"]
+    (problems,) = [d.value for d in at.container(keys.PROBLEMS).dataframe]
     assert problems["Ligne"].tolist() == [3, 3]
     assert problems["Problème"].tolist() == ["Champ obligatoire vide", "Valeur inconnue"]
-    at.button(key="import_commit").click().run()
+    at.button(key=keys.COMMIT).click().run()
     # the message quotes the file's values, so it reaches Streamlit as escaped markdown
-    assert as_shown(at.error[-1].value).startswith("Rien n'a été enregistré : actors: 2 errors in 1 rows")
+    assert as_shown(_outcome(at, "error")).startswith("Rien n'a été enregistré : actors: 2 errors in 1 rows")
     assert _stored(db, "actors") == 0
-    at.checkbox(key="import_skip_invalid").check().run()
-    at.button(key="import_commit").click().run()
-    assert at.success[-1].value.startswith("Import n°1 terminé : 1 ajoutées")
+    at.checkbox(key=keys.SKIP_INVALID).check().run()
+    at.button(key=keys.COMMIT).click().run()
+    assert _outcome(at, "success").startswith("Import n°1 terminé : 1 ajoutées")
     assert _stored(db, "actors") == 1
 
 
 def test_crs_must_be_confirmed(db: Path) -> None:
     at = _page(db, "l93.csv", b"id,nom,type,x,y\nB1,Mission locale,mission_locale,355000,6690000\n").run()
-    at.selectbox(key="import_dataset").set_value("actors").run()
+    at.selectbox(key=keys.DATASET).set_value("actors").run()
     assert not at.exception, at.exception
-    assert "EPSG:2154" in as_shown(at.warning[0].value)
-    assert at.text_input(key="import_crs_text").value == "EPSG:2154"
+    assert any("EPSG:2154" in as_shown(w.value) for w in at.warning)
+    assert at.text_input(key=keys.CRS_TEXT).value == "EPSG:2154"
     assert not at.metric  # nothing checked before the CRS is confirmed
-    at.button(key="import_crs_confirm").click().run()
+    at.button(key=keys.CRS_CONFIRM).click().run()
     assert not at.exception, at.exception
-    assert [m.value for m in at.metric] == ["1", "1", "0", "0"]
+    assert _figures(at) == ["1", "1", "0", "0"]
 
 
 def test_data_page_lists_imports_and_undoes_the_last(db: Path) -> None:
     at = _page(db, "communes.geojson", json.dumps(TERRITORIES).encode()).run()
-    at.button(key="import_commit").click().run()
+    at.button(key=keys.COMMIT).click().run()
     assert _stored(db, "territories") == 1
     data = AppTest.from_file(DATA_PAGE, default_timeout=60).run()
     assert not data.exception, data.exception
-    assert data.dataframe[0].value["file_name"].tolist() == ["communes.geojson"]
+    assert _imports(data)["file_name"].tolist() == ["communes.geojson"]
     assert data.button(key="undo_button").disabled
     data.checkbox(key="undo_confirm").check().run()
     data.button(key="undo_button").click().run()
     assert not data.exception, data.exception
-    assert data.success[0].value == "Import n°1 annulé."
+    assert [s.value for s in data.success] == ["Import n°1 annulé."]
     assert _stored(db, "territories") == 0
-    assert data.dataframe[0].value["status"].tolist() == ["undone"]
+    assert _imports(data)["status"].tolist() == ["undone"]
 
 
 def test_preview_map_zooms_on_the_rows() -> None:
@@ -142,7 +161,7 @@ def test_preview_map_zooms_on_the_rows() -> None:
         geometry=[shapely.Point(-1.55, 47.2), shapely.Point(-1.5, 47.3)],
         crs="EPSG:4326",
     )
-    m = flow.preview_map(frame, tiles="none")
+    m = preview.preview_map(frame, tiles="none")
     html = m.get_root().render()
     assert "[[47.2, -1.55], [47.3, -1.5]]" in html
     assert "https://cdn" not in html

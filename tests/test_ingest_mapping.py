@@ -10,7 +10,6 @@ import pytest
 from shapely.geometry import Point, Polygon
 
 from carto.errors import InputError, ValidationError
-from carto.ingest import flow
 from carto.ingest.mapping import (
     all_mapping_fields,
     apply_mapping,
@@ -258,10 +257,11 @@ def test_parse_mapping_refuses_what_is_not_json() -> None:
 
 
 def test_the_import_page_reads_an_upload_through_the_same_checks() -> None:
+    # carto.ui.imports.mapping_editor hands the uploaded bytes to parse_mapping, named as an upload
     with pytest.raises(InputError) as info:
-        flow.mapping_from_json(b"[" * 100_000)
+        parse_mapping(b"[" * 100_000)
     assert str(info.value) == "the uploaded file " + TOO_DEEP
-    assert flow.mapping_from_json(b'{"name": "nom"}') == {"name": "nom"}
+    assert parse_mapping(b'{"name": "nom"}') == {"name": "nom"}
 
 
 def test_parse_mapping_accepts_brackets_in_names_and_the_page_wrapper() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from carto.analysis import scene
 from carto.render import netview
 
 
 @pytest.fixture
 def nodes(actors, places) -> pd.DataFrame:
-    return netview.graph_nodes(actors, places)
+    return scene.graph_nodes(actors, places)
 
 
 def test_graph_nodes(nodes):
@@ -20,7 +21,7 @@ def test_graph_nodes(nodes):
 
 
 def test_degree_metrics_by_hand(nodes, relations):
-    metrics = netview.degree_metrics(nodes, relations)  # R1 A1–A2 weight 2, R2 A2→A3 weight 1
+    metrics = scene.degree_metrics(nodes, relations)  # R1 A1–A2 weight 2, R2 A2→A3 weight 1
     assert metrics["degree"].to_dict() == {"A1": 1, "A2": 2, "A3": 1, "P1": 0}
     assert metrics["weighted_degree"].to_dict() == {"A1": 2.0, "A2": 3.0, "A3": 1.0, "P1": 0.0}
 
@@ -65,15 +66,15 @@ def test_colour_by_community(nodes, relations):
 
 
 def test_reduce_graph_keeps_highlight_then_degree(nodes, relations):
-    sub = netview.reduce_graph(nodes, relations, _metrics(), max_nodes=2)
+    sub = scene.reduce_graph(nodes, relations, _metrics(), max_nodes=2)
     assert list(sub.nodes.index) == ["A2", "A1"]  # degree 2, then the first of the ties
     assert list(sub.edges["id"]) == ["R1"]
     assert (sub.total_nodes, sub.total_edges, sub.reduced) == (4, 2, True)
-    lit = netview.reduce_graph(nodes, relations, _metrics(), highlight={"P1"}, max_nodes=2)
+    lit = scene.reduce_graph(nodes, relations, _metrics(), highlight={"P1"}, max_nodes=2)
     assert list(lit.nodes.index) == ["P1", "A2"]
-    capped = netview.reduce_graph(nodes, relations, _metrics(), max_edges=1)
+    capped = scene.reduce_graph(nodes, relations, _metrics(), max_edges=1)
     assert list(capped.edges["id"]) == ["R1"]  # heavier (2.0) first
-    whole = netview.reduce_graph(nodes, relations, _metrics())
+    whole = scene.reduce_graph(nodes, relations, _metrics())
     assert not whole.reduced
 
 

@@ -11,6 +11,8 @@ import summary_data
 from shown import as_shown
 from streamlit.testing.v1 import AppTest
 
+from carto.ui.state import SummaryState as keys
+
 PROJECT = Path(__file__).resolve().parent.parent
 NNBSP = "\u202f"
 
@@ -44,13 +46,24 @@ def summary_page(tiny_db_template: Path, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def metrics(at: AppTest) -> dict[str, tuple[str, str | None]]:
-    return {m.label: (m.value, m.proto.delta or None) for m in at.metric}
+    return {m.label: (m.value, m.proto.delta or None) for m in at.container(keys.FIGURES).metric}
+
+
+def heading(at: AppTest) -> str:
+    """The territory's name and code, as the page shows it."""
+    (header,) = at.container(keys.HEADER).header
+    return as_shown(header.value)
+
+
+def texts(at: AppTest, key: str, kind: str) -> list[str]:
+    """The ``kind`` elements (caption, markdown...) of the container ``key``, as shown."""
+    return [as_shown(e.value) for e in getattr(at.container(key), kind)]
 
 
 def test_default_is_the_departement(summary_page: AppTest) -> None:
     at = summary_page
-    assert at.selectbox(key="summary_territory").value == "D1"
-    assert as_shown(at.header[0].value) == "Département Test (D1)"  # a name: escaped markdown
+    assert at.selectbox(key=keys.TERRITORY).value == "D1"
+    assert heading(at) == "Département Test (D1)"  # a name: escaped markdown
     shown = metrics(at)
     # D1: 6 actors for 11,000 inhabitants = 5.45…; 5 relations inside; 0 of 5 cross; 1 isolated;
     # 300 of 2,000 inhabitants of places uncovered = 15 %. D1 has no sibling: no delta.
@@ -62,14 +75,16 @@ def test_default_is_the_departement(summary_page: AppTest) -> None:
         "Habitants en zone blanche": (f"15{NNBSP}%", None),
     }
     # Alone at its level, D1 is compared with its communes instead.
-    assert as_shown(at.caption[-1].value).startswith("Département Test n'a pas de territoire voisin")
-    assert list(at.dataframe[0].value.iloc[:, 0]) == ["C2", "C3", "C1"]
+    (note,) = texts(at, keys.SIBLINGS, "caption")
+    assert note.startswith("Département Test n'a pas de territoire voisin")
+    (peers,) = at.container(keys.SIBLINGS).dataframe
+    assert list(peers.value.iloc[:, 0]) == ["C2", "C3", "C1"]
 
 
 def test_pick_a_commune(summary_page: AppTest) -> None:
-    at = summary_page.selectbox(key="summary_territory").select("C1").run()
+    at = summary_page.selectbox(key=keys.TERRITORY).select("C1").run()
     assert not at.exception
-    assert as_shown(at.header[0].value) == "Ville-Haute (C1)"
+    assert heading(at) == "Ville-Haute (C1)"
     shown = metrics(at)
     # C1 (see summary_data): 8.0 per 10,000 vs siblings' median 5.0; 3 inside vs 0; 25 % vs 100 %;
     # 1 isolated vs 0; 20 % uncovered vs median(20 %, 0 %) = 10 %.
@@ -80,10 +95,10 @@ def test_pick_a_commune(summary_page: AppTest) -> None:
         "Partenaires isolés": ("1", "+1 vs médiane des voisins"),
         "Habitants en zone blanche": (f"20{NNBSP}%", "+10 points vs médiane des voisins"),
     }
-    captions = [as_shown(c.value) for c in at.caption]
+    captions = texts(at, keys.FIGURES, "caption")
     explanation = "8,0 partenaires (services, associations, écoles…) pour 10 000 habitants"
     assert any(c.startswith(explanation) for c in captions)
-    markdown = "\n".join(as_shown(m.value) for m in at.markdown)
+    markdown = "\n".join(texts(at, keys.PARTNERS, "markdown") + texts(at, keys.GAPS, "markdown"))
     assert "Centre social Les Tilleuls (Centre social) — 3 liens" in markdown
     assert "Hameau des Prés — 300 habitants" in markdown
     assert "Club isolé (Association)" in markdown
@@ -97,7 +112,7 @@ def test_summary_in_english(tiny_db_template: Path, tmp_path: Path, monkeypatch:
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
     at.session_state["lang"] = "en"  # what the sidebar's language switch stores
     at.switch_page("app_pages/summary.py").run()
-    at.selectbox(key="summary_territory").select("C2").run()
+    at.selectbox(key=keys.TERRITORY).select("C2").run()
     assert not at.exception
     shown = metrics(at)
     assert shown["Partners per 10,000 inhabitants"][0] == "5.0"

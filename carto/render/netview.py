@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import random
 import threading
-from dataclasses import dataclass
 
 import igraph as ig
 import numpy as np
@@ -19,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from carto import i18n
-from carto.model import RELATION_KINDS, relation_weights
+from carto.model import RELATION_KINDS
 from carto.render.palette import COMMUNITY_PALETTE, HIGHLIGHT_COLOUR, NO_COMMUNITY, RELATION_COLOURS, TYPE_COLOURS
 
 
@@ -36,92 +35,6 @@ SIZE_BY = ("degree", "weighted_degree", "betweenness", "closeness", "pagerank")
 # Dashes in plotly's names; colours from the one palette, so a kind or a type looks the same as on the map.
 KIND_DASH = {"partnership": "solid", "network": "dash", "referral": "dot", "affinity": "solid", "tension": "dashdot"}
 _LAYOUT_LOCK = threading.Lock()
-
-
-def graph_nodes(actors: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
-    """Every node with ``name``, ``type`` (the actor type, or ``place``), ``lon`` and ``lat``."""
-    parts = []
-    for frame, is_place in ((actors, False), (places, True)):
-        if not len(frame):
-            continue
-        points = frame.geometry.representative_point()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "name": frame["name"].astype(str).to_numpy(),
-                    "type": "place" if is_place else frame["type"].astype(str).to_numpy(),
-                    "lon": points.x.to_numpy(),
-                    "lat": points.y.to_numpy(),
-                },
-                index=pd.Index(frame["id"].astype(str).to_numpy(), name="id"),
-            )
-        )
-    if not parts:
-        return pd.DataFrame(
-            {"name": [], "type": [], "lon": [], "lat": []}, index=pd.Index([], name="id", dtype="object")
-        )
-    return pd.concat(parts)
-
-
-def degree_metrics(nodes: pd.DataFrame, relations: pd.DataFrame) -> pd.DataFrame:
-    """Degree and weighted degree of each node from the relations: the fallback metrics."""
-    ends = pd.concat([relations["source"], relations["target"]], ignore_index=True)
-    weight = relation_weights(relations).to_numpy(dtype=float)
-    # Integer positions, then counts: hashing a million ids once, not per aggregate.
-    position, ids = pd.factorize(ends)
-    degree = pd.Series(np.bincount(position, minlength=len(ids)), index=pd.Index(ids, dtype=object))
-    weighted = pd.Series(np.bincount(position, weights=np.concatenate([weight, weight]), minlength=len(ids)),
-                         index=degree.index)
-    return pd.DataFrame(
-        {
-            "degree": degree.reindex(nodes.index, fill_value=0).astype("int64"),
-            "weighted_degree": weighted.reindex(nodes.index, fill_value=0.0).astype(float),
-        },
-        index=nodes.index,
-    )
-
-
-@dataclass(frozen=True)
-class Subgraph:
-    """What the network view draws, and whether it had to leave nodes out."""
-
-    nodes: pd.DataFrame
-    edges: pd.DataFrame
-    total_nodes: int
-    total_edges: int
-
-    @property
-    def reduced(self) -> bool:
-        return len(self.nodes) < self.total_nodes or len(self.edges) < self.total_edges
-
-
-def reduce_graph(
-    nodes: pd.DataFrame,
-    edges: pd.DataFrame,
-    metrics: pd.DataFrame,
-    *,
-    highlight: set[str] = frozenset(),  # type: ignore[assignment]
-    max_nodes: int = 500,
-    max_edges: int = 2500,
-    rank_by: str = "degree",
-) -> Subgraph:
-    """Cap what the browser receives: highlighted nodes first, then the best ranked by ``rank_by``.
-
-    Edges are those between kept nodes, heaviest first, at most ``max_edges``.
-    """
-    total_nodes, total_edges = len(nodes), len(edges)
-    if total_nodes > max_nodes:
-        score = metrics[rank_by] if rank_by in metrics else pd.Series(0, index=nodes.index)
-        score = score.reindex(nodes.index).fillna(0).astype(float)
-        order = pd.DataFrame({"hl": nodes.index.isin(list(highlight)), "score": score.to_numpy()}, index=nodes.index)
-        order = order.sort_values(["hl", "score"], ascending=[False, False], kind="stable")
-        nodes = nodes.loc[order.index[:max_nodes]]
-    kept = set(nodes.index)
-    edges = edges[edges["source"].isin(kept) & edges["target"].isin(kept)]
-    if len(edges) > max_edges:
-        weight = relation_weights(edges)
-        edges = edges.loc[weight.sort_values(ascending=False, kind="stable").index[:max_edges]]
-    return Subgraph(nodes=nodes, edges=edges, total_nodes=total_nodes, total_edges=total_edges)
 
 
 def layout_positions(nodes: pd.DataFrame, edges: pd.DataFrame, *, layout: str = "force", seed: int = 0) -> pd.DataFrame:
@@ -182,7 +95,7 @@ def network_figure(
 ) -> go.Figure:
     """The network: one line trace per relation kind, then the nodes, then the highlighted nodes.
 
-    ``nodes`` is indexed by id (see :func:`graph_nodes`), ``metrics`` by the same ids. Node
+    ``nodes`` is indexed by id (see :func:`carto.analysis.scene.graph_nodes`), ``metrics`` by the same ids. Node
     traces carry the id in ``customdata``. With a highlight, other nodes are dimmed and the
     highlighted ones drawn last, larger, with a yellow ring.
     """

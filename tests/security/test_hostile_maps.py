@@ -18,10 +18,10 @@ from folium.map import FitBounds, LayerControl
 from shapely.geometry import Point
 
 from carto.analysis import indicators, network
+from carto.analysis import scene as view
 from carto.analysis.filters import Filters
 from carto.analysis.selection import Selection
-from carto.ingest import flow
-from carto.render import explorer, plain
+from carto.render import explorer, plain, preview
 from carto.render.choropleth import choropleth_map
 
 # Folium pieces that hold no text from the data: the map, its tiles, groups, bounds, icon path.
@@ -30,15 +30,19 @@ STRUCTURAL = (folium.Map, folium.TileLayer, folium.FeatureGroup, LayerControl, F
 
 def explorer_maps() -> list[folium.Map]:
     d = hostile_data.frames()
-    base = explorer.prepare(d["territories"], d["places"], d["actors"], d["relations"])
-    detailed = explorer.build_scene(base, Filters())
-    grouped = explorer.build_scene(base, Filters(level="commune"), threshold=1, point_threshold=3)
-    chosen = explorer.focus(detailed, Selection(nodes=("a2",), radius=2))
-    inside = explorer.build_scene(base, Filters(territory="C1", level="commune"))
+    base = view.prepare(d["territories"], d["places"], d["actors"], d["relations"])
+    map_base = explorer.prepare_map(base)
+    detailed = view.build_scene(base, Filters())
+    grouped = view.build_scene(base, Filters(level="commune"))
+    chosen = view.focus(detailed, Selection(nodes=("a2",), radius=2))
+    inside = view.build_scene(base, Filters(territory="C1", level="commune"))
+    detailed_map, inside_map = explorer.plan_map(detailed, map_base), explorer.plan_map(inside, map_base)
+    grouped_map = explorer.plan_map(grouped, map_base, threshold=1, point_threshold=3)
     return [
-        explorer.explorer_map(detailed, chosen, "fr", indicator=pd.Series({"C1": 1.0, "C2": 2.0}), indicator_label="x"),
-        explorer.explorer_map(grouped, explorer.focus(grouped, Selection()), "en"),
-        explorer.explorer_map(inside, explorer.focus(inside, Selection(territory="C1")), "fr"),
+        explorer.explorer_map(detailed_map, chosen, "fr", indicator=pd.Series({"C1": 1.0, "C2": 2.0}),
+                              indicator_label="x"),
+        explorer.explorer_map(grouped_map, view.focus(grouped, Selection()), "en"),
+        explorer.explorer_map(inside_map, view.focus(inside, Selection(territory="C1")), "fr"),
     ]
 
 
@@ -54,7 +58,7 @@ def summary_map() -> folium.Map:
 def preview_map() -> folium.Map:
     frame = hostile_data.frames()["actors"].rename(columns={"name": "<b onmouseover=alert(1)>{{ 7*7 }}</b>"})
     extra = pd.DataFrame({"id": ["x"], "type": ["caf"]}).assign(geometry=[Point(2.1, 46.1)])
-    return flow.preview_map(pd.concat([frame, extra], ignore_index=True).pipe(type(frame)), tiles="none")
+    return preview.preview_map(pd.concat([frame, extra], ignore_index=True).pipe(type(frame)), tiles="none")
 
 
 MAPS = {

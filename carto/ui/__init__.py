@@ -1,6 +1,8 @@
 """The one place of ``carto`` that talks to streamlit: connection, language, cached reads.
 
-Pages call these helpers so that session state and caching rules live here, not in every page.
+Pages call these helpers so that session state and caching rules live here, not in every page:
+:mod:`carto.ui.state` holds every widget and session key and each page's typed state,
+:mod:`carto.ui.cache` the pages' cached computations.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ import streamlit as st
 from carto import auth, i18n, model, store, text
 from carto.errors import DiskFull, StaleVersion
 from carto.ingest import sample
-from carto.ingest.read import sweep_stale_workdirs
+from carto.ingest.sandbox import SPARE_READER, sweep_stale_workdirs
 from carto.store import backup
-
-LANG_KEY = "lang"
+from carto.ui.state import LANGUAGE, after_first_run_keys
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -29,6 +30,7 @@ def _connection_to(path: str) -> store.Connection:
     conn = store.connect(path)
     backup.start_scheduled_backups(conn)  # with $CARTO_BACKUP_EVERY_H set; once per process and file
     sweep_stale_workdirs()  # work folders of reads killed with an earlier server
+    SPARE_READER.enable()  # a reader child started ahead: an upload is read at once
     return conn
 
 
@@ -54,7 +56,7 @@ def cursor() -> store.Connection:
 
 def language() -> str:
     """The chosen language, else the browser's, else French."""
-    chosen = st.session_state.get(LANG_KEY)
+    chosen = st.session_state.get(LANGUAGE)
     if chosen in i18n.LANGUAGES:
         return str(chosen)
     return i18n.language_from_locale(getattr(st.context, "locale", None))
@@ -82,7 +84,7 @@ def language_switch() -> None:
         options=list(i18n.LANGUAGES),
         index=list(i18n.LANGUAGES).index(current),
         format_func=lambda code: {"fr": "Français", "en": "English"}[code],
-        key=LANG_KEY,
+        key=LANGUAGE,
     )
 
 
@@ -239,7 +241,7 @@ def after_first_run(key: str, *, delay_s: float = 1.5) -> bool:
     its chart library holds the browser's main thread for about a second, which the map's
     frame shares, so drawing it second gets the map on screen sooner).
     """
-    shown, armed = f"after_first_run_{key}", f"after_first_run_{key}_armed"
+    shown, armed = after_first_run_keys(key)
     if st.session_state.get(shown):
         return True
     st.session_state[shown] = True

@@ -1,0 +1,261 @@
+"""Every widget key and session key of the dashboard, and the typed state of each page.
+
+Pages hold no state of their own: a page asks its state object for keys (``key=state.LEVEL``)
+and for what its session holds (the explorer's selection and filters, the import page's upload).
+The URL ↔ widgets translation lives here too. Tests find elements by these keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from carto.analysis import scene, selection
+from carto.analysis.filters import Filters
+from carto.analysis.selection import Selection
+from carto.ingest.safety import Limits
+from carto.ingest.uploads import store_upload
+from carto.render import preview
+
+LANGUAGE = "lang"  # the sidebar's language switch
+
+
+def _session() -> MutableMapping[str, Any]:
+    return st.session_state  # type: ignore[return-value]
+
+
+def after_first_run_keys(name: str) -> tuple[str, str]:
+    """Session keys of :func:`carto.ui.after_first_run`: shown once, rerun armed."""
+    return f"after_first_run_{name}", f"after_first_run_{name}_armed"
+
+
+@dataclass
+class ExplorerState:
+    """The explorer's session: filter and network widgets, the shared selection, the URL."""
+
+    session: MutableMapping[str, Any] = field(default_factory=_session)
+
+    # sidebar filters
+    LEVEL = "f_level"
+    TERRITORY = "f_territory"
+    TYPES = "f_types"
+    SECTORS = "f_sectors"
+    KINDS = "f_kinds"
+    DIMS = "f_dims"
+    FORMAL = "f_formal"
+    SCHEMES = "f_schemes"
+    DATE = "f_date"
+    TILES = "tiles"  # also the import preview's base tiles
+    # map and network
+    INDICATOR = "m_indicator"
+    MAP = "explorer_map"
+    MAP_NOTES = "explorer_map_notes"
+    FIGURES = "explorer_figures"
+    LAYOUT = "n_layout"
+    COLOUR = "n_colour"
+    SIZE = "n_size"
+    RADIUS = "n_radius"
+    NETWORK = "explorer_network"
+    NETWORK_NOTE = "explorer_network_note"
+    # details
+    DETAILS = "explorer_details"
+    DETAILS_NODES = "explorer_details_nodes"
+    DETAILS_RELATIONS = "explorer_details_relations"
+    CLEAR = "explorer_clear"
+    # session
+    SELECTION = "explorer_selection"
+    SEEN = "explorer_seen"  # the last map and network events applied
+
+    @classmethod
+    def widget_values(cls, filters: Filters, chosen: Selection) -> dict[str, object]:
+        """Sidebar and network widget values (by key) for filters and a selection."""
+        return {
+            cls.LEVEL: filters.level,
+            cls.TERRITORY: filters.territory,
+            cls.TYPES: list(filters.actor_types),
+            cls.SECTORS: list(filters.sectors),
+            cls.KINDS: list(filters.kinds),
+            cls.DIMS: list(filters.dimensions),
+            cls.FORMAL: filters.formal,
+            cls.SCHEMES: list(filters.schemes),
+            cls.DATE: filters.on_date,
+            cls.RADIUS: chosen.radius,
+        }
+
+    def open(self, url: Mapping[str, object], territories: pd.DataFrame, scheme_ids: set[str]) -> None:
+        """On the session's first run the URL wins: its selection, its filters fitted to the data."""
+        if self.SELECTION in self.session:
+            return
+        chosen = Selection.from_query_params(url)
+        filters = scene.filters_for_data(Filters.from_query_params(url), territories, scheme_ids)
+        self.session[self.SELECTION] = chosen
+        self.session.update(self.widget_values(filters, chosen))
+
+    def keep_territory_among(self, codes: list[str]) -> None:
+        """Forget a chosen territory that the chosen level does not offer (before its widget is drawn)."""
+        if self.session.get(self.TERRITORY) not in [None, *codes]:
+            self.session[self.TERRITORY] = None
+
+    def filters(self) -> Filters:
+        """The filters the sidebar's widgets hold."""
+        get = self.session.get
+        return Filters(
+            territory=get(self.TERRITORY),
+            level=get(self.LEVEL),
+            actor_types=tuple(get(self.TYPES) or ()),
+            sectors=tuple(get(self.SECTORS) or ()),
+            kinds=tuple(get(self.KINDS) or ()),
+            dimensions=tuple(get(self.DIMS) or ()),
+            formal=get(self.FORMAL) or "all",
+            schemes=tuple(get(self.SCHEMES) or ()),
+            on_date=get(self.DATE),
+        )
+
+    def selection(self) -> Selection:
+        """The selection shared by the map and the network, at the network widget's radius."""
+        chosen = selection.with_radius(self.session[self.SELECTION], self.session.get(self.RADIUS, 1))
+        self.session[self.SELECTION] = chosen
+        return chosen
+
+    def select(self, chosen: Selection) -> bool:
+        """Keep ``chosen`` as the selection; True when it changed (the page then reruns)."""
+        changed = chosen != self.session[self.SELECTION]
+        self.session[self.SELECTION] = chosen
+        return changed
+
+    def handle(self, kind: str, event: object, transition: Callable[[Selection], Selection]) -> bool:
+        """Apply a map or network event once (the same event comes back on every rerun); True on a change."""
+        seen, token = self.session.setdefault(self.SEEN, {}), selection.event_token(event)
+        if seen.get(kind) == token:
+            return False
+        seen[kind] = token
+        return self.select(transition(self.session[self.SELECTION]))
+
+    def apply_events(
+        self, returned: Mapping[str, object] | None, event: object, nodes: pd.DataFrame, territory_codes: Iterable[str]
+    ) -> bool:
+        """Apply the map's click, else the network's selection, each once; True when the selection changed.
+
+        ``returned`` is what the map sent back, ``event`` the network chart's selection event.
+        """
+
+        def from_map(current: Selection) -> Selection:
+            return selection.select_from_map(current, selection.clicked_object(returned, nodes, territory_codes))
+
+        if self.handle("map", returned, from_map):
+            return True
+        picked = selection.network_point_ids(event)  # type: ignore[arg-type]
+        # An empty selection comes back when the figure changes: not a user action.
+        return bool(picked) and self.handle("network", picked, lambda s: selection.select_from_network(s, picked))
+
+    @staticmethod
+    def query_params(filters: Filters, chosen: Selection) -> dict[str, str]:
+        """The URL of this view: filters and selection."""
+        return {**filters.to_query_params(), **chosen.to_query_params()}
+
+
+@dataclass
+class ImportState:
+    """The import page's session: its widgets and the current upload.
+
+    The current upload is one record under :attr:`UPLOAD` (``{"path", "name", "file_id"}``),
+    written by :meth:`remember_upload` from the uploader's bytes. Tests (AppTest cannot drive
+    ``st.file_uploader``) seed the same record with :meth:`upload_record` after saving a file;
+    every step after the upload then runs exactly as for a real one.
+    """
+
+    session: MutableMapping[str, Any] = field(default_factory=_session)
+
+    DATASET = "import_dataset"
+    FILE = "import_file"
+    LAYER = "import_layer"
+    MAPPING_FILE = "import_mapping_file"
+    MAPPING_DOWNLOAD = "import_mapping_download"
+    MODE = "import_mode"
+    REPAIR = "import_repair"
+    SKIP_INVALID = "import_skip_invalid"
+    CRS = "import_crs"  # the confirmed CRS
+    CRS_TEXT = "import_crs_text"
+    CRS_CONFIRM = "import_crs_confirm"
+    MAP = "import_map"
+    PREVIEW = "import_preview"
+    FIGURES = "import_figures"
+    PROBLEMS = "import_problems"
+    REPORT_DOWNLOAD = "import_report_download"
+    COMMIT = "import_commit"
+    OUTCOME = "import_outcome"  # what the commit stored, or why nothing was
+    UPLOAD = "import_upload"
+    # Keys that belong to one file: mapping selectboxes, layer, confirmed CRS.
+    FILE_CHOICES = ("map_", LAYER, CRS)
+
+    @staticmethod
+    def mapping_key(dataset: str, field_name: str) -> str:
+        """The mapping editor's selectbox of ``field_name`` for ``dataset``."""
+        return f"map_{dataset}_{field_name}"
+
+    @staticmethod
+    def upload_record(path: Path, original_name: str, file_id: str | None = None) -> dict[str, str]:
+        """What the session keeps about the current upload."""
+        return {"path": str(path), "name": original_name, "file_id": file_id or str(path)}
+
+    def remember_upload(
+        self, data: bytes, original_name: str, *, file_id: str, limits: Limits, folder: Path | None = None
+    ) -> dict[str, str]:
+        """Save a new upload's bytes under a server-made name, once per uploaded file.
+
+        A new file forgets the previous file's choices (mapping, layer, confirmed CRS).
+        """
+        current = self.session.get(self.UPLOAD)
+        if isinstance(current, dict) and current.get("file_id") == file_id:
+            return current
+        for key in [k for k in list(self.session.keys()) if str(k).startswith(self.FILE_CHOICES)]:
+            del self.session[key]
+        path = store_upload(data, original_name, limits=limits, folder=folder)
+        self.session[self.UPLOAD] = self.upload_record(path, original_name, file_id)
+        return self.session[self.UPLOAD]
+
+    def current_upload(self) -> dict[str, str] | None:
+        """The current upload's record if its file is still there."""
+        record = self.session.get(self.UPLOAD)
+        if isinstance(record, dict) and Path(record.get("path", "")).is_file():
+            return record
+        return None
+
+    @property
+    def layer(self) -> str | None:
+        return self.session.get(self.LAYER)
+
+    @property
+    def crs(self) -> str | None:
+        return self.session.get(self.CRS)
+
+    def confirm_crs(self, text: str) -> None:
+        self.session[self.CRS] = text.strip()
+
+    def preview_tiles(self) -> str:
+        """The explorer's base tiles when chosen there, else the configured ones (:func:`preview.preview_tiles`)."""
+        return preview.preview_tiles(self.session.get(ExplorerState.TILES))
+
+
+class SummaryState:
+    """The summary page's widget and container keys (it keeps nothing else in the session)."""
+
+    RADIUS = "summary_radius"
+    TERRITORY = "summary_territory"
+    HEADER = "summary_header"
+    DOWNLOAD_PDF = "dl_pdf"
+    DOWNLOAD_HTML = "dl_html"
+    DOWNLOAD_CSV = "dl_csv"
+    FIGURES = "summary_figures"
+    MAP = "summary_map"
+    PARTNERS = "summary_partners"
+    GAPS = "summary_gaps"
+    PER_YEAR = "summary_per_year"
+    SIBLINGS = "summary_siblings"
+    CHOROPLETH = "summary_choropleth"
+    CHOROPLETH_MAP = "summary_choropleth_map"
