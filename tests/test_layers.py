@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from carto.model import ACTOR_TYPES, SECTORS
-from carto.render import layers, offline
+from carto.render import layers, leaflet, offline
 
 POINTS = pd.DataFrame({"lon": [0.5, 0.6, 1.5, 1.2], "lat": [45.5, 45.4, 45.5, 45.8]}, index=["A1", "A2", "A3", "P1"])
 NODE_TERRITORY = pd.Series({"A1": "C1", "A2": "C1", "A3": "C2", "P1": "C2"})
@@ -106,7 +106,7 @@ def test_relations_layer_styles_each_kind(actors, places, relations):
     styles = [layer.style_of(f) for f in features]
     assert styles[0] == {"color": "#1f4e9c", "dashArray": None, "weight": 3.0, "opacity": 0.7}  # partnership, w=2
     assert styles[1] == {"color": "#e07a1f", "dashArray": "2 4", "weight": 2.0, "opacity": 0.7}  # referral, w=1
-    arrows = [c for c in layer._children.values() if isinstance(c, layers.DirectionArrows)]
+    arrows = [c for c in layer._children.values() if isinstance(c, leaflet.DirectionArrows)]
     assert len(arrows) == 1  # R2 is directed
     (script,) = [url for _, url in arrows[0].default_js]
     assert offline.local_asset_path(script).is_file()  # served by the app, not a CDN
@@ -115,7 +115,7 @@ def test_relations_layer_styles_each_kind(actors, places, relations):
 def test_no_arrows_without_directed_relations(relations):
     undirected = relations.assign(directed=False)
     layer = layers.relations_layer(layers.relation_lines(undirected, POINTS), "fr")
-    assert not any(isinstance(c, layers.DirectionArrows) for c in layer._children.values())
+    assert not any(isinstance(c, leaflet.DirectionArrows) for c in layer._children.values())
 
 
 def test_relations_without_positions_are_left_out(relations):
@@ -170,7 +170,7 @@ def test_selection_layer_rings_ego_nodes_and_draws_ego_lines(relations):
     ego = layers.relation_lines(relations.iloc[:1], POINTS)
     group = layers.selection_layer(POINTS, names, {"A1", "A2"}, {"A1"}, ego, "fr")
     children = list(group._children.values())
-    (rings,) = [c for c in children if isinstance(c, layers.RingMarkers)]
+    (rings,) = [c for c in children if isinstance(c, leaflet.RingMarkers)]
     assert rings.rows == [[45.5, 0.5, "CCAS Alpha", "A1", 0], [45.4, 0.6, "CAF", "A2", 1]]  # selected first
     assert [style["radius"] for style in rings.styles] == [11, 8]
     lines = [c for c in children if isinstance(c, folium.GeoJson)]

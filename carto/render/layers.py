@@ -12,16 +12,12 @@ import html
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Template
-from folium.plugins import FastMarkerCluster
-from folium.template import Template as FoliumTemplate
 
 from carto import i18n
 from carto.analysis import flows, hierarchy
@@ -37,13 +33,20 @@ from carto.model import (
 from carto.render import offline, palette
 from carto.render.choropleth import class_colour, class_limits, classes_legend
 from carto.render.indicator_text import format_indicator
-from carto.render.palette import ACTOR_COLOURS, CLUSTER_COLOUR, FLOW_COLOUR, HIGHLIGHT_COLOUR, PLACE_COLOUR
+from carto.render.leaflet import (
+    EGO_RING,
+    SELECTED_RING,
+    CompactMarkerCluster,
+    CountBubbles,
+    DirectionArrows,
+    RingMarkers,
+    point_cluster,
+)
+from carto.render.palette import ACTOR_COLOURS, CLUSTER_COLOUR, FLOW_COLOUR, PLACE_COLOUR
 from carto.render.plain import (
     STYLE_PROPERTY,
     Legend,
-    PlainRender,
     StyledGeoJson,
-    script_json,
     script_safe,
     style_table,
 )
@@ -160,100 +163,6 @@ def territories_layer(
     )
 
 
-# ``esc(text)``: text made safe inside tooltip and popup HTML, for every marker script below.
-JS_ESCAPE = (
-    "var esc = (function () { var codes = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '\"': '&quot;', \"'\": '&#39;'}; "
-    "return function (s) { return String(s).replace(/[&<>\"']/g, function (c) { return codes[c]; }); }; })();"
-)
-
-# The callback (FastMarkerCluster wraps it in ``var callback = ...;``): one marker from one row.
-# Labels, colours and the escaper are made once; the popup table only when a popup opens.
-_POINT_CALLBACK = """(function () {
-    var labels = %(labels)s;
-    var colours = %(colours)s;
-    %(escape)s
-    var table = function (row) {
-        var cells = '';
-        for (var i = 0; i < labels.fields.length; i++) {
-            var v = i < 3 ? [row[3], labels.kinds[row[4]], labels.extra[row[5]]][i] : row[2];
-            cells += '<tr><th style="text-align:left;padding-right:6px">' + esc(labels.fields[i]) +
-                '</th><td>' + esc(v === undefined || v === null ? '' : v) + '</td></tr>';
-        }
-        return '<table>' + cells + '</table>';
-    };
-    return function (row) {
-        var m = L.circleMarker([row[0], row[1]], {radius: %(radius)s, color: %(stroke)s, weight: %(weight)s,
-            fill: true, fillColor: colours[row[4]], fillOpacity: %(opacity)s, className: %(css)s});
-        m.bindTooltip(esc(row[3]) + ' [' + esc(row[2]) + ']');
-        m.bindPopup(function () { return table(row); }, {maxWidth: 320});
-        return m;
-    };
-})()
-"""
-
-
-class CompactMarkerCluster(FastMarkerCluster, PlainRender):
-    """FastMarkerCluster whose rows arrive as one compact JSON text (no spaces, UTF-8 kept).
-
-    At tens of thousands of rows the separators and ``\\u00e9`` escapes of the default
-    embedding are a sizeable share of what the browser downloads, and encoding the rows on
-    every rerun a sizeable share of the server's time: :class:`PointRows` encodes them once.
-    """
-
-    _template = FoliumTemplate(
-        """
-        {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = (function(){
-                {{ this.callback }}
-                var data = {{ this.rows_json }};
-                var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
-                cluster.addTo({{ this._parent.get_name() }});
-                // One batch, clustered in chunks on the map: adding markers one by one re-clusters each time.
-                cluster.addLayers(data.map(callback));
-                return cluster;
-            })();
-        {% endmacro %}"""
-    )
-
-    def __init__(self, rows_json: str, **kwargs: object) -> None:
-        super().__init__([], **kwargs)
-        self.rows_json = rows_json
-
-
-def _point_cluster(
-    rows_json: str,
-    *,
-    name: str,
-    fields: list[str],
-    kinds: list[str],
-    extra: list[str],
-    colours: list[str],
-    radius: int,
-    stroke: str,
-    weight: int,
-    opacity: float,
-    disable_at: int,
-    css: str,
-) -> CompactMarkerCluster:
-    labels = {"fields": fields, "kinds": kinds, "extra": extra}
-    callback = _POINT_CALLBACK % {
-        "labels": script_json(labels),
-        "colours": json.dumps(colours),
-        "radius": radius,
-        "stroke": json.dumps(stroke),
-        "weight": weight,
-        "opacity": opacity,
-        "css": json.dumps(css),
-        "escape": JS_ESCAPE,
-    }
-    return CompactMarkerCluster(
-        rows_json,
-        callback=callback,
-        name=name,
-        options={"disableClusteringAtZoom": disable_at, "showCoverageOnHover": False, "chunkedLoading": True},
-    )
-
-
 def _lat_lon(frame: gpd.GeoDataFrame, points: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
     """Rounded latitude and longitude of each row: from ``points`` (lon/lat by id) when given."""
     if points is not None:
@@ -347,7 +256,7 @@ def places_layer(
     from carto.model import PLACE_KINDS
 
     rows = rows or place_rows(places, points=points)
-    return _point_cluster(
+    return point_cluster(
         rows.json_of(places["id"]),
         name=i18n.t("dataset.places", lang),
         fields=[i18n.t(f"field.{f}", lang) for f in ("name", "kind", "publics", "id")],
@@ -371,7 +280,7 @@ def actors_layer(
     ``rows`` (from :func:`actor_rows`, covering every actor given) saves encoding them again.
     """
     rows = rows or actor_rows(actors, points=points)
-    return _point_cluster(
+    return point_cluster(
         rows.json_of(actors["id"]),
         name=i18n.t("dataset.actors", lang),
         fields=[i18n.t(f"field.{f}", lang) for f in ("name", "type", "sector", "id")],
@@ -410,35 +319,6 @@ def relation_lines(relations: pd.DataFrame, points: pd.DataFrame) -> gpd.GeoData
     stop = np.round(ends[["lon_target", "lat_target"]].to_numpy(dtype=float), PRECISION)
     geometry = shapely.linestrings(np.stack([start, stop], axis=1)) if len(ends) else np.array([], dtype=object)
     return gpd.GeoDataFrame(ends[relations.columns], geometry=geometry, crs="EPSG:4326")
-
-
-class DirectionArrows(PlainRender):
-    """Draw a ► along every line of a GeoJson layer whose ``directed`` property is true.
-
-    Uses leaflet-textpath, vendored under ``static/vendor`` (our own element: no CDN to rewrite).
-    """
-
-    default_js: ClassVar[list[tuple[str, str]]] = [
-        ("leaflet.textpath", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet-textpath-1.2.3/leaflet.textpath.js"),
-    ]
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        {{ this.layer.get_name() }}.eachLayer(function (line) {
-            var p = line.feature && line.feature.properties;
-            if (p && p.directed && line.setText) {
-                line.setText('\u25ba', {center: true, offset: 4,
-                    attributes: {fill: line.options.color, 'font-size': '14px'}});
-            }
-        });
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, layer: folium.GeoJson) -> None:
-        super().__init__()
-        self._name = "DirectionArrows"
-        self.layer = layer
 
 
 def relations_layer(
@@ -602,33 +482,6 @@ def points_for_map(
     return MapPoints("aggregated", total, frame, level, threshold)
 
 
-class CountBubbles(PlainRender):
-    """One circle per territory, area by count; the tooltip ``name [code] · …`` selects it on click."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function (map) {
-            var group = L.featureGroup();
-            {{ this.escape_js }}
-            {{ this.rows_json }}.forEach(function (r) {
-                L.circleMarker([r[0], r[1]], {radius: r[3], color: '#ffffff', weight: 1, fill: true,
-                    fillColor: {{ this.colour_json }}, fillOpacity: 0.7, className: 'carto-bubble'})
-                    .bindTooltip(esc(r[2])).addTo(group);
-            });
-            group.addTo(map);
-        })({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, rows: list[list[object]], colour: str) -> None:
-        super().__init__()
-        self._name = "CountBubbles"
-        self.rows, self.escape_js = rows, JS_ESCAPE
-        self.rows_json, self.colour_json = script_json(rows), script_json(colour)
-
-
 def count_bubbles(points: MapPoints, lang: str, *, max_radius: float = 28.0) -> CountBubbles:
     """The aggregated actors and places: ``[lat, lon, tooltip, radius]`` per territory."""
     counts = points.counts if points.counts is not None else pd.DataFrame()
@@ -743,40 +596,6 @@ def selection_layer(
     ]
     group.add_child(RingMarkers(rows, [SELECTED_RING, EGO_RING]))
     return group
-
-
-# Leaflet circle-marker options of a selected node and of a node of its ego network.
-SELECTED_RING = {"radius": 11, "color": HIGHLIGHT_COLOUR, "weight": 4, "fill": True, "fillColor": HIGHLIGHT_COLOUR,
-                 "fillOpacity": 0.5, "className": "carto-selected"}
-EGO_RING = {"radius": 8, "color": palette.SELECTED_OUTLINE, "weight": 2, "fill": False, "className": "carto-ego"}
-
-
-class RingMarkers(PlainRender):
-    """Unclustered circle markers from rows ``[lat, lon, name, id, style index]``, in their parent layer.
-
-    The tooltip is ``name [id]``, like the actors' and places', so that a click selects again.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function (group) {
-            var styles = {{ this.styles_json }};
-            var rows = {{ this.rows_json }};
-            {{ this.escape_js }}
-            rows.forEach(function (r) {
-                L.circleMarker([r[0], r[1]], styles[r[4]]).bindTooltip(esc(r[2]) + ' [' + esc(r[3]) + ']').addTo(group);
-            });
-        })({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, rows: list[list[object]], styles: list[dict[str, object]]) -> None:
-        super().__init__()
-        self._name = "RingMarkers"
-        self.rows, self.styles, self.escape_js = rows, styles, JS_ESCAPE
-        self.rows_json, self.styles_json = script_json(rows), script_json(styles)
 
 
 def legend_html(

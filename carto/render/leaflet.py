@@ -1,0 +1,207 @@
+"""Our Leaflet elements: marker clusters drawn from compact rows, direction arrows, count bubbles, rings.
+
+Each is a :class:`carto.render.plain.PlainRender`: its data arrives as script-safe JSON and its
+script builds the markers in the browser, where every text from the data goes through ``esc``
+(:data:`JS_ESCAPE`) before it enters a tooltip or a popup. :mod:`carto.render.layers` decides what
+to draw and with which of these.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+import folium
+from branca.element import Template
+from folium.plugins import FastMarkerCluster
+from folium.template import Template as FoliumTemplate
+
+from carto.render import offline, palette
+from carto.render.palette import HIGHLIGHT_COLOUR
+from carto.render.plain import PlainRender, script_json
+
+# ``esc(text)``: text made safe inside tooltip and popup HTML, for every marker script below.
+JS_ESCAPE = (
+    "var esc = (function () { var codes = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '\"': '&quot;', \"'\": '&#39;'}; "
+    "return function (s) { return String(s).replace(/[&<>\"']/g, function (c) { return codes[c]; }); }; })();"
+)
+
+
+# The callback (FastMarkerCluster wraps it in ``var callback = ...;``): one marker from one row.
+# Labels, colours and the escaper are made once; the popup table only when a popup opens.
+POINT_CALLBACK = """(function () {
+    var labels = %(labels)s;
+    var colours = %(colours)s;
+    %(escape)s
+    var table = function (row) {
+        var cells = '';
+        for (var i = 0; i < labels.fields.length; i++) {
+            var v = i < 3 ? [row[3], labels.kinds[row[4]], labels.extra[row[5]]][i] : row[2];
+            cells += '<tr><th style="text-align:left;padding-right:6px">' + esc(labels.fields[i]) +
+                '</th><td>' + esc(v === undefined || v === null ? '' : v) + '</td></tr>';
+        }
+        return '<table>' + cells + '</table>';
+    };
+    return function (row) {
+        var m = L.circleMarker([row[0], row[1]], {radius: %(radius)s, color: %(stroke)s, weight: %(weight)s,
+            fill: true, fillColor: colours[row[4]], fillOpacity: %(opacity)s, className: %(css)s});
+        m.bindTooltip(esc(row[3]) + ' [' + esc(row[2]) + ']');
+        m.bindPopup(function () { return table(row); }, {maxWidth: 320});
+        return m;
+    };
+})()
+"""
+
+
+class CompactMarkerCluster(FastMarkerCluster, PlainRender):
+    """FastMarkerCluster whose rows arrive as one compact JSON text (no spaces, UTF-8 kept).
+
+    At tens of thousands of rows the separators and ``\\u00e9`` escapes of the default
+    embedding are a sizeable share of what the browser downloads, and encoding the rows on
+    every rerun a sizeable share of the server's time: :class:`PointRows` encodes them once.
+    """
+
+    _template = FoliumTemplate(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = (function(){
+                {{ this.callback }}
+                var data = {{ this.rows_json }};
+                var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
+                cluster.addTo({{ this._parent.get_name() }});
+                // One batch, clustered in chunks on the map: adding markers one by one re-clusters each time.
+                cluster.addLayers(data.map(callback));
+                return cluster;
+            })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, rows_json: str, **kwargs: object) -> None:
+        super().__init__([], **kwargs)
+        self.rows_json = rows_json
+
+
+def point_cluster(
+    rows_json: str,
+    *,
+    name: str,
+    fields: list[str],
+    kinds: list[str],
+    extra: list[str],
+    colours: list[str],
+    radius: int,
+    stroke: str,
+    weight: int,
+    opacity: float,
+    disable_at: int,
+    css: str,
+) -> CompactMarkerCluster:
+    labels = {"fields": fields, "kinds": kinds, "extra": extra}
+    callback = POINT_CALLBACK % {
+        "labels": script_json(labels),
+        "colours": json.dumps(colours),
+        "radius": radius,
+        "stroke": json.dumps(stroke),
+        "weight": weight,
+        "opacity": opacity,
+        "css": json.dumps(css),
+        "escape": JS_ESCAPE,
+    }
+    return CompactMarkerCluster(
+        rows_json,
+        callback=callback,
+        name=name,
+        options={"disableClusteringAtZoom": disable_at, "showCoverageOnHover": False, "chunkedLoading": True},
+    )
+
+
+class DirectionArrows(PlainRender):
+    """Draw a ► along every line of a GeoJson layer whose ``directed`` property is true.
+
+    Uses leaflet-textpath, vendored under ``static/vendor`` (our own element: no CDN to rewrite).
+    """
+
+    default_js: ClassVar[list[tuple[str, str]]] = [
+        ("leaflet.textpath", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet-textpath-1.2.3/leaflet.textpath.js"),
+    ]
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this.layer.get_name() }}.eachLayer(function (line) {
+            var p = line.feature && line.feature.properties;
+            if (p && p.directed && line.setText) {
+                line.setText('\u25ba', {center: true, offset: 4,
+                    attributes: {fill: line.options.color, 'font-size': '14px'}});
+            }
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer: folium.GeoJson) -> None:
+        super().__init__()
+        self._name = "DirectionArrows"
+        self.layer = layer
+
+
+class CountBubbles(PlainRender):
+    """One circle per territory, area by count; the tooltip ``name [code] · …`` selects it on click."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var group = L.featureGroup();
+            {{ this.escape_js }}
+            {{ this.rows_json }}.forEach(function (r) {
+                L.circleMarker([r[0], r[1]], {radius: r[3], color: '#ffffff', weight: 1, fill: true,
+                    fillColor: {{ this.colour_json }}, fillOpacity: 0.7, className: 'carto-bubble'})
+                    .bindTooltip(esc(r[2])).addTo(group);
+            });
+            group.addTo(map);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[list[object]], colour: str) -> None:
+        super().__init__()
+        self._name = "CountBubbles"
+        self.rows, self.escape_js = rows, JS_ESCAPE
+        self.rows_json, self.colour_json = script_json(rows), script_json(colour)
+
+
+# Leaflet circle-marker options of a selected node and of a node of its ego network.
+SELECTED_RING = {"radius": 11, "color": HIGHLIGHT_COLOUR, "weight": 4, "fill": True, "fillColor": HIGHLIGHT_COLOUR,
+                 "fillOpacity": 0.5, "className": "carto-selected"}
+
+
+EGO_RING = {"radius": 8, "color": palette.SELECTED_OUTLINE, "weight": 2, "fill": False, "className": "carto-ego"}
+
+
+class RingMarkers(PlainRender):
+    """Unclustered circle markers from rows ``[lat, lon, name, id, style index]``, in their parent layer.
+
+    The tooltip is ``name [id]``, like the actors' and places', so that a click selects again.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (group) {
+            var styles = {{ this.styles_json }};
+            var rows = {{ this.rows_json }};
+            {{ this.escape_js }}
+            rows.forEach(function (r) {
+                L.circleMarker([r[0], r[1]], styles[r[4]]).bindTooltip(esc(r[2]) + ' [' + esc(r[3]) + ']').addTo(group);
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[list[object]], styles: list[dict[str, object]]) -> None:
+        super().__init__()
+        self._name = "RingMarkers"
+        self.rows, self.styles, self.escape_js = rows, styles, JS_ESCAPE
+        self.rows_json, self.styles_json = script_json(rows), script_json(styles)
