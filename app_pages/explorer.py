@@ -72,8 +72,7 @@ with right:
                              format_func=lambda v: tr(f"explorer.network.colour.{v}"))
     size_by = c3.selectbox(tr("explorer.network.size"), netview.SIZE_BY, key=state.SIZE,
                            format_func=lambda v: tr(f"explorer.network.size.{v}"))
-    needs_more = colour_by == "community" or size_by not in scene.metrics
-    metrics = cache.explorer_metrics(*key) if needs_more else scene.metrics
+    metrics = cache.explorer_network_metrics(*key, colour_by=colour_by, size_by=size_by)
     c4.select_slider(tr("explorer.network.radius"), [1, 2, 3], key=state.RADIUS)
     event, note = None, tr("explorer.network.pending")
     if ui.after_first_run(state.NETWORK):

@@ -63,6 +63,13 @@ def explorer_metrics(version: int, db: str, filters: Filters) -> pd.DataFrame:
     return view.network_metrics(explorer_scene(version, db, filters))
 
 
+def explorer_network_metrics(version: int, db: str, filters: Filters, *, colour_by: str, size_by: str) -> pd.DataFrame:
+    """The scene's degrees, or its centralities and communities when the network is coloured or sized by them."""
+    scene = explorer_scene(version, db, filters)
+    needs_more = colour_by == "community" or size_by not in scene.metrics
+    return explorer_metrics(version, db, filters) if needs_more else scene.metrics
+
+
 @st.cache_resource(max_entries=12, show_spinner=False)
 def explorer_positions(version: int, db: str, filters: Filters, ids: tuple[str, ...], layout: str) -> pd.DataFrame:
     return explorer.network_positions(explorer_scene(version, db, filters), ids, layout=layout)
