@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
-from carto import i18n, store, ui
+from carto import store, ui
 from carto.analysis import indicators
 from carto.analysis.summary import (
     children_table,
@@ -16,7 +16,7 @@ from carto.analysis.summary import (
 )
 from carto.render import offline, summary_text
 from carto.render.choropleth import choropleth_map
-from carto.render.indicator_text import formatted_table
+from carto.render.indicator_text import comparison_table
 from carto.render.indicators_csv import indicators_csv
 from carto.render.static_map import summary_map_png
 from carto.ui import cache
@@ -32,10 +32,9 @@ if table.empty:
     st.info(ui.tr("summary.empty"))
     st.stop()
 
-choices, names, default = territory_choices(table), table["name"].astype(str), default_territory(table)
+choices, names, default = territory_choices(table), summary_text.territory_labels(table), default_territory(table)
 code = str(st.selectbox(ui.tr("summary.pick"), options=choices, key=keys.TERRITORY,
-                        index=choices.index(default) if default in choices else 0,
-                        format_func=lambda c: f"{names[c]} ({c})"))
+                        index=choices.index(default) if default in choices else 0, format_func=names.__getitem__))
 summary = cache.territory_summary(version, db, code, radius)
 with st.container(key=keys.HEADER):
     st.header(ui.md(f"{summary.name} ({summary.code})"))
@@ -72,15 +71,14 @@ with right:
         st.markdown(f"**{ui.md(summary_text.gap_intro(summary, lang))}**")
         st.markdown("\n".join(f"- {ui.md(summary_text.place_line(p, lang))}" for p in summary.uncovered[:20]))
         st.markdown(f"**{ui.md(summary_text.isolated_intro(summary, lang))}**")
-        st.markdown("\n".join(f"- {ui.md(p.name)} ({i18n.label(p.type, lang)})" for p in summary.isolated[:20]))
+        st.markdown("\n".join(f"- {ui.md(summary_text.isolated_line(p, lang))}" for p in summary.isolated[:20]))
 
 st.subheader(ui.tr("summary.per_year"))
 per_year = summary.relations_per_year
 if per_year.empty:
     st.info(ui.tr("summary.per_year.none"))
 else:
-    kind = ui.tr("field.kind")
-    chart = per_year.assign(**{kind: [i18n.label(k, lang) for k in per_year["kind"]]})
+    chart, kind = summary_text.per_year_chart(per_year, lang)
     st.bar_chart(chart, x="year", y="count", color=kind, x_label=ui.tr("summary.year"), y_label="")
 
 labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
@@ -90,8 +88,7 @@ with st.container(key=keys.SIBLINGS):
     if len(peers) <= 1:  # alone at its level (a département): compare what lies inside it
         peers = children_table(table, code)
         st.caption(ui.tr("summary.children", name=summary.name))
-    columns = {**labels, "code": ui.tr("field.code"), "name": ui.tr("field.name")}
-    st.dataframe(formatted_table(peers, lang).rename(columns=columns), hide_index=True)
+    st.dataframe(comparison_table(peers, lang), hide_index=True)
 
 st.subheader(ui.tr("summary.choropleth"))
 column = st.selectbox(ui.tr("summary.choropleth.pick"), options=list(labels), format_func=labels.__getitem__,

@@ -11,7 +11,7 @@ from summary_data import HEADLINES, c1_summary, literal_indicators, literal_metr
 from carto.analysis.summary import Figure, children_table, territory_summary
 from carto.formatting import format_number, format_percent
 from carto.render import summary_text
-from carto.render.indicator_text import format_indicator, formatted_table
+from carto.render.indicator_text import comparison_table, format_indicator, formatted_table
 
 NNBSP = "\u202f"
 NAN = math.nan
@@ -109,3 +109,22 @@ def test_sources_line_names_imports_and_the_sample() -> None:
     assert line != summary_text.sources_line(imports, "en")  # the sample's note only when told its name
     assert "tiny.csv" not in summary_text.sources_line(imports.iloc[0:0], "fr")
 
+
+
+def test_the_pickers_labels_and_the_table_of_neighbours_read_in_each_language():
+    table = pd.DataFrame(
+        {"code": ["C1", "C2"], "name": ["Ville-Haute", "Bourg-Bas"], "actors_per_10k": [8.0, 5.0],
+         "openness": [0.25, 1.0]},
+        index=["C1", "C2"],
+    )
+    assert summary_text.territory_labels(table) == {"C1": "Ville-Haute (C1)", "C2": "Bourg-Bas (C2)"}
+    shown = comparison_table(table, "en")
+    assert list(shown.columns) == ["Code", "Name", "Partners per 10,000 inhabitants", "Openness to the outside"]
+    assert shown.values.tolist() == [["C1", "Ville-Haute", "8.0", "25%"], ["C2", "Bourg-Bas", "5.0", "100%"]]
+
+
+def test_the_yearly_chart_names_each_kind_in_the_language():
+    per_year = pd.DataFrame({"year": [2023, 2024], "kind": ["partnership", "referral"], "count": [2, 1]})
+    chart, column = summary_text.per_year_chart(per_year, "fr")
+    assert column == "Nature"
+    assert chart[column].tolist() == ["Partenariat", "Passage de relais"]

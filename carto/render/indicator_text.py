@@ -10,6 +10,7 @@ import numbers
 
 import pandas as pd
 
+from carto import i18n
 from carto.formatting import format_number, format_percent
 
 COUNTS = frozenset(
@@ -57,3 +58,10 @@ def formatted_table(table: pd.DataFrame, lang: str) -> pd.DataFrame:
         if column not in ("code", "name"):
             out[column] = [format_indicator(str(column), v, lang) for v in out[column]]
     return out
+
+
+def comparison_table(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """:func:`formatted_table` with headers in ``lang``: the summary's table of neighbours."""
+    headers = {"code": i18n.t("field.code", lang), "name": i18n.t("field.name", lang)}
+    headers |= {str(c): i18n.t(f"summary.label.{c}", lang) for c in table.columns if c not in ("code", "name")}
+    return formatted_table(table, lang).rename(columns=headers)

@@ -81,6 +81,17 @@ def isolated_line(partner: Partner, lang: str) -> str:
     return f"{partner.name} ({i18n.label(partner.type, lang)})"
 
 
+def territory_labels(table: pd.DataFrame) -> dict[str, str]:
+    """``{code: "Name (code)"}`` for every territory of the indicators ``table`` (the picker's labels)."""
+    return {str(code): f"{name} ({code})" for code, name in zip(table.index, table["name"].astype(str), strict=True)}
+
+
+def per_year_chart(per_year: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, str]:
+    """Relations active per year with each kind's label in a column, and that column's name."""
+    kind = i18n.t("field.kind", lang)
+    return per_year.assign(**{kind: [i18n.label(k, lang) for k in per_year["kind"]]}), kind
+
+
 def place_line(place: UncoveredPlace, lang: str) -> str:
     """``Name — 1 200 inhabitants`` for lists of uncovered places."""
     if place.population is None:
