@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,25 @@ INDICATOR_DATASETS = ("territories", "actors", "places", "relations", "schemes")
 
 def _open(args: argparse.Namespace) -> store.Connection:
     return store.connect(args.db)
+
+
+@contextmanager
+def _reading(args: argparse.Namespace) -> Iterator[store.Connection]:
+    """A cursor on the database for the block, closed with its connection when the block ends.
+
+    A command's frame may outlive the command (fpdf keeps the error of an optional import, and with
+    it the frames that imported it): an open cursor in it would hold the database open in this
+    process, and the next command's connection would meet its locked configuration.
+    """
+    conn = _open(args)
+    try:
+        cur = conn.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+    finally:
+        conn.close()
 
 
 def _acting(args: argparse.Namespace) -> auth.User:
@@ -128,8 +148,8 @@ def _write_report(args: argparse.Namespace, report: Any) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from carto.render import export
 
-    cur = _open(args).cursor()
-    frames = store.read_datasets(cur, export.datasets_needed(args.dataset, args.format))
+    with _reading(args) as cur:
+        frames = store.read_datasets(cur, export.datasets_needed(args.dataset, args.format))
     print(export.export(frames, args.dataset, args.format, Path(args.out)))
     return 0
 
@@ -159,7 +179,8 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     if args.radius_km <= 0:
         msg = f"--radius-km must be positive, not {args.radius_km}"
         raise InputError(msg)
-    frames = store.read_datasets(_open(args).cursor(), INDICATOR_DATASETS)
+    with _reading(args) as cur:
+        frames = store.read_datasets(cur, INDICATOR_DATASETS)
     table = indicators.territory_indicators(
         frames["territories"],
         frames["actors"],
@@ -203,8 +224,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.radius_km <= 0:
         msg = f"--radius-km must be positive, not {args.radius_km}"
         raise InputError(msg)
-    cur = _open(args).cursor()
-    frames = store.read_datasets(cur, INDICATOR_DATASETS)
+    with _reading(args) as cur:
+        frames = store.read_datasets(cur, INDICATOR_DATASETS)
+        imports = store.list_imports(cur)
     t, a, p, r, s = (frames[name] for name in INDICATOR_DATASETS)
     if args.code not in set(t["code"]):
         msg = f"no territory with code {args.code!r}; list the codes with `python -m carto indicators`"
@@ -212,7 +234,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     metrics = network.node_metrics(a, p, r)
     table = indicators.territory_indicators(t, a, p, r, s, radius_km=args.radius_km, metrics=metrics)
     gathered = summary.territory_summary(args.code, table, a, p, r, t, metrics, radius_km=args.radius_km)
-    sources = summary_text.sources_line(store.list_imports(cur), args.lang, sample_name=sample.SAMPLE_DIR.name)
+    sources = summary_text.sources_line(imports, args.lang, sample_name=sample.SAMPLE_DIR.name)
     if out.suffix.lower() == ".pdf":
         out.write_bytes(pdf.summary_pdf(gathered, args.lang, sources=sources))
     else:
