@@ -132,11 +132,6 @@ def test_actor_outside_every_territory_has_no_territory(filled):
     assert row == (None,)
 
 
-def test_read_dataset_with_bound_parameters(filled):
-    frame = store.read_dataset(filled.cursor(), "actors", where="type = ?", params=["caf"])
-    assert frame["id"].tolist() == ["A2"]
-
-
 def test_read_dataset_refuses_unknown_columns(filled):
     with pytest.raises(StoreError, match="nope"):
         store.read_dataset(filled.cursor(), "actors", columns=["id", "nope"])

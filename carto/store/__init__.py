@@ -550,14 +550,10 @@ def read_dataset(
     cur: Connection,
     name: str,
     *,
-    where: str | None = None,
-    params: Sequence[Any] | None = None,
     columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Rows of a dataset, ordered by key: a GeoDataFrame (EPSG:4326) for spatial datasets.
-
-    ``where`` is SQL written by the caller (never user text); values go in ``params``.
-    """
+    """Rows of a dataset (all its ``columns`` by default), ordered by key: a GeoDataFrame
+    (EPSG:4326) for spatial datasets. No SQL comes from outside the store: filter the frame."""
     ds = dataset(name)
     wanted = list(columns) if columns is not None else list(ds.column_names)
     unknown = [c for c in wanted if c not in ds.column_names]
@@ -567,11 +563,8 @@ def read_dataset(
     select = [_ident(c) for c in wanted]
     if ds.geometry is not None:
         select.append("ST_AsWKB(geometry) AS wkb")
-    sql = f"SELECT {', '.join(select)} FROM {_ident(ds.name)}"
-    if where:
-        sql += f" WHERE {where}"
-    sql += f" ORDER BY {_ident(ds.key)}"
-    frame = cur.execute(sql, list(params or [])).fetchdf()
+    sql = f"SELECT {', '.join(select)} FROM {_ident(ds.name)} ORDER BY {_ident(ds.key)}"
+    frame = cur.execute(sql).fetchdf()
     if ds.geometry is None:
         return frame
     wkb = frame.pop("wkb")

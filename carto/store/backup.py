@@ -163,8 +163,9 @@ def _copy_into(cur: store.Connection, partial: Path) -> None:
     # The path is ours (a snapshot name or a CLI argument checked above), quoted as a literal.
     literal = str(partial).replace("'", "''")
     cur.execute(f"ATTACH '{literal}' AS carto_copy")
+    name = str(source[0]).replace('"', '""')  # the database's name comes from its file name
     try:
-        cur.execute(f'COPY FROM DATABASE "{source[0]}" TO carto_copy')
+        cur.execute(f'COPY FROM DATABASE "{name}" TO carto_copy')
     finally:
         # A failed COPY leaves the cursor's transaction aborted: end it, or DETACH is refused
         # and the half-written copy stays attached (and open) for the life of the process.

@@ -348,3 +348,20 @@ def test_a_really_full_disk(small_disk):
     finally:
         conn.close()
     assert [p.name for p in small_disk.rglob("*") if p.name.endswith((".partial", ".wal"))] == []
+
+
+def test_a_database_whose_file_name_has_quotes_is_snapshotted(tmp_path):
+    # The database's SQL name comes from its file name: quotes in it must not break (or extend) the COPY.
+    path = tmp_path / 'ville "nord" l\'été.duckdb'
+    conn = store.connect(path)
+    try:
+        made = backup.snapshot(conn, "before-replace")
+    finally:
+        conn.close()
+    assert made is not None and made.exists()
+    copy = duckdb.connect(str(made), read_only=True)
+    try:
+        tables = {row[0] for row in copy.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    finally:
+        copy.close()
+    assert {"actors", "places", "relations", "territories", "schemes"} <= tables
