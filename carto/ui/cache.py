@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ from carto.ingest import pipeline
 from carto.ingest.read import RawTable
 from carto.ingest.safety import limits_from_env
 from carto.ingest.sample import SAMPLE_DIR
-from carto.render import explorer, summary_text
+from carto.render import explorer, export, summary_text
 from carto.render.pdf import summary_pdf
 from carto.render.summary_html import summary_html
 
@@ -110,3 +111,12 @@ def summary_exports(version: int, db: str, code: str, lang: str, radius_km: floa
 @st.cache_resource(max_entries=2, ttl=900, show_spinner=False)
 def uploaded_table(path: str, name: str, layer: str | None, encoding: str | None) -> RawTable:
     return pipeline.read(Path(path), original_name=name, layer=layer, encoding=encoding, limits=limits_from_env())
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def export_bytes(name: str, fmt: str, version: int, db: str) -> bytes:
+    """A table or the network as a file's bytes, made once per data version."""
+    del version, db
+    frames = store.read_datasets(ui.cursor(), export.datasets_needed(name, fmt))
+    with tempfile.TemporaryDirectory(prefix="carto-export-") as tmp:
+        return export.export_bytes(frames, name, fmt, Path(tmp))

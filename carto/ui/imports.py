@@ -9,11 +9,11 @@ import streamlit as st
 from carto import auth, ui
 from carto.errors import CartoError
 from carto.ingest import mapping, pipeline, uploads
-from carto.ingest.commit import ImportRefused
+from carto.ingest.commit import ImportRefused, undo_import
 from carto.ingest.read import RawTable
 from carto.model import Dataset
 from carto.render import preview
-from carto.ui.state import ImportState
+from carto.ui.state import DataState, ImportState
 
 
 def mapping_editor(raw: RawTable, dataset: Dataset, state: ImportState, lang: str) -> dict[str, str]:
@@ -75,3 +75,16 @@ def commit(prepared: pipeline.Prepared, options: pipeline.ImportOptions, user: a
                 skipped=result.skipped,
             )
         )
+
+
+def undo_shown_import(import_id: int, user: auth.User) -> None:
+    """The data page's undo button: undo the import it was shown with, never another one.
+
+    An import that landed since is refused by :func:`carto.ingest.commit.undo_import`; the outcome
+    waits in the session for the next run (:meth:`DataState.outcome`).
+    """
+    try:
+        st.session_state[DataState.UNDO_DONE] = undo_import(ui.connection(), import_id, user)
+    except CartoError as exc:
+        ui.after_write_error(exc)
+        st.session_state[DataState.UNDO_REFUSED] = str(exc)

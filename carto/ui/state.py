@@ -259,3 +259,45 @@ class SummaryState:
     SIBLINGS = "summary_siblings"
     CHOROPLETH = "summary_choropleth"
     CHOROPLETH_MAP = "summary_choropleth_map"
+
+
+class DataState:
+    """The data page's keys. The undo confirmation is for the import it was shown with."""
+
+    UNDO_SHOWN = "undo_shown_id"  # the import the confirmation box refers to
+    UNDO_CONFIRM = "undo_confirm"
+    UNDO_BUTTON = "undo_button"
+    UNDO_DONE = "undo_done"  # set by the button's callback: the import undone, or why it was refused
+    UNDO_REFUSED = "undo_refused"
+    DOWNLOAD_DATASET = "download_dataset"
+    DOWNLOAD_FORMAT = "download_format"
+    DOWNLOAD_BUTTON = "download_button"
+
+    @classmethod
+    def confirm_for(cls, import_id: object) -> None:
+        """Untick the confirmation when the import offered for undo is not the one it was ticked for."""
+        session = _session()
+        if session.get(cls.UNDO_SHOWN) != import_id:
+            session[cls.UNDO_SHOWN] = import_id
+            session[cls.UNDO_CONFIRM] = False
+
+    @classmethod
+    def outcome(cls) -> tuple[object | None, str | None]:
+        """The last undo's result, once: ``(import id undone, None)`` or ``(None, why it was refused)``."""
+        session = _session()
+        return session.pop(cls.UNDO_DONE, None), session.pop(cls.UNDO_REFUSED, None)
+
+
+class AdminState:
+    """The administration page's keys; the session remembers the backup it took, to offer it."""
+
+    BACKUP_NOW = "snapshot_now"
+    BACKUP_DOWNLOAD = "backup_download"
+    LAST_BACKUP = "admin_last_backup"
+
+    @classmethod
+    def last_backup(cls) -> Path | None:
+        """The backup this session took, while its file still exists."""
+        taken = _session().get(cls.LAST_BACKUP)
+        path = Path(str(taken)) if taken else None
+        return path if path is not None and path.is_file() else None
