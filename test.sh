@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: linters, type checks, unit, AppTest and browser tests.
+# The whole test suite: linters, the layer contract, type checks, unit, AppTest, browser and security tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/bootstrap.sh requirements-dev.txt
@@ -13,6 +13,8 @@ fi
 
 echo "== ruff"
 .venv/bin/ruff check .
+echo "== layer contract (.importlinter)"
+.venv/bin/lint-imports --no-cache
 echo "== mypy"
 .venv/bin/mypy carto app.py app_pages bench scripts
 echo "== pytest"
