@@ -157,6 +157,7 @@ class SpareReader:
         self._lock = threading.Lock()
         self._wanted = threading.Event()
         self._spare: subprocess.Popen[bytes] | None = None
+        self._signalled: subprocess.Popen[bytes] | None = None  # the spare whose READY was read
         self._thread: threading.Thread | None = None
 
     @property
@@ -166,23 +167,48 @@ class SpareReader:
     def enable(self) -> None:
         """Start the spare-starting thread (once per process) and ask it for a first spare."""
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._start_spares, name="carto-spare-reader", daemon=True)
-                self._thread.start()
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._start_spares, name="carto-spare-reader", daemon=True)
+            self._thread.start()
         self._wanted.set()
 
     def ready(self, timeout_s: float = 30.0) -> bool:
-        """Wait until a spare has done its imports and waits for a job (for benchmarks and tests)."""
+        """Wait until a spare has done its imports and waits for a job (for benchmarks and tests).
+
+        A spare that died meanwhile is replaced, and the wait goes on for the new one.
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self._lock:
-                spare = self._spare
-            if spare is not None and spare.poll() is None:
-                assert spare.stdout is not None
-                readable, _, _ = select.select([spare.stdout], [], [], max(0.0, deadline - time.monotonic()))
-                return bool(readable) and os.read(spare.stdout.fileno(), 1) == READY
-            time.sleep(0.05)
+                spare, signalled = self._spare, self._signalled
+            if spare is None:
+                time.sleep(0.05)
+                continue
+            if spare is signalled and spare.poll() is None:
+                return True
+            assert spare.stdout is not None
+            readable, _, _ = select.select([spare.stdout], [], [], min(0.2, max(0.0, deadline - time.monotonic())))
+            if not readable:
+                continue
+            try:
+                signal_byte = os.read(spare.stdout.fileno(), 1)
+            except (OSError, ValueError):  # taken and closed by a read meanwhile
+                continue
+            if signal_byte == READY:
+                with self._lock:
+                    self._signalled = spare
+                return True
+            self._replace_dead(spare)  # end of file: it died before it was ready
         return False
+
+    def _replace_dead(self, spare: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            if self._spare is spare:
+                self._spare = None
+        spare.wait()
+        _close_pipes(spare)
+        self._wanted.set()
 
     def take(self) -> subprocess.Popen[bytes] | None:
         """The waiting spare (and ask for the next one), or None when none is alive."""
@@ -199,22 +225,27 @@ class SpareReader:
         while True:
             self._wanted.wait()
             self._wanted.clear()
-            command = [sys.executable, "-P", "-m", _CHILD_MODULE, SPARE_FLAG, str(os.getpid())]
-            spare = subprocess.Popen(
-                command,
-                cwd=tempfile.gettempdir(),
-                env=_child_environment(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                close_fds=True,
-            )
             with self._lock:
-                old, self._spare = self._spare, spare
-            if old is not None:
-                old.kill()
-                old.wait()
-                _close_pipes(old)
+                current = self._spare
+            if current is not None and current.poll() is None:  # one spare at a time: it stays
+                continue
+            if current is not None:  # died while waiting
+                _close_pipes(current)
+            command = [sys.executable, "-P", "-m", _CHILD_MODULE, SPARE_FLAG, str(os.getpid())]
+            try:
+                spare = subprocess.Popen(
+                    command,
+                    cwd=tempfile.gettempdir(),
+                    env=_child_environment(),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    close_fds=True,
+                )
+            except OSError:  # no spare this time: the next read starts its own child, as without one
+                continue
+            with self._lock:
+                self._spare = spare
 
 
 SPARE_READER = SpareReader()

@@ -180,13 +180,19 @@ def snapshot(conn: store.Connection, reason: str, *, keep: int = KEEP_SNAPSHOTS)
     The newest ``keep`` snapshots of this database stay, and the newest of each reason. Returns the
     snapshot's path, or None for an in-memory database (nothing to protect on disk).
     """
+    return _rotated_copy(conn, store.snapshot_dir, reason, keep)
+
+
+def _rotated_copy(conn: store.Connection, folder_of: Callable[[Path], Path], kind: str, keep: int) -> Path | None:
+    """A copy of the database, named for ``kind``, in its folder (``folder_of`` the database file),
+    then the folder rotated to ``keep``; None for an in-memory database."""
     db_path = store.database_file(conn)
     if db_path is None:
         return None
-    folder = store.snapshot_dir(db_path)
+    folder = folder_of(db_path)
     folder.mkdir(parents=True, exist_ok=True)
     with store.WRITE_LOCK:
-        path = copy_database(conn, folder / copy_name(datetime.now(UTC), reason))
+        path = copy_database(conn, folder / copy_name(datetime.now(UTC), kind))
         _rotate(folder, keep)
     return path
 
@@ -211,15 +217,7 @@ def backup(conn: store.Connection, target: Path | None, user: auth.User) -> Path
     auth.require(user, "backup")
     if target is not None:
         return copy_database(conn, target)
-    db_path = store.database_file(conn)
-    if db_path is None:
-        return None
-    folder = store.backup_dir(db_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    with store.WRITE_LOCK:
-        made = copy_database(conn, folder / copy_name(datetime.now(UTC), BACKUP_KIND))
-        _rotate(folder, keep_backups())
-    return made
+    return _rotated_copy(conn, store.backup_dir, BACKUP_KIND, keep_backups())
 
 
 def download_name(db_path: Path, backup_path: Path) -> str:
