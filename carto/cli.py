@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from carto import auth, store
 from carto.errors import CartoError, DatabaseInUse, InputError
 from carto.ingest import sample
-from carto.model import DATASETS, IMPORT_MODES
+from carto.model import DATASETS, IMPORT_MODES, places_beside_actors
 from carto.store import backup
 
 Handler = Callable[[argparse.Namespace], int]
@@ -173,6 +175,17 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analysed_frames(cur: store.Connection) -> dict[str, pd.DataFrame]:
+    """The datasets the analyses take, each node id naming one node (a clash is said on stderr)."""
+    frames = store.read_datasets(cur, INDICATOR_DATASETS)
+    frames["places"], clashes = places_beside_actors(frames["places"], frames["actors"])
+    if clashes:
+        shown = ", ".join(clashes[:5])
+        print(f"warning: {len(clashes)} id(s) name both an actor and a place ({shown}): "
+              "those places are left out; give them another id", file=sys.stderr)
+    return frames
+
+
 def cmd_indicators(args: argparse.Namespace) -> int:
     from carto.analysis import indicators
 
@@ -180,7 +193,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         msg = f"--radius-km must be positive, not {args.radius_km}"
         raise InputError(msg)
     with _reading(args) as cur:
-        frames = store.read_datasets(cur, INDICATOR_DATASETS)
+        frames = _analysed_frames(cur)
     table = indicators.territory_indicators(
         frames["territories"],
         frames["actors"],
@@ -225,7 +238,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         msg = f"--radius-km must be positive, not {args.radius_km}"
         raise InputError(msg)
     with _reading(args) as cur:
-        frames = store.read_datasets(cur, INDICATOR_DATASETS)
+        frames = _analysed_frames(cur)
         imports = store.list_imports(cur)
     t, a, p, r, s = (frames[name] for name in INDICATOR_DATASETS)
     if args.code not in set(t["code"]):

@@ -207,6 +207,18 @@ def shared_node_ids(actor_ids: Iterable[object], place_ids: Iterable[object]) ->
     return sorted({str(i) for i in actor_ids} & {str(i) for i in place_ids})
 
 
+def places_beside_actors(places: pd.DataFrame, actors: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``places`` without those whose id an actor also uses, and those ids (see :func:`shared_node_ids`).
+
+    What every analysis reads, so that each node id names one node; exports keep every row, for
+    the analyst to fix.
+    """
+    clashes = shared_node_ids(actors["id"], places["id"])
+    if not clashes:
+        return places, []
+    return places[~places["id"].astype(str).isin(clashes)].reset_index(drop=True), clashes
+
+
 def relation_weights(relations: pd.DataFrame) -> pd.Series:
     """Each relation's weight as a float: missing or unreadable weights count 1 (one plain link)."""
     if "weight" not in relations:

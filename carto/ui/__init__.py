@@ -114,9 +114,7 @@ def _read_cached(name: str, version: int, db: str) -> pd.DataFrame:
     # Raises StaleVersion (not cached) when a commit came after ``version``.
     frame = store.read_dataset_at(cursor(), name, version)
     if name == "places":  # a place whose id an actor also uses is left out (see node_id_clashes)
-        clashes = node_id_clashes(version, db)
-        if clashes:
-            frame = frame[~frame["id"].astype(str).isin(clashes)].reset_index(drop=True)
+        frame, _ = model.places_beside_actors(frame, _read_cached("actors", version, db))
     return frame
 
 

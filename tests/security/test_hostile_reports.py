@@ -6,16 +6,23 @@ import csv
 import datetime as dt
 import io
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import hostile_data
+import pandas as pd
 import pytest
 from pypdf import PdfReader
 
 from carto.analysis import indicators, network
 from carto.analysis.summary import territory_summary
+from carto.model import places_beside_actors
 from carto.render.indicators_csv import indicators_csv
 from carto.render.pdf import summary_pdf
 from carto.render.summary_html import summary_html
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +69,25 @@ def test_indicators_csv_neutralises_names_that_start_like_formulas(summary_and_t
     names = [row[rows[0].index(next(h for h in rows[0] if h.lower() in ("name", "nom")))] for row in rows[1:]]
     assert "'=HYPERLINK(\"http://evil.example\",\"clic\")" in names
     assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
+
+
+def test_the_command_line_reports_on_a_database_where_an_actor_and_a_place_share_an_id(tmp_path):
+    db = hostile_data.write_database(tmp_path)
+    out = tmp_path / "synthese.pdf"
+    done = subprocess.run(
+        [sys.executable, "-m", "carto", "--db", str(db), "report", "C1", "--out", str(out)],
+        capture_output=True, text=True, cwd=PROJECT, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (
+        "warning: 1 id(s) name both an actor and a place (p3): those places are left out; give them another id\n"
+    )
+    assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_places_beside_actors_leaves_out_the_places_whose_id_an_actor_uses():
+    actors = pd.DataFrame({"id": ["a1", "p2"]})
+    places = pd.DataFrame({"id": ["p1", "p2", "p3"], "name": ["Nord", "Sud", "Est"]})
+    kept, clashes = places_beside_actors(places, actors)
+    assert (kept["id"].tolist(), clashes) == (["p1", "p3"], ["p2"])
+    assert places_beside_actors(places, actors.iloc[:1])[0] is places  # nothing to leave out: the same frame
