@@ -37,14 +37,25 @@ def _number(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
+@cache
+def _symbols(lang: str) -> tuple[str, str]:
+    """The locale's group and decimal symbols, from Babel's CLDR data (``\u202f`` and ``,`` in French)."""
+    locale = _locale(lang)
+    return numbers.get_group_symbol(locale), numbers.get_decimal_symbol(locale)
+
+
 def format_number(value: object, lang: str, *, decimals: int = 0) -> str:
-    """``12345.6`` → ``12 345,6`` (fr) or ``12,345.6`` (en), with ``decimals`` decimals; ``-0`` prints ``0``."""
+    """``12345.6`` → ``12 345,6`` (fr) or ``12,345.6`` (en), with ``decimals`` decimals; ``-0`` prints ``0``.
+
+    Grouping by thousands, with the locale's own symbols (maps label tens of thousands of figures,
+    so the digits are laid out by Python and the symbols come from Babel once per language).
+    """
     number = _number(value)
     if number is None:
         return MISSING
     number = round(number, decimals) or 0.0  # a rounded -0.0 is 0
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return numbers.format_decimal(number, format=pattern, locale=_locale(lang))
+    group, decimal = _symbols(lang)
+    return f"{number:,.{decimals}f}".translate({ord(","): group, ord("."): decimal})
 
 
 def format_percent(share: object, lang: str, *, decimals: int = 0) -> str:
@@ -52,10 +63,8 @@ def format_percent(share: object, lang: str, *, decimals: int = 0) -> str:
     number = _number(share)
     if number is None:
         return MISSING
-    number = round(number, decimals + 2) or 0.0
-    digits = "." + "0" * decimals if decimals else ""
-    pattern = f"#,##0{digits}{NARROW_NBSP}%" if lang == "fr" else f"#,##0{digits}%"
-    return numbers.format_percent(number, format=pattern, locale=_locale(lang))
+    text = format_number(round(number * 100, decimals), lang, decimals=decimals)
+    return f"{text}{NARROW_NBSP}%" if lang == "fr" else f"{text}%"
 
 
 def format_date(day: dt.date, lang: str) -> str:

@@ -16,6 +16,8 @@ CRS = "EPSG:4326"
 TERRITORY_LEVELS = ("region", "departement", "epci", "commune", "qpv", "custom")
 # Levels that nest, finest first: where relations are counted between territories at scale.
 AGGREGATION_LEVELS = ("commune", "epci", "departement", "region")
+# Levels a map draws inside a chosen territory, finest first (communes before neighbourhoods).
+DETAIL_LEVELS = ("commune", "qpv", "epci", "departement", "region")
 
 # Metropolitan France and Corsica, with a margin (lon_min, lat_min, lon_max, lat_max): where the
 # maps open when there is nothing to fit, and where a point whose lon/lat look swapped should fall.

@@ -24,7 +24,7 @@ from carto.analysis import flows
 from carto.analysis.filters import Filtered, Filters, apply_filters
 from carto.analysis.network import ego_nodes, ego_relations, node_metrics
 from carto.analysis.selection import Selection
-from carto.model import AGGREGATION_LEVELS, TERRITORY_LEVELS, relation_weights
+from carto.model import AGGREGATION_LEVELS, DETAIL_LEVELS, TERRITORY_LEVELS, relation_weights
 
 MetricsFn = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame], pd.DataFrame]
 
@@ -309,7 +309,7 @@ def _drawn_territories(frame: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoData
     if frame.empty:
         return frame
     if filters.territory:
-        levels = [lv for lv in ("commune", "qpv", "epci", "departement", "region") if lv in set(frame["level"])]
+        levels = [lv for lv in DETAIL_LEVELS if lv in set(frame["level"])]
         return frame[frame["level"] == levels[0]] if levels else frame
     level = filters.level or "commune"
     chosen = frame[frame["level"] == level]
