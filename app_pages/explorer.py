@@ -12,7 +12,7 @@ from carto.analysis.filters import FORMAL_CHOICES, POSITIONS
 from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS
 from carto.render import explorer, netview, offline
 from carto.ui import cache
-from carto.ui.state import ExplorerState
+from carto.ui.state import ExplorerState, SummaryState
 
 tr, lang, version, db, state = ui.tr, ui.language(), ui.data_version(), str(store.default_db_path()), ExplorerState()
 choices = cache.explorer_choices(version, db)
@@ -90,6 +90,8 @@ with st.container(key=state.DETAILS):
         counts = view.position_counts(scene)
         st.markdown(tr("explorer.details.territory", name=names.get(chosen.territory, chosen.territory),
                        code=chosen.territory, **{p: counts.get(p, 0) for p in POSITIONS}))
+        st.page_link("app_pages/summary.py", label=tr("explorer.open_summary"), icon=":material/summarize:",
+                     query_params=SummaryState.link(chosen.territory))
     if focused.selected:
         st.markdown(tr("explorer.details.nodes", n=len(focused.selected), ego=len(focused.highlight),
                        radius=chosen.radius))

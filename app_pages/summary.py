@@ -25,7 +25,7 @@ from carto.ui.state import SummaryState as keys
 lang, version, db = ui.language(), ui.data_version(), str(store.default_db_path())
 st.title(ui.tr("summary.title"))
 ui.warn_node_id_clashes(version)
-radius = st.sidebar.slider(ui.tr("summary.radius"), 0.5, 5.0, 1.0, 0.5, key=keys.RADIUS)
+radius = st.sidebar.slider(ui.tr("summary.radius"), 0.5, 5.0, 1.0, 0.5, format="%.1f km", key=keys.RADIUS)
 with st.spinner(ui.tr("summary.computing")):
     table, metrics = cache.summary_analytics(version, db, radius)
 if table.empty:
@@ -33,8 +33,10 @@ if table.empty:
     st.stop()
 
 choices, names, default = territory_choices(table), summary_text.territory_labels(table), default_territory(table)
+keys.open_from_url(st.query_params.to_dict(), choices)
 code = str(st.selectbox(ui.tr("summary.pick"), options=choices, key=keys.TERRITORY,
                         index=choices.index(default) if default in choices else 0, format_func=names.__getitem__))
+st.query_params.from_dict(keys.link(code))
 summary = cache.territory_summary(version, db, code, radius)
 with st.container(key=keys.HEADER):
     st.header(ui.md(f"{summary.name} ({summary.code})"))
@@ -42,9 +44,10 @@ with st.container(key=keys.HEADER):
 
 pdf, page = cache.summary_exports(version, db, code, lang, radius)
 a, b, c = st.columns(3)
-a.download_button(ui.tr("summary.download.pdf"), pdf, f"synthese-{code}.pdf", "application/pdf", key=keys.DOWNLOAD_PDF)
-b.download_button(ui.tr("summary.download.html"), page, f"synthese-{code}.html", "text/html", key=keys.DOWNLOAD_HTML)
-c.download_button(ui.tr("summary.download.csv"), indicators_csv(table, lang=lang), "indicateurs.csv", "text/csv",
+files = summary_text.download_names(code, lang)
+a.download_button(ui.tr("summary.download.pdf"), pdf, files["pdf"], "application/pdf", key=keys.DOWNLOAD_PDF)
+b.download_button(ui.tr("summary.download.html"), page, files["html"], "text/html", key=keys.DOWNLOAD_HTML)
+c.download_button(ui.tr("summary.download.csv"), indicators_csv(table, lang=lang), files["csv"], "text/csv",
                   key=keys.DOWNLOAD_CSV)
 
 with st.container(key=keys.FIGURES):

@@ -133,3 +133,17 @@ def test_each_run_logs_its_time_and_profile_when_asked(app_env, monkeypatch, tmp
     assert profiles == ["run-0000.prof", "run-0001.prof"]
     stats = pstats.Stats(str(tmp_path / "profiles" / "run-0001.prof"))
     assert any("explorer.py" in filename for filename, _, _ in stats.stats)
+
+
+def test_every_page_icon_is_a_bundled_material_icon():
+    # Emoji need an emoji font on the viewer's system (else empty boxes); Material icons ship with Streamlit.
+    tree = ast.parse((PROJECT / "app.py").read_text())
+    icons = [
+        keyword.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for keyword in node.keywords
+        if keyword.arg in ("icon", "page_icon") and isinstance(keyword.value, ast.Constant)
+    ]
+    assert len(icons) == 6
+    assert all(icon.startswith(":material/") and icon.endswith(":") for icon in icons)

@@ -136,6 +136,11 @@ def test_a_territory_picked_on_the_map_restricts_both_views(app_env, csv_relatio
     assert f"({code}) : relations internes {expected['inside']}, entrantes {expected['entering']}, " in text
     assert f"sortantes {expected['leaving']}, traversantes {expected['crossing']}." in text
     assert _metrics(at)["Relations"] == _count(sum(expected.values()))
+    # and the territory's summary is one click away, opened on that territory
+    (link,) = at.container(keys.DETAILS).get("page_link")
+    assert (link.proto.label, link.proto.page, link.proto.query_string) == (
+        "Ouvrir la synthèse de ce territoire", "summary", f"territory={code}"
+    )
 
 
 def test_territory_filter_by_level(app_env):

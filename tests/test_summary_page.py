@@ -117,3 +117,30 @@ def test_summary_in_english(tiny_db_template: Path, tmp_path: Path, monkeypatch:
     shown = metrics(at)
     assert shown["Partners per 10,000 inhabitants"][0] == "5.0"
     assert shown["Openness to the outside"][0] == "100%"
+
+
+def test_a_link_opens_that_territorys_summary_and_the_url_follows_the_choice(
+    tiny_db_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "tiny.duckdb"
+    db.write_bytes(tiny_db_template.read_bytes())
+    monkeypatch.setenv("CARTO_DB", str(db))
+    monkeypatch.setenv("CARTO_TILES", "none")
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
+    at.query_params["territory"] = "C2"  # /summary?territory=C2, opened from a link
+    at.switch_page("app_pages/summary.py").run()
+    assert not at.exception
+    assert heading(at) == "Bourg-Bas (C2)"
+    at.selectbox(key=keys.TERRITORY).select("C3").run()
+    assert at.query_params["territory"] == "C3"
+
+
+def test_downloads_are_named_in_the_readers_language() -> None:
+    from carto.render.summary_text import download_names
+
+    assert download_names("44109", "fr") == {
+        "pdf": "synthese-44109.pdf", "html": "synthese-44109.html", "csv": "indicateurs.csv"
+    }
+    assert download_names("44109", "en") == {
+        "pdf": "summary-44109.pdf", "html": "summary-44109.html", "csv": "indicators.csv"
+    }

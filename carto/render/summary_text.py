@@ -81,6 +81,13 @@ def isolated_line(partner: Partner, lang: str) -> str:
     return f"{partner.name} ({i18n.label(partner.type, lang)})"
 
 
+def download_names(code: str, lang: str) -> dict[str, str]:
+    """The summary's downloads named in the reader's language, by format: ``synthese-44109.pdf`` or
+    ``summary-44109.pdf``, the same ``.html``, and ``indicateurs.csv`` or ``indicators.csv``."""
+    summary, indicators = i18n.t("summary.file.summary", lang), i18n.t("summary.file.indicators", lang)
+    return {"pdf": f"{summary}-{code}.pdf", "html": f"{summary}-{code}.html", "csv": f"{indicators}.csv"}
+
+
 def territory_labels(table: pd.DataFrame) -> dict[str, str]:
     """``{code: "Name (code)"}`` for every territory of the indicators ``table`` (the picker's labels)."""
     return {str(code): f"{name} ({code})" for code, name in zip(table.index, table["name"].astype(str), strict=True)}

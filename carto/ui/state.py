@@ -259,6 +259,20 @@ class SummaryState:
     SIBLINGS = "summary_siblings"
     CHOROPLETH = "summary_choropleth"
     CHOROPLETH_MAP = "summary_choropleth_map"
+    LINK = "territory"  # /summary?territory=CODE opens that territory; the URL follows the choice
+
+    @classmethod
+    def open_from_url(cls, query: Mapping[str, object], choices: list[str]) -> None:
+        """On a session's first look at the page, a known ``?territory=`` code becomes the choice."""
+        session = _session()
+        asked = query.get(cls.LINK)
+        if cls.TERRITORY not in session and isinstance(asked, str) and asked in choices:
+            session[cls.TERRITORY] = asked
+
+    @classmethod
+    def link(cls, code: str) -> dict[str, str]:
+        """The query parameters of the summary of ``code``: what the URL shows and a link opens."""
+        return {cls.LINK: code}
 
 
 class DataState:
