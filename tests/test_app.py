@@ -135,15 +135,10 @@ def test_each_run_logs_its_time_and_profile_when_asked(app_env, monkeypatch, tmp
     assert any("explorer.py" in filename for filename, _, _ in stats.stats)
 
 
-def test_every_page_icon_is_a_bundled_material_icon():
-    # Emoji need an emoji font on the viewer's system (else empty boxes); Material icons ship with Streamlit.
+def test_pages_have_no_icon_that_needs_a_font_the_viewer_may_lack():
+    # Emoji need an emoji font on the viewer's system (else empty boxes); Streamlit's Material icons
+    # load their font from fonts.gstatic.com (the browser tests saw it): no icon in the page list.
     tree = ast.parse((PROJECT / "app.py").read_text())
-    icons = [
-        keyword.value.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        for keyword in node.keywords
-        if keyword.arg in ("icon", "page_icon") and isinstance(keyword.value, ast.Constant)
-    ]
-    assert len(icons) == 6
-    assert all(icon.startswith(":material/") and icon.endswith(":") for icon in icons)
+    pages = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "Page"]
+    assert len(pages) == 5
+    assert [k.arg for page in pages for k in page.keywords if k.arg == "icon"] == []
