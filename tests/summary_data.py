@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -203,6 +204,21 @@ def literal_metrics() -> pd.DataFrame:
             "betweenness": [0.0, 7.0, 6.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0],
         },
         index=pd.Index(["a1", "a2", "a3", "a4", "a5", "a6", "p1", "p2", "p3"], name="id"),
+    )
+
+
+def literal_summary(code: str, **options: Any) -> Summary:
+    """The summary of ``code`` on the literal fixtures (``options`` go to ``territory_summary``)."""
+    return territory_summary(
+        code,
+        literal_indicators(),
+        actors(),
+        places(),
+        relations(),
+        territories(),
+        literal_metrics(),
+        headlines=HEADLINES,
+        **options,
     )
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 import summary_data
-from summary_data import HEADLINES, c1_summary, literal_indicators, literal_metrics
+from summary_data import c1_summary, literal_indicators, literal_metrics, literal_summary
 
 from carto.analysis import summary
 from carto.errors import InputError
@@ -36,17 +36,7 @@ def test_summary_gathers_partners_gaps_and_schemes() -> None:
 
 
 def test_relations_per_year_stop_at_today() -> None:
-    s = summary.territory_summary(
-        "C1",
-        literal_indicators(),
-        summary_data.actors(),
-        summary_data.places(),
-        summary_data.relations(),
-        summary_data.territories(),
-        literal_metrics(),
-        headlines=HEADLINES,
-        today=dt.date(2024, 6, 1),
-    )
+    s = literal_summary("C1", today=dt.date(2024, 6, 1))
     # C1's nodes touch r1 (partnership from 2022), r2 (network from 2023), r3 (referral from 2023),
     # r4 (partnership during 2024); open relations count up to 2024.
     assert list(s.relations_per_year.itertuples(index=False, name=None)) == [
@@ -61,16 +51,7 @@ def test_relations_per_year_stop_at_today() -> None:
 
 
 def test_departement_summary_counts_its_communes_nodes() -> None:
-    s = summary.territory_summary(
-        "D1",
-        literal_indicators(),
-        summary_data.actors(),
-        summary_data.places(),
-        summary_data.relations(),
-        summary_data.territories(),
-        literal_metrics(),
-        headlines=HEADLINES,
-    )
+    s = literal_summary("D1")
     assert sorted(s.actors["id"]) == ["a1", "a2", "a3", "a4", "a5", "a6"]
     assert s.parent_name is None
     # Alone at its level: no siblings' median to compare with, so no comparison is written.

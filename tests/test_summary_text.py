@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import summary_data
-from summary_data import HEADLINES, c1_summary, literal_indicators, literal_metrics
+from summary_data import c1_summary, literal_indicators, literal_summary
 
-from carto.analysis.summary import Figure, children_table, territory_summary
+from carto.analysis.summary import Figure, children_table
 from carto.formatting import format_number, format_percent
 from carto.render import summary_text
 from carto.render.indicator_text import comparison_table, format_indicator, formatted_table
@@ -40,16 +39,7 @@ def test_formatted_table() -> None:
 
 
 def test_departement_sentences_have_no_comparison() -> None:
-    s = territory_summary(
-        "D1",
-        literal_indicators(),
-        summary_data.actors(),
-        summary_data.places(),
-        summary_data.relations(),
-        summary_data.territories(),
-        literal_metrics(),
-        headlines=HEADLINES,
-    )
+    s = literal_summary("D1")
     assert summary_text.headline_sentences(s, "fr")[0][2] == (
         "5,5 partenaires (services, associations, écoles…) pour 10 000 habitants"
     )
