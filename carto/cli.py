@@ -94,14 +94,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     from carto.ingest.commit import ImportRefused
     from carto.ingest.safety import limits_from_env
 
-    overrides: dict[str, str] = {}
-    if args.mapping:
-        overrides.update(mapping_mod.load_mapping(Path(args.mapping)))
-    overrides.update(mapping_mod.parse_map_args(args.map or [], args.dataset))
+    saved = mapping_mod.load_saved_mapping(Path(args.mapping)) if args.mapping else mapping_mod.SavedMapping()
+    overrides = {**saved.columns, **mapping_mod.parse_map_args(args.map or [], args.dataset)}
+    constants, values = _constants_and_values(args, saved)
     options = pipeline.ImportOptions(
         original_name=Path(args.path).name,
         layer=args.layer,
         mapping=overrides,
+        constants=constants,
+        values=values,
         crs=args.crs,
         encoding=args.encoding,
         mode=args.mode,
@@ -124,9 +125,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         crs=args.crs,
         repair=args.repair,
         mode=args.mode,
+        constants=constants,
+        values=values,
     )
     if args.save_mapping:
-        mapping_mod.save_mapping(prepared.mapping, Path(args.save_mapping))
+        mapping_mod.save_mapping(prepared.mapping, Path(args.save_mapping), constants=constants, values=values)
     for note in raw.warnings:
         print(f"note: {note}", file=sys.stderr)
     try:
@@ -139,6 +142,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     _write_report(args, result.report)
     print(result.summary())
     return 0
+
+
+def _constants_and_values(
+    args: argparse.Namespace, saved: Any
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The saved mapping's constants and value recoding, with ``--set`` and ``--value`` over them."""
+    from carto.ingest import values as values_mod
+
+    constants = {**values_mod.check_constants(saved.constants, args.dataset),
+                 **values_mod.parse_set_args(args.set or [], args.dataset)}
+    values = {field: dict(recoding) for field, recoding in values_mod.check_values(saved.values, args.dataset).items()}
+    for field, recoding in values_mod.parse_value_args(args.value or [], args.dataset).items():
+        values.setdefault(field, {}).update(recoding)
+    return constants, values
 
 
 def _write_report(args: argparse.Namespace, report: Any) -> None:
@@ -314,8 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH", help="GeoJSON, GeoPackage, zipped Shapefile, CSV, XLSX...")
     p.add_argument("--layer", metavar="NAME", help="layer or sheet to read when the file has several")
     p.add_argument("--map", action="append", metavar="FIELD=COLUMN", help="use COLUMN for FIELD (repeatable)")
-    p.add_argument("--mapping", metavar="FILE", help="reuse a mapping saved with --save-mapping")
-    p.add_argument("--save-mapping", metavar="FILE", help="save the mapping used as JSON")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="the same VALUE for FIELD on every row, e.g. level=commune (repeatable)")
+    p.add_argument("--value", action="append", metavar="FIELD:FROM=TO",
+                   help="read the file's value FROM as TO for FIELD, e.g. "
+                        "\"type:Conseil départemental=local_authority\" (repeatable)")
+    p.add_argument("--mapping", metavar="FILE", help="reuse a mapping saved with --save-mapping or by the import page")
+    p.add_argument("--save-mapping", metavar="FILE", help="save the mapping used (columns, --set, --value) as JSON")
     p.add_argument("--crs", metavar="EPSG:N", help="coordinate system of the file when it does not say")
     p.add_argument("--encoding", metavar="NAME", help="text encoding of the file (e.g. cp1252, utf-8)")
     p.add_argument("--mode", choices=IMPORT_MODES, default="append")

@@ -19,6 +19,7 @@ import pyproj
 from carto import auth, store
 from carto.errors import InputError
 from carto.ingest import mapping as mapping_mod
+from carto.ingest import values as values_mod
 from carto.ingest.commit import ImportResult, commit, rows_to_store
 from carto.ingest.read import RawTable, read_upload
 from carto.ingest.safety import DEFAULT_LIMITS, Limits, check_crs_text
@@ -38,6 +39,10 @@ class ImportOptions:
     original_name: str | None = None
     layer: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    # The same value on every row ({field: value}) and the confirmed value recoding
+    # ({field: {value in the file: vocabulary value}}), see :mod:`carto.ingest.values`.
+    constants: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
     crs: str | None = None
     encoding: str | None = None
     mode: str = "append"
@@ -165,8 +170,13 @@ def prepare_raw(
     crs: str | None = None,
     repair: bool = False,
     mode: str = "append",
+    constants: dict[str, str] | None = None,
+    values: dict[str, dict[str, str]] | None = None,
 ) -> Prepared:
     """Map, georeference and validate a read file; never stores anything.
+
+    ``constants`` and ``values`` (the same value on every row, the confirmed value recoding) are
+    applied to the mapped rows before the checks (:func:`carto.ingest.values.apply_values`).
 
     When the file's CRS is unknown the result has no frame (:attr:`Prepared.needs_crs`) and lists
     the CRS its coordinates fit: the user confirms one and calls again with ``crs``.
@@ -200,6 +210,7 @@ def prepare_raw(
             f"({str(exc).split(':', 1)[0]}); give the coordinate system as EPSG:N with --crs"
         )
         raise InputError(msg) from None
+    frame = values_mod.apply_values(frame, ds.name, constants=constants, values=values)
     prepared.frame = frame
     prepared.notes = list(frame.attrs.get("warnings", []))
     prepared.report = validate(frame, ds, conn_or_cursor=cur, repair=repair, mode=mode)
@@ -328,6 +339,8 @@ def run_import(
         crs=options.crs,
         repair=options.repair,
         mode=options.mode,
+        constants=options.constants,
+        values=options.values,
     )
     tell = _scaled(progress, COMMIT)
     tell(0.0, "commit")
