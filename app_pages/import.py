@@ -49,8 +49,9 @@ mode = left.selectbox(ui.tr("import.mode"), IMPORT_MODES, format_func=lambda m: 
 repair = middle.checkbox(ui.tr("import.repair"), key=state.REPAIR)
 skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key=state.SKIP_INVALID)
 try:
-    prepared = pipeline.prepare_raw(raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen,
-                                    crs=state.crs, repair=repair, mode=mode)
+    prepared = pipeline.prepare_raw(raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen.columns,
+                                    crs=state.crs, repair=repair, mode=mode, constants=chosen.constants,
+                                    values=chosen.values)
 except CartoError as exc:
     st.error(ui.tr("import.mapping_error", error=exc))
     st.stop()
@@ -70,25 +71,19 @@ if dataset.geometry is not None:
     st.caption(ui.tr("import.preview_note", shown=min(preview.PREVIEW_FEATURES, report.rows), rows=report.rows))
     st_folium(preview.preview_map(report.frame, tiles=state.preview_tiles()), height=360, returned_objects=[],
               key=state.MAP)
-st.container(key=state.PREVIEW).dataframe(preview.preview_table(report.frame), hide_index=True)
+st.container(key=state.PREVIEW).dataframe(preview.preview_table(report.frame, lang=lang), hide_index=True)
 
 st.subheader(ui.tr("import.report"))
-with st.container(key=state.FIGURES):
-    for col, (figure, value) in zip(st.columns(4), preview.report_figures(report), strict=True):
-        col.metric(ui.tr(f"import.metric.{figure}"), value)
-if report.generated_ids:
-    st.info(ui.tr("import.generated_ids", count=report.generated_ids))
-if report.ok:
-    st.success(ui.tr("import.report_ok"))
-else:
-    st.error(ui.tr("import.report_errors", errors=report.errors))
-if report.problems:
-    st.container(key=state.PROBLEMS).dataframe(preview.report_table(report.to_frame(), lang), hide_index=True)
-    st.download_button(ui.tr("import.report_download"), report.to_csv(), f"report-{name}.csv", mime="text/csv",
-                       key=state.REPORT_DOWNLOAD)
-
+banner = imports.report(prepared, report, state, lang, name)
+committed = False
 if st.button(ui.tr("import.commit"), type="primary", key=state.COMMIT):
     options = pipeline.ImportOptions(original_name=raw.original_name, mode=mode, repair=repair,
                                      skip_invalid=skip_invalid, limits=limits)
     with st.container(key=state.OUTCOME):
-        imports.commit(prepared, options, user)
+        committed = imports.commit(prepared, options, user)
+if not committed:  # after an import, its outcome says what happened: no banner about the file before it
+    with banner:
+        if report.ok:
+            st.success(ui.tr("import.report_ok"))
+        else:
+            st.error(ui.tr("import.report_errors", errors=report.errors))

@@ -250,7 +250,7 @@ def test_set_gives_every_row_the_same_value(db: str, tmp_path: Path, capsys: pyt
     ("args", "error"),
     [
         (["--set", "level"], "error: --set 'level': expected FIELD=VALUE, e.g. --set level=commune"),
-        (["--set", "type=ovni"], "error: --set: 'ovni' is not a known type; expected one of: ccas, caf, mission_locale"),
+        (["--set", "type=ovni"], "error: --set: 'ovni' is not a known type; expected one of: ccas, caf, mission"),
         (["--value", "type:CCAS=ovni"], "error: --value: 'ovni' is not a known type; expected one of: ccas, caf,"),
         (["--value", "colour:rouge=red"], "error: --value: actors has no field 'colour' with allowed values; those"),
     ],

@@ -117,14 +117,29 @@ def test_errors_refuse_unless_skip_invalid(db: Path) -> None:
     (problems,) = [d.value for d in at.container(keys.PROBLEMS).dataframe]
     assert problems["Ligne"].tolist() == [3, 3]
     assert problems["Problème"].tolist() == ["Champ obligatoire vide", "Valeur inconnue"]
+    # In the user's language only: field labels, severities, the value read, what to do on the page.
+    assert problems["Champ"].tolist() == ["Nom", "Type"]
+    assert problems["Gravité"].tolist() == ["Erreur", "Erreur"]
+    assert problems["Valeur dans le fichier"].tolist() == ["", "ovni"]
+    assert problems["Que faire"].tolist()[0] == (
+        "Choisissez la colonne qui le contient, ou donnez la même valeur à toutes les lignes."
+    )
+    assert "Détail" not in problems.columns
     at.button(key=keys.COMMIT).click().run()
-    # the message quotes the file's values, so it reaches Streamlit as escaped markdown
-    assert as_shown(_outcome(at, "error")).startswith("Rien n'a été enregistré : actors: 2 errors in 1 rows")
+    assert as_shown(_outcome(at, "error")) == (
+        "Rien n'a été enregistré : le fichier a 2 erreurs. "
+        "Corrigez-les, ou cochez « N'importer que les lignes valides »."
+    )
     assert _stored(db, "actors") == 0
     at.checkbox(key=keys.SKIP_INVALID).check().run()
+    assert [as_shown(e.value) for e in at.error] == [
+        "2 erreurs : le fichier sera refusé, sauf si vous n'importez que les lignes valides."
+    ]
     at.button(key=keys.COMMIT).click().run()
     assert _outcome(at, "success").startswith("Import n°1 terminé : 1 ajoutées")
     assert _stored(db, "actors") == 1
+    # Once imported, no red "will be refused" banner stays above the outcome.
+    assert not at.error
 
 
 def test_crs_must_be_confirmed(db: Path) -> None:

@@ -7,6 +7,7 @@ The URL ↔ widgets translation lives here too. Tests find elements by these key
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,13 +191,32 @@ class ImportState:
     COMMIT = "import_commit"
     OUTCOME = "import_outcome"  # what the commit stored, or why nothing was
     UPLOAD = "import_upload"
-    # Keys that belong to one file: mapping selectboxes, layer, confirmed CRS.
+    # The saved mapping last applied to this file: its uploader's file id and what it set.
+    MAPPING_APPLIED = "map__applied"
+    # Keys that belong to one file: mapping selectboxes, constants, values, layer, confirmed CRS.
     FILE_CHOICES = ("map_", LAYER, CRS)
 
     @staticmethod
     def mapping_key(dataset: str, field_name: str) -> str:
         """The mapping editor's selectbox of ``field_name`` for ``dataset``."""
         return f"map_{dataset}_{field_name}"
+
+    @staticmethod
+    def constant_key(dataset: str, field_name: str) -> str:
+        """The value of ``field_name`` when the user chose "same value for every row"."""
+        return f"map__same_{dataset}_{field_name}"
+
+    @staticmethod
+    def value_key(dataset: str, field_name: str, raw: str) -> str:
+        """The vocabulary value chosen for the file's value ``raw`` of ``field_name`` (hashed: data never
+        becomes a key's text)."""
+        digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return f"map__value_{dataset}_{field_name}_{digest}"
+
+    @staticmethod
+    def values_confirmed_key(dataset: str, field_name: str) -> str:
+        """The checkbox that applies the value recoding of ``field_name``."""
+        return f"map__values_ok_{dataset}_{field_name}"
 
     @staticmethod
     def upload_record(path: Path, original_name: str, file_id: str | None = None) -> dict[str, str]:
