@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 from carto import store
 from carto.ingest.read import save_upload
 from carto.render import preview
+from carto.ui import imports
 from carto.ui.state import ImportState as keys
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -180,3 +181,139 @@ def test_preview_map_zooms_on_the_rows() -> None:
     html = m.get_root().render()
     assert "[[47.2, -1.55], [47.3, -1.5]]" in html
     assert "https://cdn" not in html
+
+
+# --- real files: value recoding, the same value for every row, a saved mapping reused -----------
+
+PARTNERS = PROJECT / "tests" / "fixtures" / "partenaires-departement.csv"
+# The file's types (one with a typographic apostrophe) and what the page suggests for each.
+PARTNER_TYPES = {
+    "Centre communal d'action sociale": "ccas",
+    "Centre communal d’action sociale": "ccas",
+    "Caisse d'allocations familiales": "caf",
+    "Protection maternelle et infantile": "pmi",
+    "Conseil départemental": "local_authority",
+}
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """What the page's download buttons hold, by file name (AppTest keeps them in a storage it drops)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import app_test
+
+    held: dict[str, bytes] = {}
+
+    class Keeping(MemoryMediaFileStorage):
+        def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):  # type: ignore[no-untyped-def]
+            if filename is not None and isinstance(path_or_data, bytes):
+                held[filename] = path_or_data
+            return super().load_and_get_id(path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Keeping)
+    return held
+
+
+def _actors_stored() -> list[tuple[str, str, str]]:
+    from carto import ui
+
+    actors = store.read_dataset(ui.connection().cursor(), "actors")
+    return sorted(zip(actors["name"], actors["type"], actors["sector"], strict=True))
+
+
+def test_partners_list_imports_once_the_suggested_values_are_confirmed_and_again_with_the_saved_mapping(
+    db: Path, downloads: dict[str, bytes]
+) -> None:
+    at = _page(db, PARTNERS.name, PARTNERS.read_bytes()).run()
+    at.selectbox(key=keys.DATASET).set_value("actors").run()
+    assert not at.exception, at.exception
+    assert [at.selectbox(key=keys.mapping_key("actors", f)).value for f in ("name", "type", "lat", "lon")] == [
+        "Nom de la structure",
+        "Type",
+        "Latitude",
+        "Longitude",
+    ]
+    suggested = {raw: at.selectbox(key=keys.value_key("actors", "type", raw)).value for raw in PARTNER_TYPES}
+    assert suggested == PARTNER_TYPES
+    # Suggested is not applied: the five rows stay refused until the user confirms.
+    assert _figures(at) == ["5", "0", "5", "0"]
+    at.checkbox(key=keys.values_confirmed_key("actors", "type")).check().run()
+    assert _figures(at) == ["5", "5", "0", "0"]
+    # Every row is in the social sector: the same value for every row.
+    at.selectbox(key=keys.mapping_key("actors", "sector")).set_value(imports.SAME).run()
+    at.selectbox(key=keys.constant_key("actors", "sector")).set_value("social").run()
+    assert not at.exception, at.exception
+    assert _figures(at) == ["5", "5", "0", "0"]
+    saved = downloads["mapping-actors.json"]
+    assert json.loads(saved) == {
+        "mapping": {"lat": "Latitude", "lon": "Longitude", "name": "Nom de la structure", "type": "Type"},
+        "constants": {"sector": "social"},
+        "values": {"type": dict(sorted(PARTNER_TYPES.items()))},
+    }
+
+    # A new session: the saved mapping alone fills the editor, and the file imports.
+    again = _page(db, PARTNERS.name, PARTNERS.read_bytes()).run()
+    again.selectbox(key=keys.DATASET).set_value("actors").run()
+    assert _figures(again) == ["5", "0", "5", "0"]
+    again.file_uploader(key=keys.MAPPING_FILE).upload("mapping-actors.json", saved).run()
+    assert not again.exception, again.exception
+    assert [as_shown(s.value) for s in again.container(keys.MAPPING_NOTE).success] == [
+        "Correspondance enregistrée mapping-actors.json appliquée : 4 colonnes, "
+        "1 valeurs pour toutes les lignes, 5 valeurs recodées."
+    ]
+    assert again.selectbox(key=keys.mapping_key("actors", "sector")).value == imports.SAME
+    assert _figures(again) == ["5", "5", "0", "0"]
+    again.button(key=keys.COMMIT).click().run()
+    assert _outcome(again, "success").startswith("Import n°1 terminé : 5 ajoutées")
+    assert _actors_stored() == [
+        ("CAF de Loire-Atlantique", "caf", "social"),
+        ("CCAS de Nantes", "ccas", "social"),
+        ("CCAS de Rezé", "ccas", "social"),
+        ("Centre de PMI Bellevue", "pmi", "social"),
+        ("Département de Loire-Atlantique", "local_authority", "social"),
+    ]
+
+
+def test_a_saved_mapping_sets_columns_the_page_did_not_suggest(db: Path, downloads: dict[str, bytes]) -> None:
+    csv = "Intitulé du partenaire;Genre;lat;lon\nCCAS;ccas;47.2;-1.55\n".encode()
+    at = _page(db, "partenaires.csv", csv).run()
+    at.selectbox(key=keys.DATASET).set_value("actors").run()
+    assert at.selectbox(key=keys.mapping_key("actors", "name")).value == ""
+    at.selectbox(key=keys.mapping_key("actors", "name")).set_value("Intitulé du partenaire").run()
+    at.selectbox(key=keys.mapping_key("actors", "type")).set_value("Genre").run()
+    assert _figures(at) == ["1", "1", "0", "0"]
+    saved = downloads["mapping-actors.json"]
+    assert json.loads(saved) == {"lat": "lat", "lon": "lon", "name": "Intitulé du partenaire", "type": "Genre"}
+
+    again = _page(db, "partenaires.csv", csv).run()
+    again.selectbox(key=keys.DATASET).set_value("actors").run()
+    assert _figures(again) == ["1", "0", "2", "0"]  # name and type missing
+    again.file_uploader(key=keys.MAPPING_FILE).upload("mapping-actors.json", saved).run()
+    assert again.selectbox(key=keys.mapping_key("actors", "name")).value == "Intitulé du partenaire"
+    assert again.selectbox(key=keys.mapping_key("actors", "type")).value == "Genre"
+    assert _figures(again) == ["1", "1", "0", "0"]
+    # A mapping naming columns this file lacks says so.
+    again.file_uploader(key=keys.MAPPING_FILE).clear().upload("autre.json", b'{"name": "Nom", "siret": "SIRET"}').run()
+    assert [as_shown(w.value) for w in again.container(keys.MAPPING_NOTE).warning] == [
+        "La correspondance enregistrée nomme des colonnes absentes de ce fichier : Nom, SIRET. "
+        "Choisissez leurs champs ci-dessous."
+    ]
+
+
+def test_places_without_type_import_with_the_same_value_for_every_row(db: Path) -> None:
+    csv = "nom;latitude;longitude\nMarché de Talensac;47.2204;-1.5592\nPlace du Commerce;47.2131;-1.5585\n"
+    at = _page(db, "lieux.csv", csv.encode()).run()
+    at.selectbox(key=keys.DATASET).set_value("actors").run()
+    assert _figures(at) == ["2", "0", "2", "0"]  # type is required
+    at.selectbox(key=keys.mapping_key("actors", "type")).set_value(imports.SAME).run()
+    # The allowed values are the choices, in the user's language.
+    constant = at.selectbox(key=keys.constant_key("actors", "type"))
+    assert constant.options[:3] == ["— choisir —", "CCAS", "CAF"]
+    constant.set_value("association").run()
+    assert _figures(at) == ["2", "2", "0", "0"]
+    at.button(key=keys.COMMIT).click().run()
+    assert _outcome(at, "success").startswith("Import n°1 terminé : 2 ajoutées")
+    assert [(n, t) for n, t, _ in _actors_stored()] == [
+        ("Marché de Talensac", "association"),
+        ("Place du Commerce", "association"),
+    ]

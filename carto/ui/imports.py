@@ -63,13 +63,14 @@ def _reuse_saved_mapping(columns: list[str], dataset: Dataset, state: ImportStat
             done = {"error": str(exc)}
         applied = {"file_id": (saved_file.file_id, dataset.name), **done}
         state.session[state.MAPPING_APPLIED] = applied
-    if "error" in applied:
-        st.error(ui.tr("import.mapping_error", error=applied["error"]))
-        return
-    st.success(ui.tr("import.mapping_applied", name=saved_file.name, columns=applied["columns"],
-                     constants=applied["constants"], values=applied["values"]))
-    if applied["missing"]:
-        st.warning(ui.tr("import.mapping_missing_columns", columns=", ".join(applied["missing"])))
+    with st.container(key=state.MAPPING_NOTE):
+        if "error" in applied:
+            st.error(ui.tr("import.mapping_error", error=applied["error"]))
+            return
+        st.success(ui.tr("import.mapping_applied", name=saved_file.name, columns=applied["columns"],
+                         constants=applied["constants"], values=applied["values"]))
+        if applied["missing"]:
+            st.warning(ui.tr("import.mapping_missing_columns", columns=", ".join(applied["missing"])))
 
 
 def _constant_input(cell: Any, dataset: Dataset, field: str, state: ImportState, lang: str) -> str:

@@ -177,6 +177,7 @@ class ImportState:
     LAYER = "import_layer"
     MAPPING_FILE = "import_mapping_file"
     MAPPING_DOWNLOAD = "import_mapping_download"
+    MAPPING_NOTE = "import_mapping_note"  # what reusing a saved mapping did
     MODE = "import_mode"
     REPAIR = "import_repair"
     SKIP_INVALID = "import_skip_invalid"
