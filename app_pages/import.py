@@ -29,7 +29,8 @@ try:
     if (upload := state.current_upload()) is None:
         st.info(ui.tr("import.waiting"))
         st.stop()
-    raw = cache.uploaded_table(upload["path"], upload["name"], state.layer, None)
+    encoding = imports.encoding_choice(upload["name"], state)
+    raw = cache.uploaded_table(upload["path"], upload["name"], state.layer, encoding)
 except CartoError as exc:
     st.error(ui.tr("import.read_error", error=exc))
     st.stop()
@@ -37,8 +38,7 @@ except CartoError as exc:
 if len(raw.layers) > 1:
     st.selectbox(ui.tr("import.layer"), raw.layers, index=raw.layers.index(raw.layer or raw.layers[0]), key=state.LAYER)
 st.caption(ui.tr("import.rows_read", rows=len(raw.frame), name=raw.original_name, format=raw.format))
-for note in raw.warnings:
-    st.warning(note)
+imports.reading_notes(raw, encoding, state)
 
 with st.expander(ui.tr("import.mapping"), expanded=True):
     chosen = imports.mapping_editor(raw, dataset, state, lang)
@@ -48,6 +48,7 @@ mode = left.selectbox(ui.tr("import.mode"), IMPORT_MODES, format_func=lambda m: 
                       key=state.MODE)
 repair = middle.checkbox(ui.tr("import.repair"), key=state.REPAIR)
 skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key=state.SKIP_INVALID)
+imports.stop_unless_placeable(raw, dataset, chosen.columns, lang)
 try:
     prepared = pipeline.prepare_raw(raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen.columns,
                                     crs=state.crs, repair=repair, mode=mode, constants=chosen.constants,

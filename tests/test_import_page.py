@@ -10,6 +10,7 @@ custom component that AppTest does not render; ``preview.preview_map`` is tested
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,6 +215,13 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     return held
 
 
+def _assert_no_command_line(at: AppTest) -> None:
+    """The page speaks to a user, not to a shell: no ``--flag`` in what it says."""
+    said = [e.value for kind in ("error", "warning", "info", "success", "caption") for e in getattr(at, kind)]
+    said += [str(v) for d in at.dataframe for v in d.value.to_numpy().ravel()]
+    assert not [text for text in said if re.search(r"(^|\s)--[a-z]", str(text))]
+
+
 def _actors_stored() -> list[tuple[str, str, str]]:
     from carto import ui
 
@@ -233,6 +241,13 @@ def test_partners_list_imports_once_the_suggested_values_are_confirmed_and_again
         "Latitude",
         "Longitude",
     ]
+    # The encoding was guessed: said in the user's words, with the place to change it.
+    assert [as_shown(i.value) for i in at.container(keys.NOTES).info] == [
+        "Le fichier n'est pas en UTF-8 : il a été lu en Windows-1252 (l'encodage habituel d'Excel). "
+        "Si les accents s'affichent mal, choisissez son encodage ci-dessus."
+    ]
+    assert at.selectbox(key=keys.ENCODING).value == ""
+    _assert_no_command_line(at)
     suggested = {raw: at.selectbox(key=keys.value_key("actors", "type", raw)).value for raw in PARTNER_TYPES}
     assert suggested == PARTNER_TYPES
     # Suggested is not applied: the five rows stay refused until the user confirms.
@@ -305,6 +320,7 @@ def test_places_without_type_import_with_the_same_value_for_every_row(db: Path) 
     at = _page(db, "lieux.csv", csv.encode()).run()
     at.selectbox(key=keys.DATASET).set_value("actors").run()
     assert _figures(at) == ["2", "0", "2", "0"]  # type is required
+    _assert_no_command_line(at)
     at.selectbox(key=keys.mapping_key("actors", "type")).set_value(imports.SAME).run()
     # The allowed values are the choices, in the user's language.
     constant = at.selectbox(key=keys.constant_key("actors", "type"))
@@ -317,3 +333,18 @@ def test_places_without_type_import_with_the_same_value_for_every_row(db: Path) 
         ("Marché de Talensac", "association"),
         ("Place du Commerce", "association"),
     ]
+
+
+def test_rows_that_cannot_be_placed_are_explained_in_words(db: Path) -> None:
+    at = _page(db, "acteurs.csv", b"nom;type;latitude\nCCAS;ccas;47.2\n").run()
+    at.selectbox(key=keys.DATASET).set_value("actors").run()
+    assert not at.exception, at.exception
+    assert [as_shown(w.value) for w in at.warning] == [
+        "Choisissez aussi la colonne « Longitude » : les coordonnées vont par paires."
+    ]
+    at.selectbox(key=keys.mapping_key("actors", "lat")).set_value("").run()
+    assert [as_shown(w.value) for w in at.warning] == [
+        "Les lignes ne peuvent pas être placées sur la carte : choisissez les colonnes de longitude et de latitude, "
+        "de X et de Y, ou du code commune."
+    ]
+    assert not at.metric  # nothing checked until the rows can be placed

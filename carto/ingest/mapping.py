@@ -576,6 +576,34 @@ def _attach_to_territories(
     return fixed, geometry, issue
 
 
+def geometry_gap(raw: RawTable, dataset: str, mapping: dict[str, str]) -> tuple[str, str] | None:
+    """Why :func:`apply_mapping` cannot place the rows, as ``(code, field)``; None when it can.
+
+    For a page that says it in words before trying: ``("no_geometry", "")`` (no coordinates, no
+    commune code, no geometry in the file), ``("missing_pair", "lat")`` (one of a coordinate pair
+    is mapped), ``("swapped", "lon")`` (the longitudes look like latitudes and the other way round).
+    """
+    ds = get_dataset(dataset)
+    mapped = {f: c for f, c in mapping.items() if c}
+    if ds.geometry is None:
+        return None
+    for pair in (("lon", "lat"), ("x", "y")):
+        given = [f for f in pair if f in mapped]
+        if len(given) == 1:
+            return ("missing_pair", next(f for f in pair if f not in mapped))
+    frame = raw.frame
+    if "lon" in mapped and "lat" in mapped:
+        lon, lat = frame.get(mapped["lon"]), frame.get(mapped["lat"])
+        if lon is not None and lat is not None and detect_swapped_lonlat(_numbers(lon), _numbers(lat)):
+            return ("swapped", "lon")
+        return None
+    if "x" in mapped or (isinstance(frame, gpd.GeoDataFrame) and not frame.geometry.isna().all()):
+        return None
+    if ds.name in ("actors", "places") and "territory_code" in mapped:
+        return None
+    return ("no_geometry", "")
+
+
 def apply_mapping(
     raw: RawTable,
     dataset: str,

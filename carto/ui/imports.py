@@ -16,6 +16,47 @@ from carto.model import Dataset
 from carto.render import preview
 from carto.ui.state import DataState, ImportState
 
+# Encodings offered for a text file ("" reads UTF-8, else Windows-1252 with a note).
+ENCODINGS = ("", "utf-8", "cp1252", "iso8859-15")
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def encoding_choice(file_name: str, state: ImportState) -> str | None:
+    """The text encoding the user chose for a CSV file (None: automatic); nothing to choose for other files."""
+    if not file_name.lower().endswith(_TEXT_SUFFIXES):
+        return None
+    chosen = st.selectbox(ui.tr("import.encoding"), ENCODINGS, key=state.ENCODING,
+                          format_func=lambda e: ui.tr(f"import.encoding.{e or 'auto'}"))
+    return str(chosen) or None
+
+
+def reading_notes(raw: RawTable, encoding: str | None, state: ImportState) -> None:
+    """What the reader noticed, in the user's language where the page has its own words for it.
+
+    The reader's notes are written for the command line: the two the page replaces (the layer
+    read among several, the encoding guessed) are recognised by how they start.
+    """
+    replaced = []
+    if len(raw.layers) > 1:
+        replaced.append(f"{raw.original_name} has {len(raw.layers)} layers")
+    with st.container(key=state.NOTES):
+        if encoding is None and raw.encoding == "cp1252":
+            replaced.append(f"{raw.original_name} is not UTF-8;")
+            st.info(ui.tr("import.read_as_cp1252"))
+        for note in raw.warnings:
+            if not note.startswith(tuple(replaced)):
+                st.warning(note)
+
+
+def stop_unless_placeable(raw: RawTable, dataset: Dataset, columns: dict[str, str], lang: str) -> None:
+    """Say in words what the rows lack to be placed on the map, and stop, before anything is checked."""
+    gap = mapping.geometry_gap(raw, dataset.name, columns)
+    if gap is not None:
+        code, field = gap
+        st.warning(ui.tr(f"import.geometry.{code}", field=preview.field_label(field, lang) if field else ""))
+        st.stop()
+
+
 # The column choice "same value for every row" (a file's column never holds a NUL in its name).
 SAME = "\x00same"
 

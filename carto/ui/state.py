@@ -175,6 +175,8 @@ class ImportState:
     DATASET = "import_dataset"
     FILE = "import_file"
     LAYER = "import_layer"
+    ENCODING = "import_encoding"
+    NOTES = "import_notes"  # what the reader noticed
     MAPPING_FILE = "import_mapping_file"
     MAPPING_DOWNLOAD = "import_mapping_download"
     MAPPING_NOTE = "import_mapping_note"  # what reusing a saved mapping did
@@ -195,7 +197,7 @@ class ImportState:
     # The saved mapping last applied to this file: its uploader's file id and what it set.
     MAPPING_APPLIED = "map__applied"
     # Keys that belong to one file: mapping selectboxes, constants, values, layer, confirmed CRS.
-    FILE_CHOICES = ("map_", LAYER, CRS)
+    FILE_CHOICES = ("map_", LAYER, CRS, ENCODING)
 
     @staticmethod
     def mapping_key(dataset: str, field_name: str) -> str:
