@@ -417,9 +417,9 @@ def apply_values(
     for field, recoding in values.items():
         if field not in out.columns or not recoding:
             continue
-        text = out[field].astype("object").map(lambda v: v.strip() if isinstance(v, str) else v)
-        recoded = text.map(recoding)
-        out[field] = recoded.where(recoded.notna(), out[field].astype("object"))
+        original = out[field].astype("object").tolist()
+        recoded = [recoding.get(v.strip(), v) if isinstance(v, str) else v for v in original]
+        out[field] = pd.Series(recoded, index=out.index, dtype="object")
     for field, value in constants.items():
         out[field] = pd.Series(value, index=out.index, dtype="object")
     out.attrs = dict(frame.attrs)
