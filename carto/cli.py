@@ -137,6 +137,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ImportRefused as exc:
         _write_report(args, exc.report)
         print(exc.report.summary(limit=args.show), file=sys.stderr)
+        _print_value_hints(prepared, constants, values)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _write_report(args, result.report)
@@ -156,6 +157,25 @@ def _constants_and_values(
     for field, recoding in values_mod.parse_value_args(args.value or [], args.dataset).items():
         values.setdefault(field, {}).update(recoding)
     return constants, values
+
+
+def _print_value_hints(prepared: Any, constants: dict[str, str], values: dict[str, dict[str, str]]) -> None:
+    """For values the checks refused, the ``--value`` options that would recode them, to check and reuse."""
+    from carto.ingest import values as values_mod
+
+    dataset = prepared.dataset
+    pending = values_mod.pending_values(
+        prepared.raw.frame, dataset.name, prepared.mapping, constants=constants, values=values
+    )
+    for field, found in pending.items():
+        allowed = ", ".join(dataset.column(field).choices or ())
+        print(f"values of {field} not in the vocabulary ({allowed}); check these suggestions:", file=sys.stderr)
+        for choice in found:
+            if choice.suggested is None:
+                print(f"  {choice.raw!r} (rows: {choice.rows}): no suggestion; --value \"{field}:{choice.raw}=VALUE\"",
+                      file=sys.stderr)
+            else:
+                print(f"  --value \"{field}:{choice.raw}={choice.suggested}\"  (rows: {choice.rows})", file=sys.stderr)
 
 
 def _write_report(args: argparse.Namespace, report: Any) -> None:

@@ -198,6 +198,15 @@ def test_partners_list_refused_then_imported_with_values_then_with_the_saved_map
     err = capsys.readouterr().err
     assert "actors: 5 rows read, 0 valid, 5 errors, 0 warnings" in err
     assert "by code: unknown_value=5" in err
+    # What to add, after checking: one line per value (the two "Centre communal" differ by their apostrophe).
+    hints = err[err.index("values of type not in the vocabulary") :].splitlines()
+    assert hints[1:6] == [
+        "  --value \"type:Caisse d'allocations familiales=caf\"  (rows: 1)",
+        "  --value \"type:Centre communal d'action sociale=ccas\"  (rows: 1)",
+        "  --value \"type:Centre communal d’action sociale=ccas\"  (rows: 1)",
+        "  --value \"type:Conseil départemental=local_authority\"  (rows: 1)",
+        "  --value \"type:Protection maternelle et infantile=pmi\"  (rows: 1)",
+    ]
     saved = tmp_path / "partenaires.json"
     args = [f"--value=type:{raw}={code}" for raw, code in PARTNER_VALUES.items()]
     assert cli.main(["--db", db, "import", "actors", str(PARTNERS), *args, "--save-mapping", str(saved)]) == 0

@@ -320,6 +320,30 @@ def value_choices(column: pd.Series, field: str, *, dataset: str) -> list[ValueC
     ]
 
 
+def pending_values(
+    frame: pd.DataFrame,
+    dataset: str,
+    columns: Mapping[str, str],
+    *,
+    constants: Mapping[str, str] | None = None,
+    values: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, list[ValueChoice]]:
+    """The values of the file (``frame``, its own columns) that the checks would refuse, by field:
+    not allowed as they are, not recoded by ``values``, in a column ``columns`` maps to the field."""
+    constants, values = constants or {}, values or {}
+    pending: dict[str, list[ValueChoice]] = {}
+    for field in value_fields(dataset):
+        column = columns.get(field)
+        if not column or field in constants or column not in frame.columns:
+            continue
+        recoded = {raw.strip() for raw in values.get(field, {})}
+        listed = value_choices(frame[column], field, dataset=dataset)
+        found = [c for c in listed if not c.accepted and c.raw not in recoded]
+        if found:
+            pending[field] = found
+    return pending
+
+
 def check_constants(constants: Mapping[str, str], dataset: str) -> dict[str, str]:
     """The constants for ``dataset``: its fields only; a field with allowed values takes one of them
     (a code, or a label or name :func:`suggest_value` recognises, stored as the code)."""
