@@ -70,8 +70,8 @@ report = prepared.checked_report()
 st.subheader(ui.tr("import.preview"))
 if dataset.geometry is not None:
     st.caption(ui.tr("import.preview_note", shown=min(preview.PREVIEW_FEATURES, report.rows), rows=report.rows))
-    st_folium(preview.preview_map(report.frame, tiles=state.preview_tiles()), height=360, returned_objects=[],
-              key=state.MAP)
+    st_folium(preview.preview_map(report.frame, tiles=state.preview_tiles(), lang=lang), height=360,
+              returned_objects=[], key=state.MAP)
 st.container(key=state.PREVIEW).dataframe(preview.preview_table(report.frame, lang=lang), hide_index=True)
 
 st.subheader(ui.tr("import.report"))

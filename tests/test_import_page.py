@@ -182,6 +182,12 @@ def test_preview_map_zooms_on_the_rows() -> None:
     html = m.get_root().render()
     assert "[[47.2, -1.55], [47.3, -1.5]]" in html
     assert "https://cdn" not in html
+    # The page names the fields in the user's language (the tooltip, the table's headers).
+    assert 'labels = ["Identifiant","Nom"]' in preview.preview_map(frame, tiles="none", lang="fr").get_root().render()
+    frame["territory_code"] = ["44109", "44143"]
+    table = preview.preview_table(frame, lang="fr")
+    assert table.columns.tolist() == ["Ligne", "Identifiant", "Nom", "Commune (code INSEE)", "Géométrie"]
+    assert table["Géométrie"].tolist() == ["POINT (-1.55 47.2)", "POINT (-1.5 47.3)"]
 
 
 # --- real files: value recoding, the same value for every row, a saved mapping reused -----------
@@ -348,3 +354,24 @@ def test_rows_that_cannot_be_placed_are_explained_in_words(db: Path) -> None:
         "de X et de Y, ou du code commune."
     ]
     assert not at.metric  # nothing checked until the rows can be placed
+
+
+def test_boundaries_with_only_code_and_name_import_as_communes(db: Path) -> None:
+    boundaries = json.loads(json.dumps(TERRITORIES))
+    del boundaries["features"][0]["properties"]["niveau"]
+    at = _page(db, "communes.geojson", json.dumps(boundaries).encode()).run()
+    assert _figures(at) == ["1", "0", "1", "0"]  # level is required
+    at.selectbox(key=keys.mapping_key("territories", "level")).set_value(imports.SAME).run()
+    level = at.selectbox(key=keys.constant_key("territories", "level"))
+    assert level.options == [
+        "— choisir —", "Région", "Département", "Intercommunalité (EPCI)", "Commune", "Quartier prioritaire (QPV)",
+        "Périmètre de projet",
+    ]
+    level.set_value("commune").run()
+    assert _figures(at) == ["1", "1", "0", "0"]
+    at.button(key=keys.COMMIT).click().run()
+    assert _outcome(at, "success").startswith("Import n°1 terminé : 1 ajoutées")
+    from carto import ui
+
+    stored = store.read_dataset(ui.connection().cursor(), "territories")
+    assert stored[["code", "level"]].values.tolist() == [["44109", "commune"]]

@@ -43,8 +43,13 @@ def preview_table(frame: pd.DataFrame, *, rows: int = PREVIEW_ROWS, lang: str | 
     return out.rename(columns=names)
 
 
-def preview_map(frame: gpd.GeoDataFrame, *, tiles: str, features: int = PREVIEW_FEATURES) -> folium.Map:
-    """A small offline map of the first ``features`` mapped geometries, zoomed on them."""
+def preview_map(
+    frame: gpd.GeoDataFrame, *, tiles: str, features: int = PREVIEW_FEATURES, lang: str | None = None
+) -> folium.Map:
+    """A small offline map of the first ``features`` mapped geometries, zoomed on them.
+
+    With ``lang``, the tooltips name the fields in that language.
+    """
     shown = frame[frame.geometry.notna() & ~frame.geometry.is_empty].head(features)
     shown = shown[shown.geometry.is_valid]
     m = offline.make_map((46.6, 2.4), 5, tiles=tiles)
@@ -63,7 +68,7 @@ def preview_map(frame: gpd.GeoDataFrame, *, tiles: str, features: int = PREVIEW_
             properties,
             shown.geometry.to_numpy(),
             [PREVIEW_STYLE],
-            tooltip=[(f"f{i}", c) for i, c in enumerate(columns)],
+            tooltip=[(f"f{i}", field_label(c, lang) if lang else c) for i, c in enumerate(columns)],
             circle_points=True,
             name="preview",
         ).add_to(m)
