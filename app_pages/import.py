@@ -11,7 +11,7 @@ from carto.ingest import pipeline
 from carto.ingest.safety import limits_from_env
 from carto.model import DATASETS, IMPORT_MODES
 from carto.render import preview
-from carto.ui import cache, imports
+from carto.ui import imports
 from carto.ui.state import ImportState
 
 user, state, limits, lang = ui.page_guard("import"), ImportState(), limits_from_env(), ui.language()
@@ -30,7 +30,7 @@ try:
         st.info(ui.tr("import.waiting"))
         st.stop()
     encoding = imports.encoding_choice(upload["name"], state)
-    raw = cache.uploaded_table(upload["path"], upload["name"], state.layer, encoding)
+    raw = imports.read_table(upload, state.layer, encoding)
 except CartoError as exc:
     st.error(ui.tr("import.read_error", error=exc))
     st.stop()

@@ -375,3 +375,16 @@ def test_boundaries_with_only_code_and_name_import_as_communes(db: Path) -> None
 
     stored = store.read_dataset(ui.connection().cursor(), "territories")
     assert stored[["code", "level"]].values.tolist() == [["44109", "commune"]]
+
+
+def test_a_wrong_encoding_is_said_in_words(db: Path) -> None:
+    at = _page(db, PARTNERS.name, PARTNERS.read_bytes()).run()
+    at.selectbox(key=keys.ENCODING).set_value("utf-8").run()
+    assert not at.exception, at.exception
+    assert [as_shown(e.value) for e in at.error] == [
+        "Le fichier ne peut pas être lu en UTF-8 : choisissez un autre encodage, ou Automatique."
+    ]
+    at.selectbox(key=keys.ENCODING).set_value("cp1252").run()
+    assert not at.error
+    assert not at.container(keys.NOTES).info  # chosen, not guessed: nothing to say
+    assert at.selectbox(key=keys.mapping_key("territories", "name")).value == "Nom de la structure"

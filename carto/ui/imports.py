@@ -14,6 +14,7 @@ from carto.ingest.read import RawTable
 from carto.ingest.validate import Report
 from carto.model import Dataset
 from carto.render import preview
+from carto.ui import cache
 from carto.ui.state import DataState, ImportState
 
 # Encodings offered for a text file ("" reads UTF-8, else Windows-1252 with a note).
@@ -28,6 +29,20 @@ def encoding_choice(file_name: str, state: ImportState) -> str | None:
     chosen = st.selectbox(ui.tr("import.encoding"), ENCODINGS, key=state.ENCODING,
                           format_func=lambda e: ui.tr(f"import.encoding.{e or 'auto'}"))
     return str(chosen) or None
+
+
+def read_table(upload: dict[str, str], layer: str | None, encoding: str | None) -> RawTable:
+    """The uploaded file as read; when the encoding the user chose cannot read it and the automatic
+    one can, say so in words and stop (the reader's message names a command-line option)."""
+    try:
+        return cache.uploaded_table(upload["path"], upload["name"], layer, encoding)
+    except CartoError:
+        if encoding is None:
+            raise
+        cache.uploaded_table(upload["path"], upload["name"], layer, None)  # raises when the file is unreadable
+        st.error(ui.tr("import.encoding_failed", encoding=ui.tr(f"import.encoding.{encoding}")))
+        st.stop()
+        raise
 
 
 def reading_notes(raw: RawTable, encoding: str | None, state: ImportState) -> None:
