@@ -1,4 +1,7 @@
-"""The import page's compound widgets: the mapping editor and the commit with its progress bar."""
+"""The import page's compound widgets: reading options and notes, the mapping editor (columns, the
+same value for every row, the file's values in the vocabulary, a saved mapping reused), the report,
+and the commit with its progress bar. What the page says is in the user's language: the ingest
+layer's English messages, written for the command line, are replaced where the page has its own words."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from carto.render import preview
 from carto.ui import cache
 from carto.ui.state import DataState, ImportState
 
-# Encodings offered for a text file ("" reads UTF-8, else Windows-1252 with a note).
+# Encodings offered for a text file; "" is automatic: UTF-8, else Windows-1252 with a note.
 ENCODINGS = ("", "utf-8", "cp1252", "iso8859-15")
 _TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
@@ -76,7 +79,9 @@ def stop_unless_placeable(raw: RawTable, dataset: Dataset, columns: dict[str, st
 SAME = "\x00same"
 
 
-def _apply_saved(saved: mapping.SavedMapping, columns: list[str], dataset: Dataset, state: ImportState) -> dict:
+def _apply_saved(
+    saved: mapping.SavedMapping, columns: list[str], dataset: Dataset, state: ImportState
+) -> dict[str, Any]:
     """Put a saved mapping into the editor's widgets (before they are drawn); what it set, for the page."""
     session = state.session
     fields = mapping.mapping_fields(dataset.name)
