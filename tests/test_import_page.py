@@ -388,3 +388,27 @@ def test_a_wrong_encoding_is_said_in_words(db: Path) -> None:
     assert not at.error
     assert not at.container(keys.NOTES).info  # chosen, not guessed: nothing to say
     assert at.selectbox(key=keys.mapping_key("territories", "name")).value == "Nom de la structure"
+
+
+def test_report_table_speaks_the_users_language() -> None:
+    problems = pd.DataFrame(
+        {
+            "row": [2, 3],
+            "id": ["A1", "A2"],
+            "field": ["territory_code", "geometry"],
+            "severity": ["warning", "error"],
+            "code": ["a_code_without_advice_yet", "invalid_geometry"],
+            "message": ["English, for the CLI", "invalid geometry: ...; import with --repair"],
+        }
+    )
+    mapped = pd.DataFrame({"_row": [2, 3], "territory_code": ["44109", None]})
+    table = preview.report_table(problems, "en", mapped=mapped)
+    assert table.to_dict("list") == {
+        "Row": [2, 3],
+        "Identifier": ["A1", "A2"],
+        "Field": ["Commune (INSEE code)", "Geometry"],
+        "Value in the file": ["44109", ""],
+        "Severity": ["Warning", "Error"],
+        "Problem": ["a_code_without_advice_yet", "Invalid geometry"],
+        "What to do": ["", "Tick “Repair invalid geometries”, or fix the shape in the file."],
+    }

@@ -114,13 +114,19 @@ def report_table(problems: pd.DataFrame, lang: str, *, mapped: pd.DataFrame | No
     mapped, before the checks), the value the file holds.
     """
     table = problems.copy()
-    table["problem"] = table["code"].map(lambda c: i18n.t(f"import.code.{c}", lang))
-    table["fix"] = table["code"].map(lambda c: i18n.t(f"import.fix.{c}", lang))
+    # A code without words yet (added by a newer check) shows as itself, with no advice; never a key.
+    table["problem"] = table["code"].map(lambda c: _said(f"import.code.{c}", lang, c))
+    table["fix"] = table["code"].map(lambda c: _said(f"import.fix.{c}", lang, ""))
     table["field"] = table["field"].map(lambda f: field_label(str(f), lang))
     table["severity"] = table["severity"].map(lambda s: i18n.t(f"import.severity.{s}", lang))
     table["value"] = _problem_values(problems, mapped)
     table = table[["row", "id", "field", "value", "severity", "problem", "fix"]]
     return table.rename(columns={c: i18n.t(f"import.col.{c}", lang) for c in table.columns})
+
+
+def _said(key: str, lang: str, missing: str) -> str:
+    text = i18n.t(key, lang)
+    return missing if text == key else text
 
 
 def _problem_values(problems: pd.DataFrame, mapped: pd.DataFrame | None) -> list[str]:
