@@ -22,10 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.build_sample import DECOUPAGE_PACKAGE, REPO_ROOT, fetch_decoupage, find_decoupage_data
+from scripts.build_sample import DECOUPAGE_PACKAGE, REPO_ROOT, fetch_decoupage, find_decoupage_data, former_codes
 
 DEFAULT_OUT = REPO_ROOT / "data" / "cog" / "cog.json.gz"
-FORMER_KINDS = ("commune-deleguee", "commune-associee")
 
 
 def _load(data_dir: Path, name: str) -> list[dict[str, Any]]:
@@ -47,19 +46,7 @@ def build_cog(
         code: [c["nom"], epci_of.get(code, ""), c["departement"], c.get("population")]
         for code, c in sorted(today.items())
     }
-    # A former code names one commune of today; the few that were split between two are left out.
-    successors: dict[str, set[str]] = defaultdict(set)
-    for c in communes_json:
-        if c.get("type") == "commune-actuelle":
-            for old in c.get("anciensCodes", []):
-                successors[old].add(c["code"])
-        elif c.get("type") in FORMER_KINDS and c.get("chefLieu") and c["code"] != c["chefLieu"]:
-            successors[c["code"]].add(c["chefLieu"])
-    former = {
-        old: next(iter(new))
-        for old, new in sorted(successors.items())
-        if len(new) == 1 and old not in today and next(iter(new)) in today
-    }
+    former = former_codes(communes_json)
     epcis: dict[str, list[Any]] = {}
     for e in sorted(epci_json, key=lambda e: e["code"]):
         by_departement: dict[str, int] = defaultdict(int)
