@@ -48,9 +48,10 @@ mode = left.selectbox(ui.tr("import.mode"), IMPORT_MODES, format_func=lambda m: 
                       key=state.MODE)
 repair = middle.checkbox(ui.tr("import.repair"), key=state.REPAIR)
 skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key=state.SKIP_INVALID)
+create_parents = bool(st.session_state.get(state.CREATE_PARENTS, False))  # the box below, as last run
 try:
     prepared = pipeline.prepare_raw(raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen,
-                                    crs=state.crs, repair=repair, mode=mode)
+                                    crs=state.crs, repair=repair, mode=mode, create_parents=create_parents)
 except CartoError as exc:
     st.error(ui.tr("import.mapping_error", error=exc))
     st.stop()
@@ -64,6 +65,7 @@ if prepared.needs_crs:
         st.rerun()
     st.stop()
 report = prepared.checked_report()
+imports.cog_notes(prepared, state)
 
 st.subheader(ui.tr("import.preview"))
 if dataset.geometry is not None:
@@ -89,6 +91,6 @@ if report.problems:
 
 if st.button(ui.tr("import.commit"), type="primary", key=state.COMMIT):
     options = pipeline.ImportOptions(original_name=raw.original_name, mode=mode, repair=repair,
-                                     skip_invalid=skip_invalid, limits=limits)
+                                     skip_invalid=skip_invalid, create_parents=create_parents, limits=limits)
     with st.container(key=state.OUTCOME):
         imports.commit(prepared, options, user)

@@ -51,6 +51,19 @@ def mapping_editor(raw: RawTable, dataset: Dataset, state: ImportState, lang: st
     return chosen
 
 
+def cog_notes(prepared: pipeline.Prepared, state: ImportState) -> None:
+    """What the COG filled in a territories file, and the offer to create the missing parents."""
+    if not (prepared.cog_notes or prepared.missing_parents):
+        return
+    with st.container(key=state.COG_NOTES):
+        for note in prepared.cog_notes:
+            st.warning(ui.tr(f"import.cog.{note.code}", count=note.count, examples=note.examples))
+        if prepared.missing_parents:
+            st.checkbox(ui.tr("import.create_parents", count=prepared.missing_parents), key=state.CREATE_PARENTS)
+        if prepared.parents_created:
+            st.info(ui.tr("import.parents_created", count=prepared.parents_created))
+
+
 def commit(prepared: pipeline.Prepared, options: pipeline.ImportOptions, user: auth.User) -> None:
     """Store the checked rows with a progress bar; say what was stored, or why nothing was."""
     bar = st.progress(0.0, text=ui.tr("import.progress", step=ui.tr("import.step.check")))
