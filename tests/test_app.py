@@ -71,7 +71,7 @@ def test_map_page_counts_match_the_store(app_env):
     # 207 communes of Loire-Atlantique, 320 actors, 60 places, 1,110 relations (data/README.md).
     assert metrics == {"Territoires": "207", "Acteurs": "320", "Lieux habités": "60", "Relations": "1\u202f110"}
     # The sample's boundaries are IGN's and its codes INSEE's: the map says so, not "approximate".
-    notes = [c.value for c in at.container(ExplorerState.MAP_NOTES).caption]
+    notes = [c.value for c in at.caption]
     assert any("IGN – ADMIN EXPRESS" in n and "INSEE" in n for n in notes), notes
     assert not any("approxima" in n for n in notes)
 
