@@ -217,3 +217,31 @@ def test_embedded_cog_is_small_and_records_its_source() -> None:
     assert loaded.communes["44109"][:3] == ("Nantes", "244400404", "44")
     assert loaded.departements["2B"] == ("Haute-Corse", "94")
     assert shapely.__version__  # shapely is what dissolves the parents
+
+
+def test_missing_parents_follow_the_cog_not_a_files_own_hierarchy() -> None:
+    # 2A004 hangs on its COG EPCI; 2A006 on a parent of the file's own; L'Île-d'Yeu (85113) has no
+    # EPCI in the COG, so its parent is its département, Vendée (85).
+    frame = gpd.GeoDataFrame(
+        {
+            "code": ["2A004", "2A006", "85113"],
+            "name": ["Ajaccio", "Alata", "L'Île-d'Yeu"],
+            "level": ["commune", "commune", None],
+            "parent_code": [None, "MY-ZONE", None],
+            "population": [None, None, None],
+            "_row": [1, 2, 3],
+        },
+        geometry=[box(8.70, 41.90, 8.75, 41.95), box(8.75, 41.90, 8.80, 41.95), box(-2.4, 46.68, -2.3, 46.74)],
+        crs="EPSG:4326",
+    )
+    done = cog.complete_territories(frame).frame
+    assert list(done["parent_code"]) == ["242010056", "MY-ZONE", "85"]
+    plans = cog.missing_parents(done, known_codes=["2A"])
+    assert plans == [
+        cog.Parent("242010056", "epci", "2A", ("2A004",)),
+        cog.Parent("85", "departement", "52", ("85113",)),
+    ]
+    rows = cog.parent_territories(done, plans)
+    assert list(rows["code"]) == ["242010056", "85"]
+    assert list(rows["name"]) == ["CA du Pays Ajaccien", "Vendée"]
+    assert rows.geometry.iloc[1].equals(box(-2.4, 46.68, -2.3, 46.74))

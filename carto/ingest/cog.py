@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -53,6 +54,34 @@ class Cog:
     epcis: dict[str, tuple[str, tuple[str, ...], int | None]]
     departements: dict[str, tuple[str, str]]
     former: dict[str, str]
+    departement_populations: dict[str, int] = field(default_factory=dict)
+
+    @functools.cached_property
+    def table(self) -> pd.DataFrame:
+        """Every code of today, indexed by code: level, name, parent_code, population (text)."""
+        rows = [
+            (code, level, self.name_of(code, level), self.parent_of(code, level), self.population_of(code, level))
+            for level, codes in (
+                ("commune", self.communes),
+                ("epci", self.epcis),
+                ("departement", self.departements),
+            )
+            for code in codes
+        ]
+        table = pd.DataFrame(rows, columns=["code", "level", "name", "parent_code", "population"], dtype="object")
+        table["population"] = [None if p is None else str(p) for p in table["population"]]
+        return table.set_index("code")
+
+    def lookup(self, codes: pd.Series) -> pd.DataFrame:
+        """The :attr:`table`'s columns for each of ``codes`` (``None`` where unknown), indexed like it."""
+        positions = self.table.index.get_indexer(pd.Index(codes.to_numpy(dtype=object)))
+        known = positions >= 0
+        columns = {}
+        for column in self.table.columns:
+            values = np.full(len(codes), None, dtype=object)
+            values[known] = self.table[column].to_numpy(dtype=object)[positions[known]]
+            columns[column] = values
+        return pd.DataFrame(columns, index=codes.index, dtype="object")
 
     def level_of(self, code: str) -> str | None:
         """The level of a known code of today, else None."""
@@ -65,9 +94,10 @@ class Cog:
         return None
 
     def parent_of(self, code: str, level: str) -> str | None:
-        """A commune's EPCI, an EPCI's main département, a département's region."""
+        """A commune's EPCI (its département if it has none), an EPCI's main département, a département's
+        region."""
         if level == "commune" and code in self.communes:
-            return self.communes[code][1] or None
+            return self.communes[code][1] or self.communes[code][2]
         if level == "epci" and code in self.epcis:
             departements = self.epcis[code][1]
             return departements[0] if departements else None
@@ -90,8 +120,7 @@ class Cog:
         if level == "epci" and code in self.epcis:
             return self.epcis[code][2]
         if level == "departement" and code in self.departements:
-            values = [c[3] or 0 for c in self.communes.values() if c[2] == code]
-            return sum(values) if values else None
+            return self.departement_populations.get(code)
         return None
 
 
@@ -99,12 +128,16 @@ class Cog:
 def load_cog(path: Path = COG_PATH) -> Cog:
     """Read the embedded COG once per process."""
     data = json.loads(gzip.decompress(Path(path).read_bytes()).decode("utf-8"))
+    departement_populations: dict[str, int] = {}
+    for _name, _epci, departement, population in data["communes"].values():
+        departement_populations[departement] = departement_populations.get(departement, 0) + (population or 0)
     return Cog(
         source=data["source"],
         communes={k: (v[0], v[1], v[2], v[3]) for k, v in data["communes"].items()},
         epcis={k: (v[0], tuple(v[1]), v[2]) for k, v in data["epcis"].items()},
         departements={k: (v[0], v[1]) for k, v in data["departements"].items()},
         former=dict(data["former"]),
+        departement_populations=departement_populations,
     )
 
 
@@ -155,7 +188,10 @@ def _note(notes: list[CogNote], code: str, items: list[str], message: str) -> No
 
 def _merge_former(frame: pd.DataFrame, cog: Cog) -> tuple[pd.DataFrame, list[str]]:
     """Rename former commune codes to today's; rows that become the same commune are dissolved."""
-    codes = {label: _cell(value) for label, value in frame["code"].items()}
+    texts = _texts(frame["code"])
+    if not texts.isin(cog.former.keys()).any():
+        return frame, []
+    codes = texts.to_dict()
     present = {c for c in codes.values() if c is not None}
     groups: dict[str, list[Any]] = {}
     changed: list[str] = []
@@ -184,6 +220,13 @@ def _merge_former(frame: pd.DataFrame, cog: Cog) -> tuple[pd.DataFrame, list[str
     return out.drop(index=dropped), changed
 
 
+def _texts(series: pd.Series) -> pd.Series:
+    """Stripped text, ``None`` for a missing or blank cell (object dtype), vectorised."""
+    text = series.astype("string").str.strip()
+    text = text.mask(text == "")
+    return text.astype("object").where(text.notna(), None)
+
+
 def complete_territories(frame: pd.DataFrame, *, cog: Cog | None = None) -> Completion:
     """Fill what the COG knows into a mapped territories frame (see the module's docstring)."""
     cog = cog or load_cog()
@@ -197,59 +240,47 @@ def complete_territories(frame: pd.DataFrame, *, cog: Cog | None = None) -> Comp
         "population from the COG): {examples}",
     )
     out = frame.copy()
-    codes = [_cell(c) for c in out["code"]]
-    levels = [_cell(v) for v in out["level"]]
-    known: list[str] = []
-    by_shape: dict[str, list[str]] = {}
-    for pos, code in enumerate(codes):
-        if levels[pos] is not None or code is None:
-            continue
-        level = cog.level_of(code)
-        if level is not None:
-            known.append(code)
-        else:
-            level = level_from_shape(code) or FALLBACK_LEVEL
-            by_shape.setdefault(level, []).append(code)
-        levels[pos] = level
-    if known or by_shape:
-        out["level"] = pd.Series(levels, index=out.index, dtype="object")
-    _note(notes, "level_known", known, "level was empty for {count} codes of the COG; taken from it: {examples}")
-    for level in sorted(by_shape):
-        items = by_shape[level]
+    codes = _texts(out["code"])
+    levels = _texts(out["level"])
+    found = cog.lookup(codes)
+    cog_level = found["level"]
+    empty = levels.isna() & codes.notna()
+    known = empty & cog_level.notna()
+    unknown = empty & cog_level.isna()
+    shaped = codes[unknown].map(lambda c: level_from_shape(c) or FALLBACK_LEVEL)
+    if empty.any():
+        levels = levels.where(~known, cog_level)
+        levels[unknown] = shaped
+        out["level"] = levels
+    _note(
+        notes,
+        "level_known",
+        codes[known].tolist(),
+        "level was empty for {count} codes of the COG; taken from it: {examples}",
+    )
+    for level in sorted(set(shaped)):
+        items = codes[unknown][shaped == level].tolist()
         if level == FALLBACK_LEVEL:
-            _note(
-                notes,
-                "level_custom",
-                items,
+            message = (
                 "level was empty and {count} codes are neither in the COG nor shaped like a French code: "
-                "level custom: {examples}",
+                "level custom: {examples}"
             )
+            _note(notes, "level_custom", items, message)
         else:
-            _note(
-                notes,
-                f"level_shape_{level}",
-                items,
+            message = (
                 f"level was empty for {{count}} codes not in the COG, shaped like a {level} code: "
-                f"level {level}: {{examples}}",
+                f"level {level}: {{examples}}"
             )
-    filled: dict[str, list[str]] = {"parent_code": [], "population": [], "name": []}
-    for column in filled:
-        values = list(out[column])
-        for pos, code in enumerate(codes):
-            level = levels[pos]
-            if code is None or level is None or _cell(values[pos]) is not None:
-                continue
-            if column == "parent_code":
-                value: Any = cog.parent_of(code, level)
-            elif column == "population":
-                value = cog.population_of(code, level)
-            else:
-                value = cog.name_of(code, level)
-            if value is not None:
-                values[pos] = str(value)
-                filled[column].append(code)
-        if filled[column]:
-            out[column] = pd.Series(values, index=out.index, dtype="object")
+            _note(notes, f"level_shape_{level}", items, message)
+    # A code of the COG at the COG's level: what the file leaves empty is filled in.
+    same = codes.notna() & (levels == cog_level)
+    filled: dict[str, list[str]] = {}
+    for column in ("parent_code", "population", "name"):
+        values = found[column]
+        fill = same & _texts(out[column]).isna() & values.notna()
+        filled[column] = codes[fill].tolist()
+        if fill.any():
+            out[column] = out[column].astype("object").where(~fill, values)
     _note(notes, "parent_filled", filled["parent_code"], "parent filled from the COG for {count} codes: {examples}")
     _note(
         notes, "population_filled", filled["population"], "population filled from the COG for {count} codes: {examples}"
@@ -263,59 +294,74 @@ def _dissolve(geometries: list[Any]) -> Any:
     return shapely.union_all([g for g in geometries if g is not None and not shapely.is_empty(g)])
 
 
-def parent_territories(
-    frame: gpd.GeoDataFrame, *, known_codes: Iterable[str], cog: Cog | None = None
-) -> gpd.GeoDataFrame:
-    """The EPCIs and départements the frame's communes need and nobody holds, dissolved from them.
+@dataclass(frozen=True)
+class Parent:
+    """A missing EPCI or département, and the file's communes (their codes) it is dissolved from."""
 
-    ``known_codes`` are the codes already stored (those that stay after the import). A created EPCI
-    covers the file's communes of that EPCI only; its name, parent and population are the COG's.
+    code: str
+    level: str
+    parent_code: str | None
+    members: tuple[str, ...]
+
+
+def missing_parents(frame: pd.DataFrame, *, known_codes: Iterable[str], cog: Cog | None = None) -> list[Parent]:
+    """The EPCIs and départements that the frame's communes hang on in the COG and nobody holds.
+
+    Only communes whose ``parent_code`` is their EPCI in the COG (filled from it, or given alike)
+    count: a file that gives its communes other parents keeps its own hierarchy. ``known_codes`` are
+    the codes already stored (those that stay after the import).
     """
     cog = cog or load_cog()
-    have = {c for c in (_cell(v) for v in frame["code"]) if c is not None} | set(known_codes)
-    communes: dict[str, Any] = {}
-    for code, level, geometry in zip(frame["code"], frame["level"], frame.geometry, strict=True):
-        code = _cell(code)
-        if code in cog.communes and _cell(level) == "commune" and geometry is not None:
-            communes[code] = geometry
-    rows: list[dict[str, Any]] = []
-    epci_members: dict[str, list[str]] = {}
-    for code in communes:
+    codes = _texts(frame["code"])
+    have = set(codes.dropna()) | set(known_codes)
+    communes = codes.notna() & (_texts(frame["level"]) == "commune") & codes.isin(cog.communes.keys())
+    parents = _texts(frame["parent_code"])[communes]
+    ours = codes[communes]
+    cog_parent = cog.lookup(ours)["parent_code"]
+    hanging = ours[(parents == cog_parent) & cog_parent.notna()]
+    by_epci: dict[str, list[str]] = {}
+    by_departement: dict[str, list[str]] = {}
+    for code in hanging:
         epci = cog.communes[code][1]
-        if epci and epci in cog.epcis:
-            epci_members.setdefault(epci, []).append(code)
-    wanted_departements: set[str] = set()
-    for epci, members in sorted(epci_members.items()):
-        parent = cog.parent_of(epci, "epci")
+        if epci:
+            by_epci.setdefault(epci, []).append(code)
+        else:  # no EPCI (a few islands): its département
+            by_departement.setdefault(cog.communes[code][2], []).append(code)
+    plans: list[Parent] = []
+    for epci, members in sorted(by_epci.items()):
+        departement = cog.parent_of(epci, "epci")
         if epci not in have:
-            rows.append(_parent_row(cog, epci, "epci", parent, [communes[c] for c in members]))
-        if parent is not None:
-            wanted_departements.add(parent)
-    for code in communes:
-        if not cog.communes[code][1]:  # a commune outside any EPCI (islands) hangs on its département
-            wanted_departements.add(cog.communes[code][2])
-    for departement in sorted(wanted_departements - have):
-        members = [g for c, g in communes.items() if cog.communes[c][2] == departement]
-        if members:
-            region = cog.parent_of(departement, "departement")
-            rows.append(_parent_row(cog, departement, "departement", region, members))
-    columns = [*frame.columns.drop(frame.geometry.name)]
-    if not rows:
-        return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=frame.crs or CRS)
-    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=frame.crs or CRS)
-    for column in columns:
-        if column not in out.columns:
-            out[column] = None
-    return out[[*columns, "geometry"]]
+            plans.append(Parent(epci, "epci", departement, tuple(members)))
+        if departement is not None:
+            by_departement.setdefault(departement, [])
+            # The département is dissolved from its own communes among the members.
+            by_departement[departement] += [c for c in members if cog.communes[c][2] == departement]
+    for departement, members in sorted(by_departement.items()):
+        if departement not in have and members:
+            plans.append(Parent(departement, "departement", cog.parent_of(departement, "departement"), tuple(members)))
+    return plans
 
 
-def _parent_row(cog: Cog, code: str, level: str, parent: str | None, members: list[Any]) -> dict[str, Any]:
-    population = cog.population_of(code, level)
-    return {
-        "code": code,
-        "name": cog.name_of(code, level),
-        "level": level,
-        "parent_code": parent,
-        "population": None if population is None else str(population),
-        "geometry": _dissolve(members),
-    }
+def parent_territories(
+    frame: gpd.GeoDataFrame, parents: Iterable[Parent], *, cog: Cog | None = None
+) -> gpd.GeoDataFrame:
+    """Rows for ``parents`` in the frame's columns: the COG's name and population, the union of the
+    members' geometries as their outline."""
+    cog = cog or load_cog()
+    geometry_of = dict(zip((_cell(c) for c in frame["code"]), frame.geometry, strict=True))
+    rows = []
+    for parent in parents:
+        population = cog.population_of(parent.code, parent.level)
+        rows.append(
+            {
+                "code": parent.code,
+                "name": cog.name_of(parent.code, parent.level),
+                "level": parent.level,
+                "parent_code": parent.parent_code,
+                "population": None if population is None else str(population),
+                "geometry": _dissolve([geometry_of[c] for c in parent.members]),
+            }
+        )
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    out = gpd.GeoDataFrame(rows, columns=[*columns, "geometry"], geometry="geometry", crs=frame.crs or CRS)
+    return out

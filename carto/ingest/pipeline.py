@@ -228,10 +228,11 @@ def _complete_territories(
     if not isinstance(frame, gpd.GeoDataFrame):
         return frame
     stored = set() if mode == "replace" else store.stored_keys(cur, "territories")
-    parents = cog_mod.parent_territories(frame, known_codes=stored)
-    prepared.missing_parents = len(parents)
-    if not create_parents or parents.empty:
+    missing = cog_mod.missing_parents(frame, known_codes=stored)
+    prepared.missing_parents = len(missing)
+    if not create_parents or not missing:
         return frame
+    parents = cog_mod.parent_territories(frame, missing)
     # Created rows come after the file's rows, so a report's row numbers still point into the file.
     last = int(frame["_row"].max()) if len(frame) else 0
     parents = parents.assign(_row=range(last + 1, last + 1 + len(parents)))
