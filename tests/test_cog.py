@@ -245,3 +245,19 @@ def test_missing_parents_follow_the_cog_not_a_files_own_hierarchy() -> None:
     assert list(rows["code"]) == ["242010056", "85"]
     assert list(rows["name"]) == ["CA du Pays Ajaccien", "Vendée"]
     assert rows.geometry.iloc[1].equals(box(-2.4, 46.68, -2.3, 46.74))
+
+
+def test_a_level_spelled_as_its_label_still_gets_the_cogs_parent() -> None:
+    frame = pd.DataFrame(
+        {
+            "code": ["44109", "244400404"],
+            "name": ["Nantes", "Nantes Métropole"],
+            "level": ["Commune", "Intercommunalité (EPCI)"],
+            "parent_code": [None, None],
+            "population": [None, None],
+            "_row": [1, 2],
+        }
+    )
+    done = cog.complete_territories(frame).frame
+    assert list(done["level"]) == ["Commune", "Intercommunalité (EPCI)"]  # validation maps labels
+    assert list(done["parent_code"]) == ["244400404", "44"]

@@ -29,7 +29,8 @@ import pandas as pd
 import shapely
 
 from carto import store
-from carto.model import CRS
+from carto.ingest.validate import _enum_lookup
+from carto.model import CRS, TERRITORY_LEVELS
 
 COG_PATH = store.PROJECT_DIR / "data" / "cog" / "cog.json.gz"
 
@@ -273,7 +274,10 @@ def complete_territories(frame: pd.DataFrame, *, cog: Cog | None = None) -> Comp
             )
             _note(notes, f"level_shape_{level}", items, message)
     # A code of the COG at the COG's level: what the file leaves empty is filled in.
-    same = codes.notna() & (levels == cog_level)
+    # The file's level as validation will read it ("Commune", "Intercommunalité (EPCI)" are levels too).
+    lookup = _enum_lookup(TERRITORY_LEVELS)
+    level_codes = levels.map(lambda v: lookup.get(v.lower(), v) if isinstance(v, str) else v)
+    same = codes.notna() & (level_codes == cog_level)
     filled: dict[str, list[str]] = {}
     for column in ("parent_code", "population", "name"):
         values = found[column]
