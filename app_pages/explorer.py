@@ -64,6 +64,8 @@ with left:
     with st.container(key=state.MAP_NOTES):
         for note in explorer.map_notes(plan, lang):
             st.caption(note)
+    if cache.sample_in_sources(version, db):
+        st.caption(tr("map.boundaries_note"))
 with right:
     c1, c2, c3, c4 = st.columns(4)
     layout = c1.selectbox(tr("explorer.network.layout"), netview.LAYOUTS, key=state.LAYOUT,

@@ -49,10 +49,11 @@ mode = left.selectbox(ui.tr("import.mode"), IMPORT_MODES, format_func=lambda m: 
 repair = middle.checkbox(ui.tr("import.repair"), key=state.REPAIR)
 skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key=state.SKIP_INVALID)
 imports.stop_unless_placeable(raw, dataset, chosen.columns, lang)
+create_parents = bool(st.session_state.get(state.CREATE_PARENTS, False))  # the box below, as last run
 try:
     prepared = pipeline.prepare_raw(raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen.columns,
                                     crs=state.crs, repair=repair, mode=mode, constants=chosen.constants,
-                                    values=chosen.values)
+                                    values=chosen.values, create_parents=create_parents)
 except CartoError as exc:
     st.error(ui.tr("import.mapping_error", error=exc))
     st.stop()
@@ -66,6 +67,7 @@ if prepared.needs_crs:
         st.rerun()
     st.stop()
 report = prepared.checked_report()
+imports.cog_notes(prepared, state)
 
 st.subheader(ui.tr("import.preview"))
 if dataset.geometry is not None:
@@ -79,7 +81,7 @@ banner = imports.report(prepared, report, state, lang, name)
 committed = False
 if st.button(ui.tr("import.commit"), type="primary", key=state.COMMIT):
     options = pipeline.ImportOptions(original_name=raw.original_name, mode=mode, repair=repair,
-                                     skip_invalid=skip_invalid, limits=limits)
+                                     skip_invalid=skip_invalid, create_parents=create_parents, limits=limits)
     with st.container(key=state.OUTCOME):
         committed = imports.commit(prepared, options, user)
 if not committed:  # after an import, its outcome says what happened: no banner about the file before it

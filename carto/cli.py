@@ -108,6 +108,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         mode=args.mode,
         repair=args.repair,
         skip_invalid=args.skip_invalid,
+        create_parents=args.create_parents,
         limits=limits_from_env(),
     )
     path = Path(args.path)
@@ -127,11 +128,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         mode=args.mode,
         constants=constants,
         values=values,
+        create_parents=args.create_parents,
     )
     if args.save_mapping:
         mapping_mod.save_mapping(prepared.mapping, Path(args.save_mapping), constants=constants, values=values)
     for note in raw.warnings:
         print(f"note: {note}", file=sys.stderr)
+    _print_cog_notes(prepared)
     try:
         result = pipeline.commit_prepared(conn, prepared, options, user=_acting(args), dry_run=args.dry_run)
     except ImportRefused as exc:
@@ -176,6 +179,18 @@ def _print_value_hints(prepared: Any, constants: dict[str, str], values: dict[st
                       file=sys.stderr)
             else:
                 print(f"  --value \"{field}:{choice.raw}={choice.suggested}\"  (rows: {choice.rows})", file=sys.stderr)
+
+
+def _print_cog_notes(prepared: Any) -> None:
+    """The COG's changes to a territories file (a :class:`carto.ingest.pipeline.Prepared`)."""
+    for cog_note in prepared.cog_notes:
+        print(f"warning: {cog_note.message}", file=sys.stderr)
+    if prepared.parents_created:
+        print(f"note: {prepared.parents_created} missing EPCIs/départements created from the file's communes",
+              file=sys.stderr)
+    elif prepared.missing_parents:
+        print(f"note: {prepared.missing_parents} EPCIs/départements of these communes are missing: "
+              "--create-parents creates them from the file's communes", file=sys.stderr)
 
 
 def _write_report(args: argparse.Namespace, report: Any) -> None:
@@ -363,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=IMPORT_MODES, default="append")
     p.add_argument("--repair", action="store_true", help="repair invalid geometries (reported as warnings)")
     p.add_argument("--skip-invalid", action="store_true", help="store the valid rows, skip the others")
+    p.add_argument("--create-parents", action="store_true",
+                   help="territories: create the missing EPCIs and départements of the file's communes (COG)")
     p.add_argument("--dry-run", action="store_true", help="check and report, store nothing")
     p.add_argument("--report", metavar="FILE", help="write the full report as CSV")
     p.add_argument("--show", type=int, default=20, metavar="N", help="problems printed on refusal")

@@ -237,22 +237,26 @@ def test_set_gives_every_row_the_same_value(db: str, tmp_path: Path, capsys: pyt
     assert "missing_required=1" in capsys.readouterr().err
     assert cli.main(["--db", db, "import", "actors", places, "--set", "type=Association"]) == 0
     assert _actors(db) == [("Marché Talensac", "association")]
+    # Neighbourhoods with only a code and a name: the COG cannot tell their level ("custom");
+    # the user says they are all priority neighbourhoods.
     boundaries = {"type": "FeatureCollection", "features": [
-        {**feature, "properties": {"code": feature["properties"]["code_insee"], "nom": feature["properties"]["nom"]}}
-        for feature in TERRITORIES["features"]
+        {**feature, "properties": {"code": f"N{i}", "nom": f"Quartier {i}"}}
+        for i, feature in enumerate(TERRITORIES["features"], start=1)
     ]}
-    path = tmp_path / "communes.geojson"
+    path = tmp_path / "quartiers.geojson"
     path.write_text(json.dumps(boundaries), encoding="utf-8")
-    new = str(tmp_path / "new.duckdb")
-    assert cli.main(["--db", new, "import", "territories", str(path)]) == 2
-    assert "missing_required=2" in capsys.readouterr().err
-    assert cli.main(["--db", new, "import", "territories", str(path), "--set", "level=commune"]) == 0
-    conn = store.connect(new)
-    try:
-        stored = store.read_dataset(conn.cursor(), "territories")
-    finally:
-        conn.close()
-    assert sorted(zip(stored["code"], stored["level"], strict=True)) == [("44109", "commune"), ("44143", "commune")]
+    guessed, given = str(tmp_path / "guessed.duckdb"), str(tmp_path / "given.duckdb")
+    assert cli.main(["--db", guessed, "import", "territories", str(path)]) == 0
+    assert cli.main(["--db", given, "import", "territories", str(path), "--set", "level=qpv"]) == 0
+    levels = {}
+    for name in (guessed, given):
+        conn = store.connect(name)
+        try:
+            stored = store.read_dataset(conn.cursor(), "territories")
+        finally:
+            conn.close()
+        levels[name] = sorted(zip(stored["code"], stored["level"], strict=True))
+    assert levels == {guessed: [("N1", "custom"), ("N2", "custom")], given: [("N1", "qpv"), ("N2", "qpv")]}
 
 
 @pytest.mark.parametrize(

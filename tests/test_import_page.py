@@ -103,11 +103,67 @@ def test_upload_report_commit_flow(db: Path) -> None:
     assert at.selectbox(key=keys.mapping_key("territories", "code")).value == "code"
     assert at.selectbox(key=keys.mapping_key("territories", "name")).value == "nom"
     assert at.selectbox(key=keys.mapping_key("territories", "level")).value == "niveau"
-    assert _figures(at) == ["1", "1", "0", "0"]
+    # Nantes' EPCI (from the COG) is neither in the file nor in the database: one warning.
+    assert _figures(at) == ["1", "1", "0", "1"]
     at.button(key=keys.COMMIT).click().run()
     assert not at.exception, at.exception
     assert _outcome(at, "success") == "Import n°1 terminé : 1 ajoutées, 0 mises à jour, 0 supprimées, 0 ignorées."
     assert _stored(db, "territories") == 1
+
+
+def _square(x: float, y: float) -> dict[str, object]:
+    ring = [[x, y], [x + 0.05, y], [x + 0.05, y + 0.05], [x, y + 0.05], [x, y]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+# Two communes of Corse-du-Sud with only `code` and `nom`, both in the CA du Pays Ajaccien (242010056).
+CORSICA = {
+    "type": "FeatureCollection",
+    "features": [
+        {"type": "Feature", "properties": {"code": "2A004", "nom": "Ajaccio"}, "geometry": _square(8.70, 41.90)},
+        {"type": "Feature", "properties": {"code": "2A006", "nom": "Alata"}, "geometry": _square(8.75, 41.90)},
+    ],
+}
+
+
+def test_french_codes_complete_a_commune_file_and_offer_its_parents(db: Path) -> None:
+    at = _page(db, "communes-2a.geojson", json.dumps(CORSICA).encode()).run()
+    assert not at.exception, at.exception
+    notes = [as_shown(w.value) for w in at.container(keys.COG_NOTES).warning]
+    assert notes == [
+        "Niveau vide pour 2 codes connus du Code officiel géographique : niveau repris du COG (2A004, 2A006).",
+        "Territoire parent repris du COG pour 2 codes (EPCI d'une commune, département d'un EPCI) : 2A004, 2A006",
+        "Population municipale reprise du COG pour 2 codes : 2A004, 2A006",
+    ]
+    # Their EPCI is missing: one unknown_parent warning per commune, until the user accepts to create it.
+    assert _figures(at) == ["2", "2", "0", "2"]
+    at.checkbox(key=keys.CREATE_PARENTS).check().run()
+    assert not at.exception, at.exception
+    # + the EPCI 242010056 and the département 2A; the one warning left is 2A's parent, the region 94,
+    # which is not loaded (regions are not created).
+    assert _figures(at) == ["4", "4", "0", "1"]
+    assert [as_shown(i.value) for i in at.container(keys.COG_NOTES).info] == [
+        "2 EPCI et départements seront ajoutés après les lignes du fichier, leurs contours fusionnés à partir de "
+        "ses communes."
+    ]
+    at.button(key=keys.COMMIT).click().run()
+    assert _outcome(at, "success").startswith("Import n°1 terminé : 4 ajoutées")
+    assert _stored(db, "territories") == 4
+
+
+def test_a_hostile_code_in_a_cog_note_is_text(db: Path) -> None:
+    hostile = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"code": "<img src=x onerror=alert(1)>", "nom": "Zone"},
+             "geometry": _square(-1.6, 47.2)},
+        ],
+    }
+    at = _page(db, "zones.geojson", json.dumps(hostile).encode()).run()
+    assert not at.exception, at.exception
+    (note,) = [w.value for w in at.container(keys.COG_NOTES).warning]
+    assert r"\<img src\=x onerror\=alert\(1\)\>" in note
+    assert as_shown(note).endswith("niveau « périmètre de projet » (<img src=x onerror=alert(1)>).")
 
 
 def test_errors_refuse_unless_skip_invalid(db: Path) -> None:
@@ -356,25 +412,28 @@ def test_rows_that_cannot_be_placed_are_explained_in_words(db: Path) -> None:
     assert not at.metric  # nothing checked until the rows can be placed
 
 
-def test_boundaries_with_only_code_and_name_import_as_communes(db: Path) -> None:
+def test_boundaries_with_only_code_and_name_get_the_level_the_user_gives(db: Path) -> None:
+    # Neighbourhoods: codes the COG does not know, so their level would only be guessed ("custom").
     boundaries = json.loads(json.dumps(TERRITORIES))
-    del boundaries["features"][0]["properties"]["niveau"]
-    at = _page(db, "communes.geojson", json.dumps(boundaries).encode()).run()
-    assert _figures(at) == ["1", "0", "1", "0"]  # level is required
+    boundaries["features"][0]["properties"] = {"code": "N1", "nom": "Bellevue"}
+    at = _page(db, "quartiers.geojson", json.dumps(boundaries).encode()).run()
+    assert _figures(at) == ["1", "1", "0", "0"]
+    assert len(at.container(keys.COG_NOTES).warning) == 1  # the level is a guess
     at.selectbox(key=keys.mapping_key("territories", "level")).set_value(imports.SAME).run()
     level = at.selectbox(key=keys.constant_key("territories", "level"))
     assert level.options == [
         "— choisir —", "Région", "Département", "Intercommunalité (EPCI)", "Commune", "Quartier prioritaire (QPV)",
         "Périmètre de projet",
     ]
-    level.set_value("commune").run()
+    level.set_value("qpv").run()
     assert _figures(at) == ["1", "1", "0", "0"]
+    assert not at.warning  # given, not guessed
     at.button(key=keys.COMMIT).click().run()
     assert _outcome(at, "success").startswith("Import n°1 terminé : 1 ajoutées")
     from carto import ui
 
     stored = store.read_dataset(ui.connection().cursor(), "territories")
-    assert stored[["code", "level"]].values.tolist() == [["44109", "commune"]]
+    assert stored[["code", "level"]].values.tolist() == [["N1", "qpv"]]
 
 
 def test_a_wrong_encoding_is_said_in_words(db: Path) -> None:

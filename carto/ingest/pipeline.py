@@ -18,6 +18,7 @@ import pyproj
 
 from carto import auth, store
 from carto.errors import InputError
+from carto.ingest import cog as cog_mod
 from carto.ingest import mapping as mapping_mod
 from carto.ingest import values as values_mod
 from carto.ingest.commit import ImportResult, commit, rows_to_store
@@ -48,6 +49,7 @@ class ImportOptions:
     mode: str = "append"
     repair: bool = False
     skip_invalid: bool = False
+    create_parents: bool = False
     limits: Limits = DEFAULT_LIMITS
 
 
@@ -65,6 +67,10 @@ class Prepared:
     frame: pd.DataFrame | None = None
     report: Report | None = None
     notes: list[str] = field(default_factory=list)
+    # Territories only: what the embedded COG filled in, and the EPCIs/départements it could create.
+    cog_notes: list[cog_mod.CogNote] = field(default_factory=list)
+    missing_parents: int = 0
+    parents_created: int = 0
 
     def checked_report(self) -> Report:
         """The validation report; :class:`InputError` while the CRS is unconfirmed."""
@@ -172,6 +178,7 @@ def prepare_raw(
     mode: str = "append",
     constants: dict[str, str] | None = None,
     values: dict[str, dict[str, str]] | None = None,
+    create_parents: bool = False,
 ) -> Prepared:
     """Map, georeference and validate a read file; never stores anything.
 
@@ -179,7 +186,9 @@ def prepare_raw(
     applied to the mapped rows before the checks (:func:`carto.ingest.values.apply_values`).
 
     When the file's CRS is unknown the result has no frame (:attr:`Prepared.needs_crs`) and lists
-    the CRS its coordinates fit: the user confirms one and calls again with ``crs``.
+    the CRS its coordinates fit: the user confirms one and calls again with ``crs``. Territories are
+    completed from the embedded COG (:mod:`carto.ingest.cog`); with ``create_parents`` the EPCIs and
+    départements their communes need are added, dissolved from them.
     """
     ds = _dataset(dataset)
     crs = check_user_crs(crs, raw.original_name)
@@ -211,10 +220,37 @@ def prepare_raw(
         )
         raise InputError(msg) from None
     frame = values_mod.apply_values(frame, ds.name, constants=constants, values=values)
+    if ds.name == "territories":
+        frame = _complete_territories(prepared, frame, cur, mode=mode, create_parents=create_parents)
     prepared.frame = frame
     prepared.notes = list(frame.attrs.get("warnings", []))
     prepared.report = validate(frame, ds, conn_or_cursor=cur, repair=repair, mode=mode)
     return prepared
+
+
+def _complete_territories(
+    prepared: Prepared, frame: pd.DataFrame, cur: store.Connection, *, mode: str, create_parents: bool
+) -> pd.DataFrame:
+    import geopandas as gpd
+
+    completion = cog_mod.complete_territories(frame)
+    frame = completion.frame
+    prepared.cog_notes = completion.notes
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return frame
+    stored = set() if mode == "replace" else store.stored_keys(cur, "territories")
+    missing = cog_mod.missing_parents(frame, known_codes=stored)
+    prepared.missing_parents = len(missing)
+    if not create_parents or not missing:
+        return frame
+    parents = cog_mod.parent_territories(frame, missing)
+    # Created rows come after the file's rows, so a report's row numbers still point into the file.
+    last = int(frame["_row"].max()) if len(frame) else 0
+    parents = parents.assign(_row=range(last + 1, last + 1 + len(parents)))
+    combined = gpd.GeoDataFrame(pd.concat([frame, parents], ignore_index=True), geometry="geometry", crs=frame.crs)
+    combined.attrs = dict(frame.attrs)
+    prepared.parents_created = len(parents)
+    return combined
 
 
 def prepare(
@@ -229,6 +265,7 @@ def prepare(
     encoding: str | None = None,
     repair: bool = False,
     mode: str = "append",
+    create_parents: bool = False,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Prepared:
     """:func:`read` then :func:`prepare_raw`."""
@@ -241,6 +278,7 @@ def prepare(
         crs=crs,
         repair=repair,
         mode=mode,
+        create_parents=create_parents,
     )
 
 
@@ -341,6 +379,7 @@ def run_import(
         mode=options.mode,
         constants=options.constants,
         values=options.values,
+        create_parents=options.create_parents,
     )
     tell = _scaled(progress, COMMIT)
     tell(0.0, "commit")

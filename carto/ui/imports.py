@@ -241,6 +241,19 @@ def mapping_editor(raw: RawTable, dataset: Dataset, state: ImportState, lang: st
     return result
 
 
+def cog_notes(prepared: pipeline.Prepared, state: ImportState) -> None:
+    """What the COG filled in a territories file, and the offer to create the missing parents."""
+    if not (prepared.cog_notes or prepared.missing_parents):
+        return
+    with st.container(key=state.COG_NOTES):
+        for note in prepared.cog_notes:
+            st.warning(ui.tr(f"import.cog.{note.code}", count=note.count, examples=note.examples))
+        if prepared.missing_parents:
+            st.checkbox(ui.tr("import.create_parents", count=prepared.missing_parents), key=state.CREATE_PARENTS)
+        if prepared.parents_created:
+            st.info(ui.tr("import.parents_created", count=prepared.parents_created))
+
+
 def report(prepared: pipeline.Prepared, report: Report, state: ImportState, lang: str, name: str) -> Any:
     """The check report: its figures and problems in the user's language; an empty slot for the
     verdict, which the page fills unless an import just ran."""

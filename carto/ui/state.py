@@ -183,6 +183,8 @@ class ImportState:
     MODE = "import_mode"
     REPAIR = "import_repair"
     SKIP_INVALID = "import_skip_invalid"
+    CREATE_PARENTS = "import_create_parents"  # territories: add the missing EPCIs/départements (COG)
+    COG_NOTES = "import_cog_notes"
     CRS = "import_crs"  # the confirmed CRS
     CRS_TEXT = "import_crs_text"
     CRS_CONFIRM = "import_crs_confirm"
