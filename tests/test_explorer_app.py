@@ -66,7 +66,12 @@ def test_kind_filter_changes_both_views_and_the_url(app_env, csv_relations):
     assert not at.exception
     expected = int(csv_relations["kind"].isin(["partnership", "tension"]).sum())  # 286 + 99
     assert _metrics(at)["Relations"] == _count(expected)
-    assert _captions(at, keys.MAP_NOTES) == [f"Carte : {expected} relations tracées une à une."]
+    # Filtered: every relation one by one (the opening view groups the 1,109 into flows)
+    assert _captions(at, keys.MAP_NOTES) == [
+        f"Carte : {expected} relations tracées une à une.",
+        "Tracez un rectangle ou un polygone (boutons en haut à gauche de la carte) : les nœuds à l'intérieur "
+        "deviennent la sélection.",
+    ]
     (network_note,) = _captions(at, keys.NETWORK_NOTE)
     assert f"et {expected} relations" in network_note
     assert at.query_params["kinds"] == "partnership,tension"

@@ -35,7 +35,16 @@ def test_scene_and_focus(base):
     scene = view.build_scene(base, Filters(territory="C1"))
     assert list(scene.nodes.index) == ["A1", "A2", "A3"]  # A3 as the outside end of R2
     assert view.position_counts(scene) == {"inside": 1, "leaving": 1}
-    assert explorer.plan_map(scene, explorer.prepare_map(base)).relations.mode == "individual"
+    mapped = explorer.plan_map(scene, explorer.prepare_map(base)).relations
+    # R1 A1–A2 inside C1: a line; R2 A2→A3 leaves C1 for C2: one flow C1 → C2 across the border
+    assert (mapped.mode, list(mapped.lines["id"]), mapped.level, mapped.drawn) == ("mixed", ["R1"], "commune", 2)
+    assert mapped.flows is not None
+    assert list(zip(mapped.flows["source_code"], mapped.flows["target_code"], mapped.flows["relations"],
+                    strict=True)) == [("C1", "C2", 1)]
+    assert explorer.map_notes(explorer.plan_map(scene, explorer.prepare_map(base)), "en")[0] == (
+        "Map: 1 relations inside the territory drawn one by one; 1 relations with the outside grouped into 1 "
+        "flows towards the territories where they end (level: Commune)."
+    )
     focused = view.focus(scene, Selection(nodes=("A1", "ZZ"), radius=2))
     assert focused.selected == {"A1"}
     assert focused.highlight == {"A1", "A2", "A3"}

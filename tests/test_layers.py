@@ -104,8 +104,9 @@ def test_relations_layer_styles_each_kind(actors, places, relations):
     assert [f["properties"]["id"] for f in features] == ["R1", "R2"]
     assert features[0]["geometry"]["coordinates"] == [[0.5, 45.5], [0.6, 45.4]]
     styles = [layer.style_of(f) for f in features]
-    assert styles[0] == {"color": "#1f4e9c", "dashArray": None, "weight": 3.0, "opacity": 0.7}  # partnership, w=2
-    assert styles[1] == {"color": "#e07a1f", "dashArray": "2 4", "weight": 2.0, "opacity": 0.7}  # referral, w=1
+    # width 1 + min(2, weight / 2), translucent: the territories stay visible under the lines
+    assert styles[0] == {"color": "#1f4e9c", "dashArray": None, "weight": 2.0, "opacity": 0.55}  # partnership, w=2
+    assert styles[1] == {"color": "#e07a1f", "dashArray": "2 4", "weight": 1.5, "opacity": 0.55}  # referral, w=1
     arrows = [c for c in layer._children.values() if isinstance(c, leaflet.DirectionArrows)]
     assert len(arrows) == 1  # R2 is directed
     (script,) = [url for _, url in arrows[0].default_js]

@@ -172,11 +172,18 @@ class CountBubbles(PlainRender):
 
 
 # Leaflet circle-marker options of a selected node and of a node of its ego network.
+# Leaflet pane of the selection: above the marker clusters (markerPane 600), below tooltips (650).
+SELECTION_PANE = "cartoSelection"
+
+
+# Both in the selection's pane (:class:`SelectionPane`), above the clusters.
 SELECTED_RING = {"radius": 11, "color": HIGHLIGHT_COLOUR, "weight": 4, "fill": True, "fillColor": HIGHLIGHT_COLOUR,
-                 "fillOpacity": 0.5, "className": "carto-selected"}
+                 "fillOpacity": 0.5, "className": "carto-selected", "pane": SELECTION_PANE}
 
 
-EGO_RING = {"radius": 8, "color": palette.SELECTED_OUTLINE, "weight": 2, "fill": False, "className": "carto-ego"}
+# Filled white: an ego node is taken out of its cluster, the ring is all that shows it.
+EGO_RING = {"radius": 8, "color": palette.SELECTED_OUTLINE, "weight": 2, "fill": True, "fillColor": "#ffffff",
+            "fillOpacity": 0.9, "className": "carto-ego", "pane": SELECTION_PANE}
 
 
 class RingMarkers(PlainRender):
@@ -205,3 +212,105 @@ class RingMarkers(PlainRender):
         self._name = "RingMarkers"
         self.rows, self.styles, self.escape_js = rows, styles, JS_ESCAPE
         self.rows_json, self.styles_json = script_json(rows), script_json(styles)
+
+
+class SelectionPane(PlainRender):
+    """Create the pane the selection is drawn in, so that no cluster icon ever covers it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.createPane({{ this.pane_json }}).style.zIndex = 640;
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "SelectionPane"
+        self.pane_json = script_json(SELECTION_PANE)
+
+
+class TilesNotice(PlainRender):
+    """Say once, over the map, that the base tiles cannot be loaded (no internet access, a proxy).
+
+    Shown when a tile fails before any tile loaded; a tile that loads later removes it. The text
+    is ours (a catalogue message), set with ``textContent`` all the same.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var notice = null, loaded = false;
+            var show = function () {
+                if (notice || loaded) return;
+                notice = L.control({position: 'topright'});
+                notice.onAdd = function () {
+                    var box = L.DomUtil.create('div', 'carto-tiles-notice');
+                    box.style.cssText = 'background:#fff8e1;border:1px solid #e0a800;border-radius:4px;' +
+                        'padding:4px 8px;font:12px sans-serif;max-width:260px';
+                    box.textContent = {{ this.message_json }};
+                    return box;
+                };
+                notice.addTo(map);
+            };
+            map.eachLayer(function (layer) {
+                if (!(layer instanceof L.TileLayer)) return;
+                layer.on('tileerror', show);
+                layer.on('tileload', function () {
+                    loaded = true;
+                    if (notice) { notice.remove(); notice = null; }
+                });
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self._name = "TilesNotice"
+        self.message_json = script_json(message)
+
+
+class DrawArea(PlainRender):
+    """Leaflet.draw's rectangle and polygon tools: the shape drawn is the map's area selection.
+
+    Only the last shape is kept, in the global ``drawnItems`` that streamlit-folium reads back
+    as ``all_drawings`` (:func:`carto.analysis.selection.nodes_in_drawings` turns it into nodes).
+    Leaflet.draw is vendored under ``static/vendor`` (no CDN to rewrite).
+    """
+
+    default_js: ClassVar[list[tuple[str, str]]] = [
+        ("leaflet_draw_js", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet.draw-1.0.2/leaflet.draw.js"),
+    ]
+    default_css: ClassVar[list[tuple[str, str]]] = [
+        ("leaflet_draw_css", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet.draw-1.0.2/leaflet.draw.css"),
+    ]
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var drawn = new L.FeatureGroup().addTo(map);
+            window.drawnItems = drawn;
+            var shape = {shapeOptions: {color: {{ this.colour_json }}, weight: 2, fillOpacity: 0.08}};
+            new L.Control.Draw({
+                position: 'topleft',
+                draw: {polyline: false, circle: false, marker: false, circlemarker: false,
+                       rectangle: shape, polygon: shape},
+                edit: {featureGroup: drawn, edit: false, remove: false}
+            }).addTo(map);
+            map.on(L.Draw.Event.CREATED, function (e) {
+                drawn.clearLayers();
+                drawn.addLayer(e.layer);
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "DrawArea"
+        self.colour_json = script_json(HIGHLIGHT_COLOUR)
