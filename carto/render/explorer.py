@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import folium
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -93,10 +94,11 @@ def plan_map(
             scene.filters.territory,
             inside.loc[inside["inside"].astype(bool), "id"].astype(str),
             base.node_at_level,
-            map_base.anchors,
+            _centred_anchor(map_base.anchors, filtered.territories, scene.filters.territory),
             levels=view.relation_levels(scene.filters),
             threshold=threshold,
             flow_threshold=border_flows,
+            reach=_spoke_length(filtered.territories, scene.filters.territory),
         )
     if relations is None or relations.mode != "mixed":
         relations = layers.relations_for_map(
@@ -121,6 +123,28 @@ def plan_map(
         threshold=point_threshold,
     )
     return MapPlan(scene, relations, points, map_base)
+
+
+def _centred_anchor(anchors: pd.DataFrame, territories: pd.DataFrame, code: str) -> pd.DataFrame:
+    """``anchors`` with territory ``code``'s moved to its centroid when the centroid is inside it:
+    the spokes of its flows then start from its middle, not from an edge."""
+    shape = territories.loc[territories["code"] == code, "geometry"]
+    if not len(shape) or not shape.iloc[0].contains(shape.iloc[0].centroid):
+        return anchors
+    centre = shape.iloc[0].centroid
+    moved = anchors.copy()
+    moved.loc[code, ["x", "y"]] = [centre.x, centre.y]
+    return moved
+
+
+def _spoke_length(territories: pd.DataFrame, code: str) -> float | None:
+    """How long a flow leaving territory ``code`` is drawn (degrees of latitude): 0.6 of its larger
+    side as the map shows it, so that the spokes end just past its border, inside the frame fitted to it."""
+    shape = territories.loc[territories["code"] == code, "geometry"]
+    if not len(shape):
+        return None
+    minx, miny, maxx, maxy = shape.iloc[0].bounds
+    return 0.6 * max((maxx - minx) * float(np.cos(np.radians((miny + maxy) / 2))), maxy - miny)
 
 
 def explorer_map(
@@ -154,13 +178,14 @@ def explorer_map(
             selected=scene.filters.territory,
         ).add_to(m)
     mapped = plan.relations
+    muted = bool(focused.highlight)  # the selection's own lines are drawn on top, opaque
     if mapped.flows is not None and len(mapped.flows):
-        layers.flows_layer(mapped.flows, scene.base.territories, lang).add_to(m)
+        layers.flows_layer(mapped.flows, scene.base.territories, lang, muted=muted).add_to(m)
     if len(mapped.lines):
         if mapped.mode == "aggregated":
-            layers.flows_layer(mapped.lines, scene.base.territories, lang).add_to(m)
+            layers.flows_layer(mapped.lines, scene.base.territories, lang, muted=muted).add_to(m)
         else:
-            layers.relations_layer(mapped.lines, lang).add_to(m)
+            layers.relations_layer(mapped.lines, lang, muted=muted).add_to(m)
     places, actors = scene.filtered.places, scene.filtered.actors
     points = scene.nodes[["lon", "lat"]]
     if plan.points.mode == "aggregated":
@@ -186,8 +211,9 @@ def explorer_map(
             layers.legend_html(
                 lang,
                 actor_types=present,
-                aggregated=mapped.mode == "aggregated",
-                with_flows=mapped.flows is not None and len(mapped.flows) > 0,
+                # Flows only, unless the selection's relations are drawn one by one over them.
+                aggregated=mapped.mode == "aggregated" and not focused.highlight,
+                with_flows=mapped.mode == "aggregated" or (mapped.flows is not None and len(mapped.flows) > 0),
                 indicator=indicator,
                 indicator_label=indicator_label,
             )

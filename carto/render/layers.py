@@ -52,6 +52,8 @@ from carto.render.plain import (
 )
 
 PRECISION = 5  # decimals of a degree kept in the browser: ~1 m
+# Opacity of relations and flows behind a selection: there, but the selection's lines stand out.
+MUTED_OPACITY = 0.2
 RELATION_THRESHOLD = 3000
 # Actors and places drawn one by one at most; beyond, one circle per territory (~60 bytes a point).
 POINT_THRESHOLD = 30_000
@@ -322,9 +324,12 @@ def relation_lines(relations: pd.DataFrame, points: pd.DataFrame) -> gpd.GeoData
 
 
 def relations_layer(
-    lines: gpd.GeoDataFrame, lang: str, *, name: str | None = None, emphasis: bool = False
+    lines: gpd.GeoDataFrame, lang: str, *, name: str | None = None, emphasis: bool = False, muted: bool = False
 ) -> StyledGeoJson:
-    """Relations styled by kind, width by weight, tooltip kind/dimension/weight, arrows if directed."""
+    """Relations styled by kind, width by weight, tooltip kind/dimension/weight, arrows if directed.
+
+    ``muted``: fainter, behind a selection drawn with ``emphasis``.
+    """
     frame = pd.DataFrame(
         {
             "id": lines["id"].astype(str).to_numpy(),
@@ -341,7 +346,7 @@ def relations_layer(
     # Thin and translucent unless emphasised: the territories (and their choropleth) stay readable below.
     weight = frame["weight"].to_numpy(float)
     widths = 3 + np.minimum(5.0, weight) if emphasis else 1 + np.minimum(2.0, weight / 2)
-    opacity = 0.95 if emphasis else 0.55
+    opacity = 0.95 if emphasis else MUTED_OPACITY if muted else 0.55
     styles, frame[STYLE_PROPERTY] = style_table(
         ((b["color"], b["dashArray"], w, opacity) for b, w in zip(base, widths.tolist(), strict=True)),
         ["color", "dashArray", "weight", "opacity"],
@@ -468,6 +473,7 @@ def territory_relations_for_map(
     levels: Sequence[str],
     threshold: int = RELATION_THRESHOLD,
     flow_threshold: int = 40,
+    reach: float | None = None,
 ) -> MapRelations:
     """A chosen territory ``home``: its inside relations one by one, the others as flows across its border.
 
@@ -475,6 +481,8 @@ def territory_relations_for_map(
     flow between ``home`` and the territory of its outer end, at the first of ``levels`` giving at
     most ``flow_threshold`` flows: a few labelled spokes instead of one line per relation. More than
     ``threshold`` relations inside: ``mode`` is ``aggregated`` as in :func:`relations_for_map`.
+    ``reach`` (degrees) shortens each flow to a spoke of at most that length pointing towards its
+    other end, so that the spokes stay in a frame fitted to the territory.
     """
     inside = set(inside_nodes)
     both_in = (relations["source"].isin(inside) & relations["target"].isin(inside)).to_numpy(dtype=bool)
@@ -491,6 +499,13 @@ def territory_relations_for_map(
     flow_lines, level, internal = _flows_at_levels(
         relations[~both_in], where_at, present, anchors, threshold=flow_threshold
     )
+    if reach is not None and len(flow_lines):
+        # From home towards the other end, whichever order the pair is in, then cut to a spoke.
+        other = np.where(flow_lines["source_code"] == home, flow_lines["target_code"], flow_lines["source_code"])
+        start = np.round(anchors.reindex([home] * len(other)).to_numpy(dtype=float), PRECISION)
+        stop = np.round(anchors.reindex(other).to_numpy(dtype=float), PRECISION)
+        spokes = shorten_lines(shapely.linestrings(np.stack([start, stop], axis=1)), reach)
+        flow_lines = flow_lines.set_geometry(spokes, crs="EPSG:4326")
     return MapRelations(
         "mixed",
         relation_lines(relations[both_in], points),
@@ -500,6 +515,21 @@ def territory_relations_for_map(
         threshold=threshold,
         flows=flow_lines,
     )
+
+
+def shorten_lines(lines: np.ndarray, reach: float) -> np.ndarray:
+    """Two-point lines cut to at most ``reach`` from their start, in the same direction (rounded).
+
+    Lengths are measured as the map shows them: a degree of longitude counts ``cos(latitude)`` of
+    a degree of latitude, so ``reach`` is in degrees of latitude.
+    """
+    xy = shapely.get_coordinates(lines).reshape(-1, 2, 2)
+    start, stop = xy[:, 0], xy[:, 1]
+    step = (stop - start) * np.stack([np.cos(np.radians(start[:, 1])), np.ones(len(start))], axis=1)
+    length = np.hypot(*step.T)
+    scale = np.minimum(1.0, reach / np.maximum(length, 1e-12))[:, None]
+    cut = np.round(start + (stop - start) * scale, PRECISION)
+    return shapely.linestrings(np.stack([start, cut], axis=1))
 
 
 @dataclass(frozen=True)
@@ -607,8 +637,12 @@ def territory_anchors(territories: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.DataFrame({"x": anchor.x, "y": anchor.y})
 
 
-def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lang: str) -> StyledGeoJson:
+def flows_layer(
+    flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lang: str, *, muted: bool = False
+) -> StyledGeoJson:
     """Aggregated flows: width by count; tooltip ``A → B``, the count and its breakdown by kind.
+
+    ``muted``: fainter, behind a selection.
 
     The breakdown is one short text listing only the kinds present, to keep the payload small.
     """
@@ -631,7 +665,8 @@ def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lan
         }
     )
     styles, frame[STYLE_PROPERTY] = style_table(
-        ((FLOW_COLOUR, w, 0.55) for w in frame["width"].tolist()), ["color", "weight", "opacity"]
+        ((FLOW_COLOUR, w, MUTED_OPACITY if muted else 0.55) for w in frame["width"].tolist()),
+        ["color", "weight", "opacity"],
     )
     return StyledGeoJson(
         frame,
@@ -703,7 +738,8 @@ def legend_html(
                 f"stroke-width='3' stroke-dasharray='{dash}'/></svg> "
                 f"{html.escape(i18n.label(kind, lang))}{arrow}<br>"
             )
-    parts.append(f"<b>{html.escape(i18n.t('dataset.actors', lang))}</b><br>")
+    # The actor types folded (a click opens them): the legend leaves the map visible.
+    parts.append(f"<details><summary><b>{html.escape(i18n.t('dataset.actors', lang))}</b></summary>")
     for actor_type in actor_types if actor_types is not None else list(ACTOR_TYPES):
         colour = ACTOR_COLOURS.get(actor_type, ACTOR_COLOURS["other"])
         parts.append(
@@ -711,6 +747,7 @@ def legend_html(
             f"background:{colour}'></span> {html.escape(i18n.label(actor_type, lang))}<br>"
         )
     parts.append(
+        "</details>"
         f"<span style='display:inline-block;width:10px;height:10px;border-radius:6px;border:2px solid "
         f"{PLACE_COLOUR}'></span> {html.escape(i18n.t('dataset.places', lang))}"
     )

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import folium
 from branca.element import Template
+from folium.elements import JSCSSMixin
 from folium.plugins import FastMarkerCluster
 from folium.template import Template as FoliumTemplate
 
@@ -115,10 +116,11 @@ def point_cluster(
     )
 
 
-class DirectionArrows(PlainRender):
+class DirectionArrows(JSCSSMixin, PlainRender):
     """Draw a ► along every line of a GeoJson layer whose ``directed`` property is true.
 
-    Uses leaflet-textpath, vendored under ``static/vendor`` (our own element: no CDN to rewrite).
+    Uses leaflet-textpath, vendored under ``static/vendor`` (our own element: no CDN to rewrite);
+    :class:`JSCSSMixin` is what streamlit-folium looks for when it collects the scripts a map needs.
     """
 
     default_js: ClassVar[list[tuple[str, str]]] = [
@@ -274,12 +276,13 @@ class TilesNotice(PlainRender):
         self.message_json = script_json(message)
 
 
-class DrawArea(PlainRender):
+class DrawArea(JSCSSMixin, PlainRender):
     """Leaflet.draw's rectangle and polygon tools: the shape drawn is the map's area selection.
 
     Only the last shape is kept, in the global ``drawnItems`` that streamlit-folium reads back
     as ``all_drawings`` (:func:`carto.analysis.selection.nodes_in_drawings` turns it into nodes).
-    Leaflet.draw is vendored under ``static/vendor`` (no CDN to rewrite).
+    Leaflet.draw is vendored under ``static/vendor`` (no CDN to rewrite); :class:`JSCSSMixin` is what
+    streamlit-folium looks for when it collects the scripts a map needs.
     """
 
     default_js: ClassVar[list[tuple[str, str]]] = [
