@@ -504,7 +504,7 @@ def territory_relations_for_map(
         other = np.where(flow_lines["source_code"] == home, flow_lines["target_code"], flow_lines["source_code"])
         start = np.round(anchors.reindex([home] * len(other)).to_numpy(dtype=float), PRECISION)
         stop = np.round(anchors.reindex(other).to_numpy(dtype=float), PRECISION)
-        spokes = shorten_lines(shapely.linestrings(np.stack([start, stop], axis=1)), reach)
+        spokes = shorten_lines(np.asarray(shapely.linestrings(np.stack([start, stop], axis=1))), reach)
         flow_lines = flow_lines.set_geometry(spokes, crs="EPSG:4326")
     return MapRelations(
         "mixed",
@@ -529,7 +529,7 @@ def shorten_lines(lines: np.ndarray, reach: float) -> np.ndarray:
     length = np.hypot(*step.T)
     scale = np.minimum(1.0, reach / np.maximum(length, 1e-12))[:, None]
     cut = np.round(start + (stop - start) * scale, PRECISION)
-    return shapely.linestrings(np.stack([start, cut], axis=1))
+    return np.asarray(shapely.linestrings(np.stack([start, cut], axis=1)))
 
 
 @dataclass(frozen=True)

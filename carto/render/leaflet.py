@@ -9,7 +9,6 @@ to draw and with which of these.
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
 import folium
 from branca.element import Template
@@ -123,9 +122,6 @@ class DirectionArrows(JSCSSMixin, PlainRender):
     :class:`JSCSSMixin` is what streamlit-folium looks for when it collects the scripts a map needs.
     """
 
-    default_js: ClassVar[list[tuple[str, str]]] = [
-        ("leaflet.textpath", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet-textpath-1.2.3/leaflet.textpath.js"),
-    ]
     _template = Template(
         """
         {% macro script(this, kwargs) %}
@@ -143,6 +139,9 @@ class DirectionArrows(JSCSSMixin, PlainRender):
     def __init__(self, layer: folium.GeoJson) -> None:
         super().__init__()
         self._name = "DirectionArrows"
+        self.default_js = [
+            ("leaflet.textpath", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet-textpath-1.2.3/leaflet.textpath.js"),
+        ]
         self.layer = layer
 
 
@@ -285,12 +284,6 @@ class DrawArea(JSCSSMixin, PlainRender):
     streamlit-folium looks for when it collects the scripts a map needs.
     """
 
-    default_js: ClassVar[list[tuple[str, str]]] = [
-        ("leaflet_draw_js", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet.draw-1.0.2/leaflet.draw.js"),
-    ]
-    default_css: ClassVar[list[tuple[str, str]]] = [
-        ("leaflet_draw_css", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet.draw-1.0.2/leaflet.draw.css"),
-    ]
     _template = Template(
         """
         {% macro script(this, kwargs) %}
@@ -316,4 +309,7 @@ class DrawArea(JSCSSMixin, PlainRender):
     def __init__(self) -> None:
         super().__init__()
         self._name = "DrawArea"
+        folder = f"{offline.STATIC_URL_PREFIX}/vendor/leaflet.draw-1.0.2"
+        self.default_js = [("leaflet_draw_js", f"{folder}/leaflet.draw.js")]
+        self.default_css = [("leaflet_draw_css", f"{folder}/leaflet.draw.css")]
         self.colour_json = script_json(HIGHLIGHT_COLOUR)
