@@ -4,6 +4,7 @@ node when it is installed)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -139,3 +140,38 @@ def test_the_url_opens_the_session_once(territories):
     assert state.selection() == Selection(nodes=("A1",))
     state.open({"kinds": "referral"}, territories, set())  # later runs: the widgets win
     assert session[keys.KINDS] == ["tension"]
+
+
+def test_an_area_shows_the_subgraph_its_nodes_induce(base):
+    scene = view.build_scene(base, Filters())
+    chosen = Selection(nodes=("A1", "A2"), area=True)
+    # R1 A1–A2 has both ends in the area; R2 A2→A3 leaves it; R3 A3–P1 is outside
+    focused = view.focus(scene, chosen)
+    assert (focused.area, focused.highlight, list(focused.relations["id"])) == (True, {"A1", "A2"}, ["R1"])
+    sub = view.network_subgraph(scene, focused)
+    assert (sorted(sub.nodes.index), list(sub.edges["id"])) == (["A1", "A2"], ["R1"])
+    leaving = view.focus(scene, chosen, leaving=True)
+    assert (leaving.highlight, list(leaving.relations["id"])) == ({"A1", "A2"}, ["R1", "R2"])
+    sub = view.network_subgraph(scene, leaving)
+    assert (sorted(sub.nodes.index), list(sub.edges["id"])) == (["A1", "A2", "A3"], ["R1", "R2"])
+
+
+def test_the_opening_view_groups_relations_sooner_than_a_filtered_one(base):
+    map_base = explorer.prepare_map(base)
+    assert view.is_overview(Filters(level="epci"))
+    assert not view.is_overview(Filters(kinds=("referral",)))
+    assert not view.is_overview(Filters(territory="C1"))
+    opening = explorer.plan_map(view.build_scene(base, Filters()), map_base).relations
+    filtered = explorer.plan_map(view.build_scene(base, Filters(kinds=("partnership",))), map_base).relations
+    assert (opening.threshold, filtered.threshold) == (explorer.LINE_BUDGET, 3000)
+
+
+def test_the_selection_is_drawn_apart_from_the_clusters_and_above_them(base):
+    scene = view.build_scene(base, Filters())
+    plan = explorer.plan_map(scene, explorer.prepare_map(base))
+    html = explorer.explorer_map(plan, view.focus(scene, Selection(nodes=("A2",))), "en").get_root().render()
+    # A2's ego network is A1, A2, A3: only P1 stays in a cluster (the places'); no actor is left to cluster
+    clusters = re.findall(r"var data = (\[.*?\]);", html)
+    assert [[row[2] for row in json.loads(c)] for c in clusters] == [["P1"]]
+    assert "createPane(\"cartoSelection\").style.zIndex = 640" in html
+    assert html.count('"pane":"cartoSelection"') == 2  # the selected and the ego ring styles
