@@ -301,6 +301,14 @@ class DrawArea(JSCSSMixin, PlainRender):
                 drawn.clearLayers();
                 drawn.addLayer(e.layer);
             });
+            // Territories, lines and markers would take the mouse down that starts a rectangle:
+            // while drawing, the map alone receives it.
+            var style = document.createElement('style');
+            style.textContent = '.carto-drawing .leaflet-interactive, .carto-drawing .marker-cluster ' +
+                '{pointer-events: none !important}';
+            document.head.appendChild(style);
+            map.on(L.Draw.Event.DRAWSTART, function () { L.DomUtil.addClass(map.getContainer(), 'carto-drawing'); });
+            map.on(L.Draw.Event.DRAWSTOP, function () { L.DomUtil.removeClass(map.getContainer(), 'carto-drawing'); });
         })({{ this._parent.get_name() }});
         {% endmacro %}
         """
