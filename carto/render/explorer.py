@@ -220,7 +220,7 @@ def explorer_map(
         )
     )
     folium.LayerControl(collapsed=True).add_to(m)
-    m.add_child(leaflet.DrawArea())
+    m.add_child(leaflet.DrawArea({w: i18n.t(f"explorer.draw.{w}", lang) for w in leaflet.DrawArea.WORDS}))
     bounds = layers.fit_bounds_of(points, sorted(focused.highlight)) if focused.highlight else None
     if bounds is None and len(boundaries):
         bounds = [[float(miny), float(minx)], [float(maxy), float(maxx)]]

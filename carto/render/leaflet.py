@@ -288,6 +288,16 @@ class DrawArea(JSCSSMixin, PlainRender):
         """
         {% macro script(this, kwargs) %}
         (function (map) {
+            var words = {{ this.words_json }}, local = L.drawLocal.draw;
+            local.toolbar.actions = {title: words['cancel.title'], text: words.cancel};
+            local.toolbar.finish = {title: words['finish.title'], text: words.finish};
+            local.toolbar.undo = {title: words['undo.title'], text: words.undo};
+            local.toolbar.buttons.rectangle = words.rectangle;
+            local.toolbar.buttons.polygon = words.polygon;
+            local.handlers.rectangle.tooltip.start = words['rectangle.start'];
+            local.handlers.polygon.tooltip = {start: words['polygon.start'], cont: words['polygon.cont'],
+                                              end: words['polygon.end']};
+            local.handlers.simpleshape.tooltip.end = words.release;
             var drawn = new L.FeatureGroup().addTo(map);
             window.drawnItems = drawn;
             var shape = {shapeOptions: {color: {{ this.colour_json }}, weight: 2, fillOpacity: 0.08}};
@@ -314,9 +324,16 @@ class DrawArea(JSCSSMixin, PlainRender):
         """
     )
 
-    def __init__(self) -> None:
+    # The words of Leaflet.draw's buttons and hints that the explorer uses (English in the library).
+    WORDS = ("cancel", "cancel.title", "finish", "finish.title", "undo", "undo.title", "rectangle", "polygon",
+             "rectangle.start", "polygon.start", "polygon.cont", "polygon.end", "release")
+
+    def __init__(self, words: dict[str, str]) -> None:
+        """``words``: the text of each of :attr:`WORDS` in the page's language (Leaflet.draw writes them
+        as HTML: catalogue text only, never data)."""
         super().__init__()
         self._name = "DrawArea"
+        self.words_json = script_json({key: words[key] for key in self.WORDS})
         folder = f"{offline.STATIC_URL_PREFIX}/vendor/leaflet.draw-1.0.2"
         self.default_js = [("leaflet_draw_js", f"{folder}/leaflet.draw.js")]
         self.default_css = [("leaflet_draw_css", f"{folder}/leaflet.draw.css")]
