@@ -266,3 +266,12 @@ def test_shorten_lines_measures_longitude_as_the_map_shows_it():
     cut = layers.shorten_lines(lines, 1.0)
     # 2° north cut to 1°; 2° of longitude at 60° N show as 2 × cos 60° = 1, already 1 long; 0.5 < 1 kept
     assert [list(line.coords) for line in cut] == [[(0, 0), (0, 1)], [(0, 60), (2, 60)], [(0, 0), (0.5, 0)]]
+
+
+def test_muted_relations_and_flows_are_fainter(territories, relations):
+    lines = layers.relations_layer(layers.relation_lines(relations, POINTS), "fr", muted=True)
+    flows = layers.relations_for_map(FOUR, POINTS, territories, NODE_TERRITORY, threshold=3).lines
+    muted_flows = layers.flows_layer(flows, territories, "fr", muted=True)
+    assert {style["opacity"] for style in lines.styles} == {0.2}
+    assert {style["opacity"] for style in muted_flows.styles} == {0.2}
+    assert {style["opacity"] for style in layers.flows_layer(flows, territories, "fr").styles} == {0.55}

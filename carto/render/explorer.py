@@ -178,7 +178,8 @@ def explorer_map(
             selected=scene.filters.territory,
         ).add_to(m)
     mapped = plan.relations
-    muted = bool(focused.highlight)  # the selection's own lines are drawn on top, opaque
+    # Fainter behind a selection (its own lines are drawn on top, opaque) or over a choropleth.
+    muted = bool(focused.highlight) or indicator is not None
     if mapped.flows is not None and len(mapped.flows):
         layers.flows_layer(mapped.flows, scene.base.territories, lang, muted=muted).add_to(m)
     if len(mapped.lines):
