@@ -201,6 +201,8 @@ def test_a_rectangle_drawn_on_the_map_selects_its_nodes_and_the_network_shows_th
     served_app, node_positions, page, artifacts
 ):
     _open_with_network(page, served_app)
+    # The network's box and lasso are in sight without hovering it (the mode bar is always shown).
+    assert page.evaluate("() => getComputedStyle(document.querySelector('.js-plotly-plot .modebar')).opacity") == "1"
     frame = _map_frame(page)
     frame.locator("a.leaflet-draw-draw-rectangle").click()
     box = page.locator("iframe[title*='st_folium']").first.bounding_box()
