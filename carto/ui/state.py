@@ -24,6 +24,10 @@ from carto.ingest.uploads import store_upload
 from carto.render import preview
 
 LANGUAGE = "lang"  # the sidebar's language switch
+# What the explorer's map sends back (streamlit-folium's ``returned_objects``): clicks, and the
+# shape drawn (``all_drawings``).
+MAP_CLICKS = ("last_object_clicked", "last_object_clicked_tooltip")
+MAP_RETURNS = (*MAP_CLICKS, "all_drawings")
 
 
 def _session() -> MutableMapping[str, Any]:
@@ -61,6 +65,7 @@ class ExplorerState:
     COLOUR = "n_colour"
     SIZE = "n_size"
     RADIUS = "n_radius"
+    LEAVING = "m_leaving"  # an area drawn on the map: also the relations leaving it
     NETWORK = "explorer_network"
     NETWORK_NOTE = "explorer_network_note"
     # details
@@ -140,15 +145,25 @@ class ExplorerState:
     def apply_events(
         self, returned: Mapping[str, object] | None, event: object, nodes: pd.DataFrame, territory_codes: Iterable[str]
     ) -> bool:
-        """Apply the map's click, else the network's selection, each once; True when the selection changed.
+        """Apply the map's drawing, else its click, else the network's selection, each once; True when the
+        selection changed.
 
         ``returned`` is what the map sent back, ``event`` the network chart's selection event.
         """
+        returned = returned or {}
+        clicks = {key: returned.get(key) for key in MAP_CLICKS}
+        drawings = returned.get("all_drawings")
 
         def from_map(current: Selection) -> Selection:
-            return selection.select_from_map(current, selection.clicked_object(returned, nodes, territory_codes))
+            return selection.select_from_map(current, selection.clicked_object(clicks, nodes, territory_codes))
 
-        if self.handle("map", returned, from_map):
+        def from_drawing(current: Selection) -> Selection:
+            return selection.select_from_drawing(current, drawings, nodes)
+
+        # A new drawing leaves the last click as it was: each is told apart by its own token.
+        if drawings and self.handle("draw", drawings, from_drawing):
+            return True
+        if self.handle("map", clicks, from_map):
             return True
         picked = selection.network_point_ids(event)  # type: ignore[arg-type]
         # An empty selection comes back when the figure changes: not a user action.
