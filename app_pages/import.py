@@ -30,6 +30,9 @@ try:
         st.info(ui.tr("import.waiting"))
         st.stop()
     raw = cache.uploaded_table(upload["path"], upload["name"], state.layer, None)
+    if pipeline.detected_format(raw, dataset) != "plain" and st.checkbox(
+            ui.tr("import.datainclusion"), value=True, key=state.DATAINCLUSION):
+        raw = pipeline.as_format(raw, dataset, "data-inclusion")
 except CartoError as exc:
     st.error(ui.tr("import.read_error", error=exc))
     st.stop()

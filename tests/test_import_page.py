@@ -127,6 +127,27 @@ def test_errors_refuse_unless_skip_invalid(db: Path) -> None:
     assert _stored(db, "actors") == 1
 
 
+def test_data_inclusion_structures_offered_and_imported_as_actors(db: Path) -> None:
+    structures = [
+        {"source": "dora", "id": "dora--1", "nom": "CCAS de Nantes", "date_maj": "2025-02-14",
+         "code_insee": "44109", "longitude": -1.55, "latitude": 47.21, "reseaux_porteurs": ["ccas-cias"]},
+        {"source": "dora", "id": "dora--2", "nom": "Mission locale", "date_maj": "2025-02-14",
+         "longitude": -1.55, "latitude": 47.2, "reseaux_porteurs": ["mission-locale"]},
+    ]
+    at = _page(db, "structures.json", json.dumps(structures).encode()).run()
+    at.selectbox(key=keys.DATASET).set_value("actors").run()
+    assert not at.exception, at.exception
+    # Detected from the columns: offered, and on by default.
+    assert at.checkbox(key=keys.DATAINCLUSION).value is True
+    assert at.selectbox(key=keys.mapping_key("actors", "type")).value == "type"
+    (table,) = [d.value for d in at.container(keys.PREVIEW).dataframe]
+    assert table["type"].tolist() == ["ccas", "mission_locale"]
+    assert _figures(at) == ["2", "2", "0", "0"]
+    at.button(key=keys.COMMIT).click().run()
+    assert _outcome(at, "success").startswith("Import n°1 terminé : 2 ajoutées")
+    assert _stored(db, "actors") == 2
+
+
 def test_crs_must_be_confirmed(db: Path) -> None:
     at = _page(db, "l93.csv", b"id,nom,type,x,y\nB1,Mission locale,mission_locale,355000,6690000\n").run()
     at.selectbox(key=keys.DATASET).set_value("actors").run()

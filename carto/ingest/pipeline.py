@@ -9,6 +9,7 @@ between reruns and calls :func:`prepare_raw` as the user edits the mapping; the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,12 @@ import pyproj
 
 from carto import auth, store
 from carto.errors import InputError
+from carto.ingest import datainclusion
 from carto.ingest import mapping as mapping_mod
 from carto.ingest.commit import ImportResult, commit, rows_to_store
 from carto.ingest.read import RawTable, read_upload
 from carto.ingest.safety import DEFAULT_LIMITS, Limits, check_crs_text
-from carto.ingest.validate import Report, validate
+from carto.ingest.validate import ERROR, Problem, Report, validate
 from carto.model import DATASETS, IMPORT_MODES, Dataset
 
 Progress = Callable[[float, str], None]
@@ -44,6 +46,9 @@ class ImportOptions:
     repair: bool = False
     skip_invalid: bool = False
     limits: Limits = DEFAULT_LIMITS
+    # "auto" (data·inclusion when the columns say so), "plain" or "data-inclusion" (see :func:`as_format`)
+    file_format: str = "auto"
+    services: Path | None = None  # data·inclusion's services file, attached to their structures
 
 
 @dataclass
@@ -102,6 +107,58 @@ def read(
 ) -> RawTable:
     """Parse the upload stored at ``path`` in a child process (see :func:`carto.ingest.read.read_upload`)."""
     return read_upload(Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits)
+
+
+FILE_FORMATS = ("auto", "plain", datainclusion.FORMAT)
+
+
+def detected_format(raw: RawTable, dataset: Dataset | str) -> str:
+    """``data-inclusion`` when ``raw`` is a data·inclusion structures file and ``dataset`` is actors, else ``plain``."""
+    if _dataset(dataset).name == "actors" and raw.schema == datainclusion.STRUCTURES:
+        return datainclusion.FORMAT
+    return "plain"
+
+
+def as_format(raw: RawTable, dataset: Dataset | str, file_format: str, services: RawTable | None = None) -> RawTable:
+    """``raw`` as the import reads it: data·inclusion structures become the actors' columns.
+
+    ``file_format`` is ``auto`` (:func:`detected_format`), ``plain`` (the file's columns as they are)
+    or ``data-inclusion`` (refused when the file is not a structures file of the schema, or the
+    dataset not actors). ``services``: the schema's services file, read like any upload.
+    """
+    if file_format not in FILE_FORMATS:
+        msg = f"unknown file format {file_format!r}; expected one of: {', '.join(FILE_FORMATS)}"
+        raise InputError(msg)
+    wanted = detected_format(raw, dataset) if file_format == "auto" else file_format
+    if wanted == "plain":
+        return raw
+    if _dataset(dataset).name != "actors" or raw.schema != datainclusion.STRUCTURES:
+        msg = (
+            f"{raw.original_name} cannot be read as data·inclusion structures for {_dataset(dataset).name}: "
+            "the format imports the schema's structures file (columns id, nom, source, date_maj, "
+            "reseaux_porteurs...) as actors"
+        )
+        raise InputError(msg)
+    if services is not None and services.schema != datainclusion.SERVICES:
+        msg = f"{services.original_name} is not a data·inclusion services file (columns id, structure_id, nom...)"
+        raise InputError(msg)
+    frame, notes = datainclusion.structures_as_actors(raw.frame, services.frame if services is not None else None)
+    return dataclasses.replace(raw, frame=frame, warnings=[*raw.warnings, *notes])
+
+
+def _schema_problems(raw: RawTable, report: Report) -> list[Problem]:
+    """The rows the data·inclusion schema refused, as errors of the report (rows as the report counts them)."""
+    if datainclusion.SCHEMA_COLUMN not in raw.frame.columns:
+        return []
+    found = raw.frame[datainclusion.SCHEMA_COLUMN].to_numpy(dtype=object)
+    key = DATASETS[report.dataset].key
+    rows, ids = report.frame["_row"].to_numpy(), report.frame[key].to_numpy(dtype=object)
+    return [
+        Problem(int(rows[i]), None if ids[i] is None else str(ids[i]), "id", ERROR, "schema_invalid",
+                f"not a valid data·inclusion row: {found[i]}")
+        for i in range(len(found))
+        if isinstance(found[i], str)
+    ]
 
 
 def check_user_crs(crs: str | None, file_name: str) -> str | None:
@@ -202,7 +259,11 @@ def prepare_raw(
         raise InputError(msg) from None
     prepared.frame = frame
     prepared.notes = list(frame.attrs.get("warnings", []))
-    prepared.report = validate(frame, ds, conn_or_cursor=cur, repair=repair, mode=mode)
+    report = validate(frame, ds, conn_or_cursor=cur, repair=repair, mode=mode)
+    refused = _schema_problems(raw, report)
+    if refused:
+        report.problems = sorted([*report.problems, *refused], key=lambda p: p.row)
+    prepared.report = report
     return prepared
 
 
@@ -319,6 +380,10 @@ def run_import(
         encoding=options.encoding,
         limits=options.limits,
     )
+    services = None
+    if options.services is not None:
+        services = read(Path(options.services), original_name=Path(options.services).name, limits=options.limits)
+    raw = as_format(raw, dataset, options.file_format, services)
     _scaled(progress, CHECK)(0.0, "check")
     prepared = prepare_raw(
         raw,

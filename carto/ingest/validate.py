@@ -291,7 +291,8 @@ def generate_ids(frame: pd.DataFrame, ds: Dataset, missing: pd.Series) -> pd.Ser
     every import; identical rows get ``-2``, ``-3``... in file order.
     """
     prefix = ID_PREFIXES.get(ds.name, ds.name[:3])
-    content_cols = [c for c in ds.column_names if c not in (ds.key, "territory_code")]
+    # Services came later and are what an actor offers, not what it is: the ids a file gave before stay.
+    content_cols = [c for c in ds.column_names if c not in (ds.key, "territory_code", "services")]
     geoms = None
     if ds.geometry is not None and isinstance(frame, gpd.GeoDataFrame):
         geoms = frame.geometry

@@ -264,10 +264,21 @@ def _migration_2(cur: Connection) -> None:
     )
 
 
+def _migration_3(cur: Connection) -> None:
+    # Actors' services (data·inclusion): the column, also in the kept undo snapshots of actors, so
+    # that undoing an import made before this migration puts the same columns back.
+    # Migration 1 builds tables from the current model: a new database has the column already.
+    cur.execute("ALTER TABLE actors ADD COLUMN IF NOT EXISTS services VARCHAR")
+    kept = cur.execute("SELECT snapshot_table FROM import_snapshots WHERE dataset = 'actors'").fetchall()
+    for (table,) in kept:
+        cur.execute(f"ALTER TABLE {_ident(table)} ADD COLUMN IF NOT EXISTS services VARCHAR")
+
+
 # Append only: a released migration never changes, a new one gets the next number.
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "tables of the five datasets, imports", _migration_1),
     (2, "import snapshots for undo, skipped rows and undo audit in imports", _migration_2),
+    (3, "services of actors", _migration_3),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

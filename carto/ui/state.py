@@ -179,6 +179,7 @@ class ImportState:
     MODE = "import_mode"
     REPAIR = "import_repair"
     SKIP_INVALID = "import_skip_invalid"
+    DATAINCLUSION = "import_datainclusion"  # read a data·inclusion structures file as actors
     CRS = "import_crs"  # the confirmed CRS
     CRS_TEXT = "import_crs_text"
     CRS_CONFIRM = "import_crs_confirm"
