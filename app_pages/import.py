@@ -51,6 +51,8 @@ mode = left.selectbox(ui.tr("import.mode"), IMPORT_MODES, format_func=lambda m: 
                       key=state.MODE)
 repair = middle.checkbox(ui.tr("import.repair"), key=state.REPAIR)
 skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key=state.SKIP_INVALID)
+drop_relations = mode == "replace" and name in ("actors", "places") and st.checkbox(
+    ui.tr("import.drop_relations"), key=state.DROP_RELATIONS)
 try:
     prepared = pipeline.prepare_raw(raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen,
                                     crs=state.crs, repair=repair, mode=mode)
@@ -92,6 +94,6 @@ if report.problems:
 
 if st.button(ui.tr("import.commit"), type="primary", key=state.COMMIT):
     options = pipeline.ImportOptions(original_name=raw.original_name, mode=mode, repair=repair,
-                                     skip_invalid=skip_invalid, limits=limits)
+                                     skip_invalid=skip_invalid, limits=limits, drop_relations=drop_relations)
     with st.container(key=state.OUTCOME):
         imports.commit(prepared, options, user)

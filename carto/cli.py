@@ -108,6 +108,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         repair=args.repair,
         skip_invalid=args.skip_invalid,
         limits=limits_from_env(),
+        drop_relations=args.drop_relations,
     )
     path = Path(args.path)
     if not path.is_file():
@@ -325,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", choices=("auto", "plain", "data-inclusion"),
                    help="data-inclusion: the schema's structures as actors (auto: when the columns say so)")
     p.add_argument("--services", metavar="FILE", help="data-inclusion services file: attached to their structures")
+    p.add_argument("--drop-relations", action="store_true",
+                   help="replace: also remove the relations to actors/places no longer in the file")
     p.add_argument("--repair", action="store_true", help="repair invalid geometries (reported as warnings)")
     p.add_argument("--skip-invalid", action="store_true", help="store the valid rows, skip the others")
     p.add_argument("--dry-run", action="store_true", help="check and report, store nothing")

@@ -214,5 +214,5 @@ def test_detected_only_for_actors(tmp_path: Path) -> None:
     assert pipeline.detected_format(raw, "places") == "plain"
     converted = pipeline.as_format(raw, "actors", "auto")
     assert list(converted.frame.columns) == [
-        "id", "name", "type", "sector", "siret", "territory_code", "services", datainclusion.SCHEMA_COLUMN,
+        "id", "name", "type", "sector", "siret", "territory_code", datainclusion.SCHEMA_COLUMN,
     ]

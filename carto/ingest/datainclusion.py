@@ -333,10 +333,11 @@ def structures_as_actors(frame: pd.DataFrame, services: pd.DataFrame | None = No
             "territory_code": _text(frame, "code_insee"),
             "lon": _text(frame, "longitude"),
             "lat": _text(frame, "latitude"),
-            "services": _text(frame, "services"),
         },
         index=frame.index,
     )
+    if "services" in frame.columns:
+        out["services"] = _text(frame, "services")
     if out["lon"].isna().all() and out["lat"].isna().all():
         # No coordinates at all: the commune code places every structure.
         out = out.drop(columns=["lon", "lat"])

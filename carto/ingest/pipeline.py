@@ -21,7 +21,7 @@ from carto import auth, store
 from carto.errors import InputError
 from carto.ingest import datainclusion
 from carto.ingest import mapping as mapping_mod
-from carto.ingest.commit import ImportResult, commit, rows_to_store
+from carto.ingest.commit import ImportResult, commit, relations_left_behind, rows_to_store
 from carto.ingest.read import RawTable, read_upload
 from carto.ingest.safety import DEFAULT_LIMITS, Limits, check_crs_text
 from carto.ingest.validate import ERROR, Problem, Report, validate
@@ -49,6 +49,7 @@ class ImportOptions:
     # "auto" (data·inclusion when the columns say so), "plain" or "data-inclusion" (see :func:`as_format`)
     file_format: str = "auto"
     services: Path | None = None  # data·inclusion's services file, attached to their structures
+    drop_relations: bool = False  # a replace may remove actors/places with the relations that name them
 
 
 @dataclass
@@ -313,6 +314,7 @@ def dry_run_result(conn: store.Connection, prepared: Prepared, options: ImportOp
     rows = rows_to_store(report.frame, report, skip_invalid=options.skip_invalid)
     cur = conn.cursor()
     updated = deleted = 0
+    removed = relations_left_behind(cur, ds, rows, mode=options.mode, drop_relations=options.drop_relations)
     if options.mode == "replace":
         deleted = store.count_rows(cur, ds.name)
     elif options.mode == "upsert":
@@ -328,7 +330,14 @@ def dry_run_result(conn: store.Connection, prepared: Prepared, options: ImportOp
         skipped=report.rows - len(rows),
         report=report,
         dry_run=True,
+        relations_removed=removed,
     )
+
+
+def mapped_columns(prepared: Prepared) -> list[str]:
+    """The dataset's columns the file gives (mapped fields and the key): what an upsert updates."""
+    ds = prepared.dataset
+    return [c for c in ds.column_names if c in prepared.mapping or c == ds.key]
 
 
 def commit_prepared(
@@ -357,6 +366,8 @@ def commit_prepared(
         skip_invalid=options.skip_invalid,
         report=prepared.report,
         progress=progress,
+        columns=mapped_columns(prepared),
+        drop_relations=options.drop_relations,
     )
 
 

@@ -351,6 +351,26 @@ def _inside_france(bounds: np.ndarray) -> np.ndarray:
     return inside
 
 
+def _check_territory(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, cur: store.Connection) -> None:
+    """Warn for each row without errors whose point lies in no stored territory (when some are stored)."""
+    if store.count_rows(cur, "territories") == 0:
+        return
+    refused = {p.row for p in found.problems if p.severity == ERROR}
+    geoms = frame.geometry.to_numpy()
+    usable = ~frame["_row"].isin(refused).to_numpy() & ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    codes = store.finest_territories(cur, ds.name, frame[usable])
+    nowhere = np.zeros(len(frame), dtype=bool)
+    nowhere[np.flatnonzero(usable)] = codes.isna().to_numpy()
+    found.add(
+        nowhere,
+        "geometry",
+        WARNING,
+        "no_territory",
+        "the point is in no stored territory, so it is counted in none; check its coordinates, "
+        "or import the territory that holds it",
+    )
+
+
 def _check_geometry(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, *, repair: bool) -> None:
     geoms = frame.geometry.to_numpy().copy()
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -662,6 +682,8 @@ def validate(
             if out.crs is None:
                 out = out.set_crs(CRS)
             _check_geometry(out, ds, found, repair=repair)
+            if ds.name in NODE_DATASETS:
+                _check_territory(out, ds, found, conn_or_cursor)
 
     # Problems found before the ids were cleaned or generated get the row's final id.
     final_ids = dict(zip(out["_row"].tolist(), out[ds.key].tolist(), strict=True))

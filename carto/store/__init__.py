@@ -456,6 +456,70 @@ def delete_keys(cur: Connection, name: str, keys: Sequence[str]) -> int:
     return removed
 
 
+def upsert_rows(cur: Connection, name: str, frame: pd.DataFrame, columns: Sequence[str]) -> tuple[int, int]:
+    """Update the stored rows of ``frame`` (by key), only in ``columns`` and the geometry; insert the others.
+
+    Columns of the dataset not in ``columns`` keep their stored values (an upsert from a file that
+    maps only some fields changes only those). Returns (inserted, updated). Call inside :func:`transaction`.
+    """
+    ds = dataset(name)
+    if len(frame) == 0:
+        return 0, 0
+    staged = _to_sql_frame(ds, frame)
+    table, key = _ident(ds.name), _ident(ds.key)
+    sets = [f"{_ident(c.name)} = CAST(v.{_ident(c.name)} AS {c.sql_type})" for c in ds.columns if c.name in columns]
+    sets = [s for s in sets if not s.startswith(f"{key} =")]
+    if ds.geometry is not None:
+        sets.append("geometry = ST_GeomFromWKB(v.wkb)")
+    with _staged(cur, f"_upserted_{ds.name}", staged) as view:
+        row = cur.execute(f"SELECT count(*) FROM {view} WHERE {key} IN (SELECT {key} FROM {table})").fetchone()
+        updated = int(row[0]) if row else 0
+        if updated and sets:
+            cur.execute(f"UPDATE {table} SET {', '.join(sets)} FROM {view} v WHERE {table}.{key} = v.{key}")
+        fresh = f"(SELECT * FROM {view} WHERE {key} NOT IN (SELECT {key} FROM {table}))"
+        cur.execute(_insert_select_sql(ds, fresh))
+    return len(staged) - updated, updated
+
+
+def _gone_nodes_sql(ds: Dataset, view: str) -> str:
+    """Stored nodes of ``ds`` whose id is not in the staged keys ``view``, that a relation names."""
+    table, key = _ident(ds.name), _ident(ds.key)
+    return (
+        f"SELECT {key} AS id FROM {table} WHERE {key} NOT IN (SELECT k FROM {view}) "
+        f"AND ({key} IN (SELECT source FROM relations) OR {key} IN (SELECT target FROM relations))"
+    )
+
+
+def relations_to_removed_nodes(
+    cur: Connection, name: str, kept: Sequence[str], *, first: int = 5
+) -> tuple[int, int, list[str]]:
+    """What replacing the nodes of ``name`` (actors or places) by ``kept`` would leave dangling.
+
+    Returns (relations naming a stored node whose id is not in ``kept``, how many such nodes, the
+    ``first`` of their ids in order).
+    """
+    ds = dataset(name)
+    with _staged(cur, "_kept_keys", _keys_frame(kept)) as view:
+        gone = _gone_nodes_sql(ds, view)
+        ids = [str(r[0]) for r in cur.execute(f"{gone} ORDER BY id").fetchall()]
+        if not ids:
+            return 0, 0, []
+        row = cur.execute(
+            f"SELECT count(*) FROM relations WHERE source IN ({gone}) OR target IN ({gone})"
+        ).fetchone()
+    return (int(row[0]) if row else 0), len(ids), ids[:first]
+
+
+def delete_relations_to_removed_nodes(cur: Connection, name: str, kept: Sequence[str]) -> int:
+    """Delete the relations that name a stored node of ``name`` whose id is not in ``kept``; how many."""
+    ds = dataset(name)
+    with _staged(cur, "_kept_keys", _keys_frame(kept)) as view:
+        gone = _gone_nodes_sql(ds, view)
+        row = cur.execute(f"SELECT count(*) FROM relations WHERE source IN ({gone}) OR target IN ({gone})").fetchone()
+        cur.execute(f"DELETE FROM relations WHERE source IN ({gone}) OR target IN ({gone})")
+    return int(row[0]) if row else 0
+
+
 def record_import(
     cur: Connection,
     *,

@@ -180,6 +180,7 @@ class ImportState:
     REPAIR = "import_repair"
     SKIP_INVALID = "import_skip_invalid"
     DATAINCLUSION = "import_datainclusion"  # read a data·inclusion structures file as actors
+    DROP_RELATIONS = "import_drop_relations"  # a replace also removes relations to nodes it removes
     CRS = "import_crs"  # the confirmed CRS
     CRS_TEXT = "import_crs_text"
     CRS_CONFIRM = "import_crs_confirm"
