@@ -399,3 +399,19 @@ def test_a_point_in_no_territory_is_a_warning_of_its_row(conn: store.Connection)
     report = validate(_actors(["a1", "a2", "a3"], [2.5, 9.0, 3.5]), ACTORS, conn_or_cursor=conn.cursor())
     assert [(p.row, p.id, p.severity, p.code) for p in report.problems] == [(2, "a2", "warning", "no_territory")]
     assert report.ok
+
+
+def test_territories_found_by_the_validation_are_found_again_when_they_changed(conn: store.Connection) -> None:
+    report = validate(_actors(["a1", "a2"], [2.5, 9.5]), ACTORS, conn_or_cursor=conn.cursor())
+    # The validation found T1 for a1 and nothing for a2 (x 9.5 is east of T2, which ends at x 4).
+    assert report.frame["territory_code"].tolist() == ["T1", None]
+    # A territory lands between the check and the commit: the codes found are stale.
+    t3 = _territories().iloc[[0]].assign(code="T3", name="Loin")
+    t3 = t3.set_geometry([_square(9, 45)], crs="EPSG:4326")
+    _import(conn, TERRITORIES, t3)
+    commit(
+        conn, ACTORS, report.frame, mode="append", user=auth.User("ana", "analyst", "local"),
+        file_name="actors.csv", sha256=None, skip_invalid=False, report=report,
+    )
+    actors = store.read_dataset(conn.cursor(), "actors")
+    assert actors["territory_code"].tolist() == ["T1", "T3"]

@@ -184,6 +184,7 @@ def commit(
             tell=tell,
             columns=ds.column_names if columns is None else tuple(columns),
             drop_relations=drop_relations,
+            located_at=report.territories_version if frame is report.frame else None,
         )
     tell(1.0, "done")
     return ImportResult(
@@ -213,6 +214,7 @@ def _write(
     tell: Progress,
     columns: tuple[str, ...],
     drop_relations: bool,
+    located_at: int | None,
 ) -> tuple[int, int, int, int, int]:
     """The transaction of :func:`commit`: the import's id, rows inserted, updated, deleted, relations removed."""
     updated = deleted = removed = 0
@@ -241,7 +243,9 @@ def _write(
                 # Territories do not change: only the incoming rows need theirs, found before the insert
                 # (updating freshly inserted rows is several times slower in DuckDB).
                 tell(0.4, "assign")
-                rows = rows.assign(territory_code=store.finest_territories(cur, ds.name, rows))
+                # Found by the validation, unless a commit has changed the territories since.
+                if located_at is None or located_at != store.data_version(cur):
+                    rows = rows.assign(territory_code=store.finest_territories(cur, ds.name, rows))
             tell(0.5, "write")
             if mode == "upsert":
                 located = ("territory_code",) if ds.name in LOCATED else ()

@@ -93,6 +93,9 @@ class Report:
     frame: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
     generated_ids: int = 0
+    # Data version at which the valid rows' territory_code was found from the stored territories
+    # (None: not found). The commit keeps those codes when the version has not moved since.
+    territories_version: int | None = None
 
     @property
     def rows(self) -> int:
@@ -351,14 +354,22 @@ def _inside_france(bounds: np.ndarray) -> np.ndarray:
     return inside
 
 
-def _check_territory(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, cur: store.Connection) -> None:
-    """Warn for each row without errors whose point lies in no stored territory (when some are stored)."""
+def _check_territory(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, cur: store.Connection) -> int | None:
+    """Set the territory of each row without errors; warn for those in no stored territory.
+
+    Returns the data version the territories were read at (read first: a commit in between makes
+    it stale, never wrongly current), or None when no territory is stored (nothing to warn about).
+    """
+    version = store.data_version(cur)
     if store.count_rows(cur, "territories") == 0:
-        return
+        return None
     refused = {p.row for p in found.problems if p.severity == ERROR}
     geoms = frame.geometry.to_numpy()
     usable = ~frame["_row"].isin(refused).to_numpy() & ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     codes = store.finest_territories(cur, ds.name, frame[usable])
+    territory = frame["territory_code"].astype(object).to_numpy(copy=True)
+    territory[usable] = codes.to_numpy()
+    frame["territory_code"] = _objects(list(territory), frame.index)
     nowhere = np.zeros(len(frame), dtype=bool)
     nowhere[np.flatnonzero(usable)] = codes.isna().to_numpy()
     found.add(
@@ -369,6 +380,7 @@ def _check_territory(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, cu
         "the point is in no stored territory, so it is counted in none; check its coordinates, "
         "or import the territory that holds it",
     )
+    return version
 
 
 def _check_geometry(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, *, repair: bool) -> None:
@@ -574,6 +586,7 @@ def validate(
     for name, values in cleaned.items():
         out[name] = values
 
+    territories_version: int | None = None
     # Ids: generated for rows without one, before any check that reports ids.
     key_missing = out[ds.key].isna()
     generated = 0
@@ -683,7 +696,7 @@ def validate(
                 out = out.set_crs(CRS)
             _check_geometry(out, ds, found, repair=repair)
             if ds.name in NODE_DATASETS:
-                _check_territory(out, ds, found, conn_or_cursor)
+                territories_version = _check_territory(out, ds, found, conn_or_cursor)
 
     # Problems found before the ids were cleaned or generated get the row's final id.
     final_ids = dict(zip(out["_row"].tolist(), out[ds.key].tolist(), strict=True))
@@ -692,4 +705,10 @@ def validate(
     ]
     order = {c: i for i, c in enumerate(ds.column_names)}
     found.problems.sort(key=lambda p: (p.row, order.get(p.field, len(order))))
-    return Report(dataset=ds.name, frame=out, problems=found.problems, generated_ids=generated)
+    return Report(
+        dataset=ds.name,
+        frame=out,
+        problems=found.problems,
+        generated_ids=generated,
+        territories_version=territories_version,
+    )
