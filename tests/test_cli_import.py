@@ -168,3 +168,18 @@ def test_export_command(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_unknown_file_is_a_one_line_error(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--db", db, "import", "actors", str(tmp_path / "absent.csv")]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'absent.csv'} is not a file"
+
+
+def test_replace_that_would_orphan_relations_needs_drop_relations(db: str, tmp_path: Path, capsys) -> None:
+    assert cli.main(["--db", db, "import", "actors", _write(tmp_path, "a.csv", ACTORS_OK)]) == 0
+    relations = _write(tmp_path, "r.csv", "id,source,target,kind\nr1,A1,A2,network\n")
+    assert cli.main(["--db", db, "import", "relations", relations]) == 0
+    only_a1 = _write(tmp_path, "a1.csv", ACTORS_OK.rsplit("A2;", 1)[0])
+    capsys.readouterr()
+    replace = ["--db", db, "import", "actors", only_a1, "--mode", "replace"]
+    assert cli.main(replace) == 2
+    assert "replacing would remove 1 actors that 1 relations point to (first: A2)" in capsys.readouterr().err
+    assert _counts(db)["relations"] == 1
+    assert cli.main([*replace, "--drop-relations"]) == 0
+    assert "removed 1 relations to actors no longer in the file" in capsys.readouterr().out
+    assert (_counts(db)["actors"], _counts(db)["relations"]) == (1, 0)
