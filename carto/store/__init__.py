@@ -503,6 +503,8 @@ def relations_to_removed_nodes(
     ``first`` of their ids in order).
     """
     ds = dataset(name)
+    if _count(cur, "relations") == 0:
+        return 0, 0, []
     with _staged(cur, "_kept_keys", _keys_frame(kept)) as view:
         gone = _gone_nodes_sql(ds, view)
         ids = [str(r[0]) for r in cur.execute(f"{gone} ORDER BY id").fetchall()]
