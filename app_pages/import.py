@@ -31,6 +31,9 @@ try:
         st.stop()
     encoding = imports.encoding_choice(upload["name"], state)
     raw = imports.read_table(upload, state.layer, encoding)
+    if pipeline.detected_format(raw, dataset) != "plain" and st.checkbox(
+            ui.tr("import.datainclusion"), value=True, key=state.DATAINCLUSION):
+        raw = pipeline.as_format(raw, dataset, "data-inclusion")
 except CartoError as exc:
     st.error(ui.tr("import.read_error", error=exc))
     st.stop()
@@ -50,6 +53,8 @@ repair = middle.checkbox(ui.tr("import.repair"), key=state.REPAIR)
 skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key=state.SKIP_INVALID)
 imports.stop_unless_placeable(raw, dataset, chosen.columns, lang)
 create_parents = bool(st.session_state.get(state.CREATE_PARENTS, False))  # the box below, as last run
+drop_relations = mode == "replace" and name in ("actors", "places") and st.checkbox(
+    ui.tr("import.drop_relations"), key=state.DROP_RELATIONS)
 try:
     prepared = pipeline.prepare_raw(raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen.columns,
                                     crs=state.crs, repair=repair, mode=mode, constants=chosen.constants,
@@ -81,7 +86,8 @@ banner = imports.report(prepared, report, state, lang, name)
 committed = False
 if st.button(ui.tr("import.commit"), type="primary", key=state.COMMIT):
     options = pipeline.ImportOptions(original_name=raw.original_name, mode=mode, repair=repair,
-                                     skip_invalid=skip_invalid, create_parents=create_parents, limits=limits)
+                                     skip_invalid=skip_invalid, create_parents=create_parents, limits=limits,
+                                     drop_relations=drop_relations)
     with st.container(key=state.OUTCOME):
         committed = imports.commit(prepared, options, user)
 if not committed:  # after an import, its outcome says what happened: no banner about the file before it

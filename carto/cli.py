@@ -110,6 +110,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         skip_invalid=args.skip_invalid,
         create_parents=args.create_parents,
         limits=limits_from_env(),
+        drop_relations=args.drop_relations,
     )
     path = Path(args.path)
     if not path.is_file():
@@ -118,6 +119,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     conn = _open(args)
     # The CLI's file is the user's own, but it goes through the same checks as an upload.
     raw = pipeline.read(path, original_name=path.name, layer=args.layer, encoding=args.encoding, limits=options.limits)
+    services = Path(args.services) if args.services else None
+    services_raw = pipeline.read(services, original_name=services.name, limits=options.limits) if services else None
+    raw = pipeline.as_format(raw, args.dataset, args.format, services_raw)
     prepared = pipeline.prepare_raw(
         raw,
         dataset=args.dataset,
@@ -376,6 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crs", metavar="EPSG:N", help="coordinate system of the file when it does not say")
     p.add_argument("--encoding", metavar="NAME", help="text encoding of the file (e.g. cp1252, utf-8)")
     p.add_argument("--mode", choices=IMPORT_MODES, default="append")
+    p.add_argument("--format", default="auto", choices=("auto", "plain", "data-inclusion"),
+                   help="data-inclusion: the schema's structures as actors (auto: when the columns say so)")
+    p.add_argument("--services", metavar="FILE", help="data-inclusion services file: attached to their structures")
+    p.add_argument("--drop-relations", action="store_true",
+                   help="replace: also remove the relations to actors/places no longer in the file")
     p.add_argument("--repair", action="store_true", help="repair invalid geometries (reported as warnings)")
     p.add_argument("--skip-invalid", action="store_true", help="store the valid rows, skip the others")
     p.add_argument("--create-parents", action="store_true",

@@ -274,3 +274,16 @@ def test_set_and_value_refuse_what_is_not_in_the_vocabulary(
     assert cli.main(["--db", db, "import", "actors", str(PARTNERS), *args]) != 0
     assert capsys.readouterr().err.startswith(error)
     assert _counts(db)["actors"] == 0
+def test_replace_that_would_orphan_relations_needs_drop_relations(db: str, tmp_path: Path, capsys) -> None:
+    assert cli.main(["--db", db, "import", "actors", _write(tmp_path, "a.csv", ACTORS_OK)]) == 0
+    relations = _write(tmp_path, "r.csv", "id,source,target,kind\nr1,A1,A2,network\n")
+    assert cli.main(["--db", db, "import", "relations", relations]) == 0
+    only_a1 = _write(tmp_path, "a1.csv", ACTORS_OK.rsplit("A2;", 1)[0])
+    capsys.readouterr()
+    replace = ["--db", db, "import", "actors", only_a1, "--mode", "replace"]
+    assert cli.main(replace) == 2
+    assert "replacing would remove 1 actors that 1 relations point to (first: A2)" in capsys.readouterr().err
+    assert _counts(db)["relations"] == 1
+    assert cli.main([*replace, "--drop-relations"]) == 0
+    assert "removed 1 relations to actors no longer in the file" in capsys.readouterr().out
+    assert (_counts(db)["actors"], _counts(db)["relations"]) == (1, 0)

@@ -200,6 +200,58 @@ def test_errors_refuse_unless_skip_invalid(db: Path) -> None:
     assert not at.error
 
 
+def test_data_inclusion_structures_offered_and_imported_as_actors(db: Path) -> None:
+    structures = [
+        {"source": "dora", "id": "dora--1", "nom": "CCAS de Nantes", "date_maj": "2025-02-14",
+         "code_insee": "44109", "longitude": -1.55, "latitude": 47.21, "reseaux_porteurs": ["ccas-cias"]},
+        {"source": "dora", "id": "dora--2", "nom": "Mission locale", "date_maj": "2025-02-14",
+         "longitude": -1.55, "latitude": 47.2, "reseaux_porteurs": ["mission-locale"]},
+    ]
+    at = _page(db, "structures.json", json.dumps(structures).encode()).run()
+    at.selectbox(key=keys.DATASET).set_value("actors").run()
+    assert not at.exception, at.exception
+    # Detected from the columns: offered, and on by default.
+    assert at.checkbox(key=keys.DATAINCLUSION).value is True
+    assert at.selectbox(key=keys.mapping_key("actors", "type")).value == "type"
+    (table,) = [d.value for d in at.container(keys.PREVIEW).dataframe]
+    assert table["type"].tolist() == ["ccas", "mission_locale"]
+    assert _figures(at) == ["2", "2", "0", "0"]
+    at.button(key=keys.COMMIT).click().run()
+    assert _outcome(at, "success").startswith("Import n°1 terminé : 2 ajoutées")
+    assert _stored(db, "actors") == 2
+
+
+def test_replace_of_actors_named_by_relations_asks_before_removing_them(db: Path) -> None:
+    from carto import auth, ui
+    from carto.ingest.commit import commit
+    from carto.ingest.validate import validate
+    from carto.model import RELATIONS
+
+    first = _page(db, "acteurs.csv", b"id;nom;type;lat;lon\nA1;CCAS;ccas;47.2;-1.55\nA2;CAF;caf;47.2;-1.55\n").run()
+    first.selectbox(key=keys.DATASET).set_value("actors").run()
+    first.button(key=keys.COMMIT).click().run()
+    relations = pd.DataFrame({"id": ["r1"], "source": ["A1"], "target": ["A2"], "kind": ["network"], "_row": [1]})
+    conn = ui.connection()
+    report = validate(relations, RELATIONS, conn_or_cursor=conn.cursor())
+    commit(conn, RELATIONS, report.frame, mode="append", user=auth.User("ana", "analyst", "local"),
+           file_name="r.csv", sha256=None, skip_invalid=False, report=report)
+    # The new file keeps A1 only: r1 would point to nothing.
+    at = _page(db, "acteurs2.csv", b"id;nom;type;lat;lon\nA1;CCAS;ccas;47.2;-1.55\n").run()
+    at.selectbox(key=keys.DATASET).set_value("actors").run()
+    at.selectbox(key=keys.MODE).set_value("replace").run()
+    at.button(key=keys.COMMIT).click().run()
+    assert as_shown(_outcome(at, "error")).startswith(
+        "Rien n'a été enregistré : actors: replacing would remove 1 actors that 1 relations point to (first: A2)"
+    )
+    assert _stored(db, "relations") == 1
+    at.checkbox(key=keys.DROP_RELATIONS).check().run()
+    at.button(key=keys.COMMIT).click().run()
+    assert _outcome(at, "success").startswith("Import n°3 terminé : 1 ajoutées, 0 mises à jour, 2 supprimées")
+    (said,) = at.container(keys.OUTCOME).info
+    assert said.value == "Relations retirées avec les nœuds absents du fichier : 1."
+    assert (_stored(db, "actors"), _stored(db, "relations")) == (1, 0)
+
+
 def test_crs_must_be_confirmed(db: Path) -> None:
     at = _page(db, "l93.csv", b"id,nom,type,x,y\nB1,Mission locale,mission_locale,355000,6690000\n").run()
     at.selectbox(key=keys.DATASET).set_value("actors").run()

@@ -338,6 +338,7 @@ def test_apply_mapping_lonlat_columns() -> None:
         "sector",
         "siret",
         "territory_code",
+        "services",
         "_row",
         "_issue",
         "geometry",

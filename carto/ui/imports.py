@@ -300,6 +300,8 @@ def commit(prepared: pipeline.Prepared, options: pipeline.ImportOptions, user: a
                 skipped=result.skipped,
             )
         )
+        if result.relations_removed:
+            st.info(ui.tr("import.relations_removed", count=result.relations_removed))
         return True
 
 

@@ -200,6 +200,8 @@ class ImportState:
     SKIP_INVALID = "import_skip_invalid"
     CREATE_PARENTS = "import_create_parents"  # territories: add the missing EPCIs/départements (COG)
     COG_NOTES = "import_cog_notes"
+    DATAINCLUSION = "import_datainclusion"  # read a data·inclusion structures file as actors
+    DROP_RELATIONS = "import_drop_relations"  # a replace also removes relations to nodes it removes
     CRS = "import_crs"  # the confirmed CRS
     CRS_TEXT = "import_crs_text"
     CRS_CONFIRM = "import_crs_confirm"
