@@ -1,0 +1,67 @@
+"""What changed between two dates: relations that appeared, ended, or changed kind or stage.
+
+Compared pair by pair: the relations running on each date (:func:`carto.analysis.activity.active_on`)
+between the same two nodes (either direction). A pair linked on the later date only *appeared*, on
+the earlier only *ended*; linked on both with another set of kinds or of partnership stages it
+*changed*.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from carto.analysis.activity import active_on
+
+CHANGES = ("appeared", "ended", "changed", "same")
+
+
+def _pairs_on(relations: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    running = active_on(relations, day)
+    ends = running[["source", "target"]].astype(str)
+    frame = pd.DataFrame(
+        {
+            "a": ends.min(axis=1),
+            "b": ends.max(axis=1),
+            "kind": running["kind"].astype(str),
+            "stage": running["stage"].where(running["stage"].notna(), ""),
+        }
+    )
+    return frame.groupby(["a", "b"]).agg(
+        kinds=("kind", lambda k: tuple(sorted(set(k)))), stages=("stage", lambda s: tuple(sorted(set(s) - {""})))
+    )
+
+
+def compare_dates(relations: pd.DataFrame, before: dt.date, after: dt.date) -> pd.DataFrame:
+    """One row per pair of nodes linked on either date: ``a``, ``b`` (ids, ``a`` < ``b``), the
+    ``kinds`` and ``stages`` on each date (``kinds_before`` …, empty tuples when not linked) and
+    ``change`` (one of :data:`CHANGES`)."""
+    old, new = _pairs_on(relations, before), _pairs_on(relations, after)
+    both = old.join(new, how="outer", lsuffix="_before", rsuffix="_after")
+    for column in both.columns:
+        both[column] = [v if isinstance(v, tuple) else () for v in both[column]]
+    linked_before = both["kinds_before"].map(bool)
+    linked_after = both["kinds_after"].map(bool)
+    differs = (both["kinds_before"] != both["kinds_after"]) | (both["stages_before"] != both["stages_after"])
+    change = pd.Series("same", index=both.index)
+    change[linked_before & linked_after & differs] = "changed"
+    change[~linked_before] = "appeared"
+    change[~linked_after] = "ended"
+    both["change"] = change
+    return both.reset_index().sort_values(["change", "a", "b"], ignore_index=True)
+
+
+def change_counts(diff: pd.DataFrame) -> dict[str, int]:
+    """How many pairs of each change (every key of :data:`CHANGES`, zero when none)."""
+    counts = diff["change"].value_counts()
+    return {c: int(counts.get(c, 0)) for c in CHANGES}
+
+
+def node_changes(diff: pd.DataFrame) -> pd.Series:
+    """Each node's most telling change (appeared, then ended, then changed, then same): for colouring."""
+    order = {c: i for i, c in enumerate(CHANGES)}
+    ends = pd.concat([diff[[end, "change"]].rename(columns={end: "id"}) for end in ("a", "b")])
+    ends["rank"] = ends["change"].map(order)
+    best = ends.sort_values(["id", "rank"]).drop_duplicates("id")
+    return pd.Series(best["change"].to_numpy(), index=pd.Index(best["id"].to_numpy(), name="id"), name="change")
