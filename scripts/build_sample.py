@@ -1031,12 +1031,36 @@ def generate_relations(
 
 
 # --------------------------------------------------------------------------------------------
+# Who leads each scheme (after the relations: the lead is one of its partners)
+
+
+def assign_scheme_leads(
+    schemes: Sequence[dict[str, str]], relations: Sequence[Mapping[str, Any]], actor_ids: Iterable[str]
+) -> None:
+    """Set each scheme's ``lead``: the actor at an end of most of its relations (ties: smallest id).
+
+    A scheme no relation is attached to has no lead (left empty). No randomness: the relations
+    drawn from the seed decide.
+    """
+    actors = set(actor_ids)
+    ends: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in relations:
+        if r["scheme_id"]:
+            for node in (r["source"], r["target"]):
+                if node in actors:
+                    ends[r["scheme_id"]][node] += 1
+    for scheme in schemes:
+        counts = ends.get(scheme["id"], {})
+        scheme["lead"] = min(counts, key=lambda a: (-counts[a], a)) if counts else ""
+
+
+# --------------------------------------------------------------------------------------------
 # Core
 
 TERRITORY_COLUMNS = ("code", "name", "level", "parent_code", "population")
 PLACE_COLUMNS = ("id", "name", "kind", "population", "publics")
 ACTOR_COLUMNS = ("id", "name", "type", "sector", "siret", "lon", "lat")
-SCHEME_COLUMNS = ("id", "name", "kind", "territory_code", "start", "end")
+SCHEME_COLUMNS = ("id", "name", "kind", "territory_code", "start", "end", "lead")
 RELATION_COLUMNS = (
     "id", "source", "target", "kind", "dimension", "formal", "scheme_id", "weight", "directed",
     "start", "end", "stage",
@@ -1094,6 +1118,7 @@ def build_sample(
     actors, actor_nodes = generate_actors(rng, located, cells, departement, size.actors)
     schemes = generate_schemes(located, size.schemes)
     relations = generate_relations(rng, actor_nodes, place_nodes, schemes, size)
+    assign_scheme_leads(schemes, relations, (a.id for a in actor_nodes))
     check_vocabulary(places, actors, schemes, relations)
 
     files = {

@@ -264,10 +264,16 @@ def _migration_2(cur: Connection) -> None:
     )
 
 
+def _migration_3(cur: Connection) -> None:
+    # A new database already has the column (migration 1 reads carto.model); an older one gets it.
+    cur.execute('ALTER TABLE schemes ADD COLUMN IF NOT EXISTS "lead" VARCHAR')
+
+
 # Append only: a released migration never changes, a new one gets the next number.
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "tables of the five datasets, imports", _migration_1),
     (2, "import snapshots for undo, skipped rows and undo audit in imports", _migration_2),
+    (3, "the actor leading each scheme", _migration_3),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
