@@ -1,0 +1,226 @@
+"""The social space drawn: footprints over the boundaries, referral paths with their direction, the
+flow diagram of referrals between actor types, and the tables the page shows.
+
+Pure: computed frames in (:mod:`carto.analysis.footprint`, :mod:`carto.analysis.pathways`), a
+folium map, a plotly figure or a frame out. Names reach the map as text only (StyledGeoJson's
+TextTooltip), plotly labels through :func:`carto.render.netview.plotly_text`.
+"""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import shapely
+
+from carto import i18n
+from carto.formatting import format_number, format_percent
+from carto.model import METROPOLITAN_FRANCE
+from carto.render import offline
+from carto.render.leaflet import DirectionArrows
+from carto.render.netview import plotly_text
+from carto.render.palette import (
+    ALERT,
+    COMMUNITY_PALETTE,
+    HIGHLIGHT_COLOUR,
+    RELATION_COLOURS,
+    TERRITORY_FILL,
+    TERRITORY_LINE,
+    TYPE_COLOURS,
+)
+from carto.render.plain import STYLE_PROPERTY, StyledGeoJson, style_table
+
+
+def _bounds(*frames: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    present = [f for f in frames if len(f)]
+    if not present:
+        return METROPOLITAN_FRANCE
+    boxes = np.array([f.total_bounds for f in present])
+    return float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max())
+
+
+def _borders_layer(territories: gpd.GeoDataFrame, lang: str, home: str | None) -> StyledGeoJson:
+    chosen = (territories["code"].astype(str) == home).to_numpy()
+    styles, index = style_table(
+        ((ALERT if c else TERRITORY_LINE, 2.5 if c else 0.7, TERRITORY_FILL, 0.35) for c in chosen),
+        ["color", "weight", "fillColor", "fillOpacity"],
+    )
+    properties = pd.DataFrame(
+        {"name": territories["name"].astype(str).to_numpy(), "code": territories["code"].astype(str).to_numpy()}
+    ).assign(**{STYLE_PROPERTY: index})
+    return StyledGeoJson(
+        properties,
+        territories.geometry.to_numpy(),
+        styles,
+        name=i18n.t("social.map.borders", lang),
+        tooltip=[("name", i18n.t("field.name", lang)), ("code", i18n.t("field.code", lang))],
+    )
+
+
+def _nodes_layer(nodes: gpd.GeoDataFrame, lang: str, *, emphasis: set[str] | None = None) -> StyledGeoJson:
+    emphasis = emphasis or set()
+    ids = nodes.index.astype(str)
+    styles, index = style_table(
+        (
+            (TYPE_COLOURS.get(t, TYPE_COLOURS["other"]), 8 if i in emphasis else 5, HIGHLIGHT_COLOUR if i in emphasis
+             else "#ffffff", 0.9)
+            for i, t in zip(ids, nodes["type"].astype(str), strict=True)
+        ),
+        ["fillColor", "radius", "color", "fillOpacity"],
+    )
+    properties = pd.DataFrame(
+        {
+            "name": nodes["name"].astype(str).to_numpy(),
+            "type": [i18n.label(t, lang) for t in nodes["type"].astype(str)],
+        }
+    ).assign(**{STYLE_PROPERTY: index})
+    points = nodes.geometry.representative_point().to_numpy()
+    return StyledGeoJson(
+        properties,
+        points,
+        styles,
+        name=i18n.t("social.map.nodes", lang),
+        circle_points=True,
+        tooltip=[("name", i18n.t("field.name", lang)), ("type", i18n.t("field.type", lang))],
+    )
+
+
+def footprint_map(
+    territories: gpd.GeoDataFrame,
+    footprints: gpd.GeoDataFrame,
+    nodes: gpd.GeoDataFrame,
+    lang: str,
+    *,
+    home: str | None = None,
+    tiles: str = "none",
+) -> folium.Map:
+    """The footprints (their ``shape``, ``area_km2`` and ``share_outside`` in the tooltip) over the
+    boundaries of ``territories`` (one level), with the group's ``nodes``; ``home`` outlined."""
+    minx, miny, maxx, maxy = _bounds(footprints, nodes)
+    m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 9, tiles=tiles)
+    _borders_layer(territories, lang, home).add_to(m)
+    colours = [COMMUNITY_PALETTE[i % len(COMMUNITY_PALETTE)] for i in range(len(footprints))]
+    styles, index = style_table(((c, 2, c, 0.35) for c in colours), ["color", "weight", "fillColor", "fillOpacity"])
+    properties = pd.DataFrame(
+        {
+            "shape": [i18n.t(f"social.shape.{s}", lang) for s in footprints["shape"]],
+            "parts": [format_number(v, lang) for v in footprints["parts"]],
+            "area": [format_number(v, lang, decimals=1) for v in footprints["area_km2"]],
+            "outside": [format_percent(v, lang) for v in footprints["share_outside"]],
+        }
+    ).assign(**{STYLE_PROPERTY: index})
+    StyledGeoJson(
+        properties,
+        footprints.geometry.to_numpy(),
+        styles,
+        name=i18n.t("social.map.footprint", lang),
+        tooltip=[(f, i18n.t(f"social.map.{f}", lang)) for f in ("shape", "parts", "area", "outside")],
+    ).add_to(m)
+    _nodes_layer(nodes, lang).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return offline.localize_assets(m)
+
+
+def pathway_map(
+    territories: gpd.GeoDataFrame,
+    edges: pd.DataFrame,
+    nodes: gpd.GeoDataFrame,
+    start: str,
+    lang: str,
+    *,
+    tiles: str = "none",
+) -> folium.Map:
+    """Referral paths from ``start`` (``edges``: ``source``, ``target``, ``step``) drawn with their
+    direction over the boundaries, the nodes they reach, ``start`` emphasised."""
+    ids = sorted({start, *edges["source"].astype(str), *edges["target"].astype(str)} & set(nodes.index))
+    shown = nodes.loc[ids]
+    points = shown.geometry.representative_point()
+    known = edges[edges["source"].isin(points.index) & edges["target"].isin(points.index)]
+    lines = shapely.linestrings(
+        [[(points[s].x, points[s].y), (points[t].x, points[t].y)] for s, t in zip(known["source"], known["target"],
+                                                                                  strict=True)]
+    ) if len(known) else np.array([], dtype=object)
+    minx, miny, maxx, maxy = _bounds(shown)
+    m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 9, tiles=tiles)
+    _borders_layer(territories, lang, None).add_to(m)
+    widths = (4.5 - known["step"].to_numpy(float)).clip(1.5, 4)
+    styles, index = style_table(((RELATION_COLOURS["referral"], w, 0.9) for w in widths.tolist()),
+                                ["color", "weight", "opacity"])
+    names = nodes["name"].astype(str)
+    properties = pd.DataFrame(
+        {
+            "from": known["source"].map(names).to_numpy(),
+            "to": known["target"].map(names).to_numpy(),
+            "step": [format_number(v, lang) for v in known["step"]],
+            "directed": True,
+        }
+    ).assign(**{STYLE_PROPERTY: index})
+    layer = StyledGeoJson(
+        properties,
+        np.asarray(lines, dtype=object),
+        styles,
+        name=i18n.t("social.map.paths", lang),
+        tooltip=[(f, i18n.t(f"social.map.{f}", lang)) for f in ("from", "to", "step")],
+    )
+    if len(known):
+        layer.add_child(DirectionArrows(layer))
+    layer.add_to(m)
+    _nodes_layer(shown, lang, emphasis={start}).add_to(m)
+    if len(shown):
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return offline.localize_assets(m)
+
+
+def referral_sankey(flows: pd.DataFrame, lang: str) -> go.Figure:
+    """Referrals between actor types (``source_type``, ``target_type``, ``referrals``): types on the
+    left send, the same types on the right receive; link width is the number of referrals."""
+    types = sorted(set(flows["source_type"]) | set(flows["target_type"]))
+    labels = [plotly_text(i18n.label(t, lang)) for t in types]
+    position = {t: i for i, t in enumerate(types)}
+    colours = [TYPE_COLOURS.get(t, TYPE_COLOURS["other"]) for t in types]
+    figure = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={"label": labels + labels, "color": colours + colours, "pad": 12},
+            link={
+                "source": [position[t] for t in flows["source_type"]],
+                "target": [len(types) + position[t] for t in flows["target_type"]],
+                "value": flows["referrals"].astype(int).to_list(),
+                "color": "rgba(224,122,31,0.35)",
+            },
+        )
+    )
+    figure.update_layout(margin={"l": 8, "r": 8, "t": 8, "b": 8}, height=460, font={"size": 12})
+    return figure
+
+
+def footprints_table(footprints: pd.DataFrame, labels: dict[str, str], territory_names: dict[str, str],
+                     lang: str) -> pd.DataFrame:
+    """The footprints as the page lists them: one row per group, words in the reader's language."""
+    return pd.DataFrame(
+        {
+            i18n.t("social.table.group", lang): [labels.get(str(g), str(g)) for g in footprints.index],
+            i18n.t("social.table.nodes", lang): footprints["nodes"].astype(int).to_numpy(),
+            i18n.t("social.map.shape", lang): [i18n.t(f"social.shape.{s}", lang) for s in footprints["shape"]],
+            i18n.t("social.map.parts", lang): footprints["parts"].astype(int).to_numpy(),
+            i18n.t("social.map.area", lang): footprints["area_km2"].round(1).to_numpy(),
+            i18n.t("social.table.home", lang): [territory_names.get(str(h), str(h)) for h in footprints["home"]],
+            i18n.t("social.map.outside", lang): [format_percent(v, lang) for v in footprints["share_outside"]],
+        }
+    )
+
+
+def pairs_table(links: pd.DataFrame, names: pd.Series, lang: str, *, days: bool = False) -> pd.DataFrame:
+    """Partnerships (``source``, ``target``, ``stage`` …) with the partners' names."""
+    table = {
+        i18n.t("field.source", lang): links["source"].map(names).fillna(links["source"]).to_numpy(),
+        i18n.t("field.target", lang): links["target"].map(names).fillna(links["target"]).to_numpy(),
+        i18n.t("field.stage", lang): [i18n.label(s if isinstance(s, str) else None, lang) for s in links["stage"]],
+        i18n.t("social.table.dimensions", lang): [", ".join(i18n.label(d, lang) for d in ds) for ds in
+                                                    links["dimensions"]],
+    }
+    if days:
+        table[i18n.t("social.table.days", lang)] = links["days"].astype(int).to_numpy()
+    return pd.DataFrame(table)
