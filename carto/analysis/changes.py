@@ -52,6 +52,17 @@ def compare_dates(relations: pd.DataFrame, before: dt.date, after: dt.date) -> p
     return both.reset_index().sort_values(["change", "a", "b"], ignore_index=True)
 
 
+def latest_day(relations: pd.DataFrame, today: dt.date) -> dt.date:
+    """The most recent day the data speaks of: ``today``, or the last start or end date before it.
+
+    Comparing "a year ago" with a day after the data's last record would show no change at all.
+    """
+    stamps = [pd.to_datetime(relations[c], errors="coerce") for c in ("start", "end") if c in relations]
+    known = pd.concat(stamps).dropna() if stamps else pd.Series(dtype="datetime64[ns]")
+    known = known[known <= pd.Timestamp(today)]
+    return today if known.empty else min(today, known.max().date())
+
+
 def change_counts(diff: pd.DataFrame) -> dict[str, int]:
     """How many pairs of each change (every key of :data:`CHANGES`, zero when none)."""
     counts = diff["change"].value_counts()

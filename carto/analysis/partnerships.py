@@ -81,6 +81,12 @@ def stages_by(links: pd.DataFrame, column: str, node_territory: pd.Series | None
     return table.astype("int64")
 
 
+def stage_counts(links: pd.DataFrame) -> dict[str, int]:
+    """How many partnerships are at each stage, in life order, then ``none`` (no stage given)."""
+    stage = links["stage"].where(links["stage"].isin(STAGES), "none").value_counts()
+    return {s: int(stage.get(s, 0)) for s in (*STAGES, "none")}
+
+
 def stuck_in_negotiation(links: pd.DataFrame, today: dt.date) -> pd.DataFrame:
     """Partnerships still in negotiation, with ``days`` since they started; longest first."""
     stuck = links[(links["stage"] == "negotiation") & links["start"].notna()].copy()

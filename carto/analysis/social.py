@@ -17,7 +17,6 @@ import pandas as pd
 
 from carto.analysis import changes, footprint, partnerships, pathways, schemes
 from carto.analysis.hierarchy import descendants
-from carto.model import STAGES
 
 YEAR = dt.timedelta(days=365)
 
@@ -59,6 +58,7 @@ class SocialFacts:
     schemes: tuple[SchemeLine, ...]
     missing_kinds: tuple[str, ...]
     since: dt.date
+    until: dt.date
     changes: dict[str, int]
 
 
@@ -100,7 +100,6 @@ def territory_social(
 
     links = partnerships.partnership_links(relations)  # every partnership, whatever its dates
     mine = links[links["source"].isin(local) | links["target"].isin(local)]
-    stage = mine["stage"].where(mine["stage"].isin(STAGES), "none").value_counts()
     label = nodes["name"].astype(str)
     fragile = tuple(NamedPair(label[s], label[t]) for s, t in zip(mine.loc[mine["fragile"], "source"],
                                                                   mine.loc[mine["fragile"], "target"], strict=True))
@@ -119,7 +118,8 @@ def territory_social(
     )
     gaps = schemes.missing_schemes(scheme_rows, territories, level=level, on_date=day)
 
-    diff = changes.compare_dates(relations, day - YEAR, day)
+    last = changes.latest_day(relations, day)
+    diff = changes.compare_dates(relations, last - YEAR, last)
     diff = diff[diff["a"].isin(local) | diff["b"].isin(local)]
     return SocialFacts(
         code=code,
@@ -130,12 +130,13 @@ def territory_social(
         ccas=len(reach),
         ccas_reach=tuple(float(reach[k].mean()) for k in reach.columns) if len(reach) else (),
         dead_ends=len(ends),
-        stages={s: int(stage.get(s, 0)) for s in (*STAGES, "none")},
+        stages=partnerships.stage_counts(mine),
         partnerships=len(mine),
         fragile=fragile,
         stuck=stuck,
         schemes=lines,
         missing_kinds=tuple(gaps.loc[gaps["code"] == code, "kind"]),
-        since=day - YEAR,
+        since=last - YEAR,
+        until=last,
         changes=changes.change_counts(diff),
     )

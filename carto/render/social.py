@@ -224,3 +224,57 @@ def pairs_table(links: pd.DataFrame, names: pd.Series, lang: str, *, days: bool 
     if days:
         table[i18n.t("social.table.days", lang)] = links["days"].astype(int).to_numpy()
     return pd.DataFrame(table)
+
+
+def nodes_table(nodes: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Nodes by name and type (e.g. the dead ends of the referral pathways)."""
+    return pd.DataFrame(
+        {
+            i18n.t("field.name", lang): nodes["name"].astype(str).to_numpy(),
+            i18n.t("field.type", lang): [i18n.label(t, lang) for t in nodes["type"].astype(str)],
+        }
+    )
+
+
+def stages_table(table: pd.DataFrame, schemes: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Partnerships by stage (columns) per scheme (rows named by the scheme's name)."""
+    scheme_names = dict(zip(schemes["id"].astype(str), schemes["name"].astype(str), strict=True))
+    out = table.rename(columns={c: i18n.label(c, lang) if c != "none" else "—" for c in table.columns})
+    out.index = pd.Index([scheme_names.get(str(i), str(i)) for i in table.index], name=i18n.t("field.scheme", lang))
+    return out
+
+
+def schemes_table(table: pd.DataFrame, territory_names: dict[str, str], lang: str) -> pd.DataFrame:
+    """Schemes with their kind, territory, lead, and how many partners and territories they have."""
+    return pd.DataFrame(
+        {
+            i18n.t("field.name", lang): table["name"].astype(str).to_numpy(),
+            i18n.t("field.kind", lang): [i18n.label(k if isinstance(k, str) else None, lang) for k in table["kind"]],
+            i18n.t("field.territory", lang): [territory_names.get(str(c), str(c)) for c in table["territory_code"]],
+            i18n.t("field.lead", lang): [n if isinstance(n, str) else "—" for n in table["lead_name"]],
+            i18n.t("social.schemes.table.partners", lang): table["partners"].map(len).to_numpy(),
+            i18n.t("social.schemes.table.territories", lang): table["territories"].map(len).to_numpy(),
+        }
+    )
+
+
+def changes_table(diff: pd.DataFrame, names: pd.Series, lang: str) -> pd.DataFrame:
+    """Pairs whose link changed between two dates, with the kinds before and after."""
+
+    def kinds(values: tuple[str, ...]) -> str:
+        return ", ".join(i18n.label(v, lang) for v in values) or "—"
+
+    return pd.DataFrame(
+        {
+            i18n.t("social.changes.kind", lang): [i18n.t(f"social.change.{c}", lang) for c in diff["change"]],
+            i18n.t("field.source", lang): diff["a"].map(names).fillna(diff["a"]).to_numpy(),
+            i18n.t("field.target", lang): diff["b"].map(names).fillna(diff["b"]).to_numpy(),
+            i18n.t("social.changes.before", lang): [kinds(k) for k in diff["kinds_before"]],
+            i18n.t("social.changes.after", lang): [kinds(k) for k in diff["kinds_after"]],
+        }
+    )
+
+
+def chain_lines(found: list[list[str]], names: pd.Series) -> list[str]:
+    """Each chain of referrals as ``A → B → C`` (names)."""
+    return [" → ".join(str(names.get(n, n)) for n in chain) for chain in found]

@@ -86,6 +86,10 @@ def dead_ends_sentence(n: int, lang: str) -> str:
     return i18n.t(plural_key("social.referral.dead_ends", n, lang), lang, n=format_number(n, lang))
 
 
+def loops_sentence(n: int, lang: str) -> str:
+    return i18n.t(plural_key("social.referral.loops", n, lang), lang, n=format_number(n, lang))
+
+
 def stages_sentence(stages: dict[str, int], lang: str) -> str:
     """``12 partnerships: 2 in negotiation, 3 contracted, 5 in delivery, 2 in review.``"""
     total = sum(stages.values())
@@ -129,10 +133,10 @@ def missing_sentence(kinds: Sequence[str], lang: str) -> str:
     return i18n.t("social.schemes.missing", lang, kinds=", ".join(i18n.label(k, lang) for k in kinds))
 
 
-def changes_sentence(counts: dict[str, int], since: dt.date, lang: str) -> str:
-    """``Since 1 December 2024: 16 links appeared, 4 ended, 2 changed kind or stage.``"""
+def changes_sentence(counts: dict[str, int], before: dt.date, after: dt.date, lang: str) -> str:
+    """``From 1 December 2024 to 1 December 2025: 16 links appeared, 4 ended, 2 changed kind or stage.``"""
     values = {k: format_number(v, lang) for k, v in counts.items()}
-    return i18n.t("social.changes", lang, date=format_date(since, lang), **values)
+    return i18n.t("social.changes", lang, before=format_date(before, lang), after=format_date(after, lang), **values)
 
 
 def summary_sections(facts: SocialFacts, name: str, lang: str) -> list[tuple[str, list[str], list[str]]]:
@@ -157,5 +161,5 @@ def summary_sections(facts: SocialFacts, name: str, lang: str) -> list[tuple[str
             fragile,
         ),
         (i18n.t("social.section.schemes", lang), [missing_sentence(facts.missing_kinds, lang)], scheme_items),
-        (i18n.t("social.section.changes", lang), [changes_sentence(facts.changes, facts.since, lang)], []),
+        (i18n.t("social.section.changes", lang), [changes_sentence(facts.changes, facts.since, facts.until, lang)], []),
     ]
