@@ -1035,23 +1035,25 @@ def generate_relations(
 
 
 def assign_scheme_leads(
-    schemes: Sequence[dict[str, str]], relations: Sequence[Mapping[str, Any]], actor_ids: Iterable[str]
+    schemes: Sequence[dict[str, str]], relations: Sequence[Mapping[str, Any]], actors: Sequence[Node]
 ) -> None:
-    """Set each scheme's ``lead``: the actor at an end of most of its relations (ties: smallest id).
+    """Set each scheme's ``lead``: among the actors at an end of its relations, one in the scheme's
+    territory (commune or EPCI) first, then the one with most of its relations (ties: smallest id).
 
     A scheme no relation is attached to has no lead (left empty). No randomness: the relations
     drawn from the seed decide.
     """
-    actors = set(actor_ids)
+    where = {a.id: (a.commune, a.epci) for a in actors}
     ends: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in relations:
         if r["scheme_id"]:
             for node in (r["source"], r["target"]):
-                if node in actors:
+                if node in where:
                     ends[r["scheme_id"]][node] += 1
     for scheme in schemes:
         counts = ends.get(scheme["id"], {})
-        scheme["lead"] = min(counts, key=lambda a: (-counts[a], a)) if counts else ""
+        home = scheme["territory_code"]
+        scheme["lead"] = min(counts, key=lambda a: (home not in where[a], -counts[a], a)) if counts else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -1118,7 +1120,7 @@ def build_sample(
     actors, actor_nodes = generate_actors(rng, located, cells, departement, size.actors)
     schemes = generate_schemes(located, size.schemes)
     relations = generate_relations(rng, actor_nodes, place_nodes, schemes, size)
-    assign_scheme_leads(schemes, relations, (a.id for a in actor_nodes))
+    assign_scheme_leads(schemes, relations, actor_nodes)
     check_vocabulary(places, actors, schemes, relations)
 
     files = {

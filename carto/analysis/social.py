@@ -10,7 +10,7 @@ it lacks; what changed in its relations since a year before. The words are carto
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import geopandas as gpd
 import pandas as pd
@@ -140,3 +140,10 @@ def territory_social(
         until=last,
         changes=changes.change_counts(diff),
     )
+
+
+def facts_record(facts: SocialFacts) -> dict[str, object]:
+    """The facts as plain JSON values (dates as ISO text), for the command line."""
+    record = asdict(facts)
+    record["since"], record["until"] = facts.since.isoformat(), facts.until.isoformat()
+    return record

@@ -18,6 +18,7 @@ from carto.analysis import footprint, network, partnerships, pathways
 from carto.analysis.social import SocialFacts, territory_social
 from carto.model import DETAIL_LEVELS, TERRITORY_LEVELS
 from carto.render import social_text
+from carto.ui.state import SocialState
 
 YEAR = dt.timedelta(days=365)
 GROUP_KINDS = ("community", "scheme", "place")
@@ -101,13 +102,14 @@ def territory_facts(version: int, db: str, code: str, buffer_m: float, today: dt
 def summary_section(version: int, db: str, code: str, name: str, lang: str) -> None:
     """The summary page's social-space part: sentences in plain words, lists of names as text."""
     facts = territory_facts(version, db, code, footprint.BUFFER_M, dt.date.today())
-    st.subheader(ui.tr("social.summary.heading"))
-    for heading, sentences, items in social_text.summary_sections(facts, name, lang):
-        st.markdown(f"**{ui.md(heading)}**")
-        st.markdown("\n".join(f"- {ui.md(line)}" for line in sentences))
-        if items:
-            with st.expander(f"{ui.md(heading)} ({len(items)})"):
-                st.markdown("\n".join(f"- {ui.md(item)}" for item in items[:50]))
+    with st.container(key=SocialState.SUMMARY):
+        st.subheader(ui.tr("social.summary.heading"))
+        for heading, sentences, items in social_text.summary_sections(facts, name, lang):
+            st.markdown(f"**{ui.md(heading)}**")
+            st.markdown("\n".join(f"- {ui.md(line)}" for line in sentences))
+            if items:
+                with st.expander(f"{ui.md(heading)} ({len(items)})"):
+                    st.markdown("\n".join(f"- {ui.md(item)}" for item in items[:50]))
 
 
 def group_choices(base: SocialBase, kind: str, prints: gpd.GeoDataFrame, lang: str) -> dict[str, str]:
