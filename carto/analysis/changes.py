@@ -38,7 +38,7 @@ def compare_dates(relations: pd.DataFrame, before: dt.date, after: dt.date) -> p
     ``kinds`` and ``stages`` on each date (``kinds_before`` …, empty tuples when not linked) and
     ``change`` (one of :data:`CHANGES`)."""
     old, new = _pairs_on(relations, before), _pairs_on(relations, after)
-    both = old.join(new, how="outer", lsuffix="_before", rsuffix="_after")
+    both = old.add_suffix("_before").join(new.add_suffix("_after"), how="outer")
     for column in both.columns:
         both[column] = [v if isinstance(v, tuple) else () for v in both[column]]
     linked_before = both["kinds_before"].map(bool)
@@ -53,14 +53,14 @@ def compare_dates(relations: pd.DataFrame, before: dt.date, after: dt.date) -> p
 
 
 def latest_day(relations: pd.DataFrame, today: dt.date) -> dt.date:
-    """The most recent day the data speaks of: ``today``, or the last start or end date before it.
+    """The last day, up to ``today``, on which the data records a start or an end (``today`` without any).
 
     Comparing "a year ago" with a day after the data's last record would show no change at all.
     """
     stamps = [pd.to_datetime(relations[c], errors="coerce") for c in ("start", "end") if c in relations]
     known = pd.concat(stamps).dropna() if stamps else pd.Series(dtype="datetime64[ns]")
     known = known[known <= pd.Timestamp(today)]
-    return today if known.empty else min(today, known.max().date())
+    return today if known.empty else known.max().date()
 
 
 def change_counts(diff: pd.DataFrame) -> dict[str, int]:

@@ -45,6 +45,8 @@ def scheme_table(schemes: pd.DataFrame, relations: pd.DataFrame, nodes: pd.DataF
             "territories": tuple(sorted(set(codes))),
         }
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(SCHEME_TABLE_COLUMNS))
+    for column in ("lead", "lead_name"):  # None stays None (pandas would make a column of them NaN)
+        table[column] = pd.Series([rows[i][column] for i in table.index], index=table.index, dtype=object)
     table.index.name = "id"
     return table
 
