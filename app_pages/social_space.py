@@ -54,6 +54,8 @@ with st.container(key=keys.SPACE):
         shapes = base.territories[base.territories["level"] == level]
         st_folium(draw.footprint_map(shapes, one, located, lang, home=row["home"], tiles=tiles), height=460,
                   use_container_width=True, returned_objects=[], key=keys.SPACE_MAP)
+    facts = social.territory_facts(version, db, code, buffer_km * 1000, dt.date.today())
+    st.markdown(ui.md(social_text.outreach_sentence(facts, names[code], lang)))  # the chosen territory's groups
     if kind != "place" and len(prints):
         with st.expander(ui.tr("social.footprints.all")):
             st.dataframe(draw.footprints_table(prints, options, names, lang), hide_index=True)
