@@ -11,6 +11,7 @@ from streamlit_folium import st_folium
 from carto import i18n, store, ui
 from carto.analysis import changes, partnerships, pathways, schemes
 from carto.analysis.footprint import node_territories_at
+from carto.formatting import format_date
 from carto.render import offline, social_text
 from carto.render import social as draw
 from carto.ui import social
@@ -29,7 +30,7 @@ names, where = base.territory_names(), base.territory_names().__getitem__
 codes = base.territory_choices()
 code = str(st.sidebar.selectbox(ui.tr("social.sidebar.territory"), codes, format_func=where, key=keys.TERRITORY))
 buffer_km = st.sidebar.slider(ui.tr("social.sidebar.buffer"), 0.5, 5.0, 1.0, 0.5, format="%.1f km", key=keys.BUFFER)
-tiles = offline.default_tiles()
+tiles, finest = offline.default_tiles(), base.territories[base.territories["level"] == base.levels()[0]]
 
 with st.container(key=keys.SPACE):
     st.header(ui.tr("social.section.space"))
@@ -76,8 +77,7 @@ with st.container(key=keys.REFERRALS):
         st.markdown(f"**{ui.md(social_text.reach_sentence(reach, lang))}**")
         reached = pathways.reached_within(base.graph, start, steps)
         edges = pathways.pathway_edges(base.graph, reached, start)
-        shapes = base.territories[base.territories["level"] == base.levels()[0]]
-        st_folium(draw.pathway_map(shapes, edges, base.nodes, start, lang, tiles=tiles), height=420,
+        st_folium(draw.pathway_map(finest, edges, base.nodes, start, lang, tiles=tiles), height=420,
                   use_container_width=True, returned_objects=[], key=keys.PATH_MAP)
         ends = pathways.dead_ends(base.graph)
         st.markdown(ui.md(social_text.dead_ends_sentence(len(ends), lang)))
@@ -125,4 +125,12 @@ with st.container(key=keys.CHANGES):
     diff = changes.compare_dates(base.relations, before, after)
     diff = diff[diff["a"].isin(local) | diff["b"].isin(local)]
     st.markdown(f"**{ui.md(social_text.changes_sentence(changes.change_counts(diff), before, after, lang))}**")
-    st.dataframe(draw.changes_table(diff[diff["change"] != "same"], base.names, lang), hide_index=True)
+    left, right = st.columns([2, 3])
+    on_before, on_after = (i18n.t("social.changes.on", lang, date=format_date(d, lang)) for d in (before, after))
+    around = base.relations[base.relations["source"].isin(local) | base.relations["target"].isin(local)]
+    kinds = changes.kinds_on_two_dates(around, before, after)
+    left.dataframe(draw.kinds_table(kinds, on_before, on_after, lang), hide_index=True)
+    right.dataframe(draw.changes_table(diff[diff["change"] != "same"], base.names, lang), hide_index=True)
+    if len(diff):
+        st_folium(draw.change_map(finest, base.nodes, changes.node_changes(diff), lang, tiles=tiles), height=420,
+                  use_container_width=True, returned_objects=[], key=keys.CHANGE_MAP)

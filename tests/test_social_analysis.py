@@ -302,6 +302,11 @@ def test_links_that_appeared_ended_or_changed_between_two_dates() -> None:
     assert (row["kinds_before"], row["kinds_after"], row["stages_after"]) == (("network",), ("partnership",),
                                                                                 ("negotiation",))
     assert changes.node_changes(diff).to_dict() == {"a": "appeared", "b": "ended", "c": "appeared", "d": "changed"}
+    # Running on 1 Jan 2024: a–b and c–d (network), b–c (referral); on 1 Jan 2025: a–b (network), a–c and d–c
+    # (partnerships).
+    kinds = changes.kinds_on_two_dates(relations, dt.date(2024, 1, 1), dt.date(2025, 1, 1))
+    assert kinds.to_dict("index") == {"network": {"before": 2, "after": 1}, "partnership": {"before": 0, "after": 2},
+                                      "referral": {"before": 1, "after": 0}}
     # The last day the data records something on, up to "today": in 2026, d–c's start (1 June 2024);
     # on 1 April 2024, b–c's end (1 March 2024); with no date at all, today.
     assert changes.latest_day(relations, dt.date(2026, 1, 1)) == dt.date(2024, 6, 1)

@@ -104,6 +104,12 @@ def test_partnerships_schemes_and_changes_of_a_commune(social_page: AppTest) -> 
     assert changed == (
         "Du 1 janvier 2023 au 31 décembre 2024 : 1 liens apparus, 0 terminés, 0 ont changé de nature ou d'étape."
     )
+    # Running around a4 on each date (kinds in code order): r5 (network) on both, r4 (partnership) on the second.
+    kinds, pairs = at.container(keys.CHANGES).dataframe
+    assert kinds.value.to_dict("list") == {
+        "Nature": ["Réseau", "Partenariat"], "Au 1 janvier 2023": [1, 0], "Au 31 décembre 2024": [1, 1]
+    }
+    assert pairs.value.iloc[:, 0].tolist() == ["apparu"]
 
 
 def test_the_page_in_english(social_page: AppTest) -> None:

@@ -76,3 +76,14 @@ def node_changes(diff: pd.DataFrame) -> pd.Series:
     ends["rank"] = ends["change"].map(order)
     best = ends.sort_values(["id", "rank"]).drop_duplicates("id")
     return pd.Series(best["change"].to_numpy(), index=pd.Index(best["id"].to_numpy(), name="id"), name="change")
+
+
+def kinds_on_two_dates(relations: pd.DataFrame, before: dt.date, after: dt.date) -> pd.DataFrame:
+    """Relations running on each date, by kind (rows, sorted) and date (columns ``before``, ``after``)."""
+    counts = {
+        label: active_on(relations, day)["kind"].astype(str).value_counts()
+        for label, day in (("before", before), ("after", after))
+    }
+    table = pd.DataFrame(counts).fillna(0).astype("int64").sort_index()
+    table.index.name = "kind"
+    return table.reindex(columns=["before", "after"], fill_value=0)

@@ -181,6 +181,52 @@ def pathway_map(
     return offline.localize_assets(m)
 
 
+CHANGE_COLOURS = {
+    "appeared": RELATION_COLOURS["network"],
+    "ended": ALERT,
+    "changed": RELATION_COLOURS["referral"],
+    "same": TERRITORY_LINE,
+}
+
+
+def change_map(
+    territories: gpd.GeoDataFrame, nodes: gpd.GeoDataFrame, change: pd.Series, lang: str, *, tiles: str = "none"
+) -> folium.Map:
+    """Nodes coloured by their links' change between two dates (:func:`carto.analysis.changes.node_changes`)."""
+    shown = nodes.loc[[n for n in change.index if n in nodes.index]]
+    minx, miny, maxx, maxy = _bounds(shown)
+    m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 9, tiles=tiles)
+    _borders_layer(territories, lang, None).add_to(m)
+    kinds = change.reindex(shown.index).astype(str)
+    styles, index = style_table(((CHANGE_COLOURS[k], 6, "#ffffff", 0.9) for k in kinds),
+                                ["fillColor", "radius", "color", "fillOpacity"])
+    properties = pd.DataFrame(
+        {"name": shown["name"].astype(str).to_numpy(), "change": [i18n.t(f"social.change.{k}", lang) for k in kinds]}
+    ).assign(**{STYLE_PROPERTY: index})
+    StyledGeoJson(
+        properties,
+        shown.geometry.representative_point().to_numpy(),
+        styles,
+        name=i18n.t("social.section.changes", lang),
+        circle_points=True,
+        tooltip=[("name", i18n.t("field.name", lang)), ("change", i18n.t("social.changes.kind", lang))],
+    ).add_to(m)
+    if len(shown):
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return offline.localize_assets(m)
+
+
+def kinds_table(table: pd.DataFrame, before: str, after: str, lang: str) -> pd.DataFrame:
+    """Relations running on two dates by kind, columns named by their dates."""
+    return pd.DataFrame(
+        {
+            i18n.t("field.kind", lang): [i18n.label(k, lang) for k in table.index],
+            before: table["before"].to_numpy(),
+            after: table["after"].to_numpy(),
+        }
+    )
+
+
 def referral_sankey(flows: pd.DataFrame, lang: str) -> go.Figure:
     """Referrals between actor types (``source_type``, ``target_type``, ``referrals``): types on the
     left send, the same types on the right receive; link width is the number of referrals."""

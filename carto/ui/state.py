@@ -338,4 +338,5 @@ class SocialState:
     BEFORE = "social_before"
     AFTER = "social_after"
     CHANGES = "social_changes"
+    CHANGE_MAP = "social_change_map"
     SUMMARY = "summary_social"  # the summary page's social-space section
