@@ -36,7 +36,7 @@ def test_a_community_space_and_the_referrals_of_a_ccas(served_app, page):
     # The largest community of the sample spreads over the département: several areas, in words.
     page.get_by_text("Espace social éclaté :", exact=False).first.wait_for(timeout=TIMEOUT)
     page.get_by_text("se trouve hors de", exact=False).first.wait_for(timeout=TIMEOUT)
-    space, paths = _map_frames(page, 2)
+    space, paths, _changes = _map_frames(page, 3)  # the social space, the referrals, what changed
     space.wait_for_function("() => document.querySelectorAll('path.leaflet-interactive').length > 0", timeout=TIMEOUT)
     drawn = space.evaluate(_DRAWN)
     assert drawn["fills"] >= 1 and drawn["lines"] == 0
