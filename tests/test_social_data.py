@@ -171,3 +171,24 @@ def test_sample_communities_cross_borders(sample_db) -> None:
     prints = footprint.group_footprints(footprint.community_groups(metrics), nodes, f["territories"], level="epci")
     crossing = prints[(prints["share_outside"] > 0.2) & (prints["reached"].map(len) > 0)]
     assert len(crossing) >= 3
+
+
+def test_hostile_names_stay_text_in_the_documents() -> None:
+    import io
+
+    from fpdf import FPDF
+    from pypdf import PdfReader
+
+    from carto.render import social_document
+    from carto.render.pdf import FONTS_DIR
+
+    facts = _facts(fragile=(NamedPair("<img src=x onerror=alert(1)>", "{{ 7*7 }}"),), reached=("</script>",))
+    page = social_document.social_html(facts, "<b>Ville</b>", "fr")
+    assert "<img" not in page and "</script>" not in page and "<b>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt; – {{ 7*7 }}" in page
+    pdf = FPDF()
+    pdf.add_font("DejaVu", "", str(FONTS_DIR / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(FONTS_DIR / "DejaVuSans-Bold.ttf"))
+    social_document.add_social_page(pdf, facts, "<b>Ville</b>", "fr")
+    text = PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0].extract_text()
+    assert "<img src=x onerror=alert(1)> – {{ 7*7 }}" in text
