@@ -134,3 +134,8 @@ with st.container(key=keys.CHANGES):
     if len(diff):
         st_folium(draw.change_map(finest, base.nodes, changes.node_changes(diff), lang, tiles=tiles), height=420,
                   use_container_width=True, returned_objects=[], key=keys.CHANGE_MAP)
+    years = changes.years_of(base.relations, last)
+    if years:
+        st.caption(ui.tr("social.changes.years"))
+        st.plotly_chart(draw.network_by_year(base.nodes, changes.running_each_year(base.relations, years), lang),
+                        key=keys.YEARS)

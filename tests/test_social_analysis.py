@@ -312,3 +312,15 @@ def test_links_that_appeared_ended_or_changed_between_two_dates() -> None:
     assert changes.latest_day(relations, dt.date(2026, 1, 1)) == dt.date(2024, 6, 1)
     assert changes.latest_day(relations, dt.date(2024, 4, 1)) == dt.date(2024, 3, 1)
     assert changes.latest_day(relations.drop(columns=["start", "end"]), dt.date(2024, 4, 1)) == dt.date(2024, 4, 1)
+
+
+def test_the_network_year_by_year() -> None:
+    relations = pd.DataFrame(
+        {"source": ["a", "b"], "target": ["b", "c"], "start": ["2021-05-01", "2022-12-31"], "end": ["2022-06-30", None]}
+    )
+    assert changes.years_of(relations, dt.date(2023, 3, 1)) == [2021, 2022, 2023]
+    running = changes.running_each_year(relations, [2021, 2022, 2023])
+    # On 31 Dec 2021 only a–b; on 31 Dec 2022 a–b has ended (30 June) and b–c starts that very day.
+    assert {y: list(zip(r["source"], r["target"], strict=True)) for y, r in running.items()} == {
+        2021: [("a", "b")], 2022: [("b", "c")], 2023: [("b", "c")],
+    }

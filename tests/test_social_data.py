@@ -192,3 +192,22 @@ def test_hostile_names_stay_text_in_the_documents() -> None:
     social_document.add_social_page(pdf, facts, "<b>Ville</b>", "fr")
     text = PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0].extract_text()
     assert "<img src=x onerror=alert(1)> – {{ 7*7 }}" in text
+
+
+def test_the_year_by_year_figure_has_one_frame_per_year_and_names_as_text() -> None:
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from carto.render import social as draw
+
+    nodes = gpd.GeoDataFrame({"name": ["<img src=x onerror=alert(1)>", "B", "C"], "type": ["ccas", "caf", "pmi"]},
+                             geometry=[Point(0, 0), Point(1, 0), Point(2, 0)], index=pd.Index(["a", "b", "c"]),
+                             crs="EPSG:4326")
+    running = {2021: pd.DataFrame({"source": ["a"], "target": ["b"]}),
+               2022: pd.DataFrame({"source": ["a", "b"], "target": ["b", "c"]})}
+    figure = draw.network_by_year(nodes, running, "en")
+    assert [f.name for f in figure.frames] == ["2021", "2022"]
+    # one segment per relation: two ends and a gap each
+    assert len(figure.frames[1].data[0].x) == 6
+    assert list(figure.frames[0].data[1].marker.size) == [7, 7, 3]  # c has no link in 2021
+    assert figure.data[1].text[0] == "&lt;img src=x onerror=alert(1)&gt; (CCAS (municipal social services))"

@@ -87,3 +87,16 @@ def kinds_on_two_dates(relations: pd.DataFrame, before: dt.date, after: dt.date)
     table = pd.DataFrame(counts).fillna(0).astype("int64").sort_index()
     table.index.name = "kind"
     return table.reindex(columns=["before", "after"], fill_value=0)
+
+
+def years_of(relations: pd.DataFrame, last: dt.date) -> list[int]:
+    """The years from the first relation's start to ``last`` (empty without any start)."""
+    starts = pd.to_datetime(relations["start"], errors="coerce").dropna() if "start" in relations else pd.Series()
+    if starts.empty:
+        return []
+    return list(range(int(starts.min().year), last.year + 1))
+
+
+def running_each_year(relations: pd.DataFrame, years: list[int]) -> dict[int, pd.DataFrame]:
+    """The relations running on 31 December of each year, for playing the network year by year."""
+    return {year: active_on(relations, dt.date(year, 12, 31)) for year in years}

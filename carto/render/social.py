@@ -227,6 +227,48 @@ def kinds_table(table: pd.DataFrame, before: str, after: str, lang: str) -> pd.D
     )
 
 
+def network_by_year(nodes: gpd.GeoDataFrame, running: dict[int, pd.DataFrame], lang: str) -> go.Figure:
+    """The network on its geographic layout, one frame per year (relations running on 31 December),
+    played with a button and a slider; nodes in their type's colour, names in the hover as text."""
+    points = nodes.geometry.representative_point()
+    xy = pd.DataFrame({"x": points.x.to_numpy(), "y": points.y.to_numpy()}, index=nodes.index.astype(str))
+    colour = [TYPE_COLOURS.get(t, TYPE_COLOURS["other"]) for t in nodes["type"].astype(str)]
+    hover = [plotly_text(f"{n} ({i18n.label(t, lang)})") for n, t in zip(nodes["name"].astype(str),
+                                                                         nodes["type"].astype(str), strict=True)]
+
+    def traces(rows: pd.DataFrame) -> list[go.Scatter]:
+        ends = rows[rows["source"].astype(str).isin(xy.index) & rows["target"].astype(str).isin(xy.index)]
+        a = xy.loc[ends["source"].astype(str).to_list()].to_numpy()
+        b = xy.loc[ends["target"].astype(str).to_list()].to_numpy()
+        gap = np.full((len(ends), 1), np.nan)
+        lines = np.hstack([a, b, np.hstack([gap, gap])]).reshape(-1, 2) if len(ends) else np.empty((0, 2))
+        linked = set(ends["source"].astype(str)) | set(ends["target"].astype(str))
+        alive = [i in linked for i in xy.index]
+        return [
+            go.Scatter(x=lines[:, 0], y=lines[:, 1], mode="lines", hoverinfo="skip",
+                       line={"width": 0.6, "color": "rgba(90,90,90,0.45)"}),
+            go.Scatter(x=xy["x"], y=xy["y"], mode="markers", text=hover, hoverinfo="text",
+                       marker={"size": [7 if a else 3 for a in alive], "color": colour,
+                               "opacity": [0.95 if a else 0.25 for a in alive]}),
+        ]
+
+    years = sorted(running)
+    first = traces(running[years[0]]) if years else traces(pd.DataFrame({"source": [], "target": []}))
+    figure = go.Figure(data=first, frames=[go.Frame(data=traces(running[y]), name=str(y)) for y in years])
+    step = [{"args": [[str(y)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}], "label": str(y),
+             "method": "animate"} for y in years]
+    figure.update_layout(
+        showlegend=False, height=520, margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1.45},
+        updatemenus=[{"type": "buttons", "x": 0, "y": 1.08, "xanchor": "left", "buttons": [
+            {"label": i18n.t("social.play", lang), "method": "animate",
+             "args": [None, {"frame": {"duration": 900, "redraw": True}, "fromcurrent": True}]},
+        ]}],
+        sliders=[{"steps": step, "active": 0, "currentvalue": {"prefix": i18n.t("social.year", lang) + " "}}],
+    )
+    return figure
+
+
 def referral_sankey(flows: pd.DataFrame, lang: str) -> go.Figure:
     """Referrals between actor types (``source_type``, ``target_type``, ``referrals``): types on the
     left send, the same types on the right receive; link width is the number of referrals."""

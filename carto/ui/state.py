@@ -339,4 +339,5 @@ class SocialState:
     AFTER = "social_after"
     CHANGES = "social_changes"
     CHANGE_MAP = "social_change_map"
+    YEARS = "social_years"
     SUMMARY = "summary_social"  # the summary page's social-space section
