@@ -134,8 +134,7 @@ with st.container(key=keys.CHANGES):
     if len(diff):
         st_folium(draw.change_map(finest, base.nodes, changes.node_changes(diff), lang, tiles=tiles), height=420,
                   use_container_width=True, returned_objects=[], key=keys.CHANGE_MAP)
-    years = changes.years_of(base.relations, last)
-    if years:
+    yearly = social.network_by_year(version, db, lang)
+    if yearly is not None:
         st.caption(ui.tr("social.changes.years"))
-        st.plotly_chart(draw.network_by_year(base.nodes, changes.running_each_year(base.relations, years), lang),
-                        key=keys.YEARS)
+        st.plotly_chart(yearly, key=keys.YEARS)

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 import geopandas as gpd
 import networkx as nx
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from carto import i18n, ui
-from carto.analysis import footprint, network, partnerships, pathways
+from carto.analysis import changes, footprint, network, partnerships, pathways
 from carto.analysis.social import SocialFacts, territory_social
 from carto.model import DETAIL_LEVELS, TERRITORY_LEVELS
+from carto.render import social as social_draw
 from carto.render import social_text
 from carto.ui.state import SocialState
 
@@ -151,3 +153,13 @@ def referral_starts(base: SocialBase, lang: str) -> dict[str, str]:
     types = base.nodes["type"].astype(str)
     ordered = sorted(senders.index, key=lambda n: (types.get(n) != "ccas", -senders[n], n))
     return {str(n): f"{base.names.get(n, n)} ({i18n.label(types.get(n), lang)})" for n in ordered}
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def network_by_year(version: int, db: str, lang: str) -> go.Figure | None:
+    """The year-by-year figure (a frame per year; built once per data version and language)."""
+    base = social_base(version, db)
+    years = changes.years_of(base.relations, changes.latest_day(base.relations, dt.date.today()))
+    if not years:
+        return None
+    return social_draw.network_by_year(base.nodes, changes.running_each_year(base.relations, years), lang)
