@@ -10,7 +10,7 @@ from streamlit_folium import st_folium
 
 from carto import i18n, store, ui
 from carto.analysis import changes, partnerships, pathways, schemes
-from carto.analysis.footprint import node_territories_at
+from carto.analysis.social import nodes_in_territory, touching
 from carto.formatting import format_date
 from carto.render import offline, social_text
 from carto.render import social as draw
@@ -93,8 +93,8 @@ with st.container(key=keys.REFERRALS):
 
 with st.container(key=keys.PARTNERSHIPS):
     st.header(ui.tr("social.section.partnerships"))
-    at = node_territories_at(base.nodes, base.territories, str(base.territories.set_index("code").at[code, "level"]))
-    mine = base.links[base.links["source"].map(at).eq(code) | base.links["target"].map(at).eq(code)]
+    local = nodes_in_territory(base.nodes, base.territories, code)
+    mine = touching(base.links, local)
     st.markdown(ui.md(social_text.stages_sentence(partnerships.stage_counts(mine), lang)))
     st.markdown(f"**{ui.md(social_text.fragile_sentence(int(mine['fragile'].sum()), len(mine), lang))}**")
     left, right = st.columns(2)
@@ -111,7 +111,7 @@ with st.container(key=keys.SCHEMES):
     level_of = str(base.territories.set_index("code").at[code, "level"])
     gaps = schemes.missing_schemes(base.schemes, base.territories, level=level_of, on_date=dt.date.today())
     st.markdown(f"**{ui.md(social_text.missing_sentence(list(gaps.loc[gaps['code'] == code, 'kind']), lang))}**")
-    table = schemes.scheme_table(base.schemes, base.relations, base.nodes, at.dropna())
+    table = schemes.scheme_table(base.schemes, base.relations, base.nodes, social.node_territories(base, level_of))
     st.dataframe(draw.schemes_table(table, names, lang), hide_index=True)
     st.caption(ui.tr("social.schemes.pick"))
 
@@ -121,14 +121,11 @@ with st.container(key=keys.CHANGES):
     last = changes.latest_day(base.relations, dt.date.today())
     before = social.one_date(a.date_input(ui.tr("social.changes.before"), last - social.YEAR, key=keys.BEFORE))
     after = social.one_date(b.date_input(ui.tr("social.changes.after"), last, key=keys.AFTER))
-    local = set(at.index[at == code])
-    diff = changes.compare_dates(base.relations, before, after)
-    diff = diff[diff["a"].isin(local) | diff["b"].isin(local)]
+    diff = touching(changes.compare_dates(base.relations, before, after), local, ("a", "b"))
     st.markdown(f"**{ui.md(social_text.changes_sentence(changes.change_counts(diff), before, after, lang))}**")
     left, right = st.columns([2, 3])
     on_before, on_after = (i18n.t("social.changes.on", lang, date=format_date(d, lang)) for d in (before, after))
-    around = base.relations[base.relations["source"].isin(local) | base.relations["target"].isin(local)]
-    kinds = changes.kinds_on_two_dates(around, before, after)
+    kinds = changes.kinds_on_two_dates(touching(base.relations, local), before, after)
     left.dataframe(draw.kinds_table(kinds, on_before, on_after, lang), hide_index=True)
     right.dataframe(draw.changes_table(diff[diff["change"] != "same"], base.names, lang), hide_index=True)
     if len(diff):

@@ -62,6 +62,17 @@ class SocialFacts:
     changes: dict[str, int]
 
 
+def nodes_in_territory(nodes: pd.DataFrame, territories: pd.DataFrame, code: str) -> set[str]:
+    """Ids of the nodes (``territory_code`` column, indexed by id) in territory ``code`` or inside it."""
+    inside = descendants(territories, code)
+    return set(nodes.index[nodes["territory_code"].isin(inside)].astype(str))
+
+
+def touching(frame: pd.DataFrame, local: set[str], ends: tuple[str, str] = ("source", "target")) -> pd.DataFrame:
+    """Rows of ``frame`` (relations, partnerships, a diff with ``ends=("a", "b")``) with an end in ``local``."""
+    return frame[frame[ends[0]].isin(local) | frame[ends[1]].isin(local)]
+
+
 def territory_social(
     code: str,
     territories: gpd.GeoDataFrame,
@@ -85,7 +96,7 @@ def territory_social(
     names = dict(zip(territories["code"].astype(str), territories["name"].astype(str), strict=True))
     nodes = footprint.node_table(actors, places)
     inside = descendants(territories, code)
-    local = set(nodes.index[nodes["territory_code"].isin(inside)])
+    local = nodes_in_territory(nodes, territories, code)
 
     groups = footprint.community_groups(metrics)
     prints = footprint.group_footprints(groups, nodes, territories, level=level, buffer_m=buffer_m)
@@ -99,7 +110,7 @@ def territory_social(
     ends = [n for n in pathways.dead_ends(graph) if n in local]
 
     links = partnerships.partnership_links(relations)  # every partnership, whatever its dates
-    mine = links[links["source"].isin(local) | links["target"].isin(local)]
+    mine = touching(links, local)
     label = nodes["name"].astype(str)
     fragile = tuple(NamedPair(label[s], label[t]) for s, t in zip(mine.loc[mine["fragile"], "source"],
                                                                   mine.loc[mine["fragile"], "target"], strict=True))
@@ -120,7 +131,7 @@ def territory_social(
 
     last = changes.latest_day(relations, day)
     diff = changes.compare_dates(relations, last - YEAR, last)
-    diff = diff[diff["a"].isin(local) | diff["b"].isin(local)]
+    diff = touching(diff, local, ("a", "b"))
     return SocialFacts(
         code=code,
         level=level,

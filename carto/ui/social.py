@@ -163,3 +163,8 @@ def network_by_year(version: int, db: str, lang: str) -> go.Figure | None:
     if not years:
         return None
     return social_draw.network_by_year(base.nodes, changes.running_each_year(base.relations, years), lang)
+
+
+def node_territories(base: SocialBase, level: str) -> pd.Series:
+    """Each located node's territory at ``level`` (the schemes' territories on the page)."""
+    return footprint.node_territories_at(base.nodes, base.territories, level).dropna()
