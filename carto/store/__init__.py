@@ -265,8 +265,12 @@ def _migration_2(cur: Connection) -> None:
 
 
 def _migration_3(cur: Connection) -> None:
-    # A new database already has the column (migration 1 reads carto.model); an older one gets it.
+    # The actor leading each scheme: the column, also in the kept undo snapshots of schemes (undoing an
+    # older import then puts the same columns back). A new database has it already (migration 1).
     cur.execute('ALTER TABLE schemes ADD COLUMN IF NOT EXISTS "lead" VARCHAR')
+    kept = cur.execute("SELECT snapshot_table FROM import_snapshots WHERE dataset = 'schemes'").fetchall()
+    for (table,) in kept:
+        cur.execute(f'ALTER TABLE {_ident(table)} ADD COLUMN IF NOT EXISTS "lead" VARCHAR')
 
 
 # Append only: a released migration never changes, a new one gets the next number.
