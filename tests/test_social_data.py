@@ -25,14 +25,14 @@ def test_an_older_database_gets_the_lead_column(tmp_path: Path) -> None:
     db = tmp_path / "old.duckdb"
     conn = store.connect(db)
     cur = conn.cursor()
-    # As a database made before migration 3: schemes without a lead, schema at version 2, and the
+    # As a database made before migration 4: schemes without a lead, schema at version 3, and the
     # kept snapshot of an earlier schemes import (for its undo), without a lead either.
     cur.execute('ALTER TABLE schemes DROP COLUMN "lead"')
     cur.execute("CREATE TABLE snapshot_schemes_1 AS SELECT * FROM schemes")
     cur.execute("INSERT INTO import_snapshots VALUES (1, 'schemes', 'snapshot_schemes_1', 0)")
-    cur.execute("DELETE FROM schema_version WHERE version = 3")
-    assert store.schema_version(cur) == 2
-    assert store.migrate(conn) == 3
+    cur.execute("DELETE FROM schema_version WHERE version = 4")
+    assert store.schema_version(cur) == 3
+    assert store.migrate(conn) == 4
 
     def columns(table: str) -> set[str]:
         sql = "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
