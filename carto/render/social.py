@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import shapely
-from folium.elements import JSCSSMixin
 
 from carto import i18n
 from carto.formatting import format_number, format_percent
@@ -32,13 +31,6 @@ from carto.render.palette import (
     TYPE_COLOURS,
 )
 from carto.render.plain import STYLE_PROPERTY, StyledGeoJson, style_table
-
-
-class _Arrows(JSCSSMixin, DirectionArrows):
-    """:class:`DirectionArrows` whose script streamlit-folium loads: it gathers the scripts of
-    ``JSCSSMixin`` elements only, so leaflet-textpath would otherwise never reach the map's frame."""
-
-    default_js = DirectionArrows.default_js  # type: ignore[misc]  # else the mixin's empty list wins
 
 
 def _bounds(*frames: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
@@ -173,7 +165,7 @@ def pathway_map(
         tooltip=[(f, i18n.t(f"social.map.{f}", lang)) for f in ("from", "to", "step")],
     )
     if len(known):
-        layer.add_child(_Arrows(layer))
+        layer.add_child(DirectionArrows(layer))
     layer.add_to(m)
     _nodes_layer(shown, lang, emphasis={start}).add_to(m)
     if len(shown):
