@@ -20,6 +20,7 @@ ui.identity_badge(user)
 pages = [
     st.Page("app_pages/explorer.py", title=ui.tr("nav.explorer"), url_path="explorer", default=True),
     st.Page("app_pages/summary.py", title=ui.tr("nav.summary"), url_path="summary"),
+    st.Page("app_pages/social_space.py", title=ui.tr("nav.social"), url_path="espace-social"),
 ]
 if auth.can(user, "import"):
     pages.append(st.Page("app_pages/import.py", title=ui.tr("nav.import"), url_path="import"))

@@ -19,7 +19,7 @@ from carto.render.choropleth import choropleth_map
 from carto.render.indicator_text import comparison_table
 from carto.render.indicators_csv import indicators_csv
 from carto.render.static_map import summary_map_png
-from carto.ui import cache
+from carto.ui import cache, social
 from carto.ui.state import SummaryState as keys
 
 lang, version, db = ui.language(), ui.data_version(), str(store.default_db_path())
@@ -99,3 +99,4 @@ column = st.selectbox(ui.tr("summary.choropleth.pick"), options=list(labels), fo
 level_map = choropleth_map(ui.read("territories", version), table, str(column), lang,
                            level=choropleth_level(table, code), highlight=code, tiles=offline.default_tiles())
 st_folium(level_map, height=480, use_container_width=True, returned_objects=[], key=keys.CHOROPLETH_MAP)
+social.summary_section(version, db, code, summary.name, lang)  # the social space, in plain words

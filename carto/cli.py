@@ -284,6 +284,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from carto.analysis import indicators, network, summary
+    from carto.analysis.social import territory_social
     from carto.render import pdf, summary_html, summary_text
 
     out = Path(args.out)
@@ -304,11 +305,38 @@ def cmd_report(args: argparse.Namespace) -> int:
     table = indicators.territory_indicators(t, a, p, r, s, radius_km=args.radius_km, metrics=metrics)
     gathered = summary.territory_summary(args.code, table, a, p, r, t, metrics, radius_km=args.radius_km)
     sources = summary_text.sources_line(imports, args.lang, sample_name=sample.SAMPLE_DIR.name)
+    facts = territory_social(args.code, t, a, p, r, s, metrics)  # the social space, after the summary
     if out.suffix.lower() == ".pdf":
-        out.write_bytes(pdf.summary_pdf(gathered, args.lang, sources=sources))
+        out.write_bytes(pdf.summary_pdf(gathered, args.lang, sources=sources, social=facts))
     else:
-        out.write_text(summary_html.summary_html(gathered, args.lang, sources=sources), encoding="utf-8")
+        out.write_text(summary_html.summary_html(gathered, args.lang, sources=sources, social=facts), encoding="utf-8")
     print(f"{gathered.name} ({gathered.code}) summary written to {out}")
+    return 0
+
+
+def cmd_social(args: argparse.Namespace) -> int:
+    from carto.analysis import network, social
+    from carto.render import social_text
+
+    if args.buffer_km <= 0:
+        msg = f"--buffer-km must be positive, not {args.buffer_km}"
+        raise InputError(msg)
+    with _reading(args) as cur:
+        frames = _analysed_frames(cur)
+    t, a, p, r, s = (frames[name] for name in INDICATOR_DATASETS)
+    if args.code not in set(t["code"]):
+        msg = f"no territory with code {args.code!r}; list the codes with `python -m carto indicators`"
+        raise InputError(msg)
+    metrics = network.node_metrics(a, p, r)
+    facts = social.territory_social(args.code, t, a, p, r, s, metrics, buffer_m=args.buffer_km * 1000)
+    if args.json:
+        print(json.dumps(social.facts_record(facts), ensure_ascii=False))
+        return 0
+    name = str(t.loc[t["code"] == args.code, "name"].iloc[0])
+    for heading, sentences, items in social_text.summary_sections(facts, name, args.lang):
+        print(heading)
+        for line in (*sentences, *(f"- {item}" for item in items)):
+            print(f"  {line}")
     return 0
 
 
@@ -424,6 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=("fr", "en"), default="fr", help="language (default fr)")
     p.add_argument("--radius-km", type=float, default=1.0, help="reach of an actor around it (default 1 km)")
     p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("social", help="a territory's social space: footprints, referrals, partnerships, schemes")
+    p.add_argument("code", metavar="CODE", help="territory code (e.g. a commune's INSEE code)")
+    p.add_argument("--buffer-km", type=float, default=1.0, help="reach around each place and actor (default 1 km)")
+    p.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the sentences (default fr)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.set_defaults(handler=cmd_social)
 
     p = sub.add_parser(
         "backup", help="copy the database to a file (default: its backups/ folder); the dashboard must be stopped"

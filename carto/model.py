@@ -159,6 +159,7 @@ SCHEMES = Dataset(
         Column("territory_code", "VARCHAR"),
         Column("start", "DATE"),
         Column("end", "DATE"),
+        Column("lead", "VARCHAR"),  # the actor who leads and follows the scheme (an actor id)
     ),
     geometry=None,
 )

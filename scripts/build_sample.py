@@ -1047,12 +1047,38 @@ def generate_relations(
 
 
 # --------------------------------------------------------------------------------------------
+# Who leads each scheme (after the relations: the lead is one of its partners)
+
+
+def assign_scheme_leads(
+    schemes: Sequence[dict[str, str]], relations: Sequence[Mapping[str, Any]], actors: Sequence[Node]
+) -> None:
+    """Set each scheme's ``lead``: among the actors at an end of its relations, one in the scheme's
+    territory (commune or EPCI) first, then the one with most of its relations (ties: smallest id).
+
+    A scheme no relation is attached to has no lead (left empty). No randomness: the relations
+    drawn from the seed decide.
+    """
+    where = {a.id: (a.commune, a.epci) for a in actors}
+    ends: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in relations:
+        if r["scheme_id"]:
+            for node in (r["source"], r["target"]):
+                if node in where:
+                    ends[r["scheme_id"]][node] += 1
+    for scheme in schemes:
+        counts = ends.get(scheme["id"], {})
+        home = scheme["territory_code"]
+        scheme["lead"] = min(counts, key=lambda a: (home not in where[a], -counts[a], a)) if counts else ""
+
+
+# --------------------------------------------------------------------------------------------
 # Core
 
 TERRITORY_COLUMNS = ("code", "name", "level", "parent_code", "population")
 PLACE_COLUMNS = ("id", "name", "kind", "population", "publics")
 ACTOR_COLUMNS = ("id", "name", "type", "sector", "siret", "lon", "lat")
-SCHEME_COLUMNS = ("id", "name", "kind", "territory_code", "start", "end")
+SCHEME_COLUMNS = ("id", "name", "kind", "territory_code", "start", "end", "lead")
 RELATION_COLUMNS = (
     "id", "source", "target", "kind", "dimension", "formal", "scheme_id", "weight", "directed",
     "start", "end", "stage",
@@ -1142,6 +1168,7 @@ def build_sample(
     actors, actor_nodes = generate_actors(rng, located, inner, departement, size.actors)
     schemes = generate_schemes(located, size.schemes)
     relations = generate_relations(rng, actor_nodes, place_nodes, schemes, size)
+    assign_scheme_leads(schemes, relations, actor_nodes)
     check_vocabulary(places, actors, schemes, relations)
     check_nodes_in_communes(territories, places, place_nodes, actors, actor_nodes)
 

@@ -202,12 +202,13 @@ def test_export_takes_frames_not_the_store(tmp_path: Path) -> None:
             "territory_code": ["44109"],
             "start": [dt.date(2024, 1, 1)],
             "end": [None],
+            "lead": [None],
         }
     )
     out = tmp_path / "schemes.csv"
     assert export.export({"schemes": schemes}, "schemes", "csv", out) == f"schemes: 1 rows written to {out}"
     assert out.read_bytes() == (
-        b"id,name,kind,territory_code,start,end\r\nS1,'@SUM(1),contrat_de_ville,44109,2024-01-01,\r\n"
+        b"id,name,kind,territory_code,start,end,lead\r\nS1,'@SUM(1),contrat_de_ville,44109,2024-01-01,,\r\n"
     )
 
 

@@ -25,8 +25,12 @@ def test_report_pdf_from_the_store(fixture_db: Path, tmp_path: Path, capsys: pyt
     assert cli.main(["--db", str(fixture_db), "report", "C1", "--out", str(out)]) == 0
     assert "Ville-Haute (C1)" in capsys.readouterr().out
     reader = PdfReader(io.BytesIO(out.read_bytes()))
-    assert len(reader.pages) == 1
+    assert len(reader.pages) == 2  # the summary, then its social space
     text = re.sub(r"[ \n]+", " ", reader.pages[0].extract_text())  # keeps the narrow no-break spaces
+    social = re.sub(r"[ \n]+", " ", reader.pages[1].extract_text())
+    # C1's partnerships: r1 (a1–a2, delivery) and r4 (a3–a4, contract); its CCAS a1 refers nobody.
+    assert "2 partenariats : 0 en négociation, 1 contractualisés, 1 en réalisation, 0 en bilan." in social
+    assert "une personne peut atteindre 0, 0 et 0 services" in social
     assert "Ville-Haute (C1)" in text
     # The store assigns territories and the indicators are computed: the hand figures of summary_data.
     for figure in ("8,0", f"25{NNBSP}%", f"20{NNBSP}%", "Hameau des Prés — 300 habitants", "Club isolé"):

@@ -72,7 +72,7 @@ def _header(name: str) -> list[str]:
 
 def test_files_have_the_contract_columns() -> None:
     assert _header("actors.csv") == ["id", "name", "type", "sector", "siret", "lon", "lat"]
-    assert _header("schemes.csv") == ["id", "name", "kind", "territory_code", "start", "end"]
+    assert _header("schemes.csv") == ["id", "name", "kind", "territory_code", "start", "end", "lead"]
     assert _header("relations.csv") == [
         "id", "source", "target", "kind", "dimension", "formal", "scheme_id", "weight",
         "directed", "start", "end", "stage",

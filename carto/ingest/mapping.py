@@ -141,6 +141,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "start": ("start", "debut", "date_debut", "start_date", "date_start", "du"),
     "end": ("end", "fin", "date_fin", "end_date", "date_end", "au"),
     "stage": ("stage", "etape", "phase"),
+    "lead": ("lead", "pilote", "porteur", "chef_de_file", "lead_id", "id_pilote"),
     "lat": ("lat", "latitude", "y_wgs84", "lat_wgs84", "wgs84_lat"),
     "lon": ("lon", "lng", "long", "longitude", "x_wgs84", "lon_wgs84", "wgs84_lon"),
     "x": ("x", "coord_x", "x_l93", "x_lambert93", "x_lambert_93", "xl93", "x_lambert", "lambert_x", "lambert93_x",

@@ -83,7 +83,7 @@ _TERRITORY_COLUMNS = list(TERRITORIES.column_names)
 _PLACE_COLUMNS = [c for c in PLACES.column_names if c != "territory_code"]
 _ACTOR_COLUMNS = [c for c in ACTORS.column_names if c not in ("territory_code", "services")] + ["lon", "lat"]
 _RELATION_COLUMNS = list(RELATIONS.column_names)
-_SCHEME_COLUMNS = list(SCHEMES.column_names)
+_SCHEME_COLUMNS = [c for c in SCHEMES.column_names if c != "lead"]  # tiers name no lead (optional)
 
 # France-like box used whole by the largest grid; smaller tiers take a centred part of it so that a
 # commune keeps a realistic size (about 3-5 km across) whatever the tier.

@@ -16,9 +16,11 @@ from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, XPos, YPos
 
 from carto import i18n
+from carto.analysis.social import SocialFacts
 from carto.analysis.summary import TOP_PARTNERS, Summary
 from carto.formatting import format_date
 from carto.render import palette
+from carto.render.social_document import add_social_page
 from carto.render.static_map import summary_map_png
 from carto.render.summary_text import (
     gap_intro,
@@ -75,7 +77,9 @@ class _Page(FPDF):
             self.cell(width, 4.4, self.fit(f"• {item}", width), new_x=XPos.LEFT, new_y=YPos.NEXT)
 
 
-def summary_pdf(summary: Summary, lang: str, *, sources: str, on_date: dt.date | None = None) -> bytes:
+def summary_pdf(
+    summary: Summary, lang: str, *, sources: str, on_date: dt.date | None = None, social: SocialFacts | None = None
+) -> bytes:
     """One A4 page: title, map, headline figures explained, top partners, gaps, date, sources.
 
     Lists are cut and long texts shortened with "…" so the page never overflows.
@@ -193,4 +197,6 @@ def summary_pdf(summary: Summary, lang: str, *, sources: str, on_date: dt.date |
     pdf.cell(width, 4, dated, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     for line in pdf.lines(i18n.t("summary.sources", lang, sources=sources), width, 3):
         pdf.cell(width, 3.6, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if social is not None:  # the social space on a second page
+        add_social_page(pdf, social, summary.name, lang)
     return bytes(pdf.output())

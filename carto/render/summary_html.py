@@ -10,9 +10,11 @@ import string
 from collections.abc import Sequence
 
 from carto import i18n
+from carto.analysis.social import SocialFacts
 from carto.analysis.summary import Summary
 from carto.formatting import format_date
 from carto.render import palette
+from carto.render.social_document import social_html
 from carto.render.static_map import summary_map_png
 from carto.render.summary_text import (
     gap_intro,
@@ -42,7 +44,9 @@ footer{margin-top:2rem;color:#555;font-size:.85rem;border-top:1px solid #ccc;pad
 ).substitute(accent=palette.ACCENT)
 
 
-def summary_html(summary: Summary, lang: str, *, sources: str = "", on_date: dt.date | None = None) -> str:
+def summary_html(
+    summary: Summary, lang: str, *, sources: str = "", on_date: dt.date | None = None, social: SocialFacts | None = None
+) -> str:
     """The PDF's content as one standalone HTML document: inline style, map as a data: URI."""
     day = on_date or dt.date.today()
     e = html.escape
@@ -83,6 +87,7 @@ src="data:image/png;base64,{png}">
 <h2>{e(i18n.t("summary.gaps", lang))}</h2>
 <div class="cols"><div><strong>{e(gap_intro(summary, lang))}</strong><ul>{gaps}</ul></div>
 <div><strong>{e(isolated_head)}</strong><ul>{isolated}</ul></div></div>
+{social_html(social, summary.name, lang) if social is not None else ""}
 <footer>{e(i18n.t("summary.date", lang, date=format_date(day, lang)))}<br>{e(footer_sources)}</footer>
 </body></html>
 """

@@ -278,11 +278,21 @@ def _migration_3(cur: Connection) -> None:
         cur.execute(f"ALTER TABLE {_ident(table)} ADD COLUMN IF NOT EXISTS services VARCHAR")
 
 
+def _migration_4(cur: Connection) -> None:
+    # The actor leading each scheme: the column, also in the kept undo snapshots of schemes (undoing an
+    # older import then puts the same columns back). A new database has it already (migration 1).
+    cur.execute('ALTER TABLE schemes ADD COLUMN IF NOT EXISTS "lead" VARCHAR')
+    kept = cur.execute("SELECT snapshot_table FROM import_snapshots WHERE dataset = 'schemes'").fetchall()
+    for (table,) in kept:
+        cur.execute(f'ALTER TABLE {_ident(table)} ADD COLUMN IF NOT EXISTS "lead" VARCHAR')
+
+
 # Append only: a released migration never changes, a new one gets the next number.
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "tables of the five datasets, imports", _migration_1),
     (2, "import snapshots for undo, skipped rows and undo audit in imports", _migration_2),
     (3, "services of actors", _migration_3),
+    (4, "the actor leading each scheme", _migration_4),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

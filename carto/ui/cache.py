@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from carto import store, ui
 from carto.analysis import indicators, network
 from carto.analysis import scene as view
 from carto.analysis.filters import Filters
+from carto.analysis.footprint import BUFFER_M
 from carto.analysis.summary import Summary
 from carto.analysis.summary import territory_summary as summarise
 from carto.ingest import pipeline
@@ -25,6 +27,7 @@ from carto.ingest.sample import SAMPLE_DIR
 from carto.render import explorer, export, summary_text
 from carto.render.pdf import summary_pdf
 from carto.render.summary_html import summary_html
+from carto.ui import social
 
 SUMMARY_DATASETS = ("territories", "actors", "places", "relations", "schemes")
 
@@ -109,7 +112,9 @@ def summary_exports(version: int, db: str, code: str, lang: str, radius_km: floa
     """The PDF and HTML of one summary."""
     summary = territory_summary(version, db, code, radius_km)
     sources = summary_text.sources_line(store.list_imports(ui.cursor()), lang, sample_name=SAMPLE_DIR.name)
-    return summary_pdf(summary, lang, sources=sources), summary_html(summary, lang, sources=sources)
+    facts = social.territory_facts(version, db, code, BUFFER_M, dt.date.today())  # the PDF's second page
+    return (summary_pdf(summary, lang, sources=sources, social=facts),
+            summary_html(summary, lang, sources=sources, social=facts))
 
 
 # --- import -----------------------------------------------------------------------------------

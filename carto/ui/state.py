@@ -357,3 +357,29 @@ class AdminState:
         taken = _session().get(cls.LAST_BACKUP)
         path = Path(str(taken)) if taken else None
         return path if path is not None and path.is_file() else None
+
+
+class SocialState:
+    """The social-space page's widget and container keys (it keeps nothing else in the session)."""
+
+    TERRITORY = "social_territory"
+    BUFFER = "social_buffer"
+    GROUP_KIND = "social_group_kind"
+    GROUP = "social_group"
+    LEVEL = "social_level"
+    SPACE = "social_space"
+    SPACE_SENTENCE = "social_space_sentence"
+    SPACE_MAP = "social_space_map"
+    REFERRAL_FROM = "social_referral_from"
+    STEPS = "social_steps"
+    REFERRALS = "social_referrals"
+    PATH_MAP = "social_path_map"
+    SANKEY = "social_sankey"
+    PARTNERSHIPS = "social_partnerships"
+    SCHEMES = "social_schemes"
+    BEFORE = "social_before"
+    AFTER = "social_after"
+    CHANGES = "social_changes"
+    CHANGE_MAP = "social_change_map"
+    YEARS = "social_years"
+    SUMMARY = "summary_social"  # the summary page's social-space section

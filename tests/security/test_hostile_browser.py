@@ -151,6 +151,20 @@ def test_summary_and_its_map_run_nothing(hostile_app, watched):
     _assert_clean(page, host)
 
 
+def test_social_space_maps_and_sentences_run_nothing(hostile_app, watched):
+    page, host = watched, urlparse(hostile_app).netloc
+    page.goto(f"{hostile_app}/espace-social", wait_until="domcontentloaded")
+    # the referral sentence names a2 literally (markdown escaped), the beacon is never fetched
+    page.get_by_text("Services vers lesquels ![x](http://evil.example/beacon.png) Centre social Les Tilleuls",
+                     exact=False).first.wait_for(timeout=TIMEOUT)
+    _frames_with_maps(page, count=2)
+    texts = _open_all_map_texts(page)
+    # the referral a2 → p1 on the pathway map, both names as stored
+    assert any("![x](http://evil.example/beacon.png) Centre social Les Tilleuls" in t for t in texts)
+    assert any("{{ 7*7 }} Quartier Nord" in t for t in texts)
+    _assert_clean(page, host)
+
+
 def test_import_preview_runs_nothing(hostile_app, watched, tmp_path):
     page, host = watched, urlparse(hostile_app).netloc
     upload = tmp_path / "partenaires.csv"

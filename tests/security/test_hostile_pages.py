@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from streamlit.testing.v1 import AppTest
 
 PROJECT = Path(__file__).resolve().parents[2]
-PAGES = ("explorer", "summary", "import", "data", "admin")
+PAGES = ("explorer", "summary", "social_space", "import", "data", "admin")
 
 # Widgets whose options and values Streamlit shows as plain text (not markdown).
 PLAIN_FIELDS = {"options", "default", "value", "raw_value", "placeholder", "id", "url", "form_id", "data", "tag"}
