@@ -9,12 +9,12 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from carto import i18n, store, ui
-from carto.analysis import changes, partnerships, pathways, schemes
-from carto.analysis.social import nodes_in_territory, touching
-from carto.formatting import format_date
+from carto.analysis import pathways
+from carto.analysis.social import nodes_in_territory
 from carto.render import offline, social_text
 from carto.render import social as draw
 from carto.ui import social
+from carto.ui import social_sections as sections
 from carto.ui.state import SocialState as keys
 
 lang, version, db = ui.language(), ui.data_version(), str(store.default_db_path())
@@ -91,47 +91,7 @@ with st.container(key=keys.REFERRALS):
         with st.expander(ui.tr("social.referral.dead_end_list")):
             st.dataframe(draw.nodes_table(base.nodes.loc[ends], lang), hide_index=True)
 
-with st.container(key=keys.PARTNERSHIPS):
-    st.header(ui.tr("social.section.partnerships"))
-    local = nodes_in_territory(base.nodes, base.territories, code)
-    mine = touching(base.links, local)
-    st.markdown(ui.md(social_text.stages_sentence(partnerships.stage_counts(mine), lang)))
-    st.markdown(f"**{ui.md(social_text.fragile_sentence(int(mine['fragile'].sum()), len(mine), lang))}**")
-    left, right = st.columns(2)
-    left.caption(ui.tr("social.partnerships.fragile_list"))
-    left.dataframe(draw.pairs_table(mine[mine["fragile"]], base.names, lang), hide_index=True)
-    right.caption(ui.tr("social.partnerships.stuck_list"))
-    stuck = partnerships.stuck_in_negotiation(mine, dt.date.today())
-    right.dataframe(draw.pairs_table(stuck, base.names, lang, days=True), hide_index=True)
-    st.caption(ui.tr("social.partnerships.by_scheme"))
-    st.dataframe(draw.stages_table(partnerships.stages_by(mine, "scheme_id"), base.schemes, lang))
-
-with st.container(key=keys.SCHEMES):
-    st.header(ui.tr("social.section.schemes"))
-    level_of = str(base.territories.set_index("code").at[code, "level"])
-    gaps = schemes.missing_schemes(base.schemes, base.territories, level=level_of, on_date=dt.date.today())
-    st.markdown(f"**{ui.md(social_text.missing_sentence(list(gaps.loc[gaps['code'] == code, 'kind']), lang))}**")
-    table = schemes.scheme_table(base.schemes, base.relations, base.nodes, social.node_territories(base, level_of))
-    st.dataframe(draw.schemes_table(table, names, lang), hide_index=True)
-    st.caption(ui.tr("social.schemes.pick"))
-
-with st.container(key=keys.CHANGES):
-    st.header(ui.tr("social.section.changes"))
-    a, b = st.columns(2)
-    last = changes.latest_day(base.relations, dt.date.today())
-    before = social.one_date(a.date_input(ui.tr("social.changes.before"), last - social.YEAR, key=keys.BEFORE))
-    after = social.one_date(b.date_input(ui.tr("social.changes.after"), last, key=keys.AFTER))
-    diff = touching(changes.compare_dates(base.relations, before, after), local, ("a", "b"))
-    st.markdown(f"**{ui.md(social_text.changes_sentence(changes.change_counts(diff), before, after, lang))}**")
-    left, right = st.columns([2, 3])
-    on_before, on_after = (i18n.t("social.changes.on", lang, date=format_date(d, lang)) for d in (before, after))
-    kinds = changes.kinds_on_two_dates(touching(base.relations, local), before, after)
-    left.dataframe(draw.kinds_table(kinds, on_before, on_after, lang), hide_index=True)
-    right.dataframe(draw.changes_table(diff[diff["change"] != "same"], base.names, lang), hide_index=True)
-    if len(diff):
-        st_folium(draw.change_map(finest, base.nodes, changes.node_changes(diff), lang, tiles=tiles), height=420,
-                  use_container_width=True, returned_objects=[], key=keys.CHANGE_MAP)
-    yearly = social.network_by_year(version, db, lang)
-    if yearly is not None:
-        st.caption(ui.tr("social.changes.years"))
-        st.plotly_chart(yearly, key=keys.YEARS)
+local = nodes_in_territory(base.nodes, base.territories, code)
+sections.partnerships_section(base, local, lang)
+sections.schemes_section(base, code, names, lang)
+sections.changes_section(base, local, finest, version, db, lang, tiles)
