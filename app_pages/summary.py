@@ -81,8 +81,8 @@ per_year = summary.relations_per_year
 if per_year.empty:
     st.info(ui.tr("summary.per_year.none"))
 else:
-    chart, kind = summary_text.per_year_chart(per_year, lang)
-    st.bar_chart(chart, x="year", y="count", color=kind, x_label=ui.tr("summary.year"), y_label="")
+    chart, colours = summary_text.per_year_chart(per_year, lang)
+    st.bar_chart(chart, x="year", y=list(chart.columns[1:]), color=colours, x_label=ui.tr("summary.year"), y_label="")
 
 labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
 with st.container(key=keys.SIBLINGS):
