@@ -76,7 +76,7 @@ with right:
     c4.select_slider(tr("explorer.network.radius"), [1, 2, 3], key=state.RADIUS)
     event, note = None, tr("explorer.network.pending")
     if ui.after_first_run(state.NETWORK):
-        sub = view.network_subgraph(scene, focused)
+        sub = view.network_subgraph(scene, focused, core=None if focused.highlight else cache.explorer_core(*key))
         fig = explorer.explorer_figure(sub, metrics, cache.explorer_positions(*key, tuple(sub.nodes.index), layout),
                                        focused, lang, layout=layout, colour_by=colour_by, size_by=size_by)
         event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),

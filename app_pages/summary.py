@@ -82,7 +82,8 @@ if per_year.empty:
     st.info(ui.tr("summary.per_year.none"))
 else:
     chart, colours = summary_text.per_year_chart(per_year, lang)
-    st.bar_chart(chart, x="year", y=list(chart.columns[1:]), color=colours, x_label=ui.tr("summary.year"), y_label="")
+    st.bar_chart(chart, x="year", y=[str(c) for c in chart.columns[1:]], color=[c for c in colours],
+                 x_label=ui.tr("summary.year"), y_label="")
 
 labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
 with st.container(key=keys.SIBLINGS):

@@ -68,7 +68,7 @@ def test_kind_filter_changes_both_views_and_the_url(app_env, csv_relations):
     assert _metrics(at)["Relations"] == _count(expected)
     assert _captions(at, keys.MAP_NOTES) == [f"Carte : {expected} relations tracées une à une."]
     (network_note,) = _captions(at, keys.NETWORK_NOTE)
-    assert f"et {expected} relations" in network_note
+    assert f"relations (sur {expected})" in network_note
     assert at.query_params["kinds"] == "partnership,tension"
 
 
@@ -156,6 +156,36 @@ def test_territory_filter_by_level(app_env):
     assert _metrics(at)["Territoires"] == _count(communes)
     assert at.query_params["territory"] == epci
     assert at.query_params["level"] == "epci"
+
+
+def _network_node_ids(at: AppTest) -> list[str]:
+    import json
+
+    spec = json.loads(at.get_by_key(keys.NETWORK).proto.spec)
+    return [i for t in spec["data"] if t.get("meta", {}).get("role") in ("nodes", "highlight") for i in t["customdata"]]
+
+
+def test_with_nothing_selected_the_network_shows_its_core_and_says_so(app_env, csv_relations):
+    at = _app().run()  # the network's run
+    # The 4-core of the sample by networkx: 200 nodes each linked to at least 4 others of them (no 5-core).
+    graph = nx.Graph(list(zip(csv_relations["source"], csv_relations["target"], strict=True)))
+    graph.remove_edges_from(nx.selfloop_edges(graph))
+    core = set(nx.k_core(graph, k=4).nodes)
+    assert (len(core), nx.k_core(graph, k=5).number_of_nodes()) == (200, 0)
+    shown = _network_node_ids(at)
+    assert len(shown) == 120 and set(shown) <= core  # the core's 120 best-connected nodes
+    (note,) = _captions(at, keys.NETWORK_NOTE)
+    assert note.startswith(
+        "Réseau : son cœur, où chaque nœud est lié à au moins 4 autres nœuds du cœur (200 nœuds), "
+        "réduit à ses 120 nœuds les mieux reliés (sur 380) et leurs "
+    )
+    assert f"(sur {len(csv_relations)})" in note
+    # A selection shows its ego network instead of the core.
+    at.session_state[keys.SELECTION] = Selection(nodes=(HUB,))
+    at.run()
+    assert HUB in _network_node_ids(at)
+    (note,) = _captions(at, keys.NETWORK_NOTE)
+    assert not note.startswith("Réseau : son cœur")
 
 
 def test_invalid_url_is_ignored(app_env):

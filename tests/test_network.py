@@ -256,3 +256,34 @@ def test_territory_graph_lifts_nodes_to_a_level() -> None:
     ]
     graph = network.territory_nx_graph(epcis)
     assert graph.edges["E1", "E2"]["relations"] == 2
+
+
+def _ring_and_tail() -> pd.DataFrame:
+    # a-b-c-d: a 4-clique (each linked to 3 others); e linked to a and b; f hangs on e; g alone.
+    # Core numbers by hand: a, b, c, d = 3; e = 2; f = 1; g = 0. a-b twice and a self-loop count once / not.
+    pairs = [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d"), ("c", "d"), ("e", "a"), ("e", "b"),
+             ("f", "e"), ("a", "b"), ("c", "c")]
+    return pd.DataFrame({"source": [s for s, _ in pairs], "target": [t for _, t in pairs]})
+
+
+@pytest.mark.parametrize(
+    ("max_nodes", "expected"),
+    [
+        (6, ("abcdef", 1)),  # 1-core: every node with a relation (6 of 7 fit)
+        (5, ("abcde", 2)),  # 2-core: f has one neighbour only
+        (4, ("abcd", 3)),  # 3-core: the clique
+        (2, ("abcd", 3)),  # even the innermost core is larger: that core
+    ],
+)
+def test_network_core_is_the_smallest_k_core_that_fits(max_nodes, expected):
+    rel = _ring_and_tail()
+    core, k = network.network_core(rel, list("abcdefg"), max_nodes=max_nodes)
+    assert (core, k) == (frozenset(expected[0]), expected[1])
+    # the same core by networkx (an independent reference)
+    graph = nx.Graph(list(zip(rel["source"], rel["target"], strict=True)))
+    graph.remove_edges_from(nx.selfloop_edges(graph))
+    assert core == frozenset(nx.k_core(graph, k=k).nodes)
+
+
+def test_network_core_without_relations_is_empty():
+    assert network.network_core(_ring_and_tail().iloc[0:0], ["a", "b"], max_nodes=1) == (frozenset(), 0)

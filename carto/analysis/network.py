@@ -371,6 +371,31 @@ def node_metrics(
     return frame
 
 
+def network_core(relations: pd.DataFrame, node_ids: Iterable[str], *, max_nodes: int) -> tuple[frozenset[str], int]:
+    """The network's core that fits in ``max_nodes``: ``(nodes, k)``.
+
+    The k-core is the largest group of nodes each linked to at least ``k`` others of the group
+    (simple undirected graph: direction ignored, parallel relations merged, self-loops dropped).
+    ``k`` is the smallest (k >= 1) whose core has at most ``max_nodes`` nodes; when even the
+    innermost core is larger, that core. No relation: no core, ``(frozenset(), 0)``.
+    """
+    import igraph as ig
+
+    ids = _node_ids(pd.DataFrame({"id": list(node_ids)}), pd.DataFrame())
+    index = pd.Index(ids, dtype="object")
+    s = pd.Categorical(relations["source"].astype(str), categories=index).codes
+    t = pd.Categorical(relations["target"].astype(str), categories=index).codes
+    known = (s >= 0) & (t >= 0)
+    graph = ig.Graph(n=len(ids), edges=list(zip(s[known].tolist(), t[known].tolist(), strict=True)))
+    graph.simplify(multiple=True, loops=True)
+    coreness = np.asarray(graph.coreness(), dtype="int64") if len(ids) else np.zeros(0, dtype="int64")
+    top = int(coreness.max()) if len(coreness) else 0
+    if top == 0:
+        return frozenset(), 0
+    k = next((k for k in range(1, top + 1) if int((coreness >= k).sum()) <= max_nodes), top)
+    return frozenset(index[coreness >= k]), k
+
+
 def territory_graph(
     relations: pd.DataFrame,
     node_territory: pd.Series,

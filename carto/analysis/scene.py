@@ -22,13 +22,15 @@ import pandas as pd
 
 from carto.analysis import flows
 from carto.analysis.filters import Filtered, Filters, apply_filters
-from carto.analysis.network import ego_nodes, ego_relations, node_metrics
+from carto.analysis.network import ego_nodes, ego_relations, network_core, node_metrics
 from carto.analysis.selection import Selection
 from carto.model import AGGREGATION_LEVELS, DETAIL_LEVELS, TERRITORY_LEVELS, relation_weights
 
 MetricsFn = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame], pd.DataFrame]
 
 INDICATORS = ("population", "actors", "places", "relations")
+# With nothing selected, a network larger than this shows its core (see core_of).
+CORE_NODES = 120
 
 
 def graph_nodes(actors: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
@@ -82,6 +84,8 @@ class Subgraph:
     edges: pd.DataFrame
     total_nodes: int
     total_edges: int
+    core: int = 0  # k when the nodes are (the best-connected of) the network's k-core, else 0
+    core_size: int = 0  # the nodes of that k-core
 
     @property
     def reduced(self) -> bool:
@@ -335,16 +339,39 @@ def focus(scene: Scene, selection: Selection) -> Focus:
     return Focus(selected, highlight, ego_relations(rel, set(highlight)))
 
 
-def network_subgraph(scene: Scene, focused: Focus, *, max_nodes: int = 500, max_edges: int = 2500) -> Subgraph:
-    """The part of the network sent to the browser (highlighted nodes always kept)."""
-    return reduce_graph(
-        scene.nodes,
+def core_of(scene: Scene, *, max_nodes: int = CORE_NODES) -> tuple[frozenset[str], int]:
+    """The scene's core of at most ``max_nodes`` nodes and its ``k`` (:func:`carto.analysis.network.network_core`)."""
+    return network_core(scene.filtered.relations, scene.nodes.index, max_nodes=max_nodes)
+
+
+def network_subgraph(
+    scene: Scene,
+    focused: Focus,
+    *,
+    core: tuple[frozenset[str], int] | None = None,
+    max_nodes: int = 500,
+    max_edges: int = 2500,
+) -> Subgraph:
+    """The part of the network sent to the browser (highlighted nodes always kept).
+
+    With nothing selected and more than :data:`CORE_NODES` nodes, only the ``core`` (from
+    :func:`core_of`) is drawn, when there is one, and at most :data:`CORE_NODES` of its nodes
+    (highest degree first): a few hundred nodes are a hairball.
+    """
+    nodes, k = scene.nodes, 0
+    if core is not None and core[1] > 0 and not focused.highlight and len(nodes) > CORE_NODES:
+        nodes, k = nodes[nodes.index.isin(core[0])], core[1]
+        max_nodes = min(max_nodes, CORE_NODES)
+    sub = reduce_graph(
+        nodes,
         scene.filtered.relations,
         scene.metrics,
         highlight=set(focused.highlight),
         max_nodes=max_nodes,
         max_edges=max_edges,
     )
+    return replace(sub, total_nodes=len(scene.nodes), total_edges=len(scene.filtered.relations), core=k,
+                   core_size=sub.total_nodes if k else 0)
 
 
 def selected_nodes(scene: Scene, focused: Focus) -> pd.DataFrame:

@@ -181,14 +181,21 @@ def map_notes(plan: MapPlan, lang: str) -> list[str]:
 
 
 def network_note(sub: Subgraph, lang: str) -> str:
-    """What the network view shows (all, or the part kept) and how to select in it."""
+    """What the network view shows (all, its core, or the part kept) and how to select in it."""
+    if sub.core:
+        key = "explorer.network.core" if len(sub.nodes) == sub.core_size else "explorer.network.core_top"
+        key = f"{key}.one" if sub.core == 1 else key
+    else:
+        key = "explorer.network.reduced" if sub.reduced else "explorer.network.all"
     shown = i18n.t(
-        "explorer.network.reduced" if sub.reduced else "explorer.network.all",
+        key,
         lang,
         nodes=len(sub.nodes),
         edges=len(sub.edges),
         total_nodes=sub.total_nodes,
         total_edges=sub.total_edges,
+        k=sub.core,
+        core_size=sub.core_size,
     )
     return f"{shown} {i18n.t('explorer.network.hint', lang)}"
 

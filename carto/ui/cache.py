@@ -71,6 +71,12 @@ def explorer_network_metrics(version: int, db: str, filters: Filters, *, colour_
     return explorer_metrics(version, db, filters) if needs_more else scene.metrics
 
 
+@st.cache_resource(max_entries=6, show_spinner=False)
+def explorer_core(version: int, db: str, filters: Filters) -> tuple[frozenset[str], int]:
+    """The network's core, drawn when nothing is selected (:func:`carto.analysis.scene.core_of`)."""
+    return view.core_of(explorer_scene(version, db, filters))
+
+
 @st.cache_resource(max_entries=12, show_spinner=False)
 def explorer_positions(version: int, db: str, filters: Filters, ids: tuple[str, ...], layout: str) -> pd.DataFrame:
     return explorer.network_positions(explorer_scene(version, db, filters), ids, layout=layout)
