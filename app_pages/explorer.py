@@ -90,6 +90,7 @@ with st.container(key=state.DETAILS):
         counts = view.position_counts(scene)
         st.markdown(tr("explorer.details.territory", name=names.get(chosen.territory, chosen.territory),
                        code=chosen.territory, **{p: counts.get(p, 0) for p in POSITIONS}))
+        st.caption(tr("explorer.position.help"))
         st.page_link("app_pages/summary.py", label=tr("explorer.open_summary"),
                      query_params=SummaryState.link(chosen.territory))
     if focused.selected:

@@ -141,6 +141,15 @@ def test_a_territory_picked_on_the_map_restricts_both_views(app_env, csv_relatio
     assert (link.proto.label, link.proto.page, link.proto.query_string) == (
         "Ouvrir la synthèse de ce territoire", "summary", f"territory={code}"
     )
+    # with a node of it selected, its relations say where they run, headed and explained in French
+    touching = set(csv_relations["source"]) | set(csv_relations["target"])
+    member = next(n for n in nodes.index[nodes == code] if n in touching)
+    at = _app(tsel=code, sel=member)
+    (relations,) = at.container(keys.DETAILS_RELATIONS).dataframe
+    assert list(relations.value.columns) == ["De", "Vers", "Nature", "Dimension", "Par rapport au territoire"]
+    assert set(relations.value["Par rapport au territoire"]) <= {"interne", "entrante", "sortante", "traversante"}
+    captions = [c.value for c in at.container(keys.DETAILS).caption]
+    assert any(c.startswith("Par rapport au territoire : interne = ses deux bouts y sont") for c in captions)
 
 
 def test_territory_filter_by_level(app_env):

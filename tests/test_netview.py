@@ -94,8 +94,8 @@ def test_the_legend_keys_types_and_sizes_with_the_map_colours(nodes, relations):
     fig = netview.network_figure(nodes, relations, _metrics(), layout="geo", lang="en")
     # types present, in the model's order (ccas, caf, ..., association), then places: white rings as on the map
     assert [(n, c) for n, c, _ in _key(fig, "colours")] == [
-        ("CCAS (municipal social services)", "#e41a1c"),
-        ("CAF (family allowances)", "#377eb8"),
+        ("CCAS – municipal social services", "#e41a1c"),
+        ("CAF – family allowances", "#377eb8"),
         ("Association", "#a65628"),
         ("Inhabited place", "#ffffff"),
     ]

@@ -230,7 +230,11 @@ def explorer_figure(
 
 
 def details(scene: Scene, focused: Focus, lang: str, *, limit: int = 200) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The selected nodes (name, type, degree) and their relations, labelled in ``lang``."""
+    """The selected nodes (name, type, degree) and their relations, labelled and headed in ``lang``.
+
+    The relations' position (inside, entering, leaving, crossing) is only shown with a territory
+    chosen: without one, every relation is "inside".
+    """
     nodes = view.selected_nodes(scene, focused)
     nodes["type"] = [
         i18n.t("explorer.node.place", lang) if t == "place" else i18n.label(t, lang) for t in nodes["type"]
@@ -239,4 +243,13 @@ def details(scene: Scene, focused: Focus, lang: str, *, limit: int = 200) -> tup
     table["kind"] = [i18n.label(k, lang) for k in table["kind"]]
     table["dimension"] = [i18n.label(d, lang) for d in table["dimension"]]
     table["position"] = [i18n.t(f"explorer.position.{p}", lang) for p in table["position"]]
-    return nodes, table
+    if not scene.filters.territory:
+        table = table.drop(columns="position")
+    nodes = nodes.rename_axis(i18n.t("field.id", lang)).rename(columns=lambda c: detail_header(str(c), lang))
+    return nodes, table.rename(columns=lambda c: detail_header(str(c), lang))
+
+
+def detail_header(column: str, lang: str) -> str:
+    """A details table's column header in ``lang``."""
+    own = f"explorer.column.{column}"
+    return i18n.t(own if own in i18n.catalog(lang) else f"field.{column}", lang)
