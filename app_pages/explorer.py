@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -35,7 +37,9 @@ side.radio(tr("explorer.filter.formal"), FORMAL_CHOICES, key=state.FORMAL, horiz
            format_func=lambda v: tr(f"explorer.filter.formal.{v}"))
 side.multiselect(tr("explorer.filter.schemes"), list(scheme_names), key=state.SCHEMES,
                  placeholder=tr("explorer.filter.any"), format_func=lambda s: scheme_names[s])
-side.date_input(tr("explorer.filter.date"), value=None, key=state.DATE)
+first_day, last_day = choices.date_bounds(state.filters().on_date, dt.date.today())
+side.date_input(tr("explorer.filter.date"), value=None, key=state.DATE, min_value=first_day, max_value=last_day,
+                format=tr("explorer.filter.date.format"), help=explorer.date_help(choices.dates, lang))
 tiles = side.selectbox(tr("map.tiles"), offline.TILE_CHOICES, key=state.TILES,
                        format_func=lambda n: tr(f"map.tiles.{n}"),
                        index=offline.TILE_CHOICES.index(offline.default_tiles()))
@@ -51,6 +55,8 @@ ui.warn_node_id_clashes(version)
 with st.container(key=state.FIGURES):
     for col, (name, count) in zip(st.columns(4), view.scene_counts(scene).items(), strict=True):
         col.metric(tr(f"dataset.{name}"), formatting.format_number(count, lang))
+if reason := view.why_no_relation(scene, choices.dates):
+    st.container(key=state.EMPTY).warning(explorer.empty_note(reason, filters.on_date, choices.dates, lang))
 left, right = st.columns([1, 1])
 with left:
     indicator = st.selectbox(tr("explorer.map.indicator"), [None, *view.INDICATORS], key=state.INDICATOR,

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from carto import formatting, store
 from carto.analysis.selection import Selection
+from carto.ui.state import LANGUAGE
 from carto.ui.state import ExplorerState as keys
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,44 @@ def test_formal_and_date_filters(app_env, csv_relations):
     active = (start.isna() | (start <= day)) & (end.isna() | (end >= day))
     assert _metrics(at)["Relations"] == _count(int(active.sum()))
     assert at.query_params["date"] == "2022-01-01"
+
+
+def test_the_date_picker_spans_the_data_and_an_empty_date_says_why(app_env, csv_relations):
+    import datetime as dt
+
+    # The sample's relations start on 3 January 2015 at the earliest and end on 13 February 2032 at the latest.
+    dates = pd.concat([pd.to_datetime(csv_relations[c]) for c in ("start", "end")]).dropna()
+    assert (dates.min().date(), dates.max().date()) == (dt.date(2015, 1, 3), dt.date(2032, 2, 13))
+    at = _app()
+    picker = at.date_input(key=keys.DATE)
+    assert (picker.min, picker.max) == (dt.date(2015, 1, 3), max(dt.date(2032, 2, 13), dt.date.today()))
+    assert picker.help == (
+        "Les relations actives ce jour-là. Celles des données vont du 3 janvier 2015 au 13 février 2032."
+    )
+    with pytest.raises(KeyError):  # relations to show: no warning
+        at.container(keys.EMPTY)
+    # a link's year stands for its first day, before any relation: the view says so instead of showing 0
+    at = _app(date="2014")
+    assert not at.exception
+    assert at.date_input(key=keys.DATE).value == dt.date(2014, 1, 1)
+    assert at.date_input(key=keys.DATE).min == dt.date(2014, 1, 1)  # the picker still shows the link's date
+    assert _metrics(at)["Relations"] == "0"
+    (warning,) = at.container(keys.EMPTY).warning
+    assert warning.value == (
+        "Aucune relation active le 1 janvier 2014 : les relations des données vont du 3 janvier 2015 au "
+        "13 février 2032. Choisissez une date dans cet intervalle."
+    )
+    # a day within the span with a filter that leaves nothing that day
+    first = csv_relations.sort_values("start").iloc[0]  # the only relation running on 3 January 2015
+    other = next(k for k in ("partnership", "network", "referral", "affinity", "tension") if k != first["kind"])
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
+    at.query_params.update({"date": "2015-01-03", "kinds": other})
+    at.session_state[LANGUAGE] = "en"
+    at.run()
+    (warning,) = at.container(keys.EMPTY).warning
+    assert warning.value == (
+        "No relation active on 3 January 2015 matches the chosen filters: widen them or pick another date."
+    )
 
 
 def test_a_link_opens_the_same_view(app_env, csv_relations):

@@ -150,3 +150,22 @@ def test_the_url_holds_how_the_view_is_drawn(territories):
     # defaults (force layout, colour by type, size by degree, no indicator) stay out of the URL
     session.update({keys.LAYOUT: "force", keys.COLOUR: "type", keys.SIZE: "degree", keys.INDICATOR: None})
     assert state.query_params(state.filters(), state.selection()) == {"level": "commune", "kinds": "tension"}
+
+
+def test_an_empty_view_says_why(base):
+    import datetime as dt
+
+    dates = (dt.date(2020, 1, 1), dt.date(2021, 6, 1))  # R1 starts 2020-01-01, R2 2021-06-01; no end
+    cases = {
+        Filters(): None,
+        Filters(on_date=dt.date(2019, 12, 31)): "date_outside",
+        Filters(on_date=dt.date(2020, 6, 1), kinds=("tension",)): "date_filters",
+        Filters(kinds=("tension",)): "filters",
+    }
+    for filters, reason in cases.items():
+        assert view.why_no_relation(view.build_scene(base, filters), dates) == reason, filters
+    note = explorer.empty_note("date_outside", dt.date(2019, 12, 31), dates, "en")
+    assert note == (
+        "No relation was active on 31 December 2019: the data's relations run from 1 January 2020 to 1 June 2021. "
+        "Pick a date in that span."
+    )

@@ -13,6 +13,7 @@ Pure analyses; drawing is :mod:`carto.render.explorer`'s job and widgets are the
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from carto.analysis import flows
+from carto.analysis.activity import date_span
 from carto.analysis.filters import Filtered, Filters, apply_filters
 from carto.analysis.network import ego_nodes, ego_relations, network_core, node_metrics
 from carto.analysis.selection import Selection
@@ -200,13 +202,23 @@ class FilterChoices:
     codes_at: dict[str, list[str]]
     territory_names: dict[str, str]
     scheme_names: dict[str, str]
+    dates: tuple[dt.date, dt.date] | None = None  # the first and last dates the relations name
+
+    def date_bounds(self, chosen: dt.date | None, today: dt.date) -> tuple[dt.date, dt.date]:
+        """What the date picker offers: the relations' dates and today, and ``chosen`` (a date from a
+        link may lie outside them: the picker must still show it)."""
+        days = [today, *(self.dates or ()), *([chosen] if chosen else [])]
+        return min(days), max(days)
 
     def territories_at(self, level: str) -> list[str]:
         return self.codes_at.get(level, [])
 
 
-def filter_choices(territories: pd.DataFrame, schemes: pd.DataFrame) -> FilterChoices:
-    """The sidebar's choices: at least ``commune`` among the levels, even with no territory."""
+def filter_choices(
+    territories: pd.DataFrame, schemes: pd.DataFrame, relations: pd.DataFrame | None = None
+) -> FilterChoices:
+    """The sidebar's choices: at least ``commune`` among the levels, even with no territory; the
+    relations' dates when given."""
     names = dict(zip(territories["code"], territories["name"], strict=True))
     codes_at = {
         str(level): sorted(group["code"], key=lambda c: names[c]) for level, group in territories.groupby("level")
@@ -216,7 +228,25 @@ def filter_choices(territories: pd.DataFrame, schemes: pd.DataFrame) -> FilterCh
         codes_at=codes_at,
         territory_names=names,
         scheme_names=dict(zip(schemes["id"], schemes["name"], strict=True)),
+        dates=date_span(relations) if relations is not None else None,
     )
+
+
+def why_no_relation(scene: Scene, dates: tuple[dt.date, dt.date] | None) -> str | None:
+    """Why the scene shows no relation, when it shows none: ``"date_outside"`` (the chosen date
+    lies outside the relations' ``dates``), ``"date_filters"`` (a date within them, but the other
+    filters leave nothing that day), ``"filters"`` (no date: the filters leave nothing), ``"no_data"``
+    (there is no relation at all). None when there are relations to show."""
+    if len(scene.filtered.relations):
+        return None
+    if scene.base.relations.empty:
+        return "no_data"
+    day = scene.filters.on_date
+    if day is None:
+        return "filters"
+    if dates is not None and not dates[0] <= day <= dates[1]:
+        return "date_outside"
+    return "date_filters"
 
 
 def scene_counts(scene: Scene) -> dict[str, int]:

@@ -12,6 +12,7 @@ The view model (what is shown for given data, filters and selection) is
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import folium
@@ -21,6 +22,7 @@ import plotly.graph_objects as go
 from carto import i18n
 from carto.analysis import scene as view
 from carto.analysis.scene import Base, Focus, Scene, Subgraph
+from carto.formatting import format_date
 from carto.model import ACTOR_TYPES, METROPOLITAN_FRANCE
 from carto.render import layers, netview, offline
 
@@ -253,3 +255,17 @@ def detail_header(column: str, lang: str) -> str:
     """A details table's column header in ``lang``."""
     own = f"explorer.column.{column}"
     return i18n.t(own if own in i18n.catalog(lang) else f"field.{column}", lang)
+
+
+def date_help(dates: tuple[dt.date, dt.date] | None, lang: str) -> str | None:
+    """The date picker's help: which days the data's relations span."""
+    if dates is None:
+        return None
+    first, last = (format_date(d, lang) for d in dates)
+    return i18n.t("explorer.filter.date.help", lang, first=first, last=last)
+
+
+def empty_note(reason: str, day: dt.date | None, dates: tuple[dt.date, dt.date] | None, lang: str) -> str:
+    """Why no relation is shown (``reason`` from :func:`carto.analysis.scene.why_no_relation`), in words."""
+    first, last = (format_date(d, lang) for d in dates) if dates else ("", "")
+    return i18n.t(f"explorer.empty.{reason}", lang, date=format_date(day, lang) if day else "", first=first, last=last)

@@ -40,7 +40,8 @@ def explorer_base(version: int, db: str) -> view.Base:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def explorer_choices(version: int, db: str) -> view.FilterChoices:
-    return view.filter_choices(explorer_base(version, db).territories, ui.read("schemes", version))
+    base = explorer_base(version, db)
+    return view.filter_choices(base.territories, ui.read("schemes", version), base.relations)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

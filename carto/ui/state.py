@@ -56,6 +56,7 @@ class ExplorerState:
     MAP = "explorer_map"
     MAP_NOTES = "explorer_map_notes"
     FIGURES = "explorer_figures"
+    EMPTY = "explorer_empty"  # why no relation is shown, when none is
     LAYOUT = "n_layout"
     COLOUR = "n_colour"
     SIZE = "n_size"
