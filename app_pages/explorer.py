@@ -86,7 +86,7 @@ with right:
         fig = explorer.explorer_figure(sub, metrics, cache.explorer_positions(*key, tuple(sub.nodes.index), layout),
                                        focused, lang, layout=layout, colour_by=colour_by, size_by=size_by)
         event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                                key=state.NETWORK, width="stretch")
+                                key=state.NETWORK, width="stretch", config=netview.plotly_config(lang))
         note = explorer.network_note(sub, lang)
     st.container(key=state.NETWORK_NOTE).caption(note)
 

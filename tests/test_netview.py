@@ -105,7 +105,8 @@ def test_the_legend_keys_types_and_sizes_with_the_map_colours(nodes, relations):
     # degrees 1, 2, 1, 0: min 0, middle 1, max 2; sizes 6 + 18·sqrt(d / 2)
     sizes = _key(fig, "sizes")
     assert [n for n, _, _ in sizes] == ["Degree 0", "Degree 1", "Degree 2"]
-    assert [s for _, _, s in sizes] == pytest.approx([6, 6 + 18 * 0.5**0.5, 24])
+    # drawn at 16/24 scale (plotly's largest legend item is 16 px)
+    assert [s for _, _, s in sizes] == pytest.approx([6 * 16 / 24, (6 + 18 * 0.5**0.5) * 16 / 24, 16])
     assert all(list(t.x) == [None] for t in fig.data if t.meta["role"] == "key")  # legend only, nothing drawn
 
 

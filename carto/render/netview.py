@@ -9,8 +9,10 @@ geographic layout uses each node's longitude and latitude, as on the map.
 from __future__ import annotations
 
 import html
+import json
 import random
 import threading
+from functools import cache
 
 import igraph as ig
 import numpy as np
@@ -20,6 +22,7 @@ import plotly.graph_objects as go
 from carto import i18n
 from carto.formatting import format_number
 from carto.model import ACTOR_TYPES, RELATION_KINDS
+from carto.render.offline import STATIC_DIR
 from carto.render.palette import (
     COMMUNITY_PALETTE,
     HIGHLIGHT_COLOUR,
@@ -37,6 +40,27 @@ def plotly_text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+# plotly.js's French words (mode bar, dates, decimal comma), vendored: see static/vendor/README.md.
+PLOTLY_LOCALES = {"fr": STATIC_DIR / "vendor" / "plotly.js-locales-3.7.0" / "fr.json"}
+
+
+@cache
+def _plotly_locale(lang: str) -> dict[str, object]:
+    data = json.loads(PLOTLY_LOCALES[lang].read_text(encoding="utf-8"))
+    return {"dictionary": data["dictionary"], "format": data["format"]}
+
+
+def plotly_config(lang: str) -> dict[str, object]:
+    """A plotly chart's ``config`` for ``lang``: its mode bar, tooltips and numbers in that language.
+
+    English is plotly's own; another language's dictionary goes in the config itself
+    (``config.locales``), so the browser loads no script for it.
+    """
+    if lang not in PLOTLY_LOCALES:
+        return {"locale": "en"}
+    return {"locale": lang, "locales": {lang: _plotly_locale(lang)}}
+
+
 LAYOUTS = ("force", "geo")
 COLOUR_BY = ("type", "community")
 SIZE_BY = ("degree", "weighted_degree", "betweenness", "closeness", "pagerank")
@@ -44,6 +68,9 @@ SIZE_BY = ("degree", "weighted_degree", "betweenness", "closeness", "pagerank")
 # Dashes in plotly's names; colours from the one palette, so a kind or a type looks the same as on the map.
 KIND_DASH = {"partnership": "solid", "network": "dash", "referral": "dot", "affinity": "solid", "tension": "dashdot"}
 _LAYOUT_LOCK = threading.Lock()
+# plotly draws a legend item at most 16 px wide and the largest node is 24 px: the size key is drawn
+# at 16/24 of the nodes' sizes, so its three circles keep their proportions.
+LEGEND_SCALE = 16 / 24
 
 
 def layout_positions(nodes: pd.DataFrame, edges: pd.DataFrame, *, layout: str = "force", seed: int = 0) -> pd.DataFrame:
@@ -255,12 +282,13 @@ def _add_key(
          [(label, colour, 10.0, PLACE_COLOUR if colour == TYPE_COLOURS["place"] else "#ffffff")
           for label, colour in colour_key(nodes, metrics, colour_by, lang)]),
         ("sizes", i18n.t("explorer.network.legend.size", lang),
-         [(label, NO_COMMUNITY, size, "#ffffff") for label, size in size_key(size_values, size_by, lang)]),
+         [(label, NO_COMMUNITY, size * LEGEND_SCALE, "#ffffff")
+          for label, size in size_key(size_values, size_by, lang)]),
     )
     for group, title, entries in groups:
         for label, colour, size, ring in entries:
-            fig.add_trace(
-                go.Scattergl(
+            fig.add_trace(  # SVG, not WebGL: only SVG legend items take their trace's marker size
+                go.Scatter(
                     x=[None],
                     y=[None],
                     mode="markers",
