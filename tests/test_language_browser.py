@@ -105,9 +105,11 @@ def test_english_pages_show_no_french(served_app, browser):
     try:
         page = context.new_page()
         _network_drawn(page, served_app)
-        texts = page.evaluate(_SHOWN)
+        texts = [*page.evaluate(_SHOWN), page.title()]
+        title = page.title()
     finally:
         context.close()
+    assert "Territories & social space" in title
     lines = [line.strip() for text in texts for line in text.splitlines()]
     found = {line: [w for w in FRENCH if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", line)] for line in lines}
     assert {line: words for line, words in found.items() if words} == {}
