@@ -369,8 +369,9 @@ def focus(scene: Scene, selection: Selection) -> Focus:
     return Focus(selected, highlight, ego_relations(rel, set(highlight)))
 
 
-def core_of(scene: Scene, *, max_nodes: int = CORE_NODES) -> tuple[frozenset[str], int]:
-    """The scene's core of at most ``max_nodes`` nodes and its ``k`` (:func:`carto.analysis.network.network_core`)."""
+def core_of(scene: Scene, *, max_nodes: int = CORE_NODES) -> tuple[frozenset[str], int, int]:
+    """The scene's core in at most ``max_nodes`` nodes, its ``k`` and the k-core's size
+    (:func:`carto.analysis.network.network_core`)."""
     return network_core(scene.filtered.relations, scene.nodes.index, max_nodes=max_nodes)
 
 
@@ -378,20 +379,18 @@ def network_subgraph(
     scene: Scene,
     focused: Focus,
     *,
-    core: tuple[frozenset[str], int] | None = None,
+    core: tuple[frozenset[str], int, int] | None = None,
     max_nodes: int = 500,
     max_edges: int = 2500,
 ) -> Subgraph:
     """The part of the network sent to the browser (highlighted nodes always kept).
 
     With nothing selected and more than :data:`CORE_NODES` nodes, only the ``core`` (from
-    :func:`core_of`) is drawn, when there is one, and at most :data:`CORE_NODES` of its nodes
-    (highest degree first): a few hundred nodes are a hairball.
+    :func:`core_of`) is drawn, when there is one: a few hundred nodes are a hairball.
     """
-    nodes, k = scene.nodes, 0
+    nodes, k, size = scene.nodes, 0, 0
     if core is not None and core[1] > 0 and not focused.highlight and len(nodes) > CORE_NODES:
-        nodes, k = nodes[nodes.index.isin(core[0])], core[1]
-        max_nodes = min(max_nodes, CORE_NODES)
+        nodes, k, size = nodes[nodes.index.isin(list(core[0]))], core[1], core[2]
     sub = reduce_graph(
         nodes,
         scene.filtered.relations,
@@ -401,7 +400,7 @@ def network_subgraph(
         max_edges=max_edges,
     )
     return replace(sub, total_nodes=len(scene.nodes), total_edges=len(scene.filtered.relations), core=k,
-                   core_size=sub.total_nodes if k else 0)
+                   core_size=size)
 
 
 def selected_nodes(scene: Scene, focused: Focus) -> pd.DataFrame:

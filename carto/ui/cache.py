@@ -73,7 +73,7 @@ def explorer_network_metrics(version: int, db: str, filters: Filters, *, colour_
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def explorer_core(version: int, db: str, filters: Filters) -> tuple[frozenset[str], int]:
+def explorer_core(version: int, db: str, filters: Filters) -> tuple[frozenset[str], int, int]:
     """The network's core, drawn when nothing is selected (:func:`carto.analysis.scene.core_of`)."""
     return view.core_of(explorer_scene(version, db, filters))
 
