@@ -90,15 +90,15 @@ def test_formal_and_date_filters(app_env, csv_relations):
 def test_the_date_picker_spans_the_data_and_an_empty_date_says_why(app_env, csv_relations):
     import datetime as dt
 
-    # The sample's relations start on 3 January 2015 at the earliest and end on 13 February 2032 at the latest.
+    # The first start and the last end of the sample's relations, read with pandas.
     dates = pd.concat([pd.to_datetime(csv_relations[c]) for c in ("start", "end")]).dropna()
-    assert (dates.min().date(), dates.max().date()) == (dt.date(2015, 1, 3), dt.date(2032, 2, 13))
+    first, last = dates.min().date(), dates.max().date()
+    assert first.year > 2014  # a link to 2014 is before every relation
     at = _app()
     picker = at.date_input(key=keys.DATE)
-    assert (picker.min, picker.max) == (dt.date(2015, 1, 3), max(dt.date(2032, 2, 13), dt.date.today()))
-    assert picker.help == (
-        "Les relations actives ce jour-là. Celles des données vont du 3 janvier 2015 au 13 février 2032."
-    )
+    assert (picker.min, picker.max) == (first, max(last, dt.date.today()))
+    day_fr = (formatting.format_date(first, "fr"), formatting.format_date(last, "fr"))
+    assert picker.help == f"Les relations actives ce jour-là. Celles des données vont du {day_fr[0]} au {day_fr[1]}."
     with pytest.raises(KeyError):  # relations to show: no warning
         at.container(keys.EMPTY)
     # a link's year stands for its first day, before any relation: the view says so instead of showing 0
@@ -109,19 +109,23 @@ def test_the_date_picker_spans_the_data_and_an_empty_date_says_why(app_env, csv_
     assert _metrics(at)["Relations"] == "0"
     (warning,) = at.container(keys.EMPTY).warning
     assert warning.value == (
-        "Aucune relation active le 1 janvier 2014 : les relations des données vont du 3 janvier 2015 au "
-        "13 février 2032. Choisissez une date dans cet intervalle."
+        f"Aucune relation active le 1 janvier 2014 : les relations des données vont du {day_fr[0]} au "
+        f"{day_fr[1]}. Choisissez une date dans cet intervalle."
     )
-    # a day within the span with a filter that leaves nothing that day
-    first = csv_relations.sort_values("start").iloc[0]  # the only relation running on 3 January 2015
-    other = next(k for k in ("partnership", "network", "referral", "affinity", "tension") if k != first["kind"])
+    # the first day, with a kind that no relation running that day has: the filters leave nothing that day
+    start, end = pd.to_datetime(csv_relations["start"]), pd.to_datetime(csv_relations["end"])
+    day = pd.Timestamp(first)
+    running = csv_relations[(start.isna() | (start <= day)) & (end.isna() | (end >= day))]
+    kinds = ("partnership", "network", "referral", "affinity", "tension")
+    other = next(k for k in kinds if k not in set(running["kind"]))
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
-    at.query_params.update({"date": "2015-01-03", "kinds": other})
+    at.query_params.update({"date": first.isoformat(), "kinds": other})
     at.session_state[LANGUAGE] = "en"
     at.run()
     (warning,) = at.container(keys.EMPTY).warning
     assert warning.value == (
-        "No relation active on 3 January 2015 matches the chosen filters: widen them or pick another date."
+        f"No relation active on {formatting.format_date(first, 'en')} matches the chosen filters: "
+        "widen them or pick another date."
     )
 
 
@@ -213,24 +217,42 @@ def _network_node_ids(at: AppTest) -> list[str]:
     return [i for t in spec["data"] if t.get("meta", {}).get("role") in ("nodes", "highlight") for i in t["customdata"]]
 
 
+def _sample_node_count() -> int:
+    import geopandas as gpd
+
+    return len(pd.read_csv(SAMPLE / "actors.csv", dtype=str)) + len(gpd.read_file(SAMPLE / "places.geojson"))
+
+
 def test_with_nothing_selected_the_network_shows_its_core_and_says_so(app_env, csv_relations):
     at = _app().run()  # the network's run
-    # The 4-core of the sample by networkx: 200 nodes each linked to at least 4 others of them (no 5-core).
+    # The core by networkx: the smallest k whose k-core has at most 120 nodes, else the innermost one.
     graph = nx.Graph(list(zip(csv_relations["source"], csv_relations["target"], strict=True)))
     graph.remove_edges_from(nx.selfloop_edges(graph))
-    core = nx.k_core(graph, k=4)
-    assert (core.number_of_nodes(), nx.k_core(graph, k=5).number_of_nodes()) == (200, 0)
-    # Too many for one screen: the 120 nodes nearest the core's best-connected node (its neighbours first).
-    hub = min(core.nodes, key=lambda n: (-core.degree(n), n))
+    numbers = nx.core_number(graph)
+    top = max(numbers.values())
+    k = next((k for k in range(1, top + 1) if sum(c >= k for c in numbers.values()) <= 120), top)
+    core = nx.k_core(graph, k=k)
+    assert k > 1 and _sample_node_count() > 120  # the sample is large enough to need a core
     shown = set(_network_node_ids(at))
-    assert len(shown) == 120 and shown <= set(core.nodes)
-    assert {hub, *core.neighbors(hub)} <= shown
     (note,) = _captions(at, keys.NETWORK_NOTE)
-    assert note.startswith(
-        "Réseau : son cœur, où chaque nœud est lié à au moins 4 autres nœuds du cœur (200 nœuds), "
-        "réduit aux 120 nœuds les plus proches de son nœud le mieux relié (sur 380) et à leurs "
-    )
-    assert f"(sur {len(csv_relations)})" in note
+    total = _sample_node_count()
+    if core.number_of_nodes() <= 120:
+        assert shown == set(core.nodes)
+        inside = csv_relations["source"].isin(shown) & csv_relations["target"].isin(shown)
+        assert note.startswith(
+            f"Réseau : son cœur, {len(shown)} nœuds sur {total}, chacun lié à au moins {k} autres nœuds du "
+            f"cœur, et leurs {int(inside.sum())} relations (sur {len(csv_relations)})."
+        )
+    else:  # too many for one screen: the 120 nodes nearest the core's best-connected node, its neighbours first
+        hub = min(core.nodes, key=lambda n: (-core.degree(n), n))
+        assert len(shown) == 120 and shown <= set(core.nodes)
+        assert {hub, *core.neighbors(hub)} <= shown
+        assert note.startswith(
+            f"Réseau : son cœur, où chaque nœud est lié à au moins {k} autres nœuds du cœur "
+            f"({core.number_of_nodes()} nœuds), réduit aux 120 nœuds les plus proches de son nœud le mieux relié "
+            f"(sur {total}) et à leurs "
+        )
+        assert f"(sur {len(csv_relations)})" in note
     # A selection shows its ego network instead of the core.
     at.session_state[keys.SELECTION] = Selection(nodes=(HUB,))
     at.run()

@@ -297,3 +297,14 @@ def test_a_core_too_large_is_cut_down_around_its_best_connected_node():
 
 def test_network_core_without_relations_is_empty():
     assert network.network_core(_ring_and_tail().iloc[0:0], ["a", "b"], max_nodes=1) == (frozenset(), 0, 0)
+
+
+def test_network_core_reads_categorical_ends_with_ids_outside_the_nodes():
+    # As the explorer's scenes hold them: categoricals over every id of the data, some not in this scene.
+    rel = _ring_and_tail()
+    ids = pd.Index(list("abcdefgxyz"))
+    coded = rel.assign(
+        source=pd.Categorical(rel["source"], categories=ids), target=pd.Categorical(rel["target"], categories=ids)
+    )
+    coded.loc[len(coded)] = ["x", "a"]  # an end outside the nodes: left out
+    assert network.network_core(coded, list("abcdefg"), max_nodes=4) == (frozenset("abcd"), 3, 4)

@@ -372,9 +372,13 @@ def node_metrics(
 
 
 def _codes(ends: pd.Series, index: pd.Index) -> np.ndarray:
-    """Positions of ``ends`` in ``index`` (-1 when absent); a categorical is recoded, not re-hashed."""
-    values = ends if isinstance(ends.dtype, pd.CategoricalDtype) else ends.astype(str)
-    return np.asarray(pd.Categorical(values, categories=index).codes, dtype="int64")
+    """Positions of ``ends`` in ``index`` (unique), -1 when absent; a categorical is looked up by its
+    categories, not value by value."""
+    if isinstance(ends.dtype, pd.CategoricalDtype):
+        where = index.get_indexer(pd.Index(ends.cat.categories).astype(str))
+        codes = ends.cat.codes.to_numpy()
+        return np.where(codes >= 0, where[codes], -1).astype("int64")
+    return index.get_indexer(pd.Index(ends).astype(str)).astype("int64")
 
 
 def network_core(
