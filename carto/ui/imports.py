@@ -28,7 +28,7 @@ def mapping_editor(raw: RawTable, dataset: Dataset, state: ImportState, lang: st
     except CartoError as exc:
         st.error(ui.tr("import.mapping_error", error=exc))
         overrides = {}
-    columns, none = ["", *uploads.file_columns(raw)], ui.tr("import.mapping_none")
+    columns = ["", *uploads.file_columns(raw)]
     suggested = {**pipeline.suggest(columns[1:], dataset), **overrides}
     grid = st.columns(3)
     chosen = {
@@ -36,7 +36,7 @@ def mapping_editor(raw: RawTable, dataset: Dataset, state: ImportState, lang: st
             preview.field_label(field, lang),
             columns,
             index=columns.index(suggested[field]) if suggested.get(field) in columns else 0,
-            format_func=lambda c: c or none,
+            format_func=lambda c: c or ui.tr("import.mapping_none"),
             key=state.mapping_key(dataset.name, field),
         )
         for i, field in enumerate(mapping.mapping_fields(dataset.name))
