@@ -15,7 +15,7 @@ from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS
 from carto.render import explorer, netview, offline
 from carto.render.summary_text import plural_key
 from carto.ui import cache
-from carto.ui.state import ExplorerState, SummaryState
+from carto.ui.state import MAP_RETURNS, ExplorerState, SummaryState
 
 tr, lang, version, db, state = ui.tr, ui.language(), ui.data_version(), str(store.default_db_path()), ExplorerState()
 choices = cache.explorer_choices(version, db)
@@ -48,7 +48,7 @@ tiles = side.selectbox(tr("map.tiles"), offline.TILE_CHOICES, key=state.TILES,
 filters, chosen = state.filters(), state.selection()
 key = (version, db, view.effective_filters(filters, chosen))
 scene, plan = cache.explorer_scene(*key), cache.explorer_map_plan(*key)
-focused = view.focus(scene, chosen)
+focused = view.focus(scene, chosen, leaving=bool(st.session_state.get(state.LEAVING)))
 st.query_params.from_dict(state.query_params(filters, chosen))
 
 st.title(tr("map.title"))
@@ -67,10 +67,14 @@ with left:
                                  indicator=view.territory_indicator(scene, indicator) if indicator else None,
                                  indicator_label=tr(f"explorer.indicator.{indicator}") if indicator else None)
     returned = st_folium(fmap, height=600, use_container_width=True, key=state.MAP, render=False,
-                         returned_objects=["last_object_clicked", "last_object_clicked_tooltip"])
+                         returned_objects=list(MAP_RETURNS))
     with st.container(key=state.MAP_NOTES):
-        for note in explorer.map_notes(plan, lang):
+        for note in explorer.map_notes(plan, lang, focused):
             st.caption(note)
+        if focused.area:
+            st.toggle(tr("explorer.map.leaving"), key=state.LEAVING)
+    if cache.sample_in_sources(version, db):
+        st.caption(tr("map.boundaries_note"))
 with right:
     c1, c2, c3, c4 = st.columns(4)
     layout = c1.selectbox(tr("explorer.network.layout"), netview.LAYOUTS, key=state.LAYOUT,
@@ -87,7 +91,8 @@ with right:
         fig = explorer.explorer_figure(sub, metrics, cache.explorer_positions(*key, tuple(sub.nodes.index), layout),
                                        focused, lang, layout=layout, colour_by=colour_by, size_by=size_by)
         event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                                key=state.NETWORK, width="stretch", config=netview.plotly_config(lang))
+                                key=state.NETWORK, width="stretch",
+                                config={**netview.plotly_config(lang), "displayModeBar": True})
         note = explorer.network_note(sub, lang)
     st.container(key=state.NETWORK_NOTE).caption(note)
 

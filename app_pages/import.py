@@ -11,7 +11,7 @@ from carto.ingest import pipeline
 from carto.ingest.safety import limits_from_env
 from carto.model import DATASETS, IMPORT_MODES
 from carto.render import preview
-from carto.ui import cache, imports
+from carto.ui import imports
 from carto.ui.state import ImportState
 
 user, state, limits, lang = ui.page_guard("import"), ImportState(), limits_from_env(), ui.language()
@@ -29,7 +29,11 @@ try:
     if (upload := state.current_upload()) is None:
         st.info(ui.tr("import.waiting"))
         st.stop()
-    raw = cache.uploaded_table(upload["path"], upload["name"], state.layer, None)
+    encoding = imports.encoding_choice(upload["name"], state)
+    raw = imports.read_table(upload, state.layer, encoding)
+    if pipeline.detected_format(raw, dataset) != "plain" and st.checkbox(
+            ui.tr("import.datainclusion"), value=True, key=state.DATAINCLUSION):
+        raw = pipeline.as_format(raw, dataset, "data-inclusion")
 except CartoError as exc:
     st.error(ui.tr("import.read_error", error=exc))
     st.stop()
@@ -37,8 +41,7 @@ except CartoError as exc:
 if len(raw.layers) > 1:
     st.selectbox(ui.tr("import.layer"), raw.layers, index=raw.layers.index(raw.layer or raw.layers[0]), key=state.LAYER)
 st.caption(ui.tr("import.rows_read", rows=len(raw.frame), name=raw.original_name, format=raw.format))
-for note in raw.warnings:
-    st.warning(note)
+imports.reading_notes(raw, encoding, state)
 
 with st.expander(ui.tr("import.mapping"), expanded=True):
     chosen = imports.mapping_editor(raw, dataset, state, lang)
@@ -48,9 +51,14 @@ mode = left.selectbox(ui.tr("import.mode"), IMPORT_MODES, format_func=lambda m: 
                       key=state.MODE)
 repair = middle.checkbox(ui.tr("import.repair"), key=state.REPAIR)
 skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key=state.SKIP_INVALID)
+imports.stop_unless_placeable(raw, dataset, chosen.columns, lang)
+create_parents = bool(st.session_state.get(state.CREATE_PARENTS, False))  # the box below, as last run
+drop_relations = mode == "replace" and name in ("actors", "places") and st.checkbox(
+    ui.tr("import.drop_relations"), key=state.DROP_RELATIONS)
 try:
-    prepared = pipeline.prepare_raw(raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen,
-                                    crs=state.crs, repair=repair, mode=mode)
+    prepared = pipeline.prepare_raw(raw, dataset=dataset, conn=ui.connection(), mapping_overrides=chosen.columns,
+                                    crs=state.crs, repair=repair, mode=mode, constants=chosen.constants,
+                                    values=chosen.values, create_parents=create_parents)
 except CartoError as exc:
     st.error(ui.tr("import.mapping_error", error=exc))
     st.stop()
@@ -64,31 +72,27 @@ if prepared.needs_crs:
         st.rerun()
     st.stop()
 report = prepared.checked_report()
+imports.cog_notes(prepared, state)
 
 st.subheader(ui.tr("import.preview"))
 if dataset.geometry is not None:
     st.caption(ui.tr("import.preview_note", shown=min(preview.PREVIEW_FEATURES, report.rows), rows=report.rows))
-    st_folium(preview.preview_map(report.frame, tiles=state.preview_tiles()), height=360, returned_objects=[],
-              key=state.MAP)
-st.container(key=state.PREVIEW).dataframe(preview.preview_table(report.frame), hide_index=True)
+    st_folium(preview.preview_map(report.frame, tiles=state.preview_tiles(), lang=lang), height=360,
+              returned_objects=[], key=state.MAP)
+st.container(key=state.PREVIEW).dataframe(preview.preview_table(report.frame, lang=lang), hide_index=True)
 
 st.subheader(ui.tr("import.report"))
-with st.container(key=state.FIGURES):
-    for col, (figure, value) in zip(st.columns(4), preview.report_figures(report), strict=True):
-        col.metric(ui.tr(f"import.metric.{figure}"), value)
-if report.generated_ids:
-    st.info(ui.tr("import.generated_ids", count=report.generated_ids))
-if report.ok:
-    st.success(ui.tr("import.report_ok"))
-else:
-    st.error(ui.tr("import.report_errors", errors=report.errors))
-if report.problems:
-    st.container(key=state.PROBLEMS).dataframe(preview.report_table(report.to_frame(), lang), hide_index=True)
-    st.download_button(ui.tr("import.report_download"), report.to_csv(), f"report-{name}.csv", mime="text/csv",
-                       key=state.REPORT_DOWNLOAD)
-
+banner = imports.report(prepared, report, state, lang, name)
+committed = False
 if st.button(ui.tr("import.commit"), type="primary", key=state.COMMIT):
     options = pipeline.ImportOptions(original_name=raw.original_name, mode=mode, repair=repair,
-                                     skip_invalid=skip_invalid, limits=limits)
+                                     skip_invalid=skip_invalid, create_parents=create_parents, limits=limits,
+                                     drop_relations=drop_relations)
     with st.container(key=state.OUTCOME):
-        imports.commit(prepared, options, user)
+        committed = imports.commit(prepared, options, user)
+if not committed:  # after an import, its outcome says what happened: no banner about the file before it
+    with banner:
+        if report.ok:
+            st.success(ui.tr("import.report_ok"))
+        else:
+            st.error(ui.tr("import.report_errors", errors=report.errors))

@@ -6,10 +6,11 @@ In one run, on a synthetic tier written to a temporary folder:
    validation, DuckDB commit with snapshot) against a bare ``pyogrio.read_dataframe`` of the file;
 2. actors.csv the same way, against ``pyogrio.read_dataframe`` and ``pandas.read_csv`` (the faster
    of the two is the peer);
-3. the assignment of actors to their finest territory in DuckDB (:func:`carto.store.assign_territories`)
-   against ``geopandas.sjoin`` + smallest-area pick.
+3. the assignment of stored actors to their finest territory (:func:`carto.store.assign_territories`:
+   read from DuckDB, one bulk query of shapely's STRtree, written back in one UPDATE) against
+   ``geopandas.sjoin`` + smallest-area pick on frames already in memory.
 
-Targets: imports at most 2× their peer, the DuckDB assignment no slower than geopandas.
+Targets: imports at most 2× their peer, the store's assignment no slower than geopandas.
 The last line is one JSON object with the figures and ratios.
 """
 
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             "≤ 2",
         ),
         (
-            "assign actors (DuckDB)",
+            "assign actors (store)",
             f["assign_duckdb_s"],
             "geopandas.sjoin",
             f["assign_sjoin_s"],

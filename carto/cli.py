@@ -94,20 +94,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     from carto.ingest.commit import ImportRefused
     from carto.ingest.safety import limits_from_env
 
-    overrides: dict[str, str] = {}
-    if args.mapping:
-        overrides.update(mapping_mod.load_mapping(Path(args.mapping)))
-    overrides.update(mapping_mod.parse_map_args(args.map or [], args.dataset))
+    saved = mapping_mod.load_saved_mapping(Path(args.mapping)) if args.mapping else mapping_mod.SavedMapping()
+    overrides = {**saved.columns, **mapping_mod.parse_map_args(args.map or [], args.dataset)}
+    constants, values = _constants_and_values(args, saved)
     options = pipeline.ImportOptions(
         original_name=Path(args.path).name,
         layer=args.layer,
         mapping=overrides,
+        constants=constants,
+        values=values,
         crs=args.crs,
         encoding=args.encoding,
         mode=args.mode,
         repair=args.repair,
         skip_invalid=args.skip_invalid,
+        create_parents=args.create_parents,
         limits=limits_from_env(),
+        drop_relations=args.drop_relations,
     )
     path = Path(args.path)
     if not path.is_file():
@@ -116,6 +119,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     conn = _open(args)
     # The CLI's file is the user's own, but it goes through the same checks as an upload.
     raw = pipeline.read(path, original_name=path.name, layer=args.layer, encoding=args.encoding, limits=options.limits)
+    services = Path(args.services) if args.services else None
+    services_raw = pipeline.read(services, original_name=services.name, limits=options.limits) if services else None
+    raw = pipeline.as_format(raw, args.dataset, args.format, services_raw)
     prepared = pipeline.prepare_raw(
         raw,
         dataset=args.dataset,
@@ -124,21 +130,71 @@ def cmd_import(args: argparse.Namespace) -> int:
         crs=args.crs,
         repair=args.repair,
         mode=args.mode,
+        constants=constants,
+        values=values,
+        create_parents=args.create_parents,
     )
     if args.save_mapping:
-        mapping_mod.save_mapping(prepared.mapping, Path(args.save_mapping))
+        mapping_mod.save_mapping(prepared.mapping, Path(args.save_mapping), constants=constants, values=values)
     for note in raw.warnings:
         print(f"note: {note}", file=sys.stderr)
+    _print_cog_notes(prepared)
     try:
         result = pipeline.commit_prepared(conn, prepared, options, user=_acting(args), dry_run=args.dry_run)
     except ImportRefused as exc:
         _write_report(args, exc.report)
         print(exc.report.summary(limit=args.show), file=sys.stderr)
+        _print_value_hints(prepared, constants, values)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _write_report(args, result.report)
     print(result.summary())
     return 0
+
+
+def _constants_and_values(
+    args: argparse.Namespace, saved: Any
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The saved mapping's constants and value recoding, with ``--set`` and ``--value`` over them."""
+    from carto.ingest import values as values_mod
+
+    constants = {**values_mod.check_constants(saved.constants, args.dataset),
+                 **values_mod.parse_set_args(args.set or [], args.dataset)}
+    values = {field: dict(recoding) for field, recoding in values_mod.check_values(saved.values, args.dataset).items()}
+    for field, recoding in values_mod.parse_value_args(args.value or [], args.dataset).items():
+        values.setdefault(field, {}).update(recoding)
+    return constants, values
+
+
+def _print_value_hints(prepared: Any, constants: dict[str, str], values: dict[str, dict[str, str]]) -> None:
+    """For values the checks refused, the ``--value`` options that would recode them, to check and reuse."""
+    from carto.ingest import values as values_mod
+
+    dataset = prepared.dataset
+    pending = values_mod.pending_values(
+        prepared.raw.frame, dataset.name, prepared.mapping, constants=constants, values=values
+    )
+    for field, found in pending.items():
+        allowed = ", ".join(dataset.column(field).choices or ())
+        print(f"values of {field} not in the vocabulary ({allowed}); check these suggestions:", file=sys.stderr)
+        for choice in found:
+            if choice.suggested is None:
+                print(f"  {choice.raw!r} (rows: {choice.rows}): no suggestion; --value \"{field}:{choice.raw}=VALUE\"",
+                      file=sys.stderr)
+            else:
+                print(f"  --value \"{field}:{choice.raw}={choice.suggested}\"  (rows: {choice.rows})", file=sys.stderr)
+
+
+def _print_cog_notes(prepared: Any) -> None:
+    """The COG's changes to a territories file (a :class:`carto.ingest.pipeline.Prepared`)."""
+    for cog_note in prepared.cog_notes:
+        print(f"warning: {cog_note.message}", file=sys.stderr)
+    if prepared.parents_created:
+        print(f"note: {prepared.parents_created} missing EPCIs/départements created from the file's communes",
+              file=sys.stderr)
+    elif prepared.missing_parents:
+        print(f"note: {prepared.missing_parents} EPCIs/départements of these communes are missing: "
+              "--create-parents creates them from the file's communes", file=sys.stderr)
 
 
 def _write_report(args: argparse.Namespace, report: Any) -> None:
@@ -314,13 +370,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH", help="GeoJSON, GeoPackage, zipped Shapefile, CSV, XLSX...")
     p.add_argument("--layer", metavar="NAME", help="layer or sheet to read when the file has several")
     p.add_argument("--map", action="append", metavar="FIELD=COLUMN", help="use COLUMN for FIELD (repeatable)")
-    p.add_argument("--mapping", metavar="FILE", help="reuse a mapping saved with --save-mapping")
-    p.add_argument("--save-mapping", metavar="FILE", help="save the mapping used as JSON")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="the same VALUE for FIELD on every row, e.g. level=commune (repeatable)")
+    p.add_argument("--value", action="append", metavar="FIELD:FROM=TO",
+                   help="read the file's value FROM as TO for FIELD, e.g. "
+                        "\"type:Conseil départemental=local_authority\" (repeatable)")
+    p.add_argument("--mapping", metavar="FILE", help="reuse a mapping saved with --save-mapping or by the import page")
+    p.add_argument("--save-mapping", metavar="FILE", help="save the mapping used (columns, --set, --value) as JSON")
     p.add_argument("--crs", metavar="EPSG:N", help="coordinate system of the file when it does not say")
     p.add_argument("--encoding", metavar="NAME", help="text encoding of the file (e.g. cp1252, utf-8)")
     p.add_argument("--mode", choices=IMPORT_MODES, default="append")
+    p.add_argument("--format", default="auto", choices=("auto", "plain", "data-inclusion"),
+                   help="data-inclusion: the schema's structures as actors (auto: when the columns say so)")
+    p.add_argument("--services", metavar="FILE", help="data-inclusion services file: attached to their structures")
+    p.add_argument("--drop-relations", action="store_true",
+                   help="replace: also remove the relations to actors/places no longer in the file")
     p.add_argument("--repair", action="store_true", help="repair invalid geometries (reported as warnings)")
     p.add_argument("--skip-invalid", action="store_true", help="store the valid rows, skip the others")
+    p.add_argument("--create-parents", action="store_true",
+                   help="territories: create the missing EPCIs and départements of the file's communes (COG)")
     p.add_argument("--dry-run", action="store_true", help="check and report, store nothing")
     p.add_argument("--report", metavar="FILE", help="write the full report as CSV")
     p.add_argument("--show", type=int, default=20, metavar="N", help="problems printed on refusal")

@@ -143,6 +143,8 @@ ACTORS = Dataset(
         Column("sector", "VARCHAR", choices=SECTORS),
         Column("siret", "VARCHAR"),
         Column("territory_code", "VARCHAR"),
+        # what the actor offers, as a JSON list of {"nom", "thematiques"} (data·inclusion's services)
+        Column("services", "VARCHAR"),
     ),
     geometry="point",
 )

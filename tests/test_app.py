@@ -68,8 +68,12 @@ def test_map_page_counts_match_the_store(app_env):
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.container(ExplorerState.FIGURES).metric}
-    # 166 located communes of Loire-Atlantique, 320 actors, 60 places, 1,109 relations (data/README.md).
-    assert metrics == {"Territoires": "166", "Acteurs": "320", "Lieux habités": "60", "Relations": "1\u202f109"}
+    # 207 communes of Loire-Atlantique, 320 actors, 60 places, 1,110 relations (data/README.md).
+    assert metrics == {"Territoires": "207", "Acteurs": "320", "Lieux habités": "60", "Relations": "1\u202f110"}
+    # The sample's boundaries are IGN's and its codes INSEE's: the map says so, not "approximate".
+    notes = [c.value for c in at.caption]
+    assert any("IGN – ADMIN EXPRESS" in n and "INSEE" in n for n in notes), notes
+    assert not any("approxima" in n for n in notes)
 
 
 def test_language_switch_turns_the_page_english(app_env):

@@ -168,3 +168,122 @@ def test_export_command(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_unknown_file_is_a_one_line_error(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--db", db, "import", "actors", str(tmp_path / "absent.csv")]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'absent.csv'} is not a file"
+
+
+# A département's partners list as analysts receive it: semicolon CSV in Windows-1252, French
+# headers, types written out in full (one with a typographic apostrophe), postal codes.
+PARTNERS = Path(__file__).parent / "fixtures" / "partenaires-departement.csv"
+PARTNER_VALUES = {
+    "Caisse d'allocations familiales": "caf",
+    "Centre communal d'action sociale": "ccas",
+    "Centre communal d’action sociale": "ccas",
+    "Conseil départemental": "local_authority",
+    "Protection maternelle et infantile": "pmi",
+}
+
+
+def _actors(db: str) -> list[tuple[str, str]]:
+    conn = store.connect(db)
+    try:
+        actors = store.read_dataset(conn.cursor(), "actors")
+    finally:
+        conn.close()
+    return sorted(zip(actors["name"], actors["type"], strict=True))
+
+
+def test_partners_list_refused_then_imported_with_values_then_with_the_saved_mapping(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["--db", db, "import", "actors", str(PARTNERS)]) == 2
+    err = capsys.readouterr().err
+    assert "actors: 5 rows read, 0 valid, 5 errors, 0 warnings" in err
+    assert "by code: unknown_value=5" in err
+    # What to add, after checking: one line per value (the two "Centre communal" differ by their apostrophe).
+    hints = err[err.index("values of type not in the vocabulary") :].splitlines()
+    assert hints[1:6] == [
+        "  --value \"type:Caisse d'allocations familiales=caf\"  (rows: 1)",
+        "  --value \"type:Centre communal d'action sociale=ccas\"  (rows: 1)",
+        "  --value \"type:Centre communal d’action sociale=ccas\"  (rows: 1)",
+        "  --value \"type:Conseil départemental=local_authority\"  (rows: 1)",
+        "  --value \"type:Protection maternelle et infantile=pmi\"  (rows: 1)",
+    ]
+    saved = tmp_path / "partenaires.json"
+    args = [f"--value=type:{raw}={code}" for raw, code in PARTNER_VALUES.items()]
+    assert cli.main(["--db", db, "import", "actors", str(PARTNERS), *args, "--save-mapping", str(saved)]) == 0
+    assert "5 inserted" in capsys.readouterr().out
+    assert json.loads(saved.read_text(encoding="utf-8")) == {
+        "mapping": {"lat": "Latitude", "lon": "Longitude", "name": "Nom de la structure", "type": "Type"},
+        "constants": {},
+        "values": {"type": PARTNER_VALUES},
+    }
+    expected = [
+        ("CAF de Loire-Atlantique", "caf"),
+        ("CCAS de Nantes", "ccas"),
+        ("CCAS de Rezé", "ccas"),
+        ("Centre de PMI Bellevue", "pmi"),
+        ("Département de Loire-Atlantique", "local_authority"),
+    ]
+    assert _actors(db) == expected
+    # The saved mapping alone imports the same file into another database.
+    other = str(tmp_path / "other.duckdb")
+    assert cli.main(["--db", other, "import", "actors", str(PARTNERS), "--mapping", str(saved)]) == 0
+    assert _actors(other) == expected
+
+
+def test_set_gives_every_row_the_same_value(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    places = _write(tmp_path, "lieux.csv", "nom;latitude;longitude\nMarché Talensac;47.2204;-1.5592\n")
+    # A list without type: every actor refused, then all of them associations.
+    assert cli.main(["--db", db, "import", "actors", places]) == 2
+    assert "missing_required=1" in capsys.readouterr().err
+    assert cli.main(["--db", db, "import", "actors", places, "--set", "type=Association"]) == 0
+    assert _actors(db) == [("Marché Talensac", "association")]
+    # Neighbourhoods with only a code and a name: the COG cannot tell their level ("custom");
+    # the user says they are all priority neighbourhoods.
+    boundaries = {"type": "FeatureCollection", "features": [
+        {**feature, "properties": {"code": f"N{i}", "nom": f"Quartier {i}"}}
+        for i, feature in enumerate(TERRITORIES["features"], start=1)
+    ]}
+    path = tmp_path / "quartiers.geojson"
+    path.write_text(json.dumps(boundaries), encoding="utf-8")
+    guessed, given = str(tmp_path / "guessed.duckdb"), str(tmp_path / "given.duckdb")
+    assert cli.main(["--db", guessed, "import", "territories", str(path)]) == 0
+    assert cli.main(["--db", given, "import", "territories", str(path), "--set", "level=qpv"]) == 0
+    levels = {}
+    for name in (guessed, given):
+        conn = store.connect(name)
+        try:
+            stored = store.read_dataset(conn.cursor(), "territories")
+        finally:
+            conn.close()
+        levels[name] = sorted(zip(stored["code"], stored["level"], strict=True))
+    assert levels == {guessed: [("N1", "custom"), ("N2", "custom")], given: [("N1", "qpv"), ("N2", "qpv")]}
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--set", "level"], "error: --set 'level': expected FIELD=VALUE, e.g. --set level=commune"),
+        (["--set", "type=ovni"], "error: --set: 'ovni' is not a known type; expected one of: ccas, caf, mission"),
+        (["--value", "type:CCAS=ovni"], "error: --value: 'ovni' is not a known type; expected one of: ccas, caf,"),
+        (["--value", "colour:rouge=red"], "error: --value: actors has no field 'colour' with allowed values; those"),
+    ],
+)
+def test_set_and_value_refuse_what_is_not_in_the_vocabulary(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], error: str
+) -> None:
+    assert cli.main(["--db", db, "import", "actors", str(PARTNERS), *args]) != 0
+    assert capsys.readouterr().err.startswith(error)
+    assert _counts(db)["actors"] == 0
+def test_replace_that_would_orphan_relations_needs_drop_relations(db: str, tmp_path: Path, capsys) -> None:
+    assert cli.main(["--db", db, "import", "actors", _write(tmp_path, "a.csv", ACTORS_OK)]) == 0
+    relations = _write(tmp_path, "r.csv", "id,source,target,kind\nr1,A1,A2,network\n")
+    assert cli.main(["--db", db, "import", "relations", relations]) == 0
+    only_a1 = _write(tmp_path, "a1.csv", ACTORS_OK.rsplit("A2;", 1)[0])
+    capsys.readouterr()
+    replace = ["--db", db, "import", "actors", only_a1, "--mode", "replace"]
+    assert cli.main(replace) == 2
+    assert "replacing would remove 1 actors that 1 relations point to (first: A2)" in capsys.readouterr().err
+    assert _counts(db)["relations"] == 1
+    assert cli.main([*replace, "--drop-relations"]) == 0
+    assert "removed 1 relations to actors no longer in the file" in capsys.readouterr().out
+    assert (_counts(db)["actors"], _counts(db)["relations"]) == (1, 0)

@@ -21,7 +21,7 @@ from carto.ui.state import ExplorerState as keys
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLE = PROJECT / "data" / "sample"
-HUB = "A-0141"  # the actor with the most relations in the sample
+HUB = "A-0155"  # an actor with the most relations in the sample (16, as many as A-0083 and P-023)
 
 
 @pytest.fixture
@@ -67,7 +67,12 @@ def test_kind_filter_changes_both_views_and_the_url(app_env, csv_relations):
     assert not at.exception
     expected = int(csv_relations["kind"].isin(["partnership", "tension"]).sum())  # 286 + 99
     assert _metrics(at)["Relations"] == _count(expected)
-    assert _captions(at, keys.MAP_NOTES) == [f"Carte : {expected} relations tracées une à une."]
+    # Filtered: every relation one by one (the opening view groups the 1,109 into flows)
+    assert _captions(at, keys.MAP_NOTES) == [
+        f"Carte : {expected} relations tracées une à une.",
+        "Tracez un rectangle ou un polygone (boutons en haut à gauche de la carte) : les nœuds à l'intérieur "
+        "deviennent la sélection.",
+    ]
     (network_note,) = _captions(at, keys.NETWORK_NOTE)
     assert f"relations (sur {expected})" in network_note
     assert at.query_params["kinds"] == "partnership,tension"
@@ -303,3 +308,24 @@ def test_network_sized_by_betweenness_uses_the_analytics_metrics(app_env):
     at.selectbox(key=keys.COLOUR).set_value("community").run()
     assert not at.exception
     assert _node_sizes(at) != by_degree
+
+
+def test_an_area_from_the_url_shows_its_subgraph_and_the_switch_adds_what_leaves_it(app_env, csv_relations):
+    touching = csv_relations[(csv_relations["source"] == HUB) | (csv_relations["target"] == HUB)]
+    partner = sorted(set(touching["source"]) | set(touching["target"]) - {HUB})[0]
+    area = {HUB, partner}
+    ends = csv_relations[["source", "target"]]
+    among = int((ends["source"].isin(area) & ends["target"].isin(area)).sum())
+    leaving = csv_relations[ends["source"].isin(area) | ends["target"].isin(area)]
+    reached = (set(leaving["source"]) | set(leaving["target"])) - area
+    at = _app(sel=f"{HUB},{partner}", area="1")
+    at.run()  # the network comes on the second run
+    assert _captions(at, keys.MAP_NOTES)[-1] == (
+        "Aire tracée sur la carte : 2 nœud(s) sélectionné(s) ; le réseau montre les relations entre eux."
+    )
+    (note,) = _captions(at, keys.NETWORK_NOTE)
+    assert note.startswith(f"Réseau : les 2 nœuds et {among} relations.")
+    at.toggle(key=keys.LEAVING).set_value(True).run()
+    (note,) = _captions(at, keys.NETWORK_NOTE)
+    assert note.startswith(f"Réseau : les {2 + len(reached)} nœuds et {len(leaving)} relations.")
+    assert at.query_params["area"] == "1"

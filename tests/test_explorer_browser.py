@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -164,3 +165,125 @@ def test_lasso_in_the_network_rings_those_nodes_on_the_map(served_app, page, art
     )
     page.screenshot(path=str(artifacts / "explorer-network-lasso.png"), full_page=True)
     assert chosen == inside
+
+
+@pytest.fixture(scope="module")
+def node_positions(sample_db_template) -> dict[str, tuple[float, float]]:
+    """Every actor's and place's (lon, lat), read from the database the app serves."""
+    from carto import store
+
+    connection = store.connect(sample_db_template, read_only=True)
+    try:
+        frames = [store.read_dataset(connection.cursor(), name) for name in ("actors", "places")]
+    finally:
+        connection.close()
+    return {
+        str(i): (p.x, p.y) for frame in frames for i, p in zip(frame["id"], frame.geometry.representative_point(),
+                                                                strict=True)
+    }
+
+
+# The map, the Leaflet object streamlit-folium keeps in the map's frame.
+_DRAWN_BOUNDS = """
+() => { const b = window.drawnItems.getBounds();
+        return {west: b.getWest(), south: b.getSouth(), east: b.getEast(), north: b.getNorth()}; }
+"""
+
+_NETWORK_NODE_IDS = """
+() => { const plot = document.querySelector('.js-plotly-plot');
+        if (!plot || !plot._fullData) return null;
+        return plot._fullData.filter(t => t.meta && ['nodes', 'highlight'].includes(t.meta.role))
+            .flatMap(t => Array.from(t.customdata || [])); }
+"""
+
+
+def test_a_rectangle_drawn_on_the_map_selects_its_nodes_and_the_network_shows_their_subgraph(
+    served_app, node_positions, page, artifacts
+):
+    _open_with_network(page, served_app)
+    # The network's box and lasso are in sight without hovering it (the mode bar is always shown).
+    assert page.evaluate("() => getComputedStyle(document.querySelector('.js-plotly-plot .modebar')).opacity") == "1"
+    frame = _map_frame(page)
+    frame.locator("a.leaflet-draw-draw-rectangle").click()
+    box = page.locator("iframe[title*='st_folium']").first.bounding_box()
+    # A rectangle over the middle of the map, drawn over territories and clusters.
+    x0, y0 = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.35
+    x1, y1 = box["x"] + box["width"] * 0.65, box["y"] + box["height"] * 0.6
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=10)
+    page.mouse.up()
+    inner = next(f for f in page.frames if "streamlit_folium" in f.url)
+    bounds = inner.evaluate(_DRAWN_BOUNDS)
+    expected = sorted(
+        node for node, (lon, lat) in node_positions.items()
+        if bounds["west"] <= lon <= bounds["east"] and bounds["south"] <= lat <= bounds["north"]
+    )
+    assert expected, "the rectangle holds no node: draw it elsewhere"
+    page.wait_for_function("() => /[?&]area=1/.test(location.search)", timeout=TIMEOUT)
+    chosen = sorted(re.sub("%2C", ",", _selected_in_url(page) or "").split(","))
+    assert chosen == expected
+    # The network shows only the subgraph the area's nodes induce, the map rings them.
+    page.wait_for_function(
+        f"() => {{ const ids = ({_NETWORK_NODE_IDS})(); return ids && ids.length && "
+        f"ids.every(i => {json.dumps(expected)}.includes(i)); }}",
+        timeout=TIMEOUT, polling=200,
+    )
+    frame = _map_frame(page)
+    page.wait_for_function(
+        f"() => document.querySelector(\"iframe[title*='st_folium']\").contentDocument"
+        f".querySelectorAll('path.carto-selected').length === {len(expected)}",
+        timeout=TIMEOUT, polling=200,
+    )
+    page.get_by_text("Aire tracée sur la carte").wait_for(timeout=TIMEOUT)
+    page.screenshot(path=str(artifacts / "explorer-map-rectangle.png"), full_page=True)
+
+
+# The centre of the selected node's ring, and whether it is the topmost element there.
+_SELECTED_ON_TOP = """
+() => { const ring = document.querySelector('path.carto-selected');
+        if (!ring) return null;
+        const r = ring.getBoundingClientRect();
+        return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === ring; }
+"""
+
+
+def test_a_selected_node_is_drawn_above_every_cluster_and_marker(served_app, page, node_positions):
+    actor = sorted(n for n in node_positions if n.startswith("A-"))[0]
+    page.goto(f"{served_app}/?sel={actor}", wait_until="domcontentloaded")
+    _map_frame(page)
+    inner = next(f for f in page.frames if "streamlit_folium" in f.url)
+    inner.wait_for_function(f"() => ({_SELECTED_ON_TOP})() !== null", timeout=TIMEOUT)
+    assert inner.evaluate(_SELECTED_ON_TOP) is True
+    assert inner.evaluate("() => document.querySelector('path.carto-selected').closest('.leaflet-cartoSelection-pane')"
+                          " !== null")
+
+
+def test_unreachable_tiles_are_said_once(served_app, page):
+    aborted: list[str] = []
+
+    def refuse(route):
+        aborted.append(route.request.url)
+        route.abort()
+
+    page.route("https://tile.openstreetmap.org/**", refuse)
+    _open_with_network(page, served_app)
+    # The sidebar's base map, from "None (offline)" (the served app's setting) to OpenStreetMap.
+    choice = page.locator('[data-testid="stSelectbox"]').filter(has_text="Fond de carte").locator("input")
+    choice.click()
+    choice.press("ArrowDown")
+    page.get_by_role("option", name="OpenStreetMap", exact=True).click()
+    inner_ready = "() => document.querySelector('.carto-tiles-notice') !== null"
+    page.wait_for_function(
+        "() => { const f = document.querySelector(\"iframe[title*='st_folium']\");"
+        " return f && f.contentDocument && f.contentDocument.querySelector('.carto-tiles-notice') !== null; }",
+        timeout=TIMEOUT, polling=200,
+    )
+    inner = next(f for f in page.frames if "streamlit_folium" in f.url)
+    assert inner.evaluate(inner_ready)
+    notices = inner.evaluate("() => Array.from(document.querySelectorAll('.carto-tiles-notice'), n => n.textContent)")
+    assert len(aborted) > 1  # many tiles failed ...
+    assert notices == [  # ... one message
+        "Fond de carte indisponible (pas d'accès à Internet ?). Choisissez « Aucun (hors ligne) » dans "
+        "« Fond de carte » à gauche."
+    ]

@@ -4,6 +4,7 @@ node when it is installed)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -35,7 +36,16 @@ def test_scene_and_focus(base):
     scene = view.build_scene(base, Filters(territory="C1"))
     assert list(scene.nodes.index) == ["A1", "A2", "A3"]  # A3 as the outside end of R2
     assert view.position_counts(scene) == {"inside": 1, "leaving": 1}
-    assert explorer.plan_map(scene, explorer.prepare_map(base)).relations.mode == "individual"
+    mapped = explorer.plan_map(scene, explorer.prepare_map(base)).relations
+    # R1 A1–A2 inside C1: a line; R2 A2→A3 leaves C1 for C2: one flow C1 → C2 across the border
+    assert (mapped.mode, list(mapped.lines["id"]), mapped.level, mapped.drawn) == ("mixed", ["R1"], "commune", 2)
+    assert mapped.flows is not None
+    assert list(zip(mapped.flows["source_code"], mapped.flows["target_code"], mapped.flows["relations"],
+                    strict=True)) == [("C1", "C2", 1)]
+    assert explorer.map_notes(explorer.plan_map(scene, explorer.prepare_map(base)), "en")[0] == (
+        "Map: 1 relations inside the territory drawn one by one; 1 relations with the outside grouped into 1 "
+        "flows towards the territories where they end (level: Commune)."
+    )
     focused = view.focus(scene, Selection(nodes=("A1", "ZZ"), radius=2))
     assert focused.selected == {"A1"}
     assert focused.highlight == {"A1", "A2", "A3"}
@@ -169,3 +179,38 @@ def test_an_empty_view_says_why(base):
         "No relation was active on 31 December 2019: the data's relations run from 1 January 2020 to 1 June 2021. "
         "Pick a date in that span."
     )
+
+
+def test_an_area_shows_the_subgraph_its_nodes_induce(base):
+    scene = view.build_scene(base, Filters())
+    chosen = Selection(nodes=("A1", "A2"), area=True)
+    # R1 A1–A2 has both ends in the area; R2 A2→A3 leaves it; R3 A3–P1 is outside
+    focused = view.focus(scene, chosen)
+    assert (focused.area, focused.highlight, list(focused.relations["id"])) == (True, {"A1", "A2"}, ["R1"])
+    sub = view.network_subgraph(scene, focused)
+    assert (sorted(sub.nodes.index), list(sub.edges["id"])) == (["A1", "A2"], ["R1"])
+    leaving = view.focus(scene, chosen, leaving=True)
+    assert (leaving.highlight, list(leaving.relations["id"])) == ({"A1", "A2"}, ["R1", "R2"])
+    sub = view.network_subgraph(scene, leaving)
+    assert (sorted(sub.nodes.index), list(sub.edges["id"])) == (["A1", "A2", "A3"], ["R1", "R2"])
+
+
+def test_the_opening_view_groups_relations_sooner_than_a_filtered_one(base):
+    map_base = explorer.prepare_map(base)
+    assert view.is_overview(Filters(level="epci"))
+    assert not view.is_overview(Filters(kinds=("referral",)))
+    assert not view.is_overview(Filters(territory="C1"))
+    opening = explorer.plan_map(view.build_scene(base, Filters()), map_base).relations
+    filtered = explorer.plan_map(view.build_scene(base, Filters(kinds=("partnership",))), map_base).relations
+    assert (opening.threshold, filtered.threshold) == (explorer.LINE_BUDGET, 3000)
+
+
+def test_the_selection_is_drawn_apart_from_the_clusters_and_above_them(base):
+    scene = view.build_scene(base, Filters())
+    plan = explorer.plan_map(scene, explorer.prepare_map(base))
+    html = explorer.explorer_map(plan, view.focus(scene, Selection(nodes=("A2",))), "en").get_root().render()
+    # A2's ego network is A1, A2, A3: only P1 stays in a cluster (the places'); no actor is left to cluster
+    clusters = re.findall(r"var data = (\[.*?\]);", html)
+    assert [[row[2] for row in json.loads(c)] for c in clusters] == [["P1"]]
+    assert "createPane(\"cartoSelection\").style.zIndex = 640" in html
+    assert html.count('"pane":"cartoSelection"') == 2  # the selected and the ego ring styles

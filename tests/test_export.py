@@ -115,7 +115,9 @@ def test_csv_neutralises_formulas(conn: store.Connection, tmp_path: Path) -> Non
     _export(conn, "actors", "csv", out)
     table = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert table["name"].tolist() == ["'=cmd|' /C calc'!A0", "CAF de Nantes", "'+Asso"]
-    assert table.columns.tolist() == ["id", "name", "type", "sector", "siret", "territory_code", "lon", "lat"]
+    assert table.columns.tolist() == [
+        "id", "name", "type", "sector", "siret", "territory_code", "services", "lon", "lat",
+    ]
     assert table[["lon", "lat"]].astype(float).values.tolist() == [
         [-1.55, 47.2],
         [-1.52, 47.25],

@@ -333,3 +333,85 @@ def test_a_refused_undo_takes_no_snapshot(tmp_path) -> None:
     kinds = [p.name[23:] for p in backup.list_snapshots(tmp_path / "carto.duckdb")]
     conn.close()
     assert kinds == ["before-undo.duckdb", "before-replace-of-actors.duckdb"]
+
+
+def _relations(pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(1, len(pairs) + 1)],
+            "source": [s for s, _ in pairs],
+            "target": [t for _, t in pairs],
+            "kind": ["network"] * len(pairs),
+            "_row": list(range(1, len(pairs) + 1)),
+        }
+    )
+
+
+def test_replace_refuses_to_orphan_relations_unless_asked(conn: store.Connection) -> None:
+    _import(conn, ACTORS, _actors(["a1", "a2", "a3", "a4"], [2.5, 3.5, 2.2, 3.2]))
+    _import(conn, RELATIONS, _relations([("a1", "a2"), ("a2", "a3"), ("a1", "a3"), ("a1", "a4")]))
+    before = _state(conn)
+    incoming = _actors(["a1", "a4", "b1"], [2.5, 3.2, 3.4])
+    # a2 and a3 leave: r1 (a2), r2 (a2, a3) and r3 (a3) would point to nothing; r4 (a1 → a4) stays.
+    with pytest.raises(InputError) as info:
+        _import(conn, ACTORS, incoming, mode="replace")
+    assert str(info.value) == (
+        "actors: replacing would remove 2 actors that 3 relations point to (first: a2, a3); nothing stored; "
+        "keep them in the file, or choose to also remove those relations (--drop-relations)"
+    )
+    _assert_same_state(before, _state(conn))
+    report = validate(incoming, ACTORS, conn_or_cursor=conn.cursor(), mode="replace")
+    result = commit(
+        conn, ACTORS, report.frame, mode="replace", user=auth.User("ana", "analyst", "local"),
+        file_name="actors.csv", sha256=None, skip_invalid=False, report=report, drop_relations=True,
+    )
+    assert (result.inserted, result.deleted, result.relations_removed) == (3, 4, 3)
+    assert "removed 3 relations to actors no longer in the file" in result.summary()
+    assert store.read_dataset(conn.cursor(), "relations")["id"].tolist() == ["r4"]
+    # The undo puts the relations back with the actors.
+    undo_import(conn, result.import_id, auth.User("ana", "analyst", "local"))
+    _assert_same_state(before, _state(conn))
+
+
+def test_upsert_changes_only_the_mapped_columns(conn: store.Connection) -> None:
+    first = _actors(["a1", "a2"], [2.5, 3.5]).assign(sector=["social", "health"], siret=["123", None])
+    _import(conn, ACTORS, first)
+    # The second file maps id, name and type only (and its points): sector and siret stay as stored.
+    second = _actors(["a1", "a3"], [3.5, 2.5], names=["CCAS renamed", "New"])
+    report = validate(second, ACTORS, conn_or_cursor=conn.cursor(), mode="upsert")
+    result = commit(
+        conn, ACTORS, report.frame, mode="upsert", user=auth.User("ana", "analyst", "local"),
+        file_name="actors.csv", sha256=None, skip_invalid=False, report=report, columns=("id", "name", "type"),
+    )
+    assert (result.inserted, result.updated, result.deleted) == (1, 1, 0)
+    actors = store.read_dataset(conn.cursor(), "actors")
+    assert actors[["id", "name", "sector", "siret", "territory_code"]].astype(object).where(
+        actors[["id", "name", "sector", "siret", "territory_code"]].notna(), None
+    ).values.tolist() == [
+        ["a1", "CCAS renamed", "social", "123", "T2"],  # moved from x 2.5 (T1) to 3.5 (T2)
+        ["a2", "Acteur a2", "health", None, "T2"],
+        ["a3", "New", None, None, "T1"],
+    ]
+
+
+def test_a_point_in_no_territory_is_a_warning_of_its_row(conn: store.Connection) -> None:
+    # T1 covers x 2..3 and T2 x 3..4 (y 45..46): x 9.0 lies in neither.
+    report = validate(_actors(["a1", "a2", "a3"], [2.5, 9.0, 3.5]), ACTORS, conn_or_cursor=conn.cursor())
+    assert [(p.row, p.id, p.severity, p.code) for p in report.problems] == [(2, "a2", "warning", "no_territory")]
+    assert report.ok
+
+
+def test_territories_found_by_the_validation_are_found_again_when_they_changed(conn: store.Connection) -> None:
+    report = validate(_actors(["a1", "a2"], [2.5, 9.5]), ACTORS, conn_or_cursor=conn.cursor())
+    # The validation found T1 for a1 and nothing for a2 (x 9.5 is east of T2, which ends at x 4).
+    assert report.frame["territory_code"].tolist() == ["T1", None]
+    # A territory lands between the check and the commit: the codes found are stale.
+    t3 = _territories().iloc[[0]].assign(code="T3", name="Loin")
+    t3 = t3.set_geometry([_square(9, 45)], crs="EPSG:4326")
+    _import(conn, TERRITORIES, t3)
+    commit(
+        conn, ACTORS, report.frame, mode="append", user=auth.User("ana", "analyst", "local"),
+        file_name="actors.csv", sha256=None, skip_invalid=False, report=report,
+    )
+    actors = store.read_dataset(conn.cursor(), "actors")
+    assert actors["territory_code"].tolist() == ["T1", "T3"]

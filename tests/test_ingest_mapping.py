@@ -192,13 +192,13 @@ def test_mapping_save_load_round_trip(tmp_path: Path) -> None:
 EXPECTED_MAPPING = (
     'expected a flat JSON object of field names to column names, e.g. {"name": "nom_structure", "lat": "Latitude"}'
 )
-TOO_DEEP = "is not a mapping: its JSON nests more than 2 levels deep; " + EXPECTED_MAPPING
+TOO_DEEP = "is not a mapping: its JSON nests more than 3 levels deep; " + EXPECTED_MAPPING
 
 
 @pytest.mark.parametrize(
     "data",
-    [b"[" * 100_000, b'{"a": ' * 10_000 + b"1" + b"}" * 10_000, b'{"mapping": {"name": {"x": "y"}}}'],
-    ids=["open-brackets", "objects-10000-deep", "three-levels"],
+    [b"[" * 100_000, b'{"a": ' * 10_000 + b"1" + b"}" * 10_000, b'{"values": {"type": {"x": {"y": "z"}}}}'],
+    ids=["open-brackets", "objects-10000-deep", "four-levels"],
 )
 def test_load_mapping_refuses_deep_nesting_before_parsing(tmp_path: Path, data: bytes) -> None:
     (tmp_path / "deep.json").write_bytes(data)
@@ -338,6 +338,7 @@ def test_apply_mapping_lonlat_columns() -> None:
         "sector",
         "siret",
         "territory_code",
+        "services",
         "_row",
         "_issue",
         "geometry",

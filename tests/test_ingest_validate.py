@@ -116,7 +116,8 @@ def test_missing_id_is_generated_stably(conn: store.Connection) -> None:
 
 
 def test_empty_geometry(conn: store.Connection) -> None:
-    report = validate(_actors(geometry=[None, shapely.Point(), shapely.Point(2.3, 48.8)]), ACTORS, conn_or_cursor=conn)
+    frame = _actors(geometry=[None, shapely.Point(), shapely.Point(2.35, 48.85)])
+    report = validate(frame, ACTORS, conn_or_cursor=conn)
     assert _found(report) == [
         (1, "geometry", "error", "empty_geometry"),
         (2, "geometry", "error", "empty_geometry"),
@@ -198,7 +199,13 @@ def test_outside_france_is_a_warning(conn: store.Connection) -> None:
     points = [shapely.Point(48.85, 2.35), shapely.Point(55.45, -20.9), shapely.Point(-52.3, 4.9)]
     report = validate(_actors(geometry=points), ACTORS, conn_or_cursor=conn)
     # Swapped Paris is in the Indian Ocean; Saint-Denis de La Réunion and Cayenne are in France.
-    assert _found(report) == [(1, "geometry", "warning", "outside_france")]
+    # None of them is in the one stored territory (Paris): each row also says so.
+    assert _found(report) == [
+        (1, "geometry", "warning", "outside_france"),
+        (1, "geometry", "warning", "no_territory"),
+        (2, "geometry", "warning", "no_territory"),
+        (3, "geometry", "warning", "no_territory"),
+    ]
     assert report.ok
 
 
@@ -259,7 +266,7 @@ def test_bad_number_population_must_be_whole_and_positive(conn: store.Connection
             "population": ["1\u202f200", "12,5", "-3"],
             "_row": [1, 2, 3],
         },
-        geometry=[shapely.Point(2.3, 48.8)] * 3,
+        geometry=[shapely.Point(2.35, 48.85)] * 3,
         crs="EPSG:4326",
     )
     report = validate(frame, PLACES, conn_or_cursor=conn)
@@ -424,7 +431,7 @@ def test_actor_id_equal_to_a_stored_place_id_is_refused(conn: store.Connection, 
 def test_place_id_equal_to_a_stored_actor_id_is_refused(conn: store.Connection) -> None:
     frame = gpd.GeoDataFrame(
         {"id": ["pl9", "a2", "pl9"], "name": ["a", "b", "c"], "_row": [2, 3, 4]},
-        geometry=[shapely.Point(2.3, 48.8)] * 3,
+        geometry=[shapely.Point(2.35, 48.85)] * 3,
         crs="EPSG:4326",
     )
     report = validate(frame, PLACES, conn_or_cursor=conn, mode="replace")

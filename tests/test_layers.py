@@ -6,8 +6,10 @@ import json
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import Polygon
 
 from carto.model import ACTOR_TYPES, SECTORS
@@ -104,8 +106,9 @@ def test_relations_layer_styles_each_kind(actors, places, relations):
     assert [f["properties"]["id"] for f in features] == ["R1", "R2"]
     assert features[0]["geometry"]["coordinates"] == [[0.5, 45.5], [0.6, 45.4]]
     styles = [layer.style_of(f) for f in features]
-    assert styles[0] == {"color": "#1f4e9c", "dashArray": None, "weight": 3.0, "opacity": 0.7}  # partnership, w=2
-    assert styles[1] == {"color": "#e07a1f", "dashArray": "2 4", "weight": 2.0, "opacity": 0.7}  # referral, w=1
+    # width 1 + min(2, weight / 2), translucent: the territories stay visible under the lines
+    assert styles[0] == {"color": "#1f4e9c", "dashArray": None, "weight": 2.0, "opacity": 0.55}  # partnership, w=2
+    assert styles[1] == {"color": "#e07a1f", "dashArray": "2 4", "weight": 1.5, "opacity": 0.55}  # referral, w=1
     arrows = [c for c in layer._children.values() if isinstance(c, leaflet.DirectionArrows)]
     assert len(arrows) == 1  # R2 is directed
     (script,) = [url for _, url in arrows[0].default_js]
@@ -214,3 +217,61 @@ def test_counts_on_the_map_read_as_everywhere_else():
     assert "actors: 12,345" in str(row[2])
     (row,) = layers.count_bubbles(counted, "fr").rows
     assert "12\u202f345" in str(row[2])
+
+
+ANCHORS = pd.DataFrame({"x": [0.5, 1.5, 1.0, 1.0], "y": [45.5, 45.5, 45.5, 45.5]}, index=["C1", "C2", "D1", "E1"])
+AT_LEVEL = {"commune": NODE_TERRITORY, "epci": pd.Series("E1", index=NODE_TERRITORY.index)}
+
+
+def test_a_chosen_territory_draws_its_inside_relations_and_flows_across_its_border():
+    mapped = layers.territory_relations_for_map(
+        FOUR, POINTS, "C1", ["A1", "A2"], AT_LEVEL, ANCHORS, levels=("commune", "epci")
+    )
+    # R1 A1–A2 inside C1: a line. R2 C1–C2 and R3 C2–C1 undirected: one flow of 2; R4 C2→C1 directed: its own.
+    assert (mapped.mode, list(mapped.lines["id"]), mapped.level, mapped.drawn, mapped.across) == (
+        "mixed", ["R1"], "commune", 3, 3
+    )
+    assert mapped.flows is not None
+    assert list(zip(mapped.flows["source_code"], mapped.flows["target_code"], mapped.flows["relations"],
+                    strict=True)) == [("C1", "C2", 2), ("C2", "C1", 1)]
+    assert list(mapped.flows.geometry.iloc[0].coords) == [(0.5, 45.5), (1.5, 45.5)]
+
+
+def test_flows_across_the_border_go_up_a_level_and_become_spokes():
+    # Two commune flows > 1; at EPCI level the outer end A3 is in E1: C1–E1 (R2, R3) and E1→C1 (R4),
+    # still two, and EPCI is the last level tried.
+    mapped = layers.territory_relations_for_map(
+        FOUR, POINTS, "C1", ["A1", "A2"], AT_LEVEL, ANCHORS, levels=("commune", "epci"), flow_threshold=1, reach=0.2
+    )
+    assert mapped.flows is not None
+    assert (mapped.level, list(mapped.flows["source_code"]), list(mapped.flows["relations"])) == (
+        "epci", ["C1", "E1"], [2, 1]
+    )
+    # Both spokes start at C1's anchor (0.5, 45.5) towards E1's (1.0, 45.5): 0.5° of longitude at 45.5° N
+    # shows as 0.5 × cos(45.5°) = 0.5 × 0.700909 = 0.350455, cut to 0.2: 0.2 / 0.350455 = 0.570687 of
+    # the way, x = 0.5 + 0.5 × 0.570687 = 0.785343, rounded to 5 decimals
+    assert [list(line.coords) for line in mapped.flows.geometry] == [[(0.5, 45.5), (0.78534, 45.5)]] * 2
+
+
+def test_too_many_inside_relations_fall_back_to_flows():
+    mapped = layers.territory_relations_for_map(
+        FOUR, POINTS, "C1", ["A1", "A2"], AT_LEVEL, ANCHORS, levels=("commune",), threshold=0
+    )
+    assert mapped.mode == "aggregated"
+
+
+def test_shorten_lines_measures_longitude_as_the_map_shows_it():
+    lines = np.array([shapely.LineString([(0, 0), (0, 2)]), shapely.LineString([(0, 60), (2, 60)]),
+                      shapely.LineString([(0, 0), (0.5, 0)])])
+    cut = layers.shorten_lines(lines, 1.0)
+    # 2° north cut to 1°; 2° of longitude at 60° N show as 2 × cos 60° = 1, already 1 long; 0.5 < 1 kept
+    assert [list(line.coords) for line in cut] == [[(0, 0), (0, 1)], [(0, 60), (2, 60)], [(0, 0), (0.5, 0)]]
+
+
+def test_muted_relations_and_flows_are_fainter(territories, relations):
+    lines = layers.relations_layer(layers.relation_lines(relations, POINTS), "fr", muted=True)
+    flows = layers.relations_for_map(FOUR, POINTS, territories, NODE_TERRITORY, threshold=3).lines
+    muted_flows = layers.flows_layer(flows, territories, "fr", muted=True)
+    assert {style["opacity"] for style in lines.styles} == {0.2}
+    assert {style["opacity"] for style in muted_flows.styles} == {0.2}
+    assert {style["opacity"] for style in layers.flows_layer(flows, territories, "fr").styles} == {0.55}

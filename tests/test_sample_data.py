@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import shapely
-from shapely.geometry import shape
+from shapely.geometry import Point, box, shape
 
 from carto.model import (
     ACTOR_TYPES,
@@ -27,18 +27,24 @@ from carto.model import (
     STAGES,
 )
 from scripts.build_sample import (
+    Boundary,
     Commune,
     Departement,
     Epci,
     GeoNamesPlace,
+    Node,
     SampleSize,
     build_sample,
+    check_nodes_in_communes,
+    commune_shapes,
+    former_codes,
     locate_communes,
     normalise_name,
     of,
 )
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SOURCE = Path(__file__).resolve().parents[1] / "data" / "sources" / "ign-admin-express" / "communes-44.geojson"
 # Metropolitan France, generously.
 FRANCE_BOUNDS = (-5.5, 41.0, 10.0, 51.5)
 
@@ -130,6 +136,31 @@ def test_places_and_actors_lie_inside_the_departement() -> None:
     assert outside == []
 
 
+def test_every_place_and_actor_lies_inside_one_commune() -> None:
+    communes = [shape(f["geometry"]) for f in _features("territories.geojson") if f["properties"]["level"] == "commune"]
+    points = [shape(f["geometry"]) for f in _features("places.geojson")]
+    points += [shapely.Point(float(a["lon"]), float(a["lat"])) for a in _rows("actors.csv")]
+    tree = shapely.STRtree(communes)
+    hits = Counter(int(point) for point in tree.query(points, predicate="within")[0])
+    assert [i for i in range(len(points)) if hits[i] != 1] == []
+
+
+def test_communes_are_the_real_boundaries() -> None:
+    source = {f["properties"]["code"]: shape(f["geometry"]) for f in json.loads(SOURCE.read_text("utf-8"))["features"]}
+    sample = {
+        f["properties"]["code"]: shape(f["geometry"])
+        for f in _features("territories.geojson")
+        if f["properties"]["level"] == "commune"
+    }
+    assert len(source) == 208 and len(sample) == 207
+    # Nantes as IGN draws it, up to the 1 m snapping of the build (1e-5° is about 1 m).
+    assert sample["44109"].hausdorff_distance(source["44109"]) < 3e-5
+    # Saint-Géréon (44160) merged into Ancenis (44003) in 2019: today's commune is their union.
+    assert "44160" not in sample
+    merged = shapely.union_all([source["44003"], source["44160"]])
+    assert sample["44003"].hausdorff_distance(merged) < 3e-5
+
+
 def test_counts_and_unique_ids() -> None:
     places = [f["properties"] for f in _features("places.geojson")]
     actors, schemes, relations = _rows("actors.csv"), _rows("schemes.csv"), _rows("relations.csv")
@@ -212,12 +243,13 @@ COMMUNES = [
     Commune("99003", "Bréhat-sur-Mer", "99", 1_500),
     Commune("99004", "La Noë", "99", 2_200),
     Commune("99005", "Orvillé", "99", 900),
-    Commune("99006", "Sans-Point", "99", 500),  # no GeoNames row: left out
+    Commune("99006", "Sans-Point", "99", 500),  # its GeoNames point is outside it: an inner point
     Commune("99007", "Hors-EPCI", "99", 800),  # no EPCI: left out
+    Commune("99009", "Sans-Limite", "99", 300),  # no boundary: left out
     Commune("98001", "Ailleurs", "98", 4_000),  # another département
 ]
 EPCIS = [
-    Epci("200000001", "CC du Bocage", ("99001", "99002", "99003", "99006")),
+    Epci("200000001", "CC du Bocage", ("99001", "99002", "99003", "99006", "99009")),
     Epci("200000002", "CA de la Côte", ("99004", "99005", "98001")),
 ]
 ADMIN2 = "Departement du Val-de-Test"
@@ -227,9 +259,23 @@ GEONAMES = [
     GeoNamesPlace("Brehat-sur-Mer", 47.24, -1.70, ADMIN2),
     GeoNamesPlace("La Noe", 47.20, -1.48, ADMIN2),
     GeoNamesPlace("Orville", 47.28, -1.40, ADMIN2),
-    GeoNamesPlace("Hors-EPCI", 47.32, -1.45, ADMIN2),
+    GeoNamesPlace("Hors-EPCI", 47.40, -1.40, ADMIN2),
+    GeoNamesPlace("Sans-Point", 47.40, -1.70, ADMIN2),  # in nobody's square
     GeoNamesPlace("Les Aulnes", 45.00, 3.00, "Departement du Cantal"),  # homonym elsewhere
 ]
+# 0.1° squares (0.2° tall for three of them) that tile lon -1.75..-1.35, lat 47.15..47.35 (+ one row
+# above); 99012 is a former commune merged into 99002, so today's 99002 is the 0.1 × 0.2 union.
+BOUNDARIES = [
+    Boundary("99003", box(-1.75, 47.15, -1.65, 47.35)),
+    Boundary("99001", box(-1.65, 47.25, -1.55, 47.35)),
+    Boundary("99006", box(-1.65, 47.15, -1.55, 47.25)),
+    Boundary("99002", box(-1.55, 47.35, -1.45, 47.45)),
+    Boundary("99012", box(-1.55, 47.25, -1.45, 47.35)),
+    Boundary("99004", box(-1.55, 47.15, -1.45, 47.25)),
+    Boundary("99005", box(-1.45, 47.15, -1.35, 47.35)),
+    Boundary("99007", box(-1.45, 47.35, -1.35, 47.45)),
+]
+FORMER = {"99012": "99002"}
 TINY = SampleSize(places=6, actors=24, relations=40, schemes=3, isolated_actors=1, unreached_places=1)
 
 
@@ -248,20 +294,48 @@ def test_of_elides_and_contracts() -> None:
     assert of("La Baule") == "de La Baule"
 
 
-def test_locate_communes_matches_by_name_within_the_departement() -> None:
-    located, unmatched, without_epci = locate_communes(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES)
-    assert [lc.commune.code for lc in located] == ["99001", "99002", "99003", "99004", "99005"]
+def test_locate_communes_centres_each_commune_inside_its_boundary() -> None:
+    shapes = commune_shapes(BOUNDARIES, FORMER)
+    located, unmatched, without_epci, without_boundary = locate_communes(
+        COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, shapes
+    )
+    assert [lc.commune.code for lc in located] == ["99001", "99002", "99003", "99004", "99005", "99006"]
     assert [c.code for c in unmatched] == ["99006"]
     assert without_epci == 1
+    assert [c.code for c in without_boundary] == ["99009"]
     assert {lc.commune.code: lc.epci.siren for lc in located}["99004"] == "200000002"
     # Lambert-93 puts western France around x = 300-400 km, y = 6.68-6.72 Mm at these latitudes.
     assert all(250_000 < lc.x < 450_000 and 6_650_000 < lc.y < 6_750_000 for lc in located)
+    assert all(shapes[lc.commune.code].contains(Point(lc.x, lc.y)) for lc in located)
+
+
+def test_former_codes_follow_delegated_communes_and_old_codes() -> None:
+    rows = [
+        {"code": "99002", "type": "commune-actuelle", "anciensCodes": ["99012"]},
+        {"code": "99013", "type": "commune-deleguee", "chefLieu": "99002"},
+        {"code": "99002", "type": "commune-deleguee", "chefLieu": "99002"},  # the chef-lieu itself
+        {"code": "99001", "type": "commune-actuelle"},
+        {"code": "99014", "type": "commune-associee", "chefLieu": "99001"},
+        {"code": "99015", "type": "commune-deleguee", "chefLieu": "99001"},
+        {"code": "99003", "type": "commune-actuelle", "anciensCodes": ["99015"]},  # split: left out
+    ]
+    assert former_codes(rows) == {"99012": "99002", "99013": "99002", "99014": "99001"}
+
+
+def test_nodes_outside_their_commune_are_refused() -> None:
+    territory = ({"code": "99001", "level": "commune"}, box(-1.6, 47.3, -1.5, 47.4))
+    inside = Node("A-1", "ccas", False, 0.0, 0.0, "99001", "200000001")
+    outside = Node("A-2", "ccas", False, 0.0, 0.0, "99001", "200000001")
+    actors = [{"lon": "-1.55", "lat": "47.35"}, {"lon": "-1.45", "lat": "47.35"}]
+    with pytest.raises(RuntimeError, match="1 places/actors fall outside their commune: A-2"):
+        check_nodes_in_communes([territory], [], [], actors, [inside, outside])
+    check_nodes_in_communes([territory], [], [], actors[:1], [inside])
 
 
 def test_build_sample_gives_identical_bytes_for_the_same_seed() -> None:
-    first = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, seed=7, size=TINY)
-    second = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, seed=7, size=TINY)
-    other_seed = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, seed=8, size=TINY)
+    first = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, BOUNDARIES, former=FORMER, seed=7, size=TINY)
+    second = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, BOUNDARIES, former=FORMER, seed=7, size=TINY)
+    other_seed = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, BOUNDARIES, former=FORMER, seed=8, size=TINY)
     assert first.files == second.files
     assert first.files["relations.csv"] != other_seed.files["relations.csv"]
     # Geometry does not depend on the seed, only the fictional layers do.
@@ -269,17 +343,25 @@ def test_build_sample_gives_identical_bytes_for_the_same_seed() -> None:
 
 
 def test_build_sample_on_tiny_input_keeps_the_contract() -> None:
-    build = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, seed=7, size=TINY)
-    assert (build.communes_total, build.communes_located) == (7, 5)
+    build = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, BOUNDARIES, former=FORMER, seed=7, size=TINY)
+    assert (build.communes_total, build.communes_located) == (8, 6)
     assert build.unmatched_names == ["Sans-Point"]
+    assert build.communes_without_boundary == ["Sans-Limite"]
     territories = json.loads(build.files["territories.geojson"])["features"]
     levels = Counter(f["properties"]["level"] for f in territories)
-    assert levels == {"departement": 1, "epci": 2, "commune": 5}
+    assert levels == {"departement": 1, "epci": 2, "commune": 6}
     epci = next(f["properties"] for f in territories if f["properties"]["code"] == "200000002")
-    assert epci["population"] == 2_200 + 900  # located members only, within the département
-    cells = [shape(f["geometry"]) for f in territories if f["properties"]["level"] == "commune"]
+    assert epci["population"] == 2_200 + 900  # members within the département only
+    communes = {
+        f["properties"]["code"]: shape(f["geometry"]) for f in territories if f["properties"]["level"] == "commune"
+    }
     departement = shape(territories[0]["geometry"])
-    assert all(cell.is_valid for cell in cells)
-    # The cells tile the département: same area, up to the coordinate rounding.
-    assert sum(c.area for c in cells) == pytest.approx(departement.area, rel=1e-3)
+    assert all(commune.is_valid for commune in communes.values())
+    # The communes are the squares (up to the 1 m snapping, ~1e-5°), 99002 with its former commune.
+    assert communes["99002"].hausdorff_distance(box(-1.55, 47.25, -1.45, 47.45)) < 2e-5
+    assert communes["99006"].hausdorff_distance(box(-1.65, 47.15, -1.55, 47.25)) < 2e-5
+    # They tile the département: 0.02 + 0.01 + 0.01 + 0.02 + 0.01 + 0.02 = 0.09 square degrees.
+    assert departement.area == pytest.approx(0.09, rel=1e-3)
+    # (the snapping to 1 m and then to 1e-5° moves edges by under a metre: 1e-4 of the area at most)
+    assert sum(c.area for c in communes.values()) == pytest.approx(departement.area, rel=1e-4)
     assert build.counts["actors"] == 24 and build.counts["places"] == 6

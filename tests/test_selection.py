@@ -15,12 +15,16 @@ from carto.analysis.selection import (
     clear,
     clicked_node,
     clicked_object,
+    drawn_area,
     event_token,
     network_point_ids,
+    nodes_in_area,
+    select_from_drawing,
     select_from_map,
     select_from_network,
     with_radius,
 )
+from carto.ui.state import ExplorerState
 
 NODES = pd.DataFrame(
     {"lon": [0.5, 0.6, 1.5, 1.2], "lat": [45.5, 45.4, 45.5, 45.8]},
@@ -163,3 +167,48 @@ def test_network_point_ids_read_customdata():
 def test_event_token_tells_events_apart():
     assert event_token({"a": 1, "b": [2]}) == event_token({"b": [2], "a": 1})
     assert event_token({"a": 1}) != event_token({"a": 2})
+
+
+def _rectangle(west: float, south: float, east: float, north: float) -> dict:
+    """A rectangle as Leaflet.draw sends it back through streamlit-folium (``all_drawings``)."""
+    ring = [[west, south], [west, north], [east, north], [east, south], [west, south]]
+    return {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+def test_a_rectangle_drawn_on_the_map_selects_the_nodes_inside_it():
+    # A1 (0.5, 45.5) and A2 (0.6, 45.4) inside [0.4, 0.7] × [45.3, 45.6]; A3 (1.5, 45.5), P1 (1.2, 45.8) out
+    chosen = select_from_drawing(Selection(radius=2), [_rectangle(0.4, 45.3, 0.7, 45.6)], NODES)
+    assert chosen == Selection(nodes=("A1", "A2"), radius=2, area=True)
+    # A node on the border counts: A3 sits on the west side x = 1.5
+    assert nodes_in_area(drawn_area([_rectangle(1.5, 45.0, 2.0, 46.0)]), NODES) == ["A3"]
+
+
+def test_drawings_with_no_polygon_or_no_node_inside_change_nothing():
+    before = Selection(nodes=("P1",))
+    line = {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 45], [1, 46]]}}
+    broken = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": "x"}}
+    assert drawn_area([line, broken, "junk"]) is None
+    assert select_from_drawing(before, [line], NODES) == before
+    assert select_from_drawing(before, [_rectangle(3.0, 3.0, 4.0, 4.0)], NODES) == before
+    assert select_from_drawing(before, None, NODES) == before
+
+
+def test_an_area_selection_is_shared_by_url_and_ends_with_a_click():
+    chosen = Selection(nodes=("A1", "A2"), area=True)
+    assert chosen.to_query_params() == {"sel": "A1,A2", "area": "1"}
+    assert Selection.from_query_params({"sel": "A1,A2", "area": "1"}) == chosen
+    assert Selection.from_query_params({"area": "1"}) == Selection()  # no nodes, no area
+    assert select_from_map(chosen, Clicked("node", "A3")) == Selection(nodes=("A3",))
+    assert select_from_network(chosen, ["P1"]) == Selection(nodes=("P1",))
+
+
+def test_a_new_drawing_selects_once_and_leaves_the_last_click_alone():
+    state = ExplorerState(session={ExplorerState.SELECTION: Selection()})
+    clicked = {"last_object_clicked": {"lat": 45.8, "lng": 1.2}, "last_object_clicked_tooltip": "Quartier [P1]"}
+    assert state.apply_events(clicked, None, NODES, CODES)
+    assert state.session[ExplorerState.SELECTION] == Selection(nodes=("P1",))
+    # The same click comes back with a drawing: the drawing wins, the old click is not applied again
+    drawn = {**clicked, "all_drawings": [_rectangle(0.4, 45.3, 0.7, 45.6)]}
+    assert state.apply_events(drawn, None, NODES, CODES)
+    assert state.session[ExplorerState.SELECTION] == Selection(nodes=("A1", "A2"), area=True)
+    assert not state.apply_events(drawn, None, NODES, CODES)  # the next rerun sends it again

@@ -319,3 +319,20 @@ def test_cursors_of_threads_see_committed_rows_only(conn, territories):
         writer_done.append(True)
     assert reader.execute("SELECT count(*) FROM territories").fetchone() == (4,)
 
+
+
+def test_migration_3_adds_services_to_actors_and_their_kept_snapshots(tmp_path):
+    path = tmp_path / "v2.duckdb"
+    conn = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
+    conn.execute(f"LOAD '{store.spatial_extension_path()}'")
+    store.migrate(conn, migrations=store.MIGRATIONS[:2])
+    # A database of version 2 had no services column, nor had the undo snapshots of its imports.
+    conn.execute("ALTER TABLE actors DROP COLUMN services")
+    conn.execute("INSERT INTO actors (id, name, type) VALUES ('a1', 'CCAS', 'ccas')")
+    conn.execute("CREATE TABLE _snapshot_1_actors AS SELECT * FROM actors")
+    conn.execute("INSERT INTO import_snapshots VALUES (1, 'actors', '_snapshot_1_actors', 1)")
+    assert store.migrate(conn) == 3
+    for table in ("actors", "_snapshot_1_actors"):
+        assert [r[0] for r in conn.execute(f"DESCRIBE {table}").fetchall()][-2:] == ["geometry", "services"]
+    assert conn.execute("SELECT id, services FROM _snapshot_1_actors").fetchall() == [("a1", None)]
+    conn.close()

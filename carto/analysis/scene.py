@@ -289,6 +289,11 @@ def effective_filters(filters: Filters, selection: Selection) -> Filters:
     return filters.with_territory(selection.territory) if selection.territory else filters
 
 
+def is_overview(filters: Filters) -> bool:
+    """No territory and nothing filtered out: the view the explorer opens on (any level)."""
+    return filters == Filters(level=filters.level)
+
+
 def relation_levels(filters: Filters) -> tuple[str, ...]:
     """Levels at which the map may group relations into flows: the chosen level and those above."""
     levels: tuple[str, ...] = AGGREGATION_LEVELS
@@ -352,19 +357,32 @@ def _drawn_territories(frame: gpd.GeoDataFrame, filters: Filters) -> gpd.GeoData
 
 @dataclass(frozen=True)
 class Focus:
-    """The selection seen in one scene: selected nodes, the ego network around them."""
+    """The selection seen in one scene: selected nodes, the ego network around them.
+
+    For an area drawn on the map (``area``), ``highlight`` is the selected nodes and
+    ``relations`` those among them (and those leaving the area, when asked).
+    """
 
     selected: frozenset[str]
     highlight: frozenset[str]
     relations: pd.DataFrame
+    area: bool = False
 
 
-def focus(scene: Scene, selection: Selection) -> Focus:
-    """Selected nodes present in the scene and their ego network of ``selection.radius`` steps."""
+def focus(scene: Scene, selection: Selection, *, leaving: bool = False) -> Focus:
+    """Selected nodes present in the scene and their ego network of ``selection.radius`` steps.
+
+    An area selection keeps the subgraph the selected nodes induce instead; ``leaving`` adds the
+    relations with one end in the area.
+    """
     selected = frozenset(n for n in selection.nodes if n in scene.nodes.index)
     if not selected:
         return Focus(frozenset(), frozenset(), scene.filtered.relations.iloc[0:0])
     rel = scene.filtered.relations
+    if selection.area:
+        source_in, target_in = rel["source"].isin(list(selected)), rel["target"].isin(list(selected))
+        kept = source_in | target_in if leaving else source_in & target_in
+        return Focus(selected, selected, rel[kept], area=True)
     highlight = frozenset(ego_nodes(rel, selected, selection.radius))
     return Focus(selected, highlight, ego_relations(rel, set(highlight)))
 
@@ -385,9 +403,17 @@ def network_subgraph(
 ) -> Subgraph:
     """The part of the network sent to the browser (highlighted nodes always kept).
 
+    For an area selection: only the subgraph of :attr:`Focus.relations`, its nodes and their ends.
     With nothing selected and more than :data:`CORE_NODES` nodes, only the ``core`` (from
     :func:`core_of`) is drawn, when there is one: a few hundred nodes are a hairball.
     """
+    if focused.area:
+        rel = focused.relations
+        ends = set(focused.selected) | set(rel["source"].astype(str)) | set(rel["target"].astype(str))
+        area_nodes = scene.nodes.loc[[n for n in scene.nodes.index if n in ends]]
+        return reduce_graph(
+            area_nodes, rel, scene.metrics, highlight=set(focused.selected), max_nodes=max_nodes, max_edges=max_edges
+        )
     nodes, k, size = scene.nodes, 0, 0
     if core is not None and core[1] > 0 and not focused.highlight and len(nodes) > CORE_NODES:
         nodes, k, size = nodes[nodes.index.isin(list(core[0]))], core[1], core[2]

@@ -15,7 +15,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
+import shapely
+import shapely.geometry
 
 from carto.model import ID_PATTERN
 
@@ -29,11 +32,16 @@ _MAX_NODES = 500
 
 @dataclass(frozen=True)
 class Selection:
-    """Selected node ids (sorted), a selected territory, and the ego radius (1 to 3 steps)."""
+    """Selected node ids (sorted), a selected territory, and the ego radius (1 to 3 steps).
+
+    ``area``: the nodes are those inside a shape drawn on the map, and both views show the
+    subgraph they induce rather than their ego network.
+    """
 
     nodes: tuple[str, ...] = ()
     territory: str | None = None
     radius: int = 1
+    area: bool = False
 
     @property
     def empty(self) -> bool:
@@ -47,6 +55,8 @@ class Selection:
             out["tsel"] = self.territory
         if self.radius != RADIUS_MIN:
             out["radius"] = str(self.radius)
+        if self.area and self.nodes:
+            out["area"] = "1"
         return out
 
     @classmethod
@@ -69,10 +79,11 @@ class Selection:
             nodes=tuple(sorted(set(nodes))),
             territory=territory if _IDENT.match(territory) else None,
             radius=radius if RADIUS_MIN <= radius <= RADIUS_MAX else RADIUS_MIN,
+            area=bool(nodes) and text("area") == "1",
         )
 
 
-SELECTION_KEYS = ("sel", "tsel", "radius")
+SELECTION_KEYS = ("sel", "tsel", "radius", "area")
 
 
 @dataclass(frozen=True)
@@ -91,17 +102,56 @@ def select_from_map(state: Selection, clicked: Clicked | None) -> Selection:
     if clicked is None:
         return state
     if clicked.kind == "node":
-        return replace(state, nodes=(clicked.id,))
+        return replace(state, nodes=(clicked.id,), area=False)
     if clicked.kind == "territory":
         territory = None if state.territory == clicked.id else clicked.id
-        return replace(state, territory=territory, nodes=())
+        return replace(state, territory=territory, nodes=(), area=False)
     return state
 
 
 def select_from_network(state: Selection, point_ids: Iterable[str]) -> Selection:
     """Nodes picked in the network (click, box or lasso) become the selection."""
     ids = tuple(sorted({str(p) for p in point_ids if p is not None}))
-    return replace(state, nodes=ids)
+    return replace(state, nodes=ids, area=False)
+
+
+def drawn_area(drawings: object) -> shapely.Geometry | None:
+    """The union of the polygons drawn on the map (streamlit-folium's ``all_drawings``), or None.
+
+    Anything that is not a GeoJSON polygon feature (a line, a malformed entry) is ignored.
+    """
+    shapes = []
+    for feature in drawings if isinstance(drawings, list) else []:
+        geometry = feature.get("geometry") if isinstance(feature, Mapping) else None
+        if not isinstance(geometry, Mapping) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            continue
+        try:
+            shape = shapely.geometry.shape(dict(geometry))
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+            continue
+        if shape.is_valid and not shape.is_empty:
+            shapes.append(shape)
+    return shapely.union_all(shapes) if shapes else None
+
+
+def nodes_in_area(area: shapely.Geometry, nodes: pd.DataFrame) -> list[str]:
+    """Ids of the nodes (``lon``/``lat`` by id) inside ``area`` or on its border, sorted."""
+    located = nodes[["lon", "lat"]].dropna()
+    points = shapely.points(located["lon"].to_numpy(dtype=float), located["lat"].to_numpy(dtype=float))
+    inside = np.asarray(shapely.covers(area, points), dtype=bool)
+    return sorted(str(i) for i in located.index[inside])
+
+
+def select_from_drawing(state: Selection, drawings: object, nodes: pd.DataFrame) -> Selection:
+    """The nodes inside the shape drawn on the map become the selection (an area selection).
+
+    No shape, or none with a node inside, changes nothing.
+    """
+    area = drawn_area(drawings)
+    ids = nodes_in_area(area, nodes)[:_MAX_NODES] if area is not None else []
+    if not ids:
+        return state
+    return replace(state, nodes=tuple(ids), area=True)
 
 
 def with_radius(state: Selection, radius: int) -> Selection:

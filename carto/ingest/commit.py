@@ -11,7 +11,7 @@ older ones dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -34,6 +34,9 @@ AFFECTED = {
 }
 # Datasets whose rows get their territory_code from the stored territories.
 LOCATED = ("actors", "places")
+# Datasets whose rows relations name (both are nodes of the network).
+NODES = ("actors", "places")
+FIRST_IDS = 5
 
 Progress = Callable[[float, str], None]
 
@@ -60,6 +63,7 @@ class ImportResult:
     skipped: int
     report: Report
     dry_run: bool = False
+    relations_removed: int = 0  # relations naming nodes a replace removed, when the user chose so
 
     def summary(self) -> str:
         """One paragraph for the CLI and the page."""
@@ -71,6 +75,9 @@ class ImportResult:
         )
         if self.report.generated_ids:
             text += f"; {self.report.generated_ids} ids generated"
+        if self.relations_removed:
+            removed = "would remove" if self.dry_run else "removed"
+            text += f"; {removed} {self.relations_removed} relations to {self.dataset} no longer in the file"
         return text + ("; nothing stored (dry run)." if self.dry_run else ".")
 
 
@@ -102,6 +109,29 @@ def rows_to_store(frame: pd.DataFrame, report: Report, *, skip_invalid: bool) ->
     return rows
 
 
+def relations_left_behind(
+    cur: store.Connection, ds: Dataset, rows: pd.DataFrame, *, mode: str, drop_relations: bool
+) -> int:
+    """How many relations a ``replace`` of the nodes ``ds`` by ``rows`` removes with the nodes they name.
+
+    Refuses with :class:`InputError` (the count and the first ids) unless ``drop_relations``: a
+    relation is never left pointing to a node that is gone, nor removed without the user's say.
+    """
+    if mode != "replace" or ds.name not in NODES:
+        return 0
+    kept = rows[ds.key].astype(str).tolist()
+    count, nodes, first = store.relations_to_removed_nodes(cur, ds.name, kept, first=FIRST_IDS)
+    if count and not drop_relations:
+        more = ", ..." if nodes > len(first) else ""
+        msg = (
+            f"{ds.name}: replacing would remove {nodes} {ds.name} that {count} relations point to "
+            f"(first: {', '.join(first)}{more}); nothing stored; keep them in the file, or choose to also remove "
+            "those relations (--drop-relations)"
+        )
+        raise InputError(msg)
+    return count
+
+
 def commit(
     conn: store.Connection,
     dataset: Dataset | str,
@@ -114,14 +144,18 @@ def commit(
     skip_invalid: bool,
     report: Report,
     progress: Progress | None = None,
+    columns: Sequence[str] | None = None,
+    drop_relations: bool = False,
 ) -> ImportResult:
     """Store ``frame`` (normally ``report.frame``) in one transaction, all or nothing.
 
     ``append`` inserts (a stored id is an error), ``replace`` deletes every row first, ``upsert``
-    replaces the rows whose key is stored and inserts the others. Refuses with
-    :class:`ImportRefused` when the report has errors, unless ``skip_invalid``. ``user`` must hold
-    a role that allows importing; a replace first snapshots the database file
-    (:func:`carto.store.backup.snapshot`).
+    updates the rows whose key is stored, in ``columns`` (the fields the file maps; all when None)
+    and the geometry only, and inserts the others. Refuses with :class:`ImportRefused` when the
+    report has errors, unless ``skip_invalid``, and with :class:`InputError` when a replace would
+    remove actors or places that relations point to, unless ``drop_relations`` (those relations
+    are then removed too, and counted). ``user`` must hold a role that allows importing; a replace
+    first snapshots the database file (:func:`carto.store.backup.snapshot`).
     """
     ds = _dataset(dataset)
     username = _acting(user, "import")
@@ -136,9 +170,21 @@ def commit(
         if mode == "replace":
             # A copy of the whole file, beside the in-database undo copies: a replace gone wrong can
             # also be rolled back by an administrator with `python -m carto restore`.
+            relations_left_behind(conn.cursor(), ds, rows, mode=mode, drop_relations=drop_relations)
             backup.snapshot(conn, f"before replace of {ds.name}")
-        import_id, inserted, updated, deleted = _write(
-            conn, ds, rows, mode=mode, username=username, file_name=file_name, sha256=sha256, report=report, tell=tell
+        import_id, inserted, updated, deleted, removed = _write(
+            conn,
+            ds,
+            rows,
+            mode=mode,
+            username=username,
+            file_name=file_name,
+            sha256=sha256,
+            report=report,
+            tell=tell,
+            columns=ds.column_names if columns is None else tuple(columns),
+            drop_relations=drop_relations,
+            located_at=report.territories_version if frame is report.frame else None,
         )
     tell(1.0, "done")
     return ImportResult(
@@ -151,6 +197,7 @@ def commit(
         deleted=deleted,
         skipped=report.rows - len(rows),
         report=report,
+        relations_removed=removed,
     )
 
 
@@ -165,9 +212,12 @@ def _write(
     sha256: str | None,
     report: Report,
     tell: Progress,
-) -> tuple[int, int, int, int]:
-    """The transaction of :func:`commit`: return the import's id, rows inserted, updated, deleted."""
-    updated = deleted = 0
+    columns: tuple[str, ...],
+    drop_relations: bool,
+    located_at: int | None,
+) -> tuple[int, int, int, int, int]:
+    """The transaction of :func:`commit`: the import's id, rows inserted, updated, deleted, relations removed."""
+    updated = deleted = removed = 0
     try:
         with store.transaction(conn) as cur:
             import_id = store.record_import(
@@ -181,19 +231,27 @@ def _write(
                 rows_inserted=0,
             )
             tell(0.1, "snapshot")
-            imports.take_snapshots(cur, import_id, AFFECTED[ds.name])
+            # Checked again inside the transaction: relations may have landed since the check before it.
+            removed = relations_left_behind(cur, ds, rows, mode=mode, drop_relations=drop_relations)
+            imports.take_snapshots(cur, import_id, AFFECTED[ds.name] + (("relations",) if removed else ()))
             tell(0.3, "write")
+            if removed:
+                store.delete_relations_to_removed_nodes(cur, ds.name, rows[ds.key].astype(str).tolist())
             if mode == "replace":
                 deleted = store.delete_all(cur, ds.name)
-            elif mode == "upsert":
-                updated = store.delete_keys(cur, ds.name, rows[ds.key].astype(str).tolist())
             if ds.name in LOCATED:
                 # Territories do not change: only the incoming rows need theirs, found before the insert
                 # (updating freshly inserted rows is several times slower in DuckDB).
                 tell(0.4, "assign")
-                rows = rows.assign(territory_code=store.finest_territories(cur, ds.name, rows))
+                # Found by the validation, unless a commit has changed the territories since.
+                if located_at is None or located_at != store.data_version(cur):
+                    rows = rows.assign(territory_code=store.finest_territories(cur, ds.name, rows))
             tell(0.5, "write")
-            inserted = store.insert_rows(cur, ds.name, rows) - updated
+            if mode == "upsert":
+                located = ("territory_code",) if ds.name in LOCATED else ()
+                inserted, updated = store.upsert_rows(cur, ds.name, rows, (*columns, *located))
+            else:
+                inserted = store.insert_rows(cur, ds.name, rows)
             if ds.name == "territories":
                 tell(0.7, "assign")
                 store.assign_territories(cur)
@@ -205,7 +263,7 @@ def _write(
     except store.ConstraintError as exc:
         msg = f"{ds.name}: the database refused the rows ({exc}); nothing stored"
         raise InputError(msg) from exc
-    return import_id, inserted, updated, deleted
+    return import_id, inserted, updated, deleted, removed
 
 
 def _check_undoable(cur: store.Connection, import_id: int) -> list[str]:

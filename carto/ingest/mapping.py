@@ -21,6 +21,8 @@ import json
 import os
 import re
 import unicodedata
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 
 import geopandas as gpd
@@ -71,10 +73,18 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "title",
         "titre",
         "nom_structure",
+        "nom_de_la_structure",
+        "nom_etablissement",
+        "nom_organisme",
+        "nom_partenaire",
         "nom_acteur",
         "nom_lieu",
+        "structure",
+        "organisme",
+        "etablissement",
+        "partenaire",
     ),
-    "level": ("level", "niveau", "echelon", "type_territoire"),
+    "level": ("level", "niveau", "echelon", "type_territoire", "niveau_territorial", "maille"),
     "parent_code": (
         "parent_code",
         "code_parent",
@@ -87,8 +97,20 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "dep",
     ),
     "population": ("population", "pop", "ptot", "pmun", "nb_habitants", "habitants", "pop_totale"),
-    "type": ("type", "categorie", "category", "type_acteur", "type_structure", "type_partenaire"),
-    "sector": ("sector", "secteur", "domaine", "champ", "secteur_activite"),
+    "type": (
+        "type",
+        "categorie",
+        "category",
+        "type_acteur",
+        "type_structure",
+        "type_partenaire",
+        "type_etablissement",
+        "type_organisme",
+        "categorie_structure",
+        "nature_structure",
+        "famille",
+    ),
+    "sector": ("sector", "secteur", "domaine", "champ", "secteur_activite", "domaine_intervention", "thematique"),
     "siret": ("siret", "siren", "num_siret", "numero_siret"),
     "territory_code": (
         "territory_code",
@@ -103,6 +125,9 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "code_com",
         "code_commune_etablissement",
         "com_insee",
+        "insee_commune",
+        "code_insee_commune",
+        "cog",
     ),
     "kind": ("kind", "genre", "nature", "type", "categorie", "type_lieu", "type_relation", "type_lien"),
     "publics": ("publics", "public", "public_cible", "publics_cibles", "groupes", "groups"),
@@ -118,8 +143,10 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "stage": ("stage", "etape", "phase"),
     "lat": ("lat", "latitude", "y_wgs84", "lat_wgs84", "wgs84_lat"),
     "lon": ("lon", "lng", "long", "longitude", "x_wgs84", "lon_wgs84", "wgs84_lon"),
-    "x": ("x", "coord_x", "x_l93", "x_lambert93", "xl93", "x_lambert", "lambert_x", "easting"),
-    "y": ("y", "coord_y", "y_l93", "y_lambert93", "yl93", "y_lambert", "lambert_y", "northing"),
+    "x": ("x", "coord_x", "x_l93", "x_lambert93", "x_lambert_93", "xl93", "x_lambert", "lambert_x", "lambert93_x",
+          "coordonnee_x", "coordonnees_x", "easting"),
+    "y": ("y", "coord_y", "y_l93", "y_lambert93", "y_lambert_93", "yl93", "y_lambert", "lambert_y", "lambert93_y",
+          "coordonnee_y", "coordonnees_y", "northing"),
 }
 
 
@@ -144,6 +171,14 @@ def normalise_name(name: str, *, split_camel: bool = False) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
+# Words a French header carries around the one that names it: "Nom de la structure", "Code de la commune".
+_HEADER_FILLER = frozenset({"de", "du", "des", "d", "la", "le", "les", "l"})
+
+
+def _without_filler(name: str) -> str:
+    return "_".join(w for w in name.split("_") if w not in _HEADER_FILLER)
+
+
 def mapping_fields(dataset: str) -> tuple[str, ...]:
     """Fields a mapping for ``dataset`` may set: its columns, then coordinates for point datasets."""
     ds = get_dataset(dataset)
@@ -165,6 +200,8 @@ def suggest_mapping(columns: list[str], dataset: str, *, has_geometry: bool = Fa
         by_name.setdefault(normalise_name(column), column)
     for column in columns:
         by_name.setdefault(normalise_name(column, split_camel=True), column)
+    for column in columns:
+        by_name.setdefault(_without_filler(normalise_name(column)), column)
     used: set[str] = set()
     mapping: dict[str, str] = {}
     # Exact field names first, so a column called "type" is not taken as a place's "kind"
@@ -188,16 +225,51 @@ def suggest_mapping(columns: list[str], dataset: str, *, has_geometry: bool = Fa
     return mapping
 
 
-def save_mapping(mapping: dict[str, str], path: Path) -> None:
-    """Write a mapping as JSON, to be reused with :func:`load_mapping`."""
-    path.write_text(json.dumps(mapping, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+@dataclass(frozen=True)
+class SavedMapping:
+    """What a saved mapping holds: the columns, the constants and the value recoding.
+
+    ``columns`` is ``{field: column}``; ``constants`` is ``{field: value}`` (the same value on every
+    row); ``values`` is ``{field: {value in the file: vocabulary value}}`` (see :mod:`carto.ingest.values`).
+    """
+
+    columns: dict[str, str] = dc_field(default_factory=dict)
+    constants: dict[str, str] = dc_field(default_factory=dict)
+    values: dict[str, dict[str, str]] = dc_field(default_factory=dict)
+
+    def document(self) -> dict[str, object]:
+        """The JSON object written to a file: a flat ``{field: column}`` when there is nothing else."""
+        if not self.constants and not self.values:
+            return dict(sorted(self.columns.items()))
+        return {
+            "mapping": dict(sorted(self.columns.items())),
+            "constants": dict(sorted(self.constants.items())),
+            "values": {f: dict(sorted(v.items())) for f, v in sorted(self.values.items())},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.document(), ensure_ascii=False, indent=2) + "\n"
+
+
+def save_mapping(
+    mapping: dict[str, str],
+    path: Path,
+    *,
+    constants: dict[str, str] | None = None,
+    values: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Write a mapping as JSON (with its constants and value recoding, if any), for :func:`load_saved_mapping`."""
+    saved = SavedMapping(dict(mapping), dict(constants or {}), {f: dict(v) for f, v in (values or {}).items()})
+    path.write_text(saved.to_json(), encoding="utf-8")
 
 
 # A saved mapping is a few dozen short names: anything much bigger or deeper is not one.
 MAPPING_MAX_BYTES = 256 * 1024
-# A flat object, or the same object under a "mapping" key.
-_MAPPING_MAX_DEPTH = 2
+# A flat object; or the same object under a "mapping" key, with "constants" and "values"
+# (``{"values": {"type": {"CCAS de Rezé": "ccas"}}}``: three levels).
+_MAPPING_MAX_DEPTH = 3
 _MAPPING_EXAMPLE = '{"name": "nom_structure", "lat": "Latitude"}'
+_SECTIONS = ("mapping", "constants", "values")
 _LISTED = 5
 
 
@@ -206,6 +278,13 @@ def all_mapping_fields() -> tuple[str, ...]:
     from carto.model import DATASETS
 
     return tuple(dict.fromkeys(f for name in DATASETS for f in mapping_fields(name)))
+
+
+def _value_fields() -> tuple[str, ...]:
+    """Every field with allowed values, whatever the dataset."""
+    from carto.model import DATASETS
+
+    return tuple(dict.fromkeys(c.name for ds in DATASETS.values() for c in ds.columns if c.choices is not None))
 
 
 def _nests_deeper(text: str, limit: int) -> bool:
@@ -245,11 +324,11 @@ def _listed(names: list[str]) -> str:
     return ", ".join(repr(n[:80]) for n in names[:_LISTED]) + more
 
 
-def _mapping_problems(value: object) -> list[str]:
-    """What keeps ``value`` (parsed JSON) from being a ``{"field": "column"}`` mapping."""
+def _mapping_problems(value: object, *, fields: tuple[str, ...] | None = None, what: str = "a column") -> list[str]:
+    """What keeps ``value`` (parsed JSON) from being a ``{"field": "text"}`` object."""
     if not isinstance(value, dict):
         return [f"the file holds {_json_kind(value)}, not an object"]
-    fields = all_mapping_fields()
+    fields = fields or all_mapping_fields()
     unknown = [key for key in value if key not in fields]
     not_text = [key for key, column in value.items() if not isinstance(column, str)]
     problems = []
@@ -258,7 +337,24 @@ def _mapping_problems(value: object) -> list[str]:
     if not_text:
         shown = ", ".join(f"{key[:80]!r} is {_json_kind(value[key])}" for key in not_text[:_LISTED])
         more = f" and {len(not_text) - _LISTED} more" if len(not_text) > _LISTED else ""
-        problems.append(f"a column is a text, but {shown}{more}")
+        problems.append(f"{what} is a text, but {shown}{more}")
+    return problems
+
+
+def _values_problems(value: object) -> list[str]:
+    """What keeps ``value`` from being ``{"field": {"value in the file": "vocabulary value"}}``."""
+    if not isinstance(value, dict):
+        return [f"'values' holds {_json_kind(value)}, not an object"]
+    fields = _value_fields()
+    problems = []
+    unknown = [key for key in value if key not in fields]
+    if unknown:
+        problems.append(f"'values' names unknown fields {_listed(unknown)} (the fields are: {', '.join(fields)})")
+    for key, recoding in value.items():
+        if not isinstance(recoding, dict):
+            problems.append(f"'values' of {key[:80]!r} is {_json_kind(recoding)}, not an object")
+        elif not all(isinstance(v, str) for v in recoding.values()):
+            problems.append(f"'values' of {key[:80]!r}: a vocabulary value is a text")
     return problems
 
 
@@ -269,11 +365,13 @@ def _too_big(name: str, size: int) -> InputError:
     )
 
 
-def parse_mapping(data: bytes, *, name: str = "the uploaded file") -> dict[str, str]:
-    """The ``{"field": "column"}`` mapping in ``data`` (JSON); refuse anything else with one message.
+def parse_saved_mapping(data: bytes, *, name: str = "the uploaded file") -> SavedMapping:
+    """The mapping in ``data`` (JSON): a flat ``{"field": "column"}`` object, or one under a
+    ``"mapping"`` key with ``"constants"`` and ``"values"`` beside it; anything else refused with one
+    message.
 
     The size and the nesting are checked before parsing, so a hostile file cannot exhaust memory
-    or the parser's recursion; a saved mapping may also sit under a ``"mapping"`` key.
+    or the parser's recursion. Constants and values are checked against a dataset when applied.
     """
     if len(data) > MAPPING_MAX_BYTES:
         raise _too_big(name, len(data))
@@ -293,21 +391,36 @@ def parse_mapping(data: bytes, *, name: str = "the uploaded file") -> dict[str, 
     except json.JSONDecodeError as exc:
         msg = f"{name} is not a mapping: it is not valid JSON ({exc})"
         raise InputError(msg) from None
-    if isinstance(value, dict) and list(value) == ["mapping"] and isinstance(value["mapping"], dict):
+    constants: object = {}
+    values: object = {}
+    if isinstance(value, dict) and "mapping" in value and set(value) <= set(_SECTIONS):
+        constants, values = value.get("constants", {}), value.get("values", {})
         value = value["mapping"]
     problems = _mapping_problems(value)
+    dataset_fields = tuple(f for f in all_mapping_fields() if f not in COORDINATE_FIELDS)
+    if constants:
+        problems += [
+            f"'constants': {p}" for p in _mapping_problems(constants, fields=dataset_fields, what="a value")
+        ]
+    if values:
+        problems += _values_problems(values)
     if problems:
         msg = (
             f"{name} is not a mapping: {'; '.join(problems)}; "
             f"expected a flat JSON object of field names to column names, e.g. {_MAPPING_EXAMPLE}"
         )
         raise ValidationError(msg, problems)
-    assert isinstance(value, dict)
-    return dict(value)
+    assert isinstance(value, dict) and isinstance(constants, dict) and isinstance(values, dict)
+    return SavedMapping(dict(value), dict(constants), {f: dict(v) for f, v in values.items()})
 
 
-def load_mapping(path: Path) -> dict[str, str]:
-    """Read a mapping written by :func:`save_mapping` (see :func:`parse_mapping` for what is refused)."""
+def parse_mapping(data: bytes, *, name: str = "the uploaded file") -> dict[str, str]:
+    """The ``{"field": "column"}`` part of the mapping in ``data`` (see :func:`parse_saved_mapping`)."""
+    return parse_saved_mapping(data, name=name).columns
+
+
+def load_saved_mapping(path: Path) -> SavedMapping:
+    """Read a mapping written by :func:`save_mapping` or the page (see :func:`parse_saved_mapping`)."""
     path = Path(path)
     try:
         with path.open("rb") as file:
@@ -318,7 +431,12 @@ def load_mapping(path: Path) -> dict[str, str]:
         raise InputError(msg) from None
     if len(data) > MAPPING_MAX_BYTES:
         raise _too_big(path.name, max(size, len(data)))
-    return parse_mapping(data, name=path.name)
+    return parse_saved_mapping(data, name=path.name)
+
+
+def load_mapping(path: Path) -> dict[str, str]:
+    """The columns of a mapping written by :func:`save_mapping` (see :func:`load_saved_mapping`)."""
+    return load_saved_mapping(path).columns
 
 
 def parse_map_args(args: list[str], dataset: str) -> dict[str, str]:
@@ -456,6 +574,34 @@ def _attach_to_territories(
     unknown = fixed.notna() & ~fixed.isin(anchors.keys())
     issue[unknown] = "commune code " + fixed[unknown].map(repr) + " is not a known territory"
     return fixed, geometry, issue
+
+
+def geometry_gap(raw: RawTable, dataset: str, mapping: dict[str, str]) -> tuple[str, str] | None:
+    """Why :func:`apply_mapping` cannot place the rows, as ``(code, field)``; None when it can.
+
+    For a page that says it in words before trying: ``("no_geometry", "")`` (no coordinates, no
+    commune code, no geometry in the file), ``("missing_pair", "lat")`` (one of a coordinate pair
+    is mapped), ``("swapped", "lon")`` (the longitudes look like latitudes and the other way round).
+    """
+    ds = get_dataset(dataset)
+    mapped = {f: c for f, c in mapping.items() if c}
+    if ds.geometry is None:
+        return None
+    for pair in (("lon", "lat"), ("x", "y")):
+        given = [f for f in pair if f in mapped]
+        if len(given) == 1:
+            return ("missing_pair", next(f for f in pair if f not in mapped))
+    frame = raw.frame
+    if "lon" in mapped and "lat" in mapped:
+        lon, lat = frame.get(mapped["lon"]), frame.get(mapped["lat"])
+        if lon is not None and lat is not None and detect_swapped_lonlat(_numbers(lon), _numbers(lat)):
+            return ("swapped", "lon")
+        return None
+    if "x" in mapped or (isinstance(frame, gpd.GeoDataFrame) and not frame.geometry.isna().all()):
+        return None
+    if ds.name in ("actors", "places") and "territory_code" in mapped:
+        return None
+    return ("no_geometry", "")
 
 
 def apply_mapping(

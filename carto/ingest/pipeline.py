@@ -9,6 +9,7 @@ between reruns and calls :func:`prepare_raw` as the user edits the mapping; the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,14 @@ import pyproj
 
 from carto import auth, store
 from carto.errors import InputError
+from carto.ingest import cog as cog_mod
+from carto.ingest import datainclusion
 from carto.ingest import mapping as mapping_mod
-from carto.ingest.commit import ImportResult, commit, rows_to_store
+from carto.ingest import values as values_mod
+from carto.ingest.commit import ImportResult, commit, relations_left_behind, rows_to_store
 from carto.ingest.read import RawTable, read_upload
 from carto.ingest.safety import DEFAULT_LIMITS, Limits, check_crs_text
-from carto.ingest.validate import Report, validate
+from carto.ingest.validate import ERROR, Problem, Report, validate
 from carto.model import DATASETS, IMPORT_MODES, Dataset
 
 Progress = Callable[[float, str], None]
@@ -38,12 +42,21 @@ class ImportOptions:
     original_name: str | None = None
     layer: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    # The same value on every row ({field: value}) and the confirmed value recoding
+    # ({field: {value in the file: vocabulary value}}), see :mod:`carto.ingest.values`.
+    constants: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
     crs: str | None = None
     encoding: str | None = None
     mode: str = "append"
     repair: bool = False
     skip_invalid: bool = False
+    create_parents: bool = False
     limits: Limits = DEFAULT_LIMITS
+    # "auto" (data·inclusion when the columns say so), "plain" or "data-inclusion" (see :func:`as_format`)
+    file_format: str = "auto"
+    services: Path | None = None  # data·inclusion's services file, attached to their structures
+    drop_relations: bool = False  # a replace may remove actors/places with the relations that name them
 
 
 @dataclass
@@ -60,6 +73,10 @@ class Prepared:
     frame: pd.DataFrame | None = None
     report: Report | None = None
     notes: list[str] = field(default_factory=list)
+    # Territories only: what the embedded COG filled in, and the EPCIs/départements it could create.
+    cog_notes: list[cog_mod.CogNote] = field(default_factory=list)
+    missing_parents: int = 0
+    parents_created: int = 0
 
     def checked_report(self) -> Report:
         """The validation report; :class:`InputError` while the CRS is unconfirmed."""
@@ -102,6 +119,58 @@ def read(
 ) -> RawTable:
     """Parse the upload stored at ``path`` in a child process (see :func:`carto.ingest.read.read_upload`)."""
     return read_upload(Path(path), original_name=original_name, layer=layer, encoding=encoding, limits=limits)
+
+
+FILE_FORMATS = ("auto", "plain", datainclusion.FORMAT)
+
+
+def detected_format(raw: RawTable, dataset: Dataset | str) -> str:
+    """``data-inclusion`` when ``raw`` is a data·inclusion structures file and ``dataset`` is actors, else ``plain``."""
+    if _dataset(dataset).name == "actors" and raw.schema == datainclusion.STRUCTURES:
+        return datainclusion.FORMAT
+    return "plain"
+
+
+def as_format(raw: RawTable, dataset: Dataset | str, file_format: str, services: RawTable | None = None) -> RawTable:
+    """``raw`` as the import reads it: data·inclusion structures become the actors' columns.
+
+    ``file_format`` is ``auto`` (:func:`detected_format`), ``plain`` (the file's columns as they are)
+    or ``data-inclusion`` (refused when the file is not a structures file of the schema, or the
+    dataset not actors). ``services``: the schema's services file, read like any upload.
+    """
+    if file_format not in FILE_FORMATS:
+        msg = f"unknown file format {file_format!r}; expected one of: {', '.join(FILE_FORMATS)}"
+        raise InputError(msg)
+    wanted = detected_format(raw, dataset) if file_format == "auto" else file_format
+    if wanted == "plain":
+        return raw
+    if _dataset(dataset).name != "actors" or raw.schema != datainclusion.STRUCTURES:
+        msg = (
+            f"{raw.original_name} cannot be read as data·inclusion structures for {_dataset(dataset).name}: "
+            "the format imports the schema's structures file (columns id, nom, source, date_maj, "
+            "reseaux_porteurs...) as actors"
+        )
+        raise InputError(msg)
+    if services is not None and services.schema != datainclusion.SERVICES:
+        msg = f"{services.original_name} is not a data·inclusion services file (columns id, structure_id, nom...)"
+        raise InputError(msg)
+    frame, notes = datainclusion.structures_as_actors(raw.frame, services.frame if services is not None else None)
+    return dataclasses.replace(raw, frame=frame, warnings=[*raw.warnings, *notes])
+
+
+def _schema_problems(raw: RawTable, report: Report) -> list[Problem]:
+    """The rows the data·inclusion schema refused, as errors of the report (rows as the report counts them)."""
+    if datainclusion.SCHEMA_COLUMN not in raw.frame.columns:
+        return []
+    found = raw.frame[datainclusion.SCHEMA_COLUMN].to_numpy(dtype=object)
+    key = DATASETS[report.dataset].key
+    rows, ids = report.frame["_row"].to_numpy(), report.frame[key].to_numpy(dtype=object)
+    return [
+        Problem(int(rows[i]), None if ids[i] is None else str(ids[i]), "id", ERROR, "schema_invalid",
+                f"not a valid data·inclusion row: {found[i]}")
+        for i in range(len(found))
+        if isinstance(found[i], str)
+    ]
 
 
 def check_user_crs(crs: str | None, file_name: str) -> str | None:
@@ -165,11 +234,19 @@ def prepare_raw(
     crs: str | None = None,
     repair: bool = False,
     mode: str = "append",
+    constants: dict[str, str] | None = None,
+    values: dict[str, dict[str, str]] | None = None,
+    create_parents: bool = False,
 ) -> Prepared:
     """Map, georeference and validate a read file; never stores anything.
 
+    ``constants`` and ``values`` (the same value on every row, the confirmed value recoding) are
+    applied to the mapped rows before the checks (:func:`carto.ingest.values.apply_values`).
+
     When the file's CRS is unknown the result has no frame (:attr:`Prepared.needs_crs`) and lists
-    the CRS its coordinates fit: the user confirms one and calls again with ``crs``.
+    the CRS its coordinates fit: the user confirms one and calls again with ``crs``. Territories are
+    completed from the embedded COG (:mod:`carto.ingest.cog`); with ``create_parents`` the EPCIs and
+    départements their communes need are added, dissolved from them.
     """
     ds = _dataset(dataset)
     crs = check_user_crs(crs, raw.original_name)
@@ -200,10 +277,42 @@ def prepare_raw(
             f"({str(exc).split(':', 1)[0]}); give the coordinate system as EPSG:N with --crs"
         )
         raise InputError(msg) from None
+    frame = values_mod.apply_values(frame, ds.name, constants=constants, values=values)
+    if ds.name == "territories":
+        frame = _complete_territories(prepared, frame, cur, mode=mode, create_parents=create_parents)
     prepared.frame = frame
     prepared.notes = list(frame.attrs.get("warnings", []))
-    prepared.report = validate(frame, ds, conn_or_cursor=cur, repair=repair, mode=mode)
+    report = validate(frame, ds, conn_or_cursor=cur, repair=repair, mode=mode)
+    refused = _schema_problems(raw, report)
+    if refused:
+        report.problems = sorted([*report.problems, *refused], key=lambda p: p.row)
+    prepared.report = report
     return prepared
+
+
+def _complete_territories(
+    prepared: Prepared, frame: pd.DataFrame, cur: store.Connection, *, mode: str, create_parents: bool
+) -> pd.DataFrame:
+    import geopandas as gpd
+
+    completion = cog_mod.complete_territories(frame)
+    frame = completion.frame
+    prepared.cog_notes = completion.notes
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return frame
+    stored = set() if mode == "replace" else store.stored_keys(cur, "territories")
+    missing = cog_mod.missing_parents(frame, known_codes=stored)
+    prepared.missing_parents = len(missing)
+    if not create_parents or not missing:
+        return frame
+    parents = cog_mod.parent_territories(frame, missing)
+    # Created rows come after the file's rows, so a report's row numbers still point into the file.
+    last = int(frame["_row"].max()) if len(frame) else 0
+    parents = parents.assign(_row=range(last + 1, last + 1 + len(parents)))
+    combined = gpd.GeoDataFrame(pd.concat([frame, parents], ignore_index=True), geometry="geometry", crs=frame.crs)
+    combined.attrs = dict(frame.attrs)
+    prepared.parents_created = len(parents)
+    return combined
 
 
 def prepare(
@@ -218,6 +327,7 @@ def prepare(
     encoding: str | None = None,
     repair: bool = False,
     mode: str = "append",
+    create_parents: bool = False,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Prepared:
     """:func:`read` then :func:`prepare_raw`."""
@@ -230,6 +340,7 @@ def prepare(
         crs=crs,
         repair=repair,
         mode=mode,
+        create_parents=create_parents,
     )
 
 
@@ -252,6 +363,7 @@ def dry_run_result(conn: store.Connection, prepared: Prepared, options: ImportOp
     rows = rows_to_store(report.frame, report, skip_invalid=options.skip_invalid)
     cur = conn.cursor()
     updated = deleted = 0
+    removed = relations_left_behind(cur, ds, rows, mode=options.mode, drop_relations=options.drop_relations)
     if options.mode == "replace":
         deleted = store.count_rows(cur, ds.name)
     elif options.mode == "upsert":
@@ -267,7 +379,14 @@ def dry_run_result(conn: store.Connection, prepared: Prepared, options: ImportOp
         skipped=report.rows - len(rows),
         report=report,
         dry_run=True,
+        relations_removed=removed,
     )
+
+
+def mapped_columns(prepared: Prepared) -> list[str]:
+    """The dataset's columns the file gives (mapped fields and the key): what an upsert updates."""
+    ds = prepared.dataset
+    return [c for c in ds.column_names if c in prepared.mapping or c == ds.key]
 
 
 def commit_prepared(
@@ -296,6 +415,8 @@ def commit_prepared(
         skip_invalid=options.skip_invalid,
         report=prepared.report,
         progress=progress,
+        columns=mapped_columns(prepared),
+        drop_relations=options.drop_relations,
     )
 
 
@@ -319,6 +440,10 @@ def run_import(
         encoding=options.encoding,
         limits=options.limits,
     )
+    services = None
+    if options.services is not None:
+        services = read(Path(options.services), original_name=Path(options.services).name, limits=options.limits)
+    raw = as_format(raw, dataset, options.file_format, services)
     _scaled(progress, CHECK)(0.0, "check")
     prepared = prepare_raw(
         raw,
@@ -328,6 +453,9 @@ def run_import(
         crs=options.crs,
         repair=options.repair,
         mode=options.mode,
+        constants=options.constants,
+        values=options.values,
+        create_parents=options.create_parents,
     )
     tell = _scaled(progress, COMMIT)
     tell(0.0, "commit")

@@ -88,6 +88,9 @@ class RawTable:
     crs: str | None  # from the file, e.g. "EPSG:2154"; None when the file has none
     encoding: str | None  # encoding used for text
     warnings: list[str] = field(default_factory=list)
+    # "structures" or "services" when the child recognised a data·inclusion file and checked its rows
+    # against the schema's models (their findings in the column datainclusion.SCHEMA_COLUMN)
+    schema: str | None = None
 
     @property
     def first_row(self) -> int:
@@ -362,6 +365,48 @@ def _read_csv(job: dict[str, Any], warnings: list[str]) -> tuple[pa.Table, str]:
     return pa.Table.from_pandas(frame, preserve_index=False), encoding
 
 
+def _read_json_records(job: dict[str, Any]) -> pa.Table:
+    """A JSON array of flat records (data·inclusion's export) as text columns; lists stay JSON text."""
+    shown = job["shown"]
+    try:
+        records = json.loads(Path(job["source"]).read_bytes())
+    except (ValueError, RecursionError) as exc:
+        msg = f"{shown} is not readable JSON: {str(exc)[:200]}"
+        raise InputError(msg) from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        msg = f"{shown} is a JSON array but not a list of records (objects); export it as CSV or GeoJSON"
+        raise InputError(msg)
+    limits = Limits(**job["limits"])
+    if len(records) > limits.max_features:
+        msg = f"{shown} has more than {limits.max_features} rows (CARTO_MAX_FEATURES)"
+        raise InputError(msg)
+    columns: dict[str, None] = {}
+    for record in records:
+        columns.update(dict.fromkeys(str(k) for k in record))
+
+    def cell(value: Any) -> str | None:
+        if isinstance(value, list | dict):
+            return json.dumps(value, ensure_ascii=False)
+        return _cell_text(value)
+
+    return pa.table(
+        {name: pa.array([cell(r.get(name)) for r in records], type=pa.string()) for name in columns}
+    )
+
+
+def _check_schema(table: pa.Table) -> tuple[pa.Table, str | None]:
+    """A data·inclusion table with each row's findings against the schema's models (see :mod:`datainclusion`)."""
+    from carto.ingest import datainclusion
+
+    if datainclusion.SCHEMA_COLUMN in table.column_names:
+        table = table.drop_columns([datainclusion.SCHEMA_COLUMN])
+    kind = datainclusion.schema_of(table.column_names)
+    if kind is None:
+        return table, None
+    found = datainclusion.check_rows(table.to_pylist(), kind)
+    return table.append_column(datainclusion.SCHEMA_COLUMN, pa.array(found, type=pa.string())), kind
+
+
 def _cell_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -503,6 +548,8 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
     geometry: str | None = None
     if fmt == "csv":
         table, encoding = _read_csv(job, warnings)
+    elif fmt == "json":
+        table = _read_json_records(job)
     elif fmt in ("xlsx", "geoparquet"):
         if fmt == "xlsx":
             frame, layers, layer = _read_xlsx(job, warnings)
@@ -524,6 +571,9 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
     _check_vertices(table, geometry, limits, shown, 2 if fmt in TABULAR_FORMATS else 1)
     table, repaired = _repair_table(table, geometry, job)
     warnings.extend(repaired)
+    schema = None
+    if geometry is None:
+        table, schema = _check_schema(table)
     if table.nbytes > limits.max_result_bytes:
         raise InputError(result_message(shown, limits, table.nbytes))
     with pa.OSFile(job["out"], "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
@@ -535,6 +585,7 @@ def _child_read(job: dict[str, Any]) -> dict[str, Any]:
         "crs": crs,
         "encoding": encoding,
         "warnings": warnings,
+        "schema": schema,
     }
 
 
@@ -652,6 +703,7 @@ def read_upload(
         crs=meta["crs"],
         encoding=meta["encoding"],
         warnings=list(meta["warnings"]),
+        schema=meta.get("schema"),
     )
 
 

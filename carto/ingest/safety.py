@@ -267,6 +267,7 @@ FORMATS = (
     "mapinfo",
     "csv",
     "xlsx",
+    "json",  # a JSON array of records (data·inclusion's structures), no geometry
 )
 
 SUFFIX_FORMATS = {
@@ -420,6 +421,9 @@ def sniff(path: Path, declared_format: str, *, display_name: str | None = None) 
         if _JSON_LINK_CRS.search(head):
             msg = f"{shown} declares a linked CRS (a reference to another resource); refused"
             raise InputError(msg)
+        if body.startswith(b"[") and declared_format == "geojson":
+            # GeoJSON is an object: a top-level array is a list of records (data·inclusion's export).
+            return "json"
         if re.search(rb'"type"\s*:\s*"Topology"', head):
             return "topojson"
         if declared_format == "topojson":

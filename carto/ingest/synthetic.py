@@ -81,7 +81,7 @@ FILES: dict[str, str] = {
 # places and actors comes from a spatial join), plus the actors' coordinates.
 _TERRITORY_COLUMNS = list(TERRITORIES.column_names)
 _PLACE_COLUMNS = [c for c in PLACES.column_names if c != "territory_code"]
-_ACTOR_COLUMNS = [c for c in ACTORS.column_names if c != "territory_code"] + ["lon", "lat"]
+_ACTOR_COLUMNS = [c for c in ACTORS.column_names if c not in ("territory_code", "services")] + ["lon", "lat"]
 _RELATION_COLUMNS = list(RELATIONS.column_names)
 _SCHEME_COLUMNS = list(SCHEMES.column_names)
 

@@ -93,6 +93,9 @@ class Report:
     frame: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
     generated_ids: int = 0
+    # Data version at which the valid rows' territory_code was found from the stored territories
+    # (None: not found). The commit keeps those codes when the version has not moved since.
+    territories_version: int | None = None
 
     @property
     def rows(self) -> int:
@@ -291,7 +294,8 @@ def generate_ids(frame: pd.DataFrame, ds: Dataset, missing: pd.Series) -> pd.Ser
     every import; identical rows get ``-2``, ``-3``... in file order.
     """
     prefix = ID_PREFIXES.get(ds.name, ds.name[:3])
-    content_cols = [c for c in ds.column_names if c not in (ds.key, "territory_code")]
+    # Services came later and are what an actor offers, not what it is: the ids a file gave before stay.
+    content_cols = [c for c in ds.column_names if c not in (ds.key, "territory_code", "services")]
     geoms = None
     if ds.geometry is not None and isinstance(frame, gpd.GeoDataFrame):
         geoms = frame.geometry
@@ -348,6 +352,35 @@ def _inside_france(bounds: np.ndarray) -> np.ndarray:
     for x0, y0, x1, y1 in FRANCE_EXTENTS:
         inside |= (bounds[:, 0] >= x0) & (bounds[:, 1] >= y0) & (bounds[:, 2] <= x1) & (bounds[:, 3] <= y1)
     return inside
+
+
+def _check_territory(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, cur: store.Connection) -> int | None:
+    """Set the territory of each row without errors; warn for those in no stored territory.
+
+    Returns the data version the territories were read at (read first: a commit in between makes
+    it stale, never wrongly current), or None when no territory is stored (nothing to warn about).
+    """
+    version = store.data_version(cur)
+    if store.count_rows(cur, "territories") == 0:
+        return None
+    refused = {p.row for p in found.problems if p.severity == ERROR}
+    geoms = frame.geometry.to_numpy()
+    usable = ~frame["_row"].isin(refused).to_numpy() & ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    codes = store.finest_territories(cur, ds.name, frame[usable])
+    territory = frame["territory_code"].astype(object).to_numpy(copy=True)
+    territory[usable] = codes.to_numpy()
+    frame["territory_code"] = _objects(list(territory), frame.index)
+    nowhere = np.zeros(len(frame), dtype=bool)
+    nowhere[np.flatnonzero(usable)] = codes.isna().to_numpy()
+    found.add(
+        nowhere,
+        "geometry",
+        WARNING,
+        "no_territory",
+        "the point is in no stored territory, so it is counted in none; check its coordinates, "
+        "or import the territory that holds it",
+    )
+    return version
 
 
 def _check_geometry(frame: gpd.GeoDataFrame, ds: Dataset, found: _Collector, *, repair: bool) -> None:
@@ -553,6 +586,7 @@ def validate(
     for name, values in cleaned.items():
         out[name] = values
 
+    territories_version: int | None = None
     # Ids: generated for rows without one, before any check that reports ids.
     key_missing = out[ds.key].isna()
     generated = 0
@@ -661,6 +695,8 @@ def validate(
             if out.crs is None:
                 out = out.set_crs(CRS)
             _check_geometry(out, ds, found, repair=repair)
+            if ds.name in NODE_DATASETS:
+                territories_version = _check_territory(out, ds, found, conn_or_cursor)
 
     # Problems found before the ids were cleaned or generated get the row's final id.
     final_ids = dict(zip(out["_row"].tolist(), out[ds.key].tolist(), strict=True))
@@ -669,4 +705,10 @@ def validate(
     ]
     order = {c: i for i, c in enumerate(ds.column_names)}
     found.problems.sort(key=lambda p: (p.row, order.get(p.field, len(order))))
-    return Report(dataset=ds.name, frame=out, problems=found.problems, generated_ids=generated)
+    return Report(
+        dataset=ds.name,
+        frame=out,
+        problems=found.problems,
+        generated_ids=generated,
+        territories_version=territories_version,
+    )

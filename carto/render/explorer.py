@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import folium
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -24,10 +25,16 @@ from carto.analysis import scene as view
 from carto.analysis.scene import Base, Focus, Scene, Subgraph
 from carto.formatting import format_date
 from carto.model import ACTOR_TYPES, METROPOLITAN_FRANCE
-from carto.render import layers, netview, offline
+from carto.render import layers, leaflet, netview, offline
 
 # Closest zoom the map takes by itself when fitting a selection (street level is 17+).
 FIT_MAX_ZOOM = 14
+# Most relations the opening view (nothing filtered, no territory) draws one by one: beyond, a
+# newcomer sees a tangle, not a structure, and the map shows flows between territories instead.
+# Filtered, the map draws up to layers.RELATION_THRESHOLD lines; the selection's are always drawn.
+LINE_BUDGET = 300
+# Most flows from a chosen territory to the others: a few labelled spokes, not a star of lines.
+BORDER_FLOWS = 40
 
 
 @dataclass(frozen=True)
@@ -66,22 +73,47 @@ def plan_map(
     scene: Scene,
     map_base: MapBase,
     *,
-    threshold: int = layers.RELATION_THRESHOLD,
+    threshold: int | None = None,
     point_threshold: int = layers.POINT_THRESHOLD,
+    border_flows: int = BORDER_FLOWS,
 ) -> MapPlan:
-    """Lines or flows (above ``threshold`` relations), markers or counts (above ``point_threshold`` points)."""
+    """Lines or flows (above ``threshold`` relations), markers or counts (above ``point_threshold`` points).
+
+    ``threshold`` is :data:`LINE_BUDGET` at the opening view (:func:`carto.analysis.scene.is_overview`),
+    :data:`carto.render.layers.RELATION_THRESHOLD` once filtered. With a territory chosen, its inside
+    relations are lines and the others at most ``border_flows`` flows to the territories where they
+    end (:func:`carto.render.layers.territory_relations_for_map`).
+    """
     base, filtered = scene.base, scene.filtered
-    relations = layers.relations_for_map(
-        filtered.relations,
-        scene.nodes[["lon", "lat"]],
-        base.territories,
-        base.node_territory.reindex(scene.nodes.index),
-        threshold=threshold,
-        levels=view.relation_levels(scene.filters),
-        ancestors=base.ancestors,
-        anchors=map_base.anchors,
-        node_at_level=base.node_at_level,
-    )
+    if threshold is None:
+        threshold = LINE_BUDGET if view.is_overview(scene.filters) else layers.RELATION_THRESHOLD
+    relations: layers.MapRelations | None = None
+    if filtered.inside_codes is not None and scene.filters.territory:
+        inside = pd.concat([filtered.actors[["id", "inside"]], filtered.places[["id", "inside"]]])
+        relations = layers.territory_relations_for_map(
+            filtered.relations,
+            scene.nodes[["lon", "lat"]],
+            scene.filters.territory,
+            inside.loc[inside["inside"].astype(bool), "id"].astype(str),
+            base.node_at_level,
+            _centred_anchor(map_base.anchors, filtered.territories, scene.filters.territory),
+            levels=view.relation_levels(scene.filters),
+            threshold=threshold,
+            flow_threshold=border_flows,
+            reach=_spoke_length(filtered.territories, scene.filters.territory),
+        )
+    if relations is None or relations.mode != "mixed":
+        relations = layers.relations_for_map(
+            filtered.relations,
+            scene.nodes[["lon", "lat"]],
+            base.territories,
+            base.node_territory.reindex(scene.nodes.index),
+            threshold=threshold,
+            levels=view.relation_levels(scene.filters),
+            ancestors=base.ancestors,
+            anchors=map_base.anchors,
+            node_at_level=base.node_at_level,
+        )
     level = view.shown_level(scene)
     points = layers.points_for_map(
         filtered.actors,
@@ -93,6 +125,28 @@ def plan_map(
         threshold=point_threshold,
     )
     return MapPlan(scene, relations, points, map_base)
+
+
+def _centred_anchor(anchors: pd.DataFrame, territories: pd.DataFrame, code: str) -> pd.DataFrame:
+    """``anchors`` with territory ``code``'s moved to its centroid when the centroid is inside it:
+    the spokes of its flows then start from its middle, not from an edge."""
+    shape = territories.loc[territories["code"] == code, "geometry"]
+    if not len(shape) or not shape.iloc[0].contains(shape.iloc[0].centroid):
+        return anchors
+    centre = shape.iloc[0].centroid
+    moved = anchors.copy()
+    moved.loc[code, ["x", "y"]] = [centre.x, centre.y]
+    return moved
+
+
+def _spoke_length(territories: pd.DataFrame, code: str) -> float | None:
+    """How long a flow leaving territory ``code`` is drawn (degrees of latitude): 0.6 of its larger
+    side as the map shows it, so that the spokes end just past its border, inside the frame fitted to it."""
+    shape = territories.loc[territories["code"] == code, "geometry"]
+    if not len(shape):
+        return None
+    minx, miny, maxx, maxy = shape.iloc[0].bounds
+    return 0.6 * max((maxx - minx) * float(np.cos(np.radians((miny + maxy) / 2))), maxy - miny)
 
 
 def explorer_map(
@@ -111,7 +165,11 @@ def explorer_map(
         minx, miny, maxx, maxy = boundaries.total_bounds
     else:
         minx, miny, maxx, maxy = METROPOLITAN_FRANCE
-    m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles=tiles)
+    # Quarter zoom steps: fitted to the data, the territory fills the frame instead of a third of it.
+    m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 8, tiles=tiles, zoomSnap=0.25, zoomDelta=0.5)
+    m.add_child(leaflet.SelectionPane())
+    if tiles != "none":
+        m.add_child(leaflet.TilesNotice(i18n.t("map.tiles.unavailable", lang)))
     if len(boundaries):
         layers.territories_layer(
             boundaries,
@@ -122,20 +180,28 @@ def explorer_map(
             selected=scene.filters.territory,
         ).add_to(m)
     mapped = plan.relations
+    # Fainter behind a selection (its own lines are drawn on top, opaque) or over a choropleth.
+    muted = bool(focused.highlight) or indicator is not None
+    if mapped.flows is not None and len(mapped.flows):
+        layers.flows_layer(mapped.flows, scene.base.territories, lang, muted=muted).add_to(m)
     if len(mapped.lines):
-        if mapped.mode == "individual":
-            layers.relations_layer(mapped.lines, lang).add_to(m)
+        if mapped.mode == "aggregated":
+            layers.flows_layer(mapped.lines, scene.base.territories, lang, muted=muted).add_to(m)
         else:
-            layers.flows_layer(mapped.lines, scene.base.territories, lang).add_to(m)
+            layers.relations_layer(mapped.lines, lang, muted=muted).add_to(m)
     places, actors = scene.filtered.places, scene.filtered.actors
     points = scene.nodes[["lon", "lat"]]
     if plan.points.mode == "aggregated":
         m.add_child(layers.count_bubbles(plan.points, lang))
     else:
+        # The selection is drawn above the clusters (layers.selection_layer), never inside one.
+        apart = list(focused.highlight)
+        places, actors = places[~places["id"].isin(apart)], actors[~actors["id"].isin(apart)]
         if len(places):
             layers.places_layer(places, lang, rows=plan.base.place_rows).add_to(m)
         if len(actors):
             layers.actors_layer(actors, lang, rows=plan.base.actor_rows).add_to(m)
+        places, actors = scene.filtered.places, scene.filtered.actors
     if focused.highlight:
         ego_lines = layers.relation_lines(focused.relations, points)
         layers.selection_layer(
@@ -148,13 +214,16 @@ def explorer_map(
             layers.legend_html(
                 lang,
                 actor_types=present,
-                aggregated=mapped.mode == "aggregated",
+                # Flows only, unless the selection's relations are drawn one by one over them.
+                aggregated=mapped.mode == "aggregated" and not focused.highlight,
+                with_flows=mapped.mode == "aggregated" or (mapped.flows is not None and len(mapped.flows) > 0),
                 indicator=indicator,
                 indicator_label=indicator_label,
             )
         )
     )
     folium.LayerControl(collapsed=True).add_to(m)
+    m.add_child(leaflet.DrawArea({w: i18n.t(f"explorer.draw.{w}", lang) for w in leaflet.DrawArea.WORDS}))
     bounds = layers.fit_bounds_of(points, sorted(focused.highlight)) if focused.highlight else None
     if bounds is None and len(boundaries):
         bounds = [[float(miny), float(minx)], [float(maxy), float(maxx)]]
@@ -164,11 +233,17 @@ def explorer_map(
     return offline.localize_assets(m)
 
 
-def map_notes(plan: MapPlan, lang: str) -> list[str]:
-    """What the map draws one by one and what it groups, in words (shown under the map)."""
+def map_notes(plan: MapPlan, lang: str, focused: Focus | None = None) -> list[str]:
+    """What the map draws one by one and what it groups, in words (shown under the map), and how to
+    select an area on it (or what the area drawn selected)."""
     mapped, counted = plan.relations, plan.points
     if mapped.mode == "individual":
         notes = [i18n.t("explorer.map.individual", lang, shown=len(mapped.lines))]
+    elif mapped.mode == "mixed":
+        notes = [
+            i18n.t("explorer.map.mixed", lang, inside=len(mapped.lines), across=mapped.across,
+                   flows=mapped.drawn - len(mapped.lines), level=i18n.label(mapped.level, lang))
+        ]
     else:
         notes = [
             i18n.t("explorer.map.aggregated", lang, total=mapped.total, threshold=mapped.threshold,
@@ -179,6 +254,10 @@ def map_notes(plan: MapPlan, lang: str) -> list[str]:
             i18n.t("explorer.map.points_aggregated", lang, total=counted.total, threshold=counted.threshold,
                    level=i18n.label(counted.level, lang), circles=len(counted.counts))
         )
+    if focused is not None and focused.area:
+        notes.append(i18n.t("explorer.map.drawn", lang, n=len(focused.selected)))
+    elif focused is not None:
+        notes.append(i18n.t("explorer.map.draw_hint", lang))
     return notes
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import folium
@@ -52,6 +52,8 @@ from carto.render.plain import (
 )
 
 PRECISION = 5  # decimals of a degree kept in the browser: ~1 m
+# Opacity of relations and flows behind a selection: there, but the selection's lines stand out.
+MUTED_OPACITY = 0.2
 RELATION_THRESHOLD = 3000
 # Actors and places drawn one by one at most; beyond, one circle per territory (~60 bytes a point).
 POINT_THRESHOLD = 30_000
@@ -322,9 +324,12 @@ def relation_lines(relations: pd.DataFrame, points: pd.DataFrame) -> gpd.GeoData
 
 
 def relations_layer(
-    lines: gpd.GeoDataFrame, lang: str, *, name: str | None = None, emphasis: bool = False
+    lines: gpd.GeoDataFrame, lang: str, *, name: str | None = None, emphasis: bool = False, muted: bool = False
 ) -> StyledGeoJson:
-    """Relations styled by kind, width by weight, tooltip kind/dimension/weight, arrows if directed."""
+    """Relations styled by kind, width by weight, tooltip kind/dimension/weight, arrows if directed.
+
+    ``muted``: fainter, behind a selection drawn with ``emphasis``.
+    """
     frame = pd.DataFrame(
         {
             "id": lines["id"].astype(str).to_numpy(),
@@ -338,8 +343,10 @@ def relations_layer(
         }
     )
     base = [RELATION_STYLE.get(kind, RELATION_STYLE["network"]) for kind in frame["kind"]]
-    widths = (3 if emphasis else 1) + np.minimum(5.0, frame["weight"].to_numpy(float))
-    opacity = 0.95 if emphasis else 0.7
+    # Thin and translucent unless emphasised: the territories (and their choropleth) stay readable below.
+    weight = frame["weight"].to_numpy(float)
+    widths = 3 + np.minimum(5.0, weight) if emphasis else 1 + np.minimum(2.0, weight / 2)
+    opacity = 0.95 if emphasis else MUTED_OPACITY if muted else 0.55
     styles, frame[STYLE_PROPERTY] = style_table(
         ((b["color"], b["dashArray"], w, opacity) for b, w in zip(base, widths.tolist(), strict=True)),
         ["color", "dashArray", "weight", "opacity"],
@@ -360,12 +367,14 @@ def relations_layer(
 
 @dataclass(frozen=True)
 class MapRelations:
-    """What the map draws for relations: ``individual`` lines, or ``aggregated`` flows.
+    """What the map draws for relations: ``individual`` lines, ``aggregated`` flows, or ``mixed``.
 
-    ``lines`` is a GeoDataFrame of relation lines (individual) or of flows between territory
+    ``lines`` is a GeoDataFrame of relation lines (individual, mixed) or of flows between territory
     points with ``relations`` (count) and one column per kind (aggregated). ``level`` is the
     territory level of the aggregation; ``internal`` counts relations whose two ends fall in the
     same territory at that level (no line to draw); ``total`` is the number of relations.
+    Mixed (a territory chosen): ``lines`` are the relations inside it, ``flows`` the others
+    grouped between the territory and the territories of ``level`` where their outer ends are.
     """
 
     mode: str
@@ -374,6 +383,47 @@ class MapRelations:
     level: str | None = None
     internal: int = 0
     threshold: int = RELATION_THRESHOLD
+    flows: gpd.GeoDataFrame | None = None
+
+    @property
+    def drawn(self) -> int:
+        """How many lines the map draws one by one (relations and flows)."""
+        return len(self.lines) + (len(self.flows) if self.flows is not None else 0)
+
+    @property
+    def across(self) -> int:
+        """Mixed: how many relations the flows across the territory's border stand for."""
+        return int(self.flows["relations"].sum()) if self.flows is not None and len(self.flows) else 0
+
+
+def _flows_at_levels(
+    relations: pd.DataFrame,
+    where_at: Callable[[str], pd.Series],
+    levels: Sequence[str],
+    anchors: pd.DataFrame,
+    *,
+    threshold: int,
+) -> tuple[gpd.GeoDataFrame, str | None, int]:
+    """Flows at the first of ``levels`` giving at most ``threshold`` of them (else the last tried).
+
+    ``where_at(level)`` gives each node's territory at that level. Returns the flow lines between
+    the territories' anchors, the level, and how many relations fell inside one territory.
+    """
+    chosen: pd.DataFrame | None = None
+    chosen_level: str | None = None
+    for level in levels:
+        pairs = flows.aggregate_flows(relations, where_at(level).dropna())
+        chosen, chosen_level = pairs, level
+        if int((pairs["source_code"] != pairs["target_code"]).sum()) <= threshold:
+            break
+    if chosen is None:
+        return gpd.GeoDataFrame({"relations": []}, geometry=[], crs="EPSG:4326"), None, 0
+    internal = int(chosen.loc[chosen["source_code"] == chosen["target_code"], "relations"].sum())
+    between = chosen[chosen["source_code"] != chosen["target_code"]].reset_index(drop=True)
+    start = np.round(anchors.reindex(between["source_code"]).to_numpy(dtype=float), PRECISION)
+    stop = np.round(anchors.reindex(between["target_code"]).to_numpy(dtype=float), PRECISION)
+    geometry = shapely.linestrings(np.stack([start, stop], axis=1)) if len(between) else np.array([], dtype=object)
+    return gpd.GeoDataFrame(between, geometry=geometry, crs="EPSG:4326"), chosen_level, internal
 
 
 def relations_for_map(
@@ -400,31 +450,86 @@ def relations_for_map(
     if len(relations) <= threshold:
         return MapRelations("individual", relation_lines(relations, points), total=len(relations), threshold=threshold)
     present = [lv for lv in levels if lv in set(territories["level"])]
-    chosen: pd.DataFrame | None = None
-    chosen_level: str | None = None
-    for level in present:
+
+    def where_at(level: str) -> pd.Series:
         if node_at_level is not None and level in node_at_level:
-            where = node_at_level[level]
-        else:
-            up = ancestors[level] if ancestors is not None and level in ancestors else None
-            where = node_territory.map(up if up is not None else hierarchy.ancestors_at(territories, level))
-        pairs = flows.aggregate_flows(relations, where.dropna())
-        chosen, chosen_level = pairs, level
-        if int((pairs["source_code"] != pairs["target_code"]).sum()) <= threshold:
-            break
-    if chosen is None:
-        empty = gpd.GeoDataFrame({"relations": []}, geometry=[], crs="EPSG:4326")
-        return MapRelations("aggregated", empty, total=len(relations), threshold=threshold)
-    internal = int(chosen.loc[chosen["source_code"] == chosen["target_code"], "relations"].sum())
-    between = chosen[chosen["source_code"] != chosen["target_code"]].reset_index(drop=True)
+            return node_at_level[level]
+        up = ancestors[level] if ancestors is not None and level in ancestors else None
+        return node_territory.map(up if up is not None else hierarchy.ancestors_at(territories, level))
+
     xy = anchors if anchors is not None else territory_anchors(territories)
-    start = np.round(xy.reindex(between["source_code"]).to_numpy(dtype=float), PRECISION)
-    stop = np.round(xy.reindex(between["target_code"]).to_numpy(dtype=float), PRECISION)
-    geometry = shapely.linestrings(np.stack([start, stop], axis=1)) if len(between) else np.array([], dtype=object)
-    lines = gpd.GeoDataFrame(between, geometry=geometry, crs="EPSG:4326")
-    return MapRelations(
-        "aggregated", lines, total=len(relations), level=chosen_level, internal=internal, threshold=threshold
+    lines, level, internal = _flows_at_levels(relations, where_at, present, xy, threshold=threshold)
+    return MapRelations("aggregated", lines, total=len(relations), level=level, internal=internal, threshold=threshold)
+
+
+def territory_relations_for_map(
+    relations: pd.DataFrame,
+    points: pd.DataFrame,
+    home: str,
+    inside_nodes: Collection[str],
+    node_at_level: Mapping[str, pd.Series],
+    anchors: pd.DataFrame,
+    *,
+    levels: Sequence[str],
+    threshold: int = RELATION_THRESHOLD,
+    flow_threshold: int = 40,
+    reach: float | None = None,
+) -> MapRelations:
+    """A chosen territory ``home``: its inside relations one by one, the others as flows across its border.
+
+    A relation with an end outside (``inside_nodes`` are the nodes in ``home``) becomes part of a
+    flow between ``home`` and the territory of its outer end, at the first of ``levels`` giving at
+    most ``flow_threshold`` flows: a few labelled spokes instead of one line per relation. More than
+    ``threshold`` relations inside: ``mode`` is ``aggregated`` as in :func:`relations_for_map`.
+    ``reach`` (degrees) shortens each flow to a spoke of at most that length pointing towards its
+    other end, so that the spokes stay in a frame fitted to the territory.
+    """
+    inside = set(inside_nodes)
+    both_in = (relations["source"].isin(inside) & relations["target"].isin(inside)).to_numpy(dtype=bool)
+    if int(both_in.sum()) > threshold:
+        return MapRelations("aggregated", gpd.GeoDataFrame({"relations": []}, geometry=[], crs="EPSG:4326"),
+                            total=len(relations), threshold=threshold)
+    at_home = pd.Series(home, index=pd.Index(sorted(inside), dtype=object), dtype=object)
+
+    def where_at(level: str) -> pd.Series:
+        outer = node_at_level[level]
+        return pd.concat([outer[~outer.index.isin(inside)], at_home])
+
+    present = [lv for lv in levels if lv in node_at_level]
+    flow_lines, level, internal = _flows_at_levels(
+        relations[~both_in], where_at, present, anchors, threshold=flow_threshold
     )
+    if reach is not None and len(flow_lines):
+        # From home towards the other end, whichever order the pair is in, then cut to a spoke.
+        other = np.where(flow_lines["source_code"] == home, flow_lines["target_code"], flow_lines["source_code"])
+        start = np.round(anchors.reindex([home] * len(other)).to_numpy(dtype=float), PRECISION)
+        stop = np.round(anchors.reindex(other).to_numpy(dtype=float), PRECISION)
+        spokes = shorten_lines(np.asarray(shapely.linestrings(np.stack([start, stop], axis=1))), reach)
+        flow_lines = flow_lines.set_geometry(spokes, crs="EPSG:4326")
+    return MapRelations(
+        "mixed",
+        relation_lines(relations[both_in], points),
+        total=len(relations),
+        level=level,
+        internal=internal,
+        threshold=threshold,
+        flows=flow_lines,
+    )
+
+
+def shorten_lines(lines: np.ndarray, reach: float) -> np.ndarray:
+    """Two-point lines cut to at most ``reach`` from their start, in the same direction (rounded).
+
+    Lengths are measured as the map shows them: a degree of longitude counts ``cos(latitude)`` of
+    a degree of latitude, so ``reach`` is in degrees of latitude.
+    """
+    xy = shapely.get_coordinates(lines).reshape(-1, 2, 2)
+    start, stop = xy[:, 0], xy[:, 1]
+    step = (stop - start) * np.stack([np.cos(np.radians(start[:, 1])), np.ones(len(start))], axis=1)
+    length = np.hypot(*step.T)
+    scale = np.minimum(1.0, reach / np.maximum(length, 1e-12))[:, None]
+    cut = np.round(start + (stop - start) * scale, PRECISION)
+    return np.asarray(shapely.linestrings(np.stack([start, cut], axis=1)))
 
 
 @dataclass(frozen=True)
@@ -532,8 +637,12 @@ def territory_anchors(territories: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.DataFrame({"x": anchor.x, "y": anchor.y})
 
 
-def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lang: str) -> StyledGeoJson:
+def flows_layer(
+    flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lang: str, *, muted: bool = False
+) -> StyledGeoJson:
     """Aggregated flows: width by count; tooltip ``A → B``, the count and its breakdown by kind.
+
+    ``muted``: fainter, behind a selection.
 
     The breakdown is one short text listing only the kinds present, to keep the payload small.
     """
@@ -556,7 +665,8 @@ def flows_layer(flow_lines: gpd.GeoDataFrame, territories: gpd.GeoDataFrame, lan
         }
     )
     styles, frame[STYLE_PROPERTY] = style_table(
-        ((FLOW_COLOUR, w, 0.55) for w in frame["width"].tolist()), ["color", "weight", "opacity"]
+        ((FLOW_COLOUR, w, MUTED_OPACITY if muted else 0.55) for w in frame["width"].tolist()),
+        ["color", "weight", "opacity"],
     )
     return StyledGeoJson(
         frame,
@@ -603,18 +713,22 @@ def legend_html(
     *,
     actor_types: list[str] | None = None,
     aggregated: bool = False,
+    with_flows: bool = False,
     indicator_label: str | None = None,
     indicator: pd.Series | None = None,
     indicator_column: str | None = None,
 ) -> str:
-    """Legend body: relation kinds (or flows), actor types present, places, choropleth classes."""
+    """Legend body: relation kinds (or flows, or both), actor types present, places, choropleth classes."""
     parts = [f"<b>{html.escape(i18n.t('dataset.relations', lang))}</b><br>"]
+    flows_entry = (
+        f"<svg width='28' height='10'><line x1='0' y1='5' x2='28' y2='5' stroke='{FLOW_COLOUR}' "
+        f"stroke-width='5'/></svg> {html.escape(i18n.t('explorer.map.flows', lang))}<br>"
+    )
     if aggregated:
-        parts.append(
-            f"<svg width='28' height='10'><line x1='0' y1='5' x2='28' y2='5' stroke='{FLOW_COLOUR}' "
-            f"stroke-width='5'/></svg> {html.escape(i18n.t('explorer.map.flows', lang))}<br>"
-        )
+        parts.append(flows_entry)
     else:
+        if with_flows:
+            parts.append(flows_entry)
         for kind in RELATION_KINDS:
             style = RELATION_STYLE[kind]
             dash = style["dashArray"] or ""
@@ -624,7 +738,8 @@ def legend_html(
                 f"stroke-width='3' stroke-dasharray='{dash}'/></svg> "
                 f"{html.escape(i18n.label(kind, lang))}{arrow}<br>"
             )
-    parts.append(f"<b>{html.escape(i18n.t('dataset.actors', lang))}</b><br>")
+    # The actor types folded (a click opens them): the legend leaves the map visible.
+    parts.append(f"<details><summary><b>{html.escape(i18n.t('dataset.actors', lang))}</b></summary>")
     for actor_type in actor_types if actor_types is not None else list(ACTOR_TYPES):
         colour = ACTOR_COLOURS.get(actor_type, ACTOR_COLOURS["other"])
         parts.append(
@@ -632,6 +747,7 @@ def legend_html(
             f"background:{colour}'></span> {html.escape(i18n.label(actor_type, lang))}<br>"
         )
     parts.append(
+        "</details>"
         f"<span style='display:inline-block;width:10px;height:10px;border-radius:6px;border:2px solid "
         f"{PLACE_COLOUR}'></span> {html.escape(i18n.t('dataset.places', lang))}"
     )

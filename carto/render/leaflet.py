@@ -9,10 +9,10 @@ to draw and with which of these.
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
 import folium
 from branca.element import Template
+from folium.elements import JSCSSMixin
 from folium.plugins import FastMarkerCluster
 from folium.template import Template as FoliumTemplate
 
@@ -115,15 +115,13 @@ def point_cluster(
     )
 
 
-class DirectionArrows(PlainRender):
+class DirectionArrows(JSCSSMixin, PlainRender):
     """Draw a ► along every line of a GeoJson layer whose ``directed`` property is true.
 
-    Uses leaflet-textpath, vendored under ``static/vendor`` (our own element: no CDN to rewrite).
+    Uses leaflet-textpath, vendored under ``static/vendor`` (our own element: no CDN to rewrite);
+    :class:`JSCSSMixin` is what streamlit-folium looks for when it collects the scripts a map needs.
     """
 
-    default_js: ClassVar[list[tuple[str, str]]] = [
-        ("leaflet.textpath", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet-textpath-1.2.3/leaflet.textpath.js"),
-    ]
     _template = Template(
         """
         {% macro script(this, kwargs) %}
@@ -141,6 +139,9 @@ class DirectionArrows(PlainRender):
     def __init__(self, layer: folium.GeoJson) -> None:
         super().__init__()
         self._name = "DirectionArrows"
+        self.default_js = [
+            ("leaflet.textpath", f"{offline.STATIC_URL_PREFIX}/vendor/leaflet-textpath-1.2.3/leaflet.textpath.js"),
+        ]
         self.layer = layer
 
 
@@ -172,11 +173,18 @@ class CountBubbles(PlainRender):
 
 
 # Leaflet circle-marker options of a selected node and of a node of its ego network.
+# Leaflet pane of the selection: above the marker clusters (markerPane 600), below tooltips (650).
+SELECTION_PANE = "cartoSelection"
+
+
+# Both in the selection's pane (:class:`SelectionPane`), above the clusters.
 SELECTED_RING = {"radius": 11, "color": HIGHLIGHT_COLOUR, "weight": 4, "fill": True, "fillColor": HIGHLIGHT_COLOUR,
-                 "fillOpacity": 0.5, "className": "carto-selected"}
+                 "fillOpacity": 0.5, "className": "carto-selected", "pane": SELECTION_PANE}
 
 
-EGO_RING = {"radius": 8, "color": palette.SELECTED_OUTLINE, "weight": 2, "fill": False, "className": "carto-ego"}
+# Filled white: an ego node is taken out of its cluster, the ring is all that shows it.
+EGO_RING = {"radius": 8, "color": palette.SELECTED_OUTLINE, "weight": 2, "fill": True, "fillColor": "#ffffff",
+            "fillOpacity": 0.9, "className": "carto-ego", "pane": SELECTION_PANE}
 
 
 class RingMarkers(PlainRender):
@@ -205,3 +213,128 @@ class RingMarkers(PlainRender):
         self._name = "RingMarkers"
         self.rows, self.styles, self.escape_js = rows, styles, JS_ESCAPE
         self.rows_json, self.styles_json = script_json(rows), script_json(styles)
+
+
+class SelectionPane(PlainRender):
+    """Create the pane the selection is drawn in, so that no cluster icon ever covers it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.createPane({{ this.pane_json }}).style.zIndex = 640;
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "SelectionPane"
+        self.pane_json = script_json(SELECTION_PANE)
+
+
+class TilesNotice(PlainRender):
+    """Say once, over the map, that the base tiles cannot be loaded (no internet access, a proxy).
+
+    Shown when a tile fails before any tile loaded; a tile that loads later removes it. The text
+    is ours (a catalogue message), set with ``textContent`` all the same.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var notice = null, loaded = false;
+            var show = function () {
+                if (notice || loaded) return;
+                notice = L.control({position: 'topright'});
+                notice.onAdd = function () {
+                    var box = L.DomUtil.create('div', 'carto-tiles-notice');
+                    box.style.cssText = 'background:#fff8e1;border:1px solid #e0a800;border-radius:4px;' +
+                        'padding:4px 8px;font:12px sans-serif;max-width:260px';
+                    box.textContent = {{ this.message_json }};
+                    return box;
+                };
+                notice.addTo(map);
+            };
+            map.eachLayer(function (layer) {
+                if (!(layer instanceof L.TileLayer)) return;
+                layer.on('tileerror', show);
+                layer.on('tileload', function () {
+                    loaded = true;
+                    if (notice) { notice.remove(); notice = null; }
+                });
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self._name = "TilesNotice"
+        self.message_json = script_json(message)
+
+
+class DrawArea(JSCSSMixin, PlainRender):
+    """Leaflet.draw's rectangle and polygon tools: the shape drawn is the map's area selection.
+
+    Only the last shape is kept, in the global ``drawnItems`` that streamlit-folium reads back
+    as ``all_drawings`` (:func:`carto.analysis.selection.nodes_in_drawings` turns it into nodes).
+    Leaflet.draw is vendored under ``static/vendor`` (no CDN to rewrite); :class:`JSCSSMixin` is what
+    streamlit-folium looks for when it collects the scripts a map needs.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var words = {{ this.words_json }}, local = L.drawLocal.draw;
+            local.toolbar.actions = {title: words['cancel.title'], text: words.cancel};
+            local.toolbar.finish = {title: words['finish.title'], text: words.finish};
+            local.toolbar.undo = {title: words['undo.title'], text: words.undo};
+            local.toolbar.buttons.rectangle = words.rectangle;
+            local.toolbar.buttons.polygon = words.polygon;
+            local.handlers.rectangle.tooltip.start = words['rectangle.start'];
+            local.handlers.polygon.tooltip = {start: words['polygon.start'], cont: words['polygon.cont'],
+                                              end: words['polygon.end']};
+            local.handlers.simpleshape.tooltip.end = words.release;
+            var drawn = new L.FeatureGroup().addTo(map);
+            window.drawnItems = drawn;
+            var shape = {shapeOptions: {color: {{ this.colour_json }}, weight: 2, fillOpacity: 0.08}};
+            new L.Control.Draw({
+                position: 'topleft',
+                draw: {polyline: false, circle: false, marker: false, circlemarker: false,
+                       rectangle: shape, polygon: shape},
+                edit: {featureGroup: drawn, edit: false, remove: false}
+            }).addTo(map);
+            map.on(L.Draw.Event.CREATED, function (e) {
+                drawn.clearLayers();
+                drawn.addLayer(e.layer);
+            });
+            // Territories, lines and markers would take the mouse down that starts a rectangle:
+            // while drawing, the map alone receives it.
+            var style = document.createElement('style');
+            style.textContent = '.carto-drawing .leaflet-interactive, .carto-drawing .marker-cluster ' +
+                '{pointer-events: none !important}';
+            document.head.appendChild(style);
+            map.on(L.Draw.Event.DRAWSTART, function () { L.DomUtil.addClass(map.getContainer(), 'carto-drawing'); });
+            map.on(L.Draw.Event.DRAWSTOP, function () { L.DomUtil.removeClass(map.getContainer(), 'carto-drawing'); });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    # The words of Leaflet.draw's buttons and hints that the explorer uses (English in the library).
+    WORDS = ("cancel", "cancel.title", "finish", "finish.title", "undo", "undo.title", "rectangle", "polygon",
+             "rectangle.start", "polygon.start", "polygon.cont", "polygon.end", "release")
+
+    def __init__(self, words: dict[str, str]) -> None:
+        """``words``: the text of each of :attr:`WORDS` in the page's language (Leaflet.draw writes them
+        as HTML: catalogue text only, never data)."""
+        super().__init__()
+        self._name = "DrawArea"
+        self.words_json = script_json({key: words[key] for key in self.WORDS})
+        folder = f"{offline.STATIC_URL_PREFIX}/vendor/leaflet.draw-1.0.2"
+        self.default_js = [("leaflet_draw_js", f"{folder}/leaflet.draw.js")]
+        self.default_css = [("leaflet_draw_css", f"{folder}/leaflet.draw.css")]
+        self.colour_json = script_json(HIGHLIGHT_COLOUR)

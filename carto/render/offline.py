@@ -85,6 +85,11 @@ CDN_TO_LOCAL: dict[str, str] = {
     # folium.plugins.PolyLineTextPath
     "https://cdn.jsdelivr.net/npm/leaflet-textpath@1.2.3/leaflet.textpath.min.js":
         "vendor/leaflet-textpath-1.2.3/leaflet.textpath.js",
+    # folium.plugins.Draw (the explorer uses carto.render.leaflet.DrawArea, which loads the same files)
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.draw/1.0.2/leaflet.draw.js":
+        "vendor/leaflet.draw-1.0.2/leaflet.draw.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.draw/1.0.2/leaflet.draw.css":
+        "vendor/leaflet.draw-1.0.2/leaflet.draw.css",
     # folium.plugins.AntPath
     "https://cdn.jsdelivr.net/npm/leaflet-ant-path@1.1.2/dist/leaflet-ant-path.min.js":
         "vendor/leaflet-ant-path-1.1.2/leaflet-ant-path.js",

@@ -8,7 +8,7 @@ The file is untrusted: its values and column names reach the map as text only
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import Any, Protocol
 
 import folium
 import geopandas as gpd
@@ -24,17 +24,32 @@ PREVIEW_ROWS = 200
 PREVIEW_STYLE = {"color": "#1f4e9c", "weight": 2, "fillColor": "#1f4e9c", "fillOpacity": 0.5, "radius": 4}
 
 
-def preview_table(frame: pd.DataFrame, *, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
-    """The first mapped rows, geometry as WKT text (what ``st.dataframe`` can show)."""
+def preview_table(frame: pd.DataFrame, *, rows: int = PREVIEW_ROWS, lang: str | None = None) -> pd.DataFrame:
+    """The first mapped rows, geometry as WKT text (what ``st.dataframe`` can show).
+
+    With ``lang``, the columns are named in that language (the row number first, the internal
+    ``_issue`` left out).
+    """
     head = frame.head(rows)
     out = pd.DataFrame(head.drop(columns=[c for c in ("geometry",) if c in head.columns]))
     if isinstance(head, gpd.GeoDataFrame):
         out[head.geometry.name] = head.geometry.to_wkt(rounding_precision=5)
-    return out
+    if lang is None:
+        return out
+    out = out.drop(columns=[c for c in ("_issue",) if c in out.columns])
+    if "_row" in out.columns:
+        out = out[["_row", *(c for c in out.columns if c != "_row")]]
+    names = {c: i18n.t("import.col.row", lang) if c == "_row" else field_label(str(c), lang) for c in out.columns}
+    return out.rename(columns=names)
 
 
-def preview_map(frame: gpd.GeoDataFrame, *, tiles: str, features: int = PREVIEW_FEATURES) -> folium.Map:
-    """A small offline map of the first ``features`` mapped geometries, zoomed on them."""
+def preview_map(
+    frame: gpd.GeoDataFrame, *, tiles: str, features: int = PREVIEW_FEATURES, lang: str | None = None
+) -> folium.Map:
+    """A small offline map of the first ``features`` mapped geometries, zoomed on them.
+
+    With ``lang``, the tooltips name the fields in that language.
+    """
     shown = frame[frame.geometry.notna() & ~frame.geometry.is_empty].head(features)
     shown = shown[shown.geometry.is_valid]
     m = offline.make_map((46.6, 2.4), 5, tiles=tiles)
@@ -53,7 +68,7 @@ def preview_map(frame: gpd.GeoDataFrame, *, tiles: str, features: int = PREVIEW_
             properties,
             shown.geometry.to_numpy(),
             [PREVIEW_STYLE],
-            tooltip=[(f"f{i}", c) for i, c in enumerate(columns)],
+            tooltip=[(f"f{i}", field_label(c, lang) if lang else c) for i, c in enumerate(columns)],
             circle_points=True,
             name="preview",
         ).add_to(m)
@@ -91,12 +106,40 @@ def report_figures(report: CheckCounts) -> list[tuple[str, int]]:
     ]
 
 
-def report_table(problems: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """The problems (a report's ``to_frame()``) with translated headers and codes, for the page's table."""
+def report_table(problems: pd.DataFrame, lang: str, *, mapped: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The problems (a report's ``to_frame()``) in the user's language only, for the page's table.
+
+    Field, severity and problem are translated; the English detail (written for the command line)
+    gives way to what to do on the page (``import.fix.<code>``) and, from ``mapped`` (the rows as
+    mapped, before the checks), the value the file holds.
+    """
     table = problems.copy()
-    table["problem"] = table["code"].map(lambda c: i18n.t(f"import.code.{c}", lang))
-    table = table[["row", "id", "field", "severity", "problem", "message"]]
+    # A code without words yet (added by a newer check) shows as itself, with no advice; never a key.
+    table["problem"] = table["code"].map(lambda c: _said(f"import.code.{c}", lang, c))
+    table["fix"] = table["code"].map(lambda c: _said(f"import.fix.{c}", lang, ""))
+    table["field"] = table["field"].map(lambda f: field_label(str(f), lang))
+    table["severity"] = table["severity"].map(lambda s: i18n.t(f"import.severity.{s}", lang))
+    table["value"] = _problem_values(problems, mapped)
+    table = table[["row", "id", "field", "value", "severity", "problem", "fix"]]
     return table.rename(columns={c: i18n.t(f"import.col.{c}", lang) for c in table.columns})
+
+
+def _said(key: str, lang: str, missing: str) -> str:
+    text = i18n.t(key, lang)
+    return missing if text == key else text
+
+
+def _problem_values(problems: pd.DataFrame, mapped: pd.DataFrame | None) -> list[str]:
+    """The file's value of each problem's field on its row, as text ("" when there is none)."""
+    if mapped is None or "_row" not in mapped.columns or problems.empty:
+        return [""] * len(problems)
+    by_row = pd.DataFrame(mapped.drop(columns=[c for c in ("geometry",) if c in mapped.columns])).set_index("_row")
+    by_row = by_row[~by_row.index.duplicated()]
+    out = []
+    for row, field in zip(problems["row"], problems["field"], strict=True):
+        value: Any = by_row.at[row, field] if field in by_row.columns and row in by_row.index else None
+        out.append("" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value))
+    return out
 
 
 def field_label(field: str, lang: str) -> str:

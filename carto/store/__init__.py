@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -121,6 +122,9 @@ def connect(
     except duckdb.Error as exc:
         msg = f"cannot open the database {target}: {exc}"
         raise StoreError(msg) from exc
+    # A statement slower than 2 s (on a busy machine, even this LOAD) would otherwise draw DuckDB's
+    # progress bar on standard output, in the middle of what the CLI prints; cursors inherit it.
+    conn.execute("SET enable_progress_bar = false")
     # The path comes from the installed wheel, never from a user; loading needs file access,
     # so it comes before the hardening.
     conn.execute(f"LOAD '{spatial_extension_path()}'")
@@ -264,10 +268,21 @@ def _migration_2(cur: Connection) -> None:
     )
 
 
+def _migration_3(cur: Connection) -> None:
+    # Actors' services (data·inclusion): the column, also in the kept undo snapshots of actors, so
+    # that undoing an import made before this migration puts the same columns back.
+    # Migration 1 builds tables from the current model: a new database has the column already.
+    cur.execute("ALTER TABLE actors ADD COLUMN IF NOT EXISTS services VARCHAR")
+    kept = cur.execute("SELECT snapshot_table FROM import_snapshots WHERE dataset = 'actors'").fetchall()
+    for (table,) in kept:
+        cur.execute(f"ALTER TABLE {_ident(table)} ADD COLUMN IF NOT EXISTS services VARCHAR")
+
+
 # Append only: a released migration never changes, a new one gets the next number.
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "tables of the five datasets, imports", _migration_1),
     (2, "import snapshots for undo, skipped rows and undo audit in imports", _migration_2),
+    (3, "services of actors", _migration_3),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -445,6 +460,72 @@ def delete_keys(cur: Connection, name: str, keys: Sequence[str]) -> int:
     return removed
 
 
+def upsert_rows(cur: Connection, name: str, frame: pd.DataFrame, columns: Sequence[str]) -> tuple[int, int]:
+    """Update the stored rows of ``frame`` (by key), only in ``columns`` and the geometry; insert the others.
+
+    Columns of the dataset not in ``columns`` keep their stored values (an upsert from a file that
+    maps only some fields changes only those). Returns (inserted, updated). Call inside :func:`transaction`.
+    """
+    ds = dataset(name)
+    if len(frame) == 0:
+        return 0, 0
+    staged = _to_sql_frame(ds, frame)
+    table, key = _ident(ds.name), _ident(ds.key)
+    sets = [f"{_ident(c.name)} = CAST(v.{_ident(c.name)} AS {c.sql_type})" for c in ds.columns if c.name in columns]
+    sets = [s for s in sets if not s.startswith(f"{key} =")]
+    if ds.geometry is not None:
+        sets.append("geometry = ST_GeomFromWKB(v.wkb)")
+    with _staged(cur, f"_upserted_{ds.name}", staged) as view:
+        row = cur.execute(f"SELECT count(*) FROM {view} WHERE {key} IN (SELECT {key} FROM {table})").fetchone()
+        updated = int(row[0]) if row else 0
+        if updated and sets:
+            cur.execute(f"UPDATE {table} SET {', '.join(sets)} FROM {view} v WHERE {table}.{key} = v.{key}")
+        fresh = f"(SELECT * FROM {view} WHERE {key} NOT IN (SELECT {key} FROM {table}))"
+        cur.execute(_insert_select_sql(ds, fresh))
+    return len(staged) - updated, updated
+
+
+def _gone_nodes_sql(ds: Dataset, view: str) -> str:
+    """Stored nodes of ``ds`` whose id is not in the staged keys ``view``, that a relation names."""
+    table, key = _ident(ds.name), _ident(ds.key)
+    return (
+        f"SELECT {key} AS id FROM {table} WHERE {key} NOT IN (SELECT k FROM {view}) "
+        f"AND ({key} IN (SELECT source FROM relations) OR {key} IN (SELECT target FROM relations))"
+    )
+
+
+def relations_to_removed_nodes(
+    cur: Connection, name: str, kept: Sequence[str], *, first: int = 5
+) -> tuple[int, int, list[str]]:
+    """What replacing the nodes of ``name`` (actors or places) by ``kept`` would leave dangling.
+
+    Returns (relations naming a stored node whose id is not in ``kept``, how many such nodes, the
+    ``first`` of their ids in order).
+    """
+    ds = dataset(name)
+    if _count(cur, "relations") == 0:
+        return 0, 0, []
+    with _staged(cur, "_kept_keys", _keys_frame(kept)) as view:
+        gone = _gone_nodes_sql(ds, view)
+        ids = [str(r[0]) for r in cur.execute(f"{gone} ORDER BY id").fetchall()]
+        if not ids:
+            return 0, 0, []
+        row = cur.execute(
+            f"SELECT count(*) FROM relations WHERE source IN ({gone}) OR target IN ({gone})"
+        ).fetchone()
+    return (int(row[0]) if row else 0), len(ids), ids[:first]
+
+
+def delete_relations_to_removed_nodes(cur: Connection, name: str, kept: Sequence[str]) -> int:
+    """Delete the relations that name a stored node of ``name`` whose id is not in ``kept``; how many."""
+    ds = dataset(name)
+    with _staged(cur, "_kept_keys", _keys_frame(kept)) as view:
+        gone = _gone_nodes_sql(ds, view)
+        row = cur.execute(f"SELECT count(*) FROM relations WHERE source IN ({gone}) OR target IN ({gone})").fetchone()
+        cur.execute(f"DELETE FROM relations WHERE source IN ({gone}) OR target IN ({gone})")
+    return int(row[0]) if row else 0
+
+
 def record_import(
     cur: Connection,
     *,
@@ -480,50 +561,66 @@ def record_import(
     return import_id
 
 
+def _territory_index(cur: Connection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes, geometries (prepared for repeated tests) and areas of the stored territories."""
+    table = cur.execute("SELECT code, ST_AsWKB(geometry) AS wkb FROM territories ORDER BY code").to_arrow_table()
+    codes = np.asarray(table.column("code").to_pylist(), dtype=object)
+    geoms = shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False))
+    shapely.prepare(geoms)
+    # Degrees² on EPSG:4326 coordinates, as DuckDB's ST_Area: only the order of areas matters.
+    return codes, geoms, shapely.area(geoms)
+
+
+def _finest(points: np.ndarray, territories: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """For each point, the code of the smallest territory that contains it (``None`` outside all).
+
+    One bulk query of shapely's STRtree, built on the points and asked with the (prepared)
+    territories: GEOS tests each candidate point against a polygon prepared once, several times faster
+    than testing each point against unprepared polygons. "Contains" leaves a point on a boundary out,
+    as ``ST_Contains`` does; ties in area go to the smaller code.
+    """
+    codes, geoms, area = territories
+    found = np.full(len(points), None, dtype=object)
+    if len(points) == 0 or len(geoms) == 0:
+        return found
+    territory, point = shapely.STRtree(points).query(geoms, predicate="contains")
+    if len(point) == 0:
+        return found
+    order = np.lexsort((territory, area[territory], point))
+    point, territory = point[order], territory[order]
+    first = np.r_[True, point[1:] != point[:-1]]
+    found[point[first]] = codes[territory[first]]
+    return found
+
+
 def assign_territories(cur: Connection) -> None:
     """Set ``territory_code`` of actors and places to the finest territory that contains them.
 
     The finest is the smallest by area among those containing the point (a place polygon
     counts by a point on its surface). Rows outside every territory get NULL.
     """
+    territories = _territory_index(cur)
     for name in ("actors", "places"):
         table = _ident(name)
-        cur.execute(
-            f"""
-            UPDATE {table} SET territory_code = m.code
-            FROM (
-                SELECT x.id, arg_min(t.code, ST_Area(t.geometry)) AS code
-                FROM {table} x
-                LEFT JOIN territories t
-                  ON ST_Contains(t.geometry, ST_PointOnSurface(x.geometry))
-                GROUP BY x.id
-            ) m
-            WHERE {table}.id = m.id
-            """
-        )
+        rows = cur.execute(f"SELECT id, ST_AsWKB(ST_PointOnSurface(geometry)) AS wkb FROM {table}").to_arrow_table()
+        if rows.num_rows == 0:
+            continue
+        points = shapely.from_wkb(rows.column("wkb").to_numpy(zero_copy_only=False))
+        staged = pd.DataFrame({"k": rows.column("id").to_pandas(), "c": _finest(points, territories)})
+        with _staged(cur, "_assigned", staged) as view:
+            cur.execute(f"UPDATE {table} SET territory_code = v.c FROM {view} v WHERE {table}.id = v.k")
 
 
 def finest_territories(cur: Connection, name: str, rows: pd.DataFrame) -> pd.Series:
     """The finest stored territory containing each of ``rows``, as :func:`assign_territories` decides.
 
-    ``rows`` are rows of dataset ``name`` not stored yet (their key and geometry are read). Smallest
-    area among the territories containing the point (a polygon counts by a point on its surface);
-    ``None`` outside every territory. Indexed like ``rows``.
+    ``rows`` are rows of dataset ``name`` (their geometry is read; ``name`` says which dataset they
+    belong to). Smallest area among the territories containing the point (a polygon counts by a
+    point on its surface); ``None`` outside every territory. Indexed like ``rows``.
     """
-    keys = rows[dataset(name).key].astype(object)
-    staged = pd.DataFrame(
-        {"k": keys.to_numpy(), "wkb": pd.Series(list(shapely.to_wkb(rows.geometry.to_numpy())), dtype=object)}
-    )
-    with _staged(cur, "_located_rows", staged) as view:
-        found = cur.execute(
-            f"""
-            WITH p AS (SELECT k, ST_PointOnSurface(ST_GeomFromWKB(wkb)) AS g FROM {view}),
-                 t AS (SELECT code, geometry, ST_Area(geometry) AS area FROM territories)
-            SELECT p.k, arg_min(t.code, t.area) FROM p JOIN t ON ST_Contains(t.geometry, p.g) GROUP BY p.k
-            """
-        ).fetchall()
-    codes = dict(found)
-    return pd.Series([codes.get(k) for k in keys], index=rows.index, dtype=object)
+    dataset(name)
+    points = shapely.point_on_surface(rows.geometry.to_numpy())
+    return pd.Series(_finest(points, _territory_index(cur)), index=rows.index, dtype=object)
 
 
 # --- reading ---------------------------------------------------------------------------------

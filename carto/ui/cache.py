@@ -38,6 +38,15 @@ def explorer_base(version: int, db: str) -> view.Base:
     return view.prepare(*(ui.read(n, version) for n in ("territories", "places", "actors", "relations")))
 
 
+@st.cache_data(max_entries=2, show_spinner=False)
+def sample_in_sources(version: int, db: str) -> bool:
+    """True when the embedded sample is among the committed imports: the map then credits its sources."""
+    del version, db  # cache keys
+    imports = store.list_imports(ui.cursor())
+    done = imports[imports["status"] == "committed"] if "status" in imports else imports
+    return bool((done["file_name"] == SAMPLE_DIR.name).any())
+
+
 @st.cache_resource(max_entries=2, show_spinner=False)
 def explorer_choices(version: int, db: str) -> view.FilterChoices:
     base = explorer_base(version, db)

@@ -7,6 +7,7 @@ The URL ↔ widgets translation lives here too. Tests find elements by these key
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,10 @@ from carto.ingest.uploads import store_upload
 from carto.render import netview, preview
 
 LANGUAGE = "lang"  # the sidebar's language switch
+# What the explorer's map sends back (streamlit-folium's ``returned_objects``): clicks, and the
+# shape drawn (``all_drawings``).
+MAP_CLICKS = ("last_object_clicked", "last_object_clicked_tooltip")
+MAP_RETURNS = (*MAP_CLICKS, "all_drawings")
 
 
 def _session() -> MutableMapping[str, Any]:
@@ -61,6 +66,7 @@ class ExplorerState:
     COLOUR = "n_colour"
     SIZE = "n_size"
     RADIUS = "n_radius"
+    LEAVING = "m_leaving"  # an area drawn on the map: also the relations leaving it
     NETWORK = "explorer_network"
     NETWORK_NOTE = "explorer_network_note"
     # details
@@ -151,15 +157,25 @@ class ExplorerState:
     def apply_events(
         self, returned: Mapping[str, object] | None, event: object, nodes: pd.DataFrame, territory_codes: Iterable[str]
     ) -> bool:
-        """Apply the map's click, else the network's selection, each once; True when the selection changed.
+        """Apply the map's drawing, else its click, else the network's selection, each once; True when the
+        selection changed.
 
         ``returned`` is what the map sent back, ``event`` the network chart's selection event.
         """
+        returned = returned or {}
+        clicks = {key: returned.get(key) for key in MAP_CLICKS}
+        drawings = returned.get("all_drawings")
 
         def from_map(current: Selection) -> Selection:
-            return selection.select_from_map(current, selection.clicked_object(returned, nodes, territory_codes))
+            return selection.select_from_map(current, selection.clicked_object(clicks, nodes, territory_codes))
 
-        if self.handle("map", returned, from_map):
+        def from_drawing(current: Selection) -> Selection:
+            return selection.select_from_drawing(current, drawings, nodes)
+
+        # A new drawing leaves the last click as it was: each is told apart by its own token.
+        if drawings and self.handle("draw", drawings, from_drawing):
+            return True
+        if self.handle("map", clicks, from_map):
             return True
         picked = selection.network_point_ids(event)  # type: ignore[arg-type]
         # An empty selection comes back when the figure changes: not a user action.
@@ -190,11 +206,18 @@ class ImportState:
     DATASET = "import_dataset"
     FILE = "import_file"
     LAYER = "import_layer"
+    ENCODING = "import_encoding"
+    NOTES = "import_notes"  # what the reader noticed
     MAPPING_FILE = "import_mapping_file"
     MAPPING_DOWNLOAD = "import_mapping_download"
+    MAPPING_NOTE = "import_mapping_note"  # what reusing a saved mapping did
     MODE = "import_mode"
     REPAIR = "import_repair"
     SKIP_INVALID = "import_skip_invalid"
+    CREATE_PARENTS = "import_create_parents"  # territories: add the missing EPCIs/départements (COG)
+    COG_NOTES = "import_cog_notes"
+    DATAINCLUSION = "import_datainclusion"  # read a data·inclusion structures file as actors
+    DROP_RELATIONS = "import_drop_relations"  # a replace also removes relations to nodes it removes
     CRS = "import_crs"  # the confirmed CRS
     CRS_TEXT = "import_crs_text"
     CRS_CONFIRM = "import_crs_confirm"
@@ -206,13 +229,32 @@ class ImportState:
     COMMIT = "import_commit"
     OUTCOME = "import_outcome"  # what the commit stored, or why nothing was
     UPLOAD = "import_upload"
-    # Keys that belong to one file: mapping selectboxes, layer, confirmed CRS.
-    FILE_CHOICES = ("map_", LAYER, CRS)
+    # The saved mapping last applied to this file: its uploader's file id and what it set.
+    MAPPING_APPLIED = "map__applied"
+    # Keys that belong to one file: mapping selectboxes, constants, values, layer, confirmed CRS.
+    FILE_CHOICES = ("map_", LAYER, CRS, ENCODING)
 
     @staticmethod
     def mapping_key(dataset: str, field_name: str) -> str:
         """The mapping editor's selectbox of ``field_name`` for ``dataset``."""
         return f"map_{dataset}_{field_name}"
+
+    @staticmethod
+    def constant_key(dataset: str, field_name: str) -> str:
+        """The value of ``field_name`` when the user chose "same value for every row"."""
+        return f"map__same_{dataset}_{field_name}"
+
+    @staticmethod
+    def value_key(dataset: str, field_name: str, raw: str) -> str:
+        """The vocabulary value chosen for the file's value ``raw`` of ``field_name`` (hashed: data never
+        becomes a key's text)."""
+        digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return f"map__value_{dataset}_{field_name}_{digest}"
+
+    @staticmethod
+    def values_confirmed_key(dataset: str, field_name: str) -> str:
+        """The checkbox that applies the value recoding of ``field_name``."""
+        return f"map__values_ok_{dataset}_{field_name}"
 
     @staticmethod
     def upload_record(path: Path, original_name: str, file_id: str | None = None) -> dict[str, str]:
