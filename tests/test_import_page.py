@@ -214,7 +214,7 @@ def test_data_inclusion_structures_offered_and_imported_as_actors(db: Path) -> N
     assert at.checkbox(key=keys.DATAINCLUSION).value is True
     assert at.selectbox(key=keys.mapping_key("actors", "type")).value == "type"
     (table,) = [d.value for d in at.container(keys.PREVIEW).dataframe]
-    assert table["type"].tolist() == ["ccas", "mission_locale"]
+    assert table["Type"].tolist() == ["ccas", "mission_locale"]
     assert _figures(at) == ["2", "2", "0", "0"]
     at.button(key=keys.COMMIT).click().run()
     assert _outcome(at, "success").startswith("Import n°1 terminé : 2 ajoutées")
