@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from carto import auth, ui
+from carto import auth, i18n, ui
 
-st.set_page_config(page_title="Territoires & espace social", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title=i18n.t("app.title", ui.language()), page_icon="🗺️", layout="wide")
 
 ui.language_switch()
 user = ui.current_user()

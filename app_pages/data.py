@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from carto import store, ui
+from carto import i18n, store, ui
 from carto.model import DATASETS
 from carto.render import export
 from carto.store.imports import undoable_import
@@ -12,7 +12,7 @@ from carto.ui import cache
 from carto.ui.imports import undo_shown_import
 from carto.ui.state import DataState as keys
 
-user = ui.page_guard("undo")
+user, lang = ui.page_guard("undo"), ui.language()
 st.title(ui.tr("data.title"))
 
 st.subheader(ui.tr("data.imports"))
@@ -53,7 +53,7 @@ left, right = st.columns(2)
 name = left.selectbox(
     ui.tr("data.download_dataset"),
     names,
-    format_func=lambda n: ui.tr("data.network") if n == export.NETWORK else ui.tr(f"dataset.{n}"),
+    format_func=lambda n: i18n.t("data.network" if n == export.NETWORK else f"dataset.{n}", lang),
     key=keys.DOWNLOAD_DATASET,
 )
 formats = export.GRAPH_FORMATS if name == export.NETWORK else export.TABLE_FORMATS

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -11,6 +13,7 @@ from carto.analysis import selection as sel
 from carto.analysis.filters import FORMAL_CHOICES, POSITIONS
 from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS
 from carto.render import explorer, netview, offline
+from carto.render.summary_text import plural_key
 from carto.ui import cache
 from carto.ui.state import MAP_RETURNS, ExplorerState, SummaryState
 
@@ -19,25 +22,27 @@ choices = cache.explorer_choices(version, db)
 names, scheme_names = choices.territory_names, choices.scheme_names
 state.open(st.query_params.to_dict(), cache.explorer_base(version, db).territories, set(scheme_names))
 
-side, label = st.sidebar, (lambda v: i18n.label(v, lang))
+side, label, word = st.sidebar, (lambda v: i18n.label(v, lang)), ui.words(lang)
 side.header(tr("explorer.filters"))
-level = side.selectbox(tr("explorer.filter.level"), choices.levels, format_func=label, key=state.LEVEL)
+level = side.selectbox(word("explorer.filter.level"), choices.levels, format_func=label, key=state.LEVEL)
 codes = choices.territories_at(level)
 state.keep_territory_among(codes)
 side.selectbox(tr("explorer.filter.territory"), [None, *codes], key=state.TERRITORY,
                placeholder=tr("explorer.filter.all_territories"),
-               format_func=lambda c: f"{names[c]} ({c})" if c else tr("explorer.filter.all_territories"))
+               format_func=lambda c: f"{names[c]} ({c})" if c else word("explorer.filter.all_territories"))
 for widget, name, options in ((state.TYPES, "types", ACTOR_TYPES), (state.SECTORS, "sectors", SECTORS),
                               (state.KINDS, "kinds", RELATION_KINDS), (state.DIMS, "dimensions", DIMENSIONS)):
-    side.multiselect(tr(f"explorer.filter.{name}"), options, key=widget, format_func=label,
+    side.multiselect(word(f"explorer.filter.{name}"), options, key=widget, format_func=label,
                      placeholder=tr("explorer.filter.any"))
 side.radio(tr("explorer.filter.formal"), FORMAL_CHOICES, key=state.FORMAL, horizontal=True,
-           format_func=lambda v: tr(f"explorer.filter.formal.{v}"))
+           format_func=lambda v: word(f"explorer.filter.formal.{v}"))
 side.multiselect(tr("explorer.filter.schemes"), list(scheme_names), key=state.SCHEMES,
-                 placeholder=tr("explorer.filter.any"), format_func=lambda s: scheme_names[s])
-side.date_input(tr("explorer.filter.date"), value=None, key=state.DATE)
+                 placeholder=word("explorer.filter.any"), format_func=lambda s: scheme_names[s])
+first_day, last_day = choices.date_bounds(state.filters().on_date, dt.date.today())
+side.date_input(tr("explorer.filter.date"), value=None, key=state.DATE, min_value=first_day, max_value=last_day,
+                format=tr("explorer.filter.date.format"), help=explorer.date_help(choices.dates, lang))
 tiles = side.selectbox(tr("map.tiles"), offline.TILE_CHOICES, key=state.TILES,
-                       format_func=lambda n: tr(f"map.tiles.{n}"),
+                       format_func=lambda n: word(f"map.tiles.{n}"),
                        index=offline.TILE_CHOICES.index(offline.default_tiles()))
 
 filters, chosen = state.filters(), state.selection()
@@ -51,10 +56,12 @@ ui.warn_node_id_clashes(version)
 with st.container(key=state.FIGURES):
     for col, (name, count) in zip(st.columns(4), view.scene_counts(scene).items(), strict=True):
         col.metric(tr(f"dataset.{name}"), formatting.format_number(count, lang))
+if reason := view.why_no_relation(scene, choices.dates):
+    st.container(key=state.EMPTY).warning(explorer.empty_note(reason, filters.on_date, choices.dates, lang))
 left, right = st.columns([1, 1])
 with left:
     indicator = st.selectbox(tr("explorer.map.indicator"), [None, *view.INDICATORS], key=state.INDICATOR,
-                             format_func=lambda v: tr(f"explorer.indicator.{v}" if v else
+                             format_func=lambda v: word(f"explorer.indicator.{v}" if v else
                                                       "explorer.map.indicator.none"))
     fmap = explorer.explorer_map(plan, focused, lang, tiles=tiles,
                                  indicator=view.territory_indicator(scene, indicator) if indicator else None,
@@ -71,20 +78,21 @@ with left:
 with right:
     c1, c2, c3, c4 = st.columns(4)
     layout = c1.selectbox(tr("explorer.network.layout"), netview.LAYOUTS, key=state.LAYOUT,
-                          format_func=lambda v: tr(f"explorer.network.layout.{v}"))
+                          format_func=lambda v: word(f"explorer.network.layout.{v}"))
     colour_by = c2.selectbox(tr("explorer.network.colour"), netview.COLOUR_BY, key=state.COLOUR,
-                             format_func=lambda v: tr(f"explorer.network.colour.{v}"))
+                             format_func=lambda v: word(f"explorer.network.colour.{v}"))
     size_by = c3.selectbox(tr("explorer.network.size"), netview.SIZE_BY, key=state.SIZE,
-                           format_func=lambda v: tr(f"explorer.network.size.{v}"))
+                           format_func=lambda v: word(f"explorer.network.size.{v}"))
     metrics = cache.explorer_network_metrics(*key, colour_by=colour_by, size_by=size_by)
     c4.select_slider(tr("explorer.network.radius"), [1, 2, 3], key=state.RADIUS)
     event, note = None, tr("explorer.network.pending")
     if ui.after_first_run(state.NETWORK):
-        sub = view.network_subgraph(scene, focused)
+        sub = view.network_subgraph(scene, focused, core=None if focused.highlight else cache.explorer_core(*key))
         fig = explorer.explorer_figure(sub, metrics, cache.explorer_positions(*key, tuple(sub.nodes.index), layout),
                                        focused, lang, layout=layout, colour_by=colour_by, size_by=size_by)
         event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                                key=state.NETWORK, width="stretch", config={"displayModeBar": True})
+                                key=state.NETWORK, width="stretch",
+                                config={**netview.plotly_config(lang), "displayModeBar": True})
         note = explorer.network_note(sub, lang)
     st.container(key=state.NETWORK_NOTE).caption(note)
 
@@ -94,11 +102,12 @@ with st.container(key=state.DETAILS):
         counts = view.position_counts(scene)
         st.markdown(tr("explorer.details.territory", name=names.get(chosen.territory, chosen.territory),
                        code=chosen.territory, **{p: counts.get(p, 0) for p in POSITIONS}))
+        st.caption(tr("explorer.position.help"))
         st.page_link("app_pages/summary.py", label=tr("explorer.open_summary"),
                      query_params=SummaryState.link(chosen.territory))
     if focused.selected:
-        st.markdown(tr("explorer.details.nodes", n=len(focused.selected), ego=len(focused.highlight),
-                       radius=chosen.radius))
+        st.markdown(tr(plural_key("explorer.details.nodes", chosen.radius, lang), n=len(focused.selected),
+                       ego=len(focused.highlight), radius=chosen.radius))
         nodes, relations = explorer.details(scene, focused, lang)
         st.container(key=state.DETAILS_NODES).dataframe(nodes)
         st.caption(tr("explorer.details.relations"))

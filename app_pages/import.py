@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
-from carto import ui
+from carto import i18n, ui
 from carto.errors import CartoError
 from carto.ingest import pipeline
 from carto.ingest.safety import limits_from_env
@@ -20,7 +20,7 @@ st.caption(ui.tr("import.intro"))
 asked = st.query_params.get("dataset")  # /import?dataset=actors opens on that dataset
 name = st.selectbox(ui.tr("import.dataset"), list(DATASETS), key=state.DATASET,
                     index=list(DATASETS).index(asked) if asked in DATASETS else 0,
-                    format_func=lambda n: ui.tr(f"dataset.{n}"))
+                    format_func=lambda n: i18n.t(f"dataset.{n}", lang))
 dataset = DATASETS[name]
 uploaded = st.file_uploader(ui.tr("import.file"), key=state.FILE)
 try:
@@ -47,7 +47,7 @@ with st.expander(ui.tr("import.mapping"), expanded=True):
     chosen = imports.mapping_editor(raw, dataset, state, lang)
 
 left, middle, right = st.columns(3)
-mode = left.selectbox(ui.tr("import.mode"), IMPORT_MODES, format_func=lambda m: ui.tr(f"import.mode.{m}"),
+mode = left.selectbox(ui.tr("import.mode"), IMPORT_MODES, format_func=lambda m: i18n.t(f"import.mode.{m}", lang),
                       key=state.MODE)
 repair = middle.checkbox(ui.tr("import.repair"), key=state.REPAIR)
 skip_invalid = right.checkbox(ui.tr("import.skip_invalid"), key=state.SKIP_INVALID)

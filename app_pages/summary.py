@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
-from carto import store, ui
+from carto import i18n, store, ui
 from carto.analysis import indicators
 from carto.analysis.summary import (
     children_table,
@@ -14,7 +14,7 @@ from carto.analysis.summary import (
     siblings_table,
     territory_choices,
 )
-from carto.render import offline, summary_text
+from carto.render import charts, netview, offline, summary_text
 from carto.render.choropleth import choropleth_map
 from carto.render.indicator_text import comparison_table
 from carto.render.indicators_csv import indicators_csv
@@ -81,8 +81,9 @@ per_year = summary.relations_per_year
 if per_year.empty:
     st.info(ui.tr("summary.per_year.none"))
 else:
-    chart, kind = summary_text.per_year_chart(per_year, lang)
-    st.bar_chart(chart, x="year", y="count", color=kind, x_label=ui.tr("summary.year"), y_label="")
+    chart, colours = summary_text.per_year_chart(per_year, lang)
+    st.plotly_chart(charts.yearly_figure(chart, colours, year_label=i18n.t("summary.year", lang)),
+                    config=netview.plotly_config(lang), key=keys.PER_YEAR, width="stretch")
 
 labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
 with st.container(key=keys.SIBLINGS):

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from carto import formatting, store
 from carto.analysis.selection import Selection
+from carto.ui.state import LANGUAGE
 from carto.ui.state import ExplorerState as keys
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,7 @@ def test_kind_filter_changes_both_views_and_the_url(app_env, csv_relations):
         "deviennent la sélection.",
     ]
     (network_note,) = _captions(at, keys.NETWORK_NOTE)
-    assert f"et {expected} relations" in network_note
+    assert f"relations (sur {expected})" in network_note
     assert at.query_params["kinds"] == "partnership,tension"
 
 
@@ -89,6 +90,48 @@ def test_formal_and_date_filters(app_env, csv_relations):
     active = (start.isna() | (start <= day)) & (end.isna() | (end >= day))
     assert _metrics(at)["Relations"] == _count(int(active.sum()))
     assert at.query_params["date"] == "2022-01-01"
+
+
+def test_the_date_picker_spans_the_data_and_an_empty_date_says_why(app_env, csv_relations):
+    import datetime as dt
+
+    # The first start and the last end of the sample's relations, read with pandas.
+    dates = pd.concat([pd.to_datetime(csv_relations[c]) for c in ("start", "end")]).dropna()
+    first, last = dates.min().date(), dates.max().date()
+    assert first.year > 2014  # a link to 2014 is before every relation
+    at = _app()
+    picker = at.date_input(key=keys.DATE)
+    assert (picker.min, picker.max) == (first, max(last, dt.date.today()))
+    day_fr = (formatting.format_date(first, "fr"), formatting.format_date(last, "fr"))
+    assert picker.help == f"Les relations actives ce jour-là. Celles des données vont du {day_fr[0]} au {day_fr[1]}."
+    with pytest.raises(KeyError):  # relations to show: no warning
+        at.container(keys.EMPTY)
+    # a link's year stands for its first day, before any relation: the view says so instead of showing 0
+    at = _app(date="2014")
+    assert not at.exception
+    assert at.date_input(key=keys.DATE).value == dt.date(2014, 1, 1)
+    assert at.date_input(key=keys.DATE).min == dt.date(2014, 1, 1)  # the picker still shows the link's date
+    assert _metrics(at)["Relations"] == "0"
+    (warning,) = at.container(keys.EMPTY).warning
+    assert warning.value == (
+        f"Aucune relation active le 1 janvier 2014 : les relations des données vont du {day_fr[0]} au "
+        f"{day_fr[1]}. Choisissez une date dans cet intervalle."
+    )
+    # the first day, with a kind that no relation running that day has: the filters leave nothing that day
+    start, end = pd.to_datetime(csv_relations["start"]), pd.to_datetime(csv_relations["end"])
+    day = pd.Timestamp(first)
+    running = csv_relations[(start.isna() | (start <= day)) & (end.isna() | (end >= day))]
+    kinds = ("partnership", "network", "referral", "affinity", "tension")
+    other = next(k for k in kinds if k not in set(running["kind"]))
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
+    at.query_params.update({"date": first.isoformat(), "kinds": other})
+    at.session_state[LANGUAGE] = "en"
+    at.run()
+    (warning,) = at.container(keys.EMPTY).warning
+    assert warning.value == (
+        f"No relation active on {formatting.format_date(first, 'en')} matches the chosen filters: "
+        "widen them or pick another date."
+    )
 
 
 def test_a_link_opens_the_same_view(app_env, csv_relations):
@@ -146,6 +189,15 @@ def test_a_territory_picked_on_the_map_restricts_both_views(app_env, csv_relatio
     assert (link.proto.label, link.proto.page, link.proto.query_string) == (
         "Ouvrir la synthèse de ce territoire", "summary", f"territory={code}"
     )
+    # with a node of it selected, its relations say where they run, headed and explained in French
+    touching = set(csv_relations["source"]) | set(csv_relations["target"])
+    member = next(n for n in nodes.index[nodes == code] if n in touching)
+    at = _app(tsel=code, sel=member)
+    (relations,) = at.container(keys.DETAILS_RELATIONS).dataframe
+    assert list(relations.value.columns) == ["De", "Vers", "Nature", "Dimension", "Par rapport au territoire"]
+    assert set(relations.value["Par rapport au territoire"]) <= {"interne", "entrante", "sortante", "traversante"}
+    captions = [c.value for c in at.container(keys.DETAILS).caption]
+    assert any(c.startswith("Par rapport au territoire : interne = ses deux bouts y sont") for c in captions)
 
 
 def test_territory_filter_by_level(app_env):
@@ -161,6 +213,57 @@ def test_territory_filter_by_level(app_env):
     assert _metrics(at)["Territoires"] == _count(communes)
     assert at.query_params["territory"] == epci
     assert at.query_params["level"] == "epci"
+
+
+def _network_node_ids(at: AppTest) -> list[str]:
+    import json
+
+    spec = json.loads(at.get_by_key(keys.NETWORK).proto.spec)
+    return [i for t in spec["data"] if t.get("meta", {}).get("role") in ("nodes", "highlight") for i in t["customdata"]]
+
+
+def _sample_node_count() -> int:
+    import geopandas as gpd
+
+    return len(pd.read_csv(SAMPLE / "actors.csv", dtype=str)) + len(gpd.read_file(SAMPLE / "places.geojson"))
+
+
+def test_with_nothing_selected_the_network_shows_its_core_and_says_so(app_env, csv_relations):
+    at = _app().run()  # the network's run
+    # The core by networkx: the smallest k whose k-core has at most 120 nodes, else the innermost one.
+    graph = nx.Graph(list(zip(csv_relations["source"], csv_relations["target"], strict=True)))
+    graph.remove_edges_from(nx.selfloop_edges(graph))
+    numbers = nx.core_number(graph)
+    top = max(numbers.values())
+    k = next((k for k in range(1, top + 1) if sum(c >= k for c in numbers.values()) <= 120), top)
+    core = nx.k_core(graph, k=k)
+    assert k > 1 and _sample_node_count() > 120  # the sample is large enough to need a core
+    shown = set(_network_node_ids(at))
+    (note,) = _captions(at, keys.NETWORK_NOTE)
+    total = _sample_node_count()
+    if core.number_of_nodes() <= 120:
+        assert shown == set(core.nodes)
+        inside = csv_relations["source"].isin(shown) & csv_relations["target"].isin(shown)
+        assert note.startswith(
+            f"Réseau : son cœur, {len(shown)} nœuds sur {total}, chacun lié à au moins {k} autres nœuds du "
+            f"cœur, et leurs {int(inside.sum())} relations (sur {len(csv_relations)})."
+        )
+    else:  # too many for one screen: the 120 nodes nearest the core's best-connected node, its neighbours first
+        hub = min(core.nodes, key=lambda n: (-core.degree(n), n))
+        assert len(shown) == 120 and shown <= set(core.nodes)
+        assert {hub, *core.neighbors(hub)} <= shown
+        assert note.startswith(
+            f"Réseau : son cœur, où chaque nœud est lié à au moins {k} autres nœuds du cœur "
+            f"({core.number_of_nodes()} nœuds), réduit aux 120 nœuds les plus proches de son nœud le mieux relié "
+            f"(sur {total}) et à leurs "
+        )
+        assert f"(sur {len(csv_relations)})" in note
+    # A selection shows its ego network instead of the core.
+    at.session_state[keys.SELECTION] = Selection(nodes=(HUB,))
+    at.run()
+    assert HUB in _network_node_ids(at)
+    (note,) = _captions(at, keys.NETWORK_NOTE)
+    assert not note.startswith("Réseau : son cœur")
 
 
 def test_invalid_url_is_ignored(app_env):

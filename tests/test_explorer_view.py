@@ -82,9 +82,15 @@ def test_notes_under_the_map_say_what_is_drawn_and_what_is_grouped(base):
 def test_details_list_the_selection_and_its_relations(base):
     scene = view.build_scene(base, Filters())
     nodes, table = explorer.details(scene, view.focus(scene, Selection(nodes=("A2",))), "en")
-    assert nodes.to_dict("index") == {"A2": {"name": "CAF", "type": "CAF (family allowances)", "degree": 2}}
-    assert list(table["target"]) == ["CAF", "Asso Bêta"]
-    assert list(table["kind"]) == ["Partnership", "Referral"]
+    assert nodes.to_dict("index") == {"A2": {"Name": "CAF", "Type": "CAF – family allowances", "Relations (degree)": 2}}
+    assert nodes.index.name == "Id"
+    # no territory chosen: every relation is "inside", so no position column
+    assert list(table.columns) == ["From", "To", "Kind", "Dimension"]
+    assert list(table["To"]) == ["CAF", "Asso Bêta"]
+    assert list(table["Kind"]) == ["Partnership", "Referral"]
+    nodes, table = explorer.details(scene, view.focus(scene, Selection(nodes=("A2",))), "fr")
+    assert (nodes.index.name, list(nodes.columns)) == ("Identifiant", ["Nom", "Type", "Relations (degré)"])
+    assert list(table.columns) == ["De", "Vers", "Nature", "Dimension"]
 
 
 def test_territory_indicator_counts(base):
@@ -140,6 +146,39 @@ def test_the_url_opens_the_session_once(territories):
     assert state.selection() == Selection(nodes=("A1",))
     state.open({"kinds": "referral"}, territories, set())  # later runs: the widgets win
     assert session[keys.KINDS] == ["tension"]
+
+
+def test_the_url_holds_how_the_view_is_drawn(territories):
+    session: dict[str, object] = {}
+    state = keys(session)
+    url = {"layout": "geo", "colour": "community", "size": "pagerank", "indicator": "population", "kinds": "tension"}
+    state.open({**url, "size": "<script>"}, territories, set())  # an unknown value keeps the widget's default
+    assert (session[keys.LAYOUT], session[keys.COLOUR], session[keys.INDICATOR]) == ("geo", "community", "population")
+    assert keys.SIZE not in session
+    session[keys.SIZE] = "pagerank"
+    assert state.query_params(state.filters(), state.selection()) == {"level": "commune", **url}
+    # defaults (force layout, colour by type, size by degree, no indicator) stay out of the URL
+    session.update({keys.LAYOUT: "force", keys.COLOUR: "type", keys.SIZE: "degree", keys.INDICATOR: None})
+    assert state.query_params(state.filters(), state.selection()) == {"level": "commune", "kinds": "tension"}
+
+
+def test_an_empty_view_says_why(base):
+    import datetime as dt
+
+    dates = (dt.date(2020, 1, 1), dt.date(2021, 6, 1))  # R1 starts 2020-01-01, R2 2021-06-01; no end
+    cases = {
+        Filters(): None,
+        Filters(on_date=dt.date(2019, 12, 31)): "date_outside",
+        Filters(on_date=dt.date(2020, 6, 1), kinds=("tension",)): "date_filters",
+        Filters(kinds=("tension",)): "filters",
+    }
+    for filters, reason in cases.items():
+        assert view.why_no_relation(view.build_scene(base, filters), dates) == reason, filters
+    note = explorer.empty_note("date_outside", dt.date(2019, 12, 31), dates, "en")
+    assert note == (
+        "No relation was active on 31 December 2019: the data's relations run from 1 January 2020 to 1 June 2021. "
+        "Pick a date in that span."
+    )
 
 
 def test_an_area_shows_the_subgraph_its_nodes_induce(base):

@@ -155,3 +155,27 @@ def test_actor_type_drops_relations_of_other_actors(territories, located, rels):
 def test_relation_filters(territories, located, rels, filters, expected):
     actors, places = located
     assert list(apply_filters(territories, places, actors, rels, filters).relations["id"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("2014", dt.date(2014, 1, 1)), ("2014-06", dt.date(2014, 6, 1)), ("2014-06-15", dt.date(2014, 6, 15)),
+     ("2014-13", None), ("14", None), ("soon", None)],
+)
+def test_a_year_or_a_month_in_a_link_stands_for_its_first_day(raw, expected):
+    assert Filters.from_query_params({"date": raw}).on_date == expected
+
+
+def test_the_relations_date_span_and_what_the_picker_offers():
+    from carto.analysis.activity import date_span
+    from carto.analysis.scene import FilterChoices
+
+    rel = pd.DataFrame({"start": ["2016-03-01", None, "2015-05-02"], "end": [None, "2030-01-31", "bad"]})
+    assert date_span(rel) == (dt.date(2015, 5, 2), dt.date(2030, 1, 31))  # earliest start, latest end
+    assert date_span(rel.assign(start=None, end=None)) is None
+    choices = FilterChoices([], {}, {}, {}, dates=(dt.date(2015, 5, 2), dt.date(2030, 1, 31)))
+    today = dt.date(2026, 12, 1)
+    assert choices.date_bounds(None, today) == (dt.date(2015, 5, 2), dt.date(2030, 1, 31))
+    assert choices.date_bounds(dt.date(1990, 1, 1), today) == (dt.date(1990, 1, 1), dt.date(2030, 1, 31))
+    no_dates = FilterChoices([], {}, {}, {})
+    assert no_dates.date_bounds(None, today) == (today, today)

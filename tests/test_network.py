@@ -256,3 +256,55 @@ def test_territory_graph_lifts_nodes_to_a_level() -> None:
     ]
     graph = network.territory_nx_graph(epcis)
     assert graph.edges["E1", "E2"]["relations"] == 2
+
+
+def _ring_and_tail() -> pd.DataFrame:
+    # a-b-c-d: a 4-clique (each linked to 3 others); e linked to a and b; f hangs on e; g alone.
+    # Core numbers by hand: a, b, c, d = 3; e = 2; f = 1; g = 0. a-b twice and a self-loop count once / not.
+    pairs = [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d"), ("c", "d"), ("e", "a"), ("e", "b"),
+             ("f", "e"), ("a", "b"), ("c", "c")]
+    return pd.DataFrame({"source": [s for s, _ in pairs], "target": [t for _, t in pairs]})
+
+
+@pytest.mark.parametrize(
+    ("max_nodes", "expected"),
+    [
+        (7, ("abcdef", 1, 6)),  # 1-core: every node with a relation (6 fit in 7)
+        (6, ("abcdef", 1, 6)),
+        (5, ("abcde", 2, 5)),  # 2-core: f has one neighbour only
+        (4, ("abcd", 3, 4)),  # 3-core: the clique
+    ],
+)
+def test_network_core_is_the_smallest_k_core_that_fits(max_nodes, expected):
+    rel = _ring_and_tail()
+    core, k, size = network.network_core(rel, list("abcdefg"), max_nodes=max_nodes)
+    assert (core, k, size) == (frozenset(expected[0]), expected[1], expected[2])
+    # the same core by networkx (an independent reference)
+    graph = nx.Graph(list(zip(rel["source"], rel["target"], strict=True)))
+    graph.remove_edges_from(nx.selfloop_edges(graph))
+    assert core == frozenset(nx.k_core(graph, k=k).nodes)
+
+
+def test_a_core_too_large_is_cut_down_around_its_best_connected_node():
+    # Innermost core: the 2-core ring a-b-c-d-e-f-a plus chord a-d (no 3-core: b, c, e, f have 2 neighbours).
+    # a and d have 3 neighbours; a is the first by id. Walking from a: a, then b, d, f (its neighbours),
+    # then c, e. Four nodes: a, b, d, f.
+    ring = [("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"), ("e", "f"), ("f", "a"), ("a", "d")]
+    rel = pd.DataFrame({"source": [s for s, _ in ring], "target": [t for _, t in ring]})
+    assert network.network_core(rel, list("abcdefz"), max_nodes=4) == (frozenset("abdf"), 2, 6)
+    assert network.network_core(rel, list("abcdefz"), max_nodes=1) == (frozenset("a"), 2, 6)
+
+
+def test_network_core_without_relations_is_empty():
+    assert network.network_core(_ring_and_tail().iloc[0:0], ["a", "b"], max_nodes=1) == (frozenset(), 0, 0)
+
+
+def test_network_core_reads_categorical_ends_with_ids_outside_the_nodes():
+    # As the explorer's scenes hold them: categoricals over every id of the data, some not in this scene.
+    rel = _ring_and_tail()
+    ids = pd.Index(list("abcdefgxyz"))
+    coded = rel.assign(
+        source=pd.Categorical(rel["source"], categories=ids), target=pd.Categorical(rel["target"], categories=ids)
+    )
+    coded.loc[len(coded)] = ["x", "a"]  # an end outside the nodes: left out
+    assert network.network_core(coded, list("abcdefg"), max_nodes=4) == (frozenset("abcd"), 3, 4)

@@ -113,8 +113,13 @@ def test_the_pickers_labels_and_the_table_of_neighbours_read_in_each_language():
     assert shown.values.tolist() == [["C1", "Ville-Haute", "8.0", "25%"], ["C2", "Bourg-Bas", "5.0", "100%"]]
 
 
-def test_the_yearly_chart_names_each_kind_in_the_language():
-    per_year = pd.DataFrame({"year": [2023, 2024], "kind": ["partnership", "referral"], "count": [2, 1]})
-    chart, column = summary_text.per_year_chart(per_year, "fr")
-    assert column == "Nature"
-    assert chart[column].tolist() == ["Partenariat", "Passage de relais"]
+def test_the_yearly_chart_names_each_kind_in_the_language_and_colours_it_as_the_map():
+    per_year = pd.DataFrame(
+        {"year": [2023, 2023, 2024], "kind": ["tension", "partnership", "referral"], "count": [4, 2, 1]}
+    )
+    chart, colours = summary_text.per_year_chart(per_year, "fr")
+    # one column per kind, in the model's order (partnership, ..., referral, ..., tension); 0 where none
+    assert chart.columns.tolist() == ["year", "Partenariat", "Passage de relais", "Tension"]
+    assert chart.values.tolist() == [[2023, 2, 0, 4], [2024, 0, 1, 0]]
+    # the map's colours: partnership = accent blue, referral = warning orange, tension = alert red
+    assert colours == ["#1f4e9c", "#e07a1f", "#d62828"]

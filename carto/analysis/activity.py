@@ -27,3 +27,16 @@ def active_on(relations: pd.DataFrame, day: dt.date | None) -> pd.DataFrame:
     if day is None or relations.empty:
         return relations
     return relations[active_mask(relations, day).to_numpy()]
+
+
+def date_span(relations: pd.DataFrame) -> tuple[dt.date, dt.date] | None:
+    """The first and last dates the relations name (their starts and ends); None when they name none."""
+    days = [
+        pd.to_datetime(relations[column], errors="coerce").dropna()
+        for column in ("start", "end")
+        if column in relations
+    ]
+    known = pd.concat(days) if days else pd.Series([], dtype="datetime64[ns]")
+    if known.empty:
+        return None
+    return pd.Timestamp(known.min()).date(), pd.Timestamp(known.max()).date()

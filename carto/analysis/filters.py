@@ -92,8 +92,10 @@ class Filters:
         on_date: dt.date | None = None
         raw_date = text("date")
         if raw_date:
+            # A year (2014) or a month (2014-06) stands for its first day.
+            full = raw_date + {4: "-01-01", 7: "-01"}.get(len(raw_date), "")
             try:
-                on_date = dt.date.fromisoformat(raw_date)
+                on_date = dt.date.fromisoformat(full)
             except ValueError:
                 on_date = None
         return cls(

@@ -371,6 +371,54 @@ def node_metrics(
     return frame
 
 
+def _codes(ends: pd.Series, index: pd.Index) -> np.ndarray:
+    """Positions of ``ends`` in ``index`` (unique), -1 when absent; a categorical is looked up by its
+    categories, not value by value."""
+    if isinstance(ends.dtype, pd.CategoricalDtype):
+        where = index.get_indexer(pd.Index(ends.cat.categories).astype(str))
+        codes = ends.cat.codes.to_numpy()
+        return np.where(codes >= 0, where[codes], -1).astype("int64")
+    return index.get_indexer(pd.Index(ends).astype(str)).astype("int64")
+
+
+def network_core(
+    relations: pd.DataFrame, node_ids: Iterable[str], *, max_nodes: int
+) -> tuple[frozenset[str], int, int]:
+    """The network's core, in at most ``max_nodes`` nodes: ``(nodes, k, size of the k-core)``.
+
+    The k-core is the largest group of nodes each linked to at least ``k`` others of the group
+    (simple undirected graph: direction ignored, parallel relations merged, self-loops dropped).
+    ``k`` is the smallest (k >= 1) whose core has at most ``max_nodes`` nodes. When even the
+    innermost core is larger, its ``max_nodes`` nodes nearest its best-connected node (most
+    neighbours in the core, then smallest id): a breadth-first walk from it, in the core, then the
+    rest of the core by degree. No relation: ``(frozenset(), 0, 0)``.
+    """
+    import igraph as ig
+
+    unique = pd.Index(list(node_ids) if not isinstance(node_ids, pd.Index) else node_ids).astype(str).unique()
+    index = pd.Index(np.sort(unique.to_numpy(dtype=object)), dtype="object")
+    ids = list(index)
+    s, t = _codes(relations["source"], index), _codes(relations["target"], index)
+    known = (s >= 0) & (t >= 0)
+    graph = ig.Graph(n=len(ids), edges=np.column_stack([s[known], t[known]]).tolist())
+    graph.simplify(multiple=True, loops=True)
+    coreness = np.asarray(graph.coreness(), dtype="int64") if len(ids) else np.zeros(0, dtype="int64")
+    top = int(coreness.max()) if len(coreness) else 0
+    if top == 0:
+        return frozenset(), 0, 0
+    k = next((k for k in range(1, top + 1) if int((coreness >= k).sum()) <= max_nodes), top)
+    members = np.flatnonzero(coreness >= k)
+    if len(members) <= max_nodes:
+        return frozenset(index[members]), k, len(members)
+    core = graph.induced_subgraph(members.tolist())  # vertex i of core = members[i], ids still sorted
+    degree = np.asarray(core.degree())
+    by_degree = np.argsort(-degree, kind="stable")  # most neighbours first, ties by smallest id
+    walk, _, _ = core.bfs(int(by_degree[0]))
+    seen = set(walk)
+    order = [*walk, *(int(v) for v in by_degree if int(v) not in seen)]
+    return frozenset(index[members[order[:max_nodes]]]), k, len(members)
+
+
 def territory_graph(
     relations: pd.DataFrame,
     node_territory: pd.Series,

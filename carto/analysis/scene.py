@@ -13,6 +13,7 @@ Pure analyses; drawing is :mod:`carto.render.explorer`'s job and widgets are the
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -21,14 +22,17 @@ import numpy as np
 import pandas as pd
 
 from carto.analysis import flows
+from carto.analysis.activity import date_span
 from carto.analysis.filters import Filtered, Filters, apply_filters
-from carto.analysis.network import ego_nodes, ego_relations, node_metrics
+from carto.analysis.network import ego_nodes, ego_relations, network_core, node_metrics
 from carto.analysis.selection import Selection
 from carto.model import AGGREGATION_LEVELS, DETAIL_LEVELS, TERRITORY_LEVELS, relation_weights
 
 MetricsFn = Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame, pd.DataFrame], pd.DataFrame]
 
 INDICATORS = ("population", "actors", "places", "relations")
+# With nothing selected, a network larger than this shows its core (see core_of).
+CORE_NODES = 120
 
 
 def graph_nodes(actors: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
@@ -82,6 +86,8 @@ class Subgraph:
     edges: pd.DataFrame
     total_nodes: int
     total_edges: int
+    core: int = 0  # k when the nodes are (the best-connected of) the network's k-core, else 0
+    core_size: int = 0  # the nodes of that k-core
 
     @property
     def reduced(self) -> bool:
@@ -196,13 +202,23 @@ class FilterChoices:
     codes_at: dict[str, list[str]]
     territory_names: dict[str, str]
     scheme_names: dict[str, str]
+    dates: tuple[dt.date, dt.date] | None = None  # the first and last dates the relations name
+
+    def date_bounds(self, chosen: dt.date | None, today: dt.date) -> tuple[dt.date, dt.date]:
+        """What the date picker offers: the relations' dates and today, and ``chosen`` (a date from a
+        link may lie outside them: the picker must still show it)."""
+        days = [today, *(self.dates or ()), *([chosen] if chosen else [])]
+        return min(days), max(days)
 
     def territories_at(self, level: str) -> list[str]:
         return self.codes_at.get(level, [])
 
 
-def filter_choices(territories: pd.DataFrame, schemes: pd.DataFrame) -> FilterChoices:
-    """The sidebar's choices: at least ``commune`` among the levels, even with no territory."""
+def filter_choices(
+    territories: pd.DataFrame, schemes: pd.DataFrame, relations: pd.DataFrame | None = None
+) -> FilterChoices:
+    """The sidebar's choices: at least ``commune`` among the levels, even with no territory; the
+    relations' dates when given."""
     names = dict(zip(territories["code"], territories["name"], strict=True))
     codes_at = {
         str(level): sorted(group["code"], key=lambda c: names[c]) for level, group in territories.groupby("level")
@@ -212,7 +228,25 @@ def filter_choices(territories: pd.DataFrame, schemes: pd.DataFrame) -> FilterCh
         codes_at=codes_at,
         territory_names=names,
         scheme_names=dict(zip(schemes["id"], schemes["name"], strict=True)),
+        dates=date_span(relations) if relations is not None else None,
     )
+
+
+def why_no_relation(scene: Scene, dates: tuple[dt.date, dt.date] | None) -> str | None:
+    """Why the scene shows no relation, when it shows none: ``"date_outside"`` (the chosen date
+    lies outside the relations' ``dates``), ``"date_filters"`` (a date within them, but the other
+    filters leave nothing that day), ``"filters"`` (no date: the filters leave nothing), ``"no_data"``
+    (there is no relation at all). None when there are relations to show."""
+    if len(scene.filtered.relations):
+        return None
+    if scene.base.relations.empty:
+        return "no_data"
+    day = scene.filters.on_date
+    if day is None:
+        return "filters"
+    if dates is not None and not dates[0] <= day <= dates[1]:
+        return "date_outside"
+    return "date_filters"
 
 
 def scene_counts(scene: Scene) -> dict[str, int]:
@@ -353,26 +387,46 @@ def focus(scene: Scene, selection: Selection, *, leaving: bool = False) -> Focus
     return Focus(selected, highlight, ego_relations(rel, set(highlight)))
 
 
-def network_subgraph(scene: Scene, focused: Focus, *, max_nodes: int = 500, max_edges: int = 2500) -> Subgraph:
+def core_of(scene: Scene, *, max_nodes: int = CORE_NODES) -> tuple[frozenset[str], int, int]:
+    """The scene's core in at most ``max_nodes`` nodes, its ``k`` and the k-core's size
+    (:func:`carto.analysis.network.network_core`)."""
+    return network_core(scene.filtered.relations, scene.nodes.index, max_nodes=max_nodes)
+
+
+def network_subgraph(
+    scene: Scene,
+    focused: Focus,
+    *,
+    core: tuple[frozenset[str], int, int] | None = None,
+    max_nodes: int = 500,
+    max_edges: int = 2500,
+) -> Subgraph:
     """The part of the network sent to the browser (highlighted nodes always kept).
 
     For an area selection: only the subgraph of :attr:`Focus.relations`, its nodes and their ends.
+    With nothing selected and more than :data:`CORE_NODES` nodes, only the ``core`` (from
+    :func:`core_of`) is drawn, when there is one: a few hundred nodes are a hairball.
     """
     if focused.area:
         rel = focused.relations
         ends = set(focused.selected) | set(rel["source"].astype(str)) | set(rel["target"].astype(str))
-        nodes = scene.nodes.loc[[n for n in scene.nodes.index if n in ends]]
+        area_nodes = scene.nodes.loc[[n for n in scene.nodes.index if n in ends]]
         return reduce_graph(
-            nodes, rel, scene.metrics, highlight=set(focused.selected), max_nodes=max_nodes, max_edges=max_edges
+            area_nodes, rel, scene.metrics, highlight=set(focused.selected), max_nodes=max_nodes, max_edges=max_edges
         )
-    return reduce_graph(
-        scene.nodes,
+    nodes, k, size = scene.nodes, 0, 0
+    if core is not None and core[1] > 0 and not focused.highlight and len(nodes) > CORE_NODES:
+        nodes, k, size = nodes[nodes.index.isin(list(core[0]))], core[1], core[2]
+    sub = reduce_graph(
+        nodes,
         scene.filtered.relations,
         scene.metrics,
         highlight=set(focused.highlight),
         max_nodes=max_nodes,
         max_edges=max_edges,
     )
+    return replace(sub, total_nodes=len(scene.nodes), total_edges=len(scene.filtered.relations), core=k,
+                   core_size=size)
 
 
 def selected_nodes(scene: Scene, focused: Focus) -> pd.DataFrame:

@@ -12,6 +12,7 @@ The view model (what is shown for given data, filters and selection) is
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import folium
@@ -22,6 +23,7 @@ import plotly.graph_objects as go
 from carto import i18n
 from carto.analysis import scene as view
 from carto.analysis.scene import Base, Focus, Scene, Subgraph
+from carto.formatting import format_date
 from carto.model import ACTOR_TYPES, METROPOLITAN_FRANCE
 from carto.render import layers, leaflet, netview, offline
 
@@ -260,14 +262,21 @@ def map_notes(plan: MapPlan, lang: str, focused: Focus | None = None) -> list[st
 
 
 def network_note(sub: Subgraph, lang: str) -> str:
-    """What the network view shows (all, or the part kept) and how to select in it."""
+    """What the network view shows (all, its core, or the part kept) and how to select in it."""
+    if sub.core:
+        key = "explorer.network.core" if len(sub.nodes) == sub.core_size else "explorer.network.core_top"
+        key = f"{key}.one" if sub.core == 1 else key
+    else:
+        key = "explorer.network.reduced" if sub.reduced else "explorer.network.all"
     shown = i18n.t(
-        "explorer.network.reduced" if sub.reduced else "explorer.network.all",
+        key,
         lang,
         nodes=len(sub.nodes),
         edges=len(sub.edges),
         total_nodes=sub.total_nodes,
         total_edges=sub.total_edges,
+        k=sub.core,
+        core_size=sub.core_size,
     )
     return f"{shown} {i18n.t('explorer.network.hint', lang)}"
 
@@ -302,7 +311,11 @@ def explorer_figure(
 
 
 def details(scene: Scene, focused: Focus, lang: str, *, limit: int = 200) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The selected nodes (name, type, degree) and their relations, labelled in ``lang``."""
+    """The selected nodes (name, type, degree) and their relations, labelled and headed in ``lang``.
+
+    The relations' position (inside, entering, leaving, crossing) is only shown with a territory
+    chosen: without one, every relation is "inside".
+    """
     nodes = view.selected_nodes(scene, focused)
     nodes["type"] = [
         i18n.t("explorer.node.place", lang) if t == "place" else i18n.label(t, lang) for t in nodes["type"]
@@ -311,4 +324,27 @@ def details(scene: Scene, focused: Focus, lang: str, *, limit: int = 200) -> tup
     table["kind"] = [i18n.label(k, lang) for k in table["kind"]]
     table["dimension"] = [i18n.label(d, lang) for d in table["dimension"]]
     table["position"] = [i18n.t(f"explorer.position.{p}", lang) for p in table["position"]]
-    return nodes, table
+    if not scene.filters.territory:
+        table = table.drop(columns="position")
+    nodes = nodes.rename_axis(i18n.t("field.id", lang)).rename(columns=lambda c: detail_header(str(c), lang))
+    return nodes, table.rename(columns=lambda c: detail_header(str(c), lang))
+
+
+def detail_header(column: str, lang: str) -> str:
+    """A details table's column header in ``lang``."""
+    own = f"explorer.column.{column}"
+    return i18n.t(own if own in i18n.catalog(lang) else f"field.{column}", lang)
+
+
+def date_help(dates: tuple[dt.date, dt.date] | None, lang: str) -> str | None:
+    """The date picker's help: which days the data's relations span."""
+    if dates is None:
+        return None
+    first, last = (format_date(d, lang) for d in dates)
+    return i18n.t("explorer.filter.date.help", lang, first=first, last=last)
+
+
+def empty_note(reason: str, day: dt.date | None, dates: tuple[dt.date, dt.date] | None, lang: str) -> str:
+    """Why no relation is shown (``reason`` from :func:`carto.analysis.scene.why_no_relation`), in words."""
+    first, last = (format_date(d, lang) for d in dates) if dates else ("", "")
+    return i18n.t(f"explorer.empty.{reason}", lang, date=format_date(day, lang) if day else "", first=first, last=last)

@@ -264,7 +264,7 @@ def places_layer(
         fields=[i18n.t(f"field.{f}", lang) for f in ("name", "kind", "publics", "id")],
         kinds=[i18n.label(k, lang) for k in PLACE_KINDS],
         extra=rows.extra,
-        colours=["#ffffff"] * len(PLACE_KINDS),
+        colours=[palette.PLACE_FILL] * len(PLACE_KINDS),
         radius=7,
         stroke=PLACE_COLOUR,
         weight=2,

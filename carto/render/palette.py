@@ -17,9 +17,11 @@ SELECTED_OUTLINE = "#000000"  # the territory picked on the explorer's map
 TERRITORY_FILL = "#f2efe6"  # boundaries, and territories without a value on a choropleth
 TERRITORY_LINE = "#555555"
 BACKGROUND = "#ffffff"
+TEXT = "#000000"  # body text of the PDF
 MUTED_TEXT = "#5a5a5a"  # subtitles and footers of the PDF
 RULE_LINE = "#c8c8c8"  # frames and rules of the PDF
-PLACE_COLOUR = "#222222"
+PLACE_COLOUR = "#222222"  # the ring of a place: places are white rings on the map and in the network
+PLACE_FILL = "#ffffff"
 CLUSTER_COLOUR = "#f28e2b"  # actors and places counted per territory
 FLOW_COLOUR = "#3b4cc0"  # relations aggregated between territories
 
@@ -52,8 +54,8 @@ ACTOR_COLOURS: dict[str, str] = dict(
         strict=True,
     )
 )
-# In the network, places are nodes beside the actors' types.
-TYPE_COLOURS: dict[str, str] = {**ACTOR_COLOURS, "place": PLACE_COLOUR}
+# In the network, places are nodes beside the actors' types (filled as on the map, ringed in PLACE_COLOUR).
+TYPE_COLOURS: dict[str, str] = {**ACTOR_COLOURS, "place": PLACE_FILL}
 
 COMMUNITY_PALETTE = (
     "#1b9e77",
@@ -69,10 +71,24 @@ COMMUNITY_PALETTE = (
     "#fb9a99",
     "#cab2d6",
 )
-NO_COMMUNITY = "#bbbbbb"
+NO_COMMUNITY = "#bbbbbb"  # communities smaller than the len(COMMUNITY_PALETTE) largest, and no community
 
 # Choropleth classes, lowest to highest (carto.render.choropleth).
 CHOROPLETH_COLOURS = ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000")
+
+
+def relation_colours(kinds: list[str]) -> list[str]:
+    """The colour of each relation kind of ``kinds``, in that order (for a chart's series)."""
+    return [RELATION_COLOURS[kind] for kind in kinds]
+
+
+def community_colour(community: object) -> str:
+    """Communities are numbered by size: the largest get the palette's colours, the others grey."""
+    try:
+        number = int(community)  # type: ignore[call-overload]
+    except (TypeError, ValueError):  # None, NaN
+        return NO_COMMUNITY
+    return COMMUNITY_PALETTE[number] if 0 <= number < len(COMMUNITY_PALETTE) else NO_COMMUNITY
 
 
 def rgb(colour: str) -> tuple[int, int, int]:

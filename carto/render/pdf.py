@@ -35,7 +35,7 @@ from carto.render.summary_text import (
 
 FONTS_DIR = Path(__file__).resolve().parents[1] / "fonts"
 MAX_LISTED = 6
-_BLACK = (0, 0, 0)
+_BLACK = palette.rgb(palette.TEXT)
 _ACCENT = palette.rgb(palette.ACCENT)
 _MUTED = palette.rgb(palette.MUTED_TEXT)
 _RULE = palette.rgb(palette.RULE_LINE)

@@ -12,6 +12,7 @@ import pandas as pd
 from carto import i18n
 from carto.analysis.summary import Figure, Partner, Summary, UncoveredPlace
 from carto.formatting import NARROW_NBSP, format_date, format_number, format_percent, plural_form
+from carto.model import RELATION_KINDS
 from carto.render import palette
 from carto.render.indicator_text import COUNTS, format_indicator, is_share
 
@@ -93,10 +94,14 @@ def territory_labels(table: pd.DataFrame) -> dict[str, str]:
     return {str(code): f"{name} ({code})" for code, name in zip(table.index, table["name"].astype(str), strict=True)}
 
 
-def per_year_chart(per_year: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, str]:
-    """Relations active per year with each kind's label in a column, and that column's name."""
-    kind = i18n.t("field.kind", lang)
-    return per_year.assign(**{kind: [i18n.label(k, lang) for k in per_year["kind"]]}), kind
+def per_year_chart(per_year: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, list[str]]:
+    """Relations active per year: ``year`` then one column per kind present (labelled in ``lang``, in
+    :data:`carto.model.RELATION_KINDS` order), and each kind's colour from the one palette."""
+    kinds = [k for k in RELATION_KINDS if k in set(per_year["kind"])]
+    wide = per_year.pivot_table(index="year", columns="kind", values="count", aggfunc="sum", fill_value=0)
+    wide = wide.reindex(columns=kinds).astype("int64")
+    wide.columns = [i18n.label(k, lang) for k in kinds]
+    return wide.reset_index(), palette.relation_colours(kinds)
 
 
 def place_line(place: UncoveredPlace, lang: str) -> str:

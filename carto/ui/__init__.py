@@ -10,7 +10,7 @@ from __future__ import annotations
 import cProfile
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,6 +69,12 @@ def tr(key: str, **values: object) -> str:
     never add a link, an image or a heading (:func:`carto.text.markdown_text`).
     """
     return i18n.t(key, language(), **{name: text.markdown_text(v) for name, v in values.items()})
+
+
+def words(lang: str) -> Callable[[str], str]:
+    """``key → label`` in ``lang``, fixed when called: for a widget's ``format_func``, which AppTest also
+    calls after the run, where the session's language is no longer known."""
+    return lambda key: i18n.t(key, lang)
 
 
 def md(value: object) -> str:

@@ -52,7 +52,8 @@ def sample_in_sources(version: int, db: str) -> bool:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def explorer_choices(version: int, db: str) -> view.FilterChoices:
-    return view.filter_choices(explorer_base(version, db).territories, ui.read("schemes", version))
+    base = explorer_base(version, db)
+    return view.filter_choices(base.territories, ui.read("schemes", version), base.relations)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -81,6 +82,12 @@ def explorer_network_metrics(version: int, db: str, filters: Filters, *, colour_
     scene = explorer_scene(version, db, filters)
     needs_more = colour_by == "community" or size_by not in scene.metrics
     return explorer_metrics(version, db, filters) if needs_more else scene.metrics
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def explorer_core(version: int, db: str, filters: Filters) -> tuple[frozenset[str], int, int]:
+    """The network's core, drawn when nothing is selected (:func:`carto.analysis.scene.core_of`)."""
+    return view.core_of(explorer_scene(version, db, filters))
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)

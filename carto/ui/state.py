@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import streamlit as st
@@ -21,7 +21,7 @@ from carto.analysis.filters import Filters
 from carto.analysis.selection import Selection
 from carto.ingest.safety import Limits
 from carto.ingest.uploads import store_upload
-from carto.render import preview
+from carto.render import netview, preview
 
 LANGUAGE = "lang"  # the sidebar's language switch
 # What the explorer's map sends back (streamlit-folium's ``returned_objects``): clicks, and the
@@ -61,6 +61,7 @@ class ExplorerState:
     MAP = "explorer_map"
     MAP_NOTES = "explorer_map_notes"
     FIGURES = "explorer_figures"
+    EMPTY = "explorer_empty"  # why no relation is shown, when none is
     LAYOUT = "n_layout"
     COLOUR = "n_colour"
     SIZE = "n_size"
@@ -76,6 +77,13 @@ class ExplorerState:
     # session
     SELECTION = "explorer_selection"
     SEEN = "explorer_seen"  # the last map and network events applied
+    # How the view is drawn, in the URL too: parameter → (widget key, choices; the first is the default).
+    VIEW_PARAMS: ClassVar[dict[str, tuple[str, tuple[str | None, ...]]]] = {
+        "layout": (LAYOUT, netview.LAYOUTS),
+        "colour": (COLOUR, netview.COLOUR_BY),
+        "size": (SIZE, netview.SIZE_BY),
+        "indicator": (INDICATOR, (None, *scene.INDICATORS)),
+    }
 
     @classmethod
     def widget_values(cls, filters: Filters, chosen: Selection) -> dict[str, object]:
@@ -101,6 +109,10 @@ class ExplorerState:
         filters = scene.filters_for_data(Filters.from_query_params(url), territories, scheme_ids)
         self.session[self.SELECTION] = chosen
         self.session.update(self.widget_values(filters, chosen))
+        for param, (key, choices) in self.VIEW_PARAMS.items():
+            asked = url.get(param)
+            if isinstance(asked, str) and asked in choices:
+                self.session[key] = asked
 
     def keep_territory_among(self, codes: list[str]) -> None:
         """Forget a chosen territory that the chosen level does not offer (before its widget is drawn)."""
@@ -169,10 +181,14 @@ class ExplorerState:
         # An empty selection comes back when the figure changes: not a user action.
         return bool(picked) and self.handle("network", picked, lambda s: selection.select_from_network(s, picked))
 
-    @staticmethod
-    def query_params(filters: Filters, chosen: Selection) -> dict[str, str]:
-        """The URL of this view: filters and selection."""
-        return {**filters.to_query_params(), **chosen.to_query_params()}
+    def query_params(self, filters: Filters, chosen: Selection) -> dict[str, str]:
+        """The URL of this view: filters, selection, and how the view is drawn when not the default."""
+        drawn = {}
+        for param, (key, choices) in self.VIEW_PARAMS.items():
+            value = self.session.get(key)
+            if value in choices[1:]:
+                drawn[param] = str(value)
+        return {**filters.to_query_params(), **chosen.to_query_params(), **drawn}
 
 
 @dataclass
