@@ -158,6 +158,7 @@ SCREENS = {
     ),
     "explorer, a date before the data": ("app_pages/explorer.py", {"date": "2014"}),
     "summary": ("app_pages/summary.py", {}),
+    "social space": ("app_pages/social_space.py", {}),
     "import": ("app_pages/import.py", {}),
     "data": ("app_pages/data.py", {}),
     "admin": ("app_pages/admin.py", {}),
