@@ -2,48 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import streamlit as st
 from streamlit_folium import st_folium
 
-from carto import formatting, i18n, store, ui
+from carto import formatting, store, ui
 from carto.analysis import scene as view
 from carto.analysis import selection as sel
-from carto.analysis.filters import FORMAL_CHOICES, POSITIONS
-from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS
-from carto.render import explorer, netview, offline
-from carto.render.summary_text import plural_key
+from carto.render import explorer, netview
 from carto.ui import cache
-from carto.ui.state import MAP_RETURNS, ExplorerState, SummaryState
+from carto.ui import explorer as explorer_ui
+from carto.ui.state import MAP_RETURNS, ExplorerState
 
 tr, lang, version, db, state = ui.tr, ui.language(), ui.data_version(), str(store.default_db_path()), ExplorerState()
 choices = cache.explorer_choices(version, db)
 names, scheme_names = choices.territory_names, choices.scheme_names
 state.open(st.query_params.to_dict(), cache.explorer_base(version, db).territories, set(scheme_names))
 
-side, label, word = st.sidebar, (lambda v: i18n.label(v, lang)), ui.words(lang)
-side.header(tr("explorer.filters"))
-level = side.selectbox(word("explorer.filter.level"), choices.levels, format_func=label, key=state.LEVEL)
-codes = choices.territories_at(level)
-state.keep_territory_among(codes)
-side.selectbox(tr("explorer.filter.territory"), [None, *codes], key=state.TERRITORY,
-               placeholder=tr("explorer.filter.all_territories"),
-               format_func=lambda c: f"{names[c]} ({c})" if c else word("explorer.filter.all_territories"))
-for widget, name, options in ((state.TYPES, "types", ACTOR_TYPES), (state.SECTORS, "sectors", SECTORS),
-                              (state.KINDS, "kinds", RELATION_KINDS), (state.DIMS, "dimensions", DIMENSIONS)):
-    side.multiselect(word(f"explorer.filter.{name}"), options, key=widget, format_func=label,
-                     placeholder=tr("explorer.filter.any"))
-side.radio(tr("explorer.filter.formal"), FORMAL_CHOICES, key=state.FORMAL, horizontal=True,
-           format_func=lambda v: word(f"explorer.filter.formal.{v}"))
-side.multiselect(tr("explorer.filter.schemes"), list(scheme_names), key=state.SCHEMES,
-                 placeholder=word("explorer.filter.any"), format_func=lambda s: scheme_names[s])
-first_day, last_day = choices.date_bounds(state.filters().on_date, dt.date.today())
-side.date_input(tr("explorer.filter.date"), value=None, key=state.DATE, min_value=first_day, max_value=last_day,
-                format=tr("explorer.filter.date.format"), help=explorer.date_help(choices.dates, lang))
-tiles = side.selectbox(tr("map.tiles"), offline.TILE_CHOICES, key=state.TILES,
-                       format_func=lambda n: word(f"map.tiles.{n}"),
-                       index=offline.TILE_CHOICES.index(offline.default_tiles()))
+tiles, word = explorer_ui.sidebar_filters(state, choices, lang), ui.words(lang)
 
 filters, chosen = state.filters(), state.selection()
 key = (version, db, view.effective_filters(filters, chosen))
@@ -96,24 +71,7 @@ with right:
         note = explorer.network_note(sub, lang)
     st.container(key=state.NETWORK_NOTE).caption(note)
 
-st.subheader(tr("explorer.details"))
-with st.container(key=state.DETAILS):
-    if chosen.territory:
-        counts = view.position_counts(scene)
-        st.markdown(tr("explorer.details.territory", name=names.get(chosen.territory, chosen.territory),
-                       code=chosen.territory, **{p: counts.get(p, 0) for p in POSITIONS}))
-        st.caption(tr("explorer.position.help"))
-        st.page_link("app_pages/summary.py", label=tr("explorer.open_summary"),
-                     query_params=SummaryState.link(chosen.territory))
-    if focused.selected:
-        st.markdown(tr(plural_key("explorer.details.nodes", chosen.radius, lang), n=len(focused.selected),
-                       ego=len(focused.highlight), radius=chosen.radius))
-        nodes, relations = explorer.details(scene, focused, lang)
-        st.container(key=state.DETAILS_NODES).dataframe(nodes)
-        st.caption(tr("explorer.details.relations"))
-        st.container(key=state.DETAILS_RELATIONS).dataframe(relations, hide_index=True)
-    elif not chosen.territory:
-        st.info(tr("explorer.details.none"))
+explorer_ui.details_panel(scene, focused, chosen, names, state, lang)
 if not chosen.empty and st.button(tr("explorer.details.clear"), key=state.CLEAR) and state.select(sel.clear(chosen)):
     st.rerun()
 st.caption(tr("explorer.share"))

@@ -1,0 +1,71 @@
+"""The explorer page's sidebar of filters and its details panel; the page keeps the linked map and network."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from carto import i18n, ui
+from carto.analysis import scene as view
+from carto.analysis.filters import FORMAL_CHOICES, POSITIONS
+from carto.analysis.selection import Selection
+from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS
+from carto.render import explorer, offline
+from carto.render.summary_text import plural_key
+from carto.ui.state import ExplorerState, SummaryState
+
+
+def sidebar_filters(state: ExplorerState, choices: view.FilterChoices, lang: str) -> str:
+    """Draw the filters (level, territory, types, dates...) into the sidebar; return the chosen tiles."""
+    tr, side, word = ui.tr, st.sidebar, ui.words(lang)
+    names, scheme_names = choices.territory_names, choices.scheme_names
+
+    def label(value: str) -> str:
+        return i18n.label(value, lang)
+
+    side.header(tr("explorer.filters"))
+    level = side.selectbox(word("explorer.filter.level"), choices.levels, format_func=label, key=state.LEVEL)
+    codes = choices.territories_at(level)
+    state.keep_territory_among(codes)
+    side.selectbox(tr("explorer.filter.territory"), [None, *codes], key=state.TERRITORY,
+                   placeholder=tr("explorer.filter.all_territories"),
+                   format_func=lambda c: f"{names[c]} ({c})" if c else word("explorer.filter.all_territories"))
+    for widget, name, options in ((state.TYPES, "types", ACTOR_TYPES), (state.SECTORS, "sectors", SECTORS),
+                                  (state.KINDS, "kinds", RELATION_KINDS), (state.DIMS, "dimensions", DIMENSIONS)):
+        side.multiselect(word(f"explorer.filter.{name}"), options, key=widget, format_func=label,
+                         placeholder=tr("explorer.filter.any"))
+    side.radio(tr("explorer.filter.formal"), FORMAL_CHOICES, key=state.FORMAL, horizontal=True,
+               format_func=lambda v: word(f"explorer.filter.formal.{v}"))
+    side.multiselect(tr("explorer.filter.schemes"), list(scheme_names), key=state.SCHEMES,
+                     placeholder=word("explorer.filter.any"), format_func=lambda s: scheme_names[s])
+    first_day, last_day = choices.date_bounds(state.filters().on_date, dt.date.today())
+    side.date_input(tr("explorer.filter.date"), value=None, key=state.DATE, min_value=first_day, max_value=last_day,
+                    format=tr("explorer.filter.date.format"), help=explorer.date_help(choices.dates, lang))
+    return str(side.selectbox(tr("map.tiles"), offline.TILE_CHOICES, key=state.TILES,
+                              format_func=lambda n: word(f"map.tiles.{n}"),
+                              index=offline.TILE_CHOICES.index(offline.default_tiles())))
+
+
+def details_panel(scene: view.Scene, focused: view.Focus, chosen: Selection, names: dict[str, str],
+                  state: ExplorerState, lang: str) -> None:
+    """The chosen territory's relation counts and the selected nodes' tables."""
+    tr = ui.tr
+    st.subheader(tr("explorer.details"))
+    with st.container(key=state.DETAILS):
+        if chosen.territory:
+            counts = view.position_counts(scene)
+            st.markdown(tr("explorer.details.territory", name=names.get(chosen.territory, chosen.territory),
+                           code=chosen.territory, **{p: counts.get(p, 0) for p in POSITIONS}))
+            st.caption(tr("explorer.position.help"))
+            st.page_link("app_pages/summary.py", label=tr("explorer.open_summary"),
+                         query_params=SummaryState.link(chosen.territory))
+        if focused.selected:
+            st.markdown(tr(plural_key("explorer.details.nodes", chosen.radius, lang), n=len(focused.selected),
+                           ego=len(focused.highlight), radius=chosen.radius))
+            nodes, relations = explorer.details(scene, focused, lang)
+            st.container(key=state.DETAILS_NODES).dataframe(nodes)
+            st.caption(tr("explorer.details.relations"))
+            st.container(key=state.DETAILS_RELATIONS).dataframe(relations, hide_index=True)
+        elif not chosen.territory:
+            st.info(tr("explorer.details.none"))
