@@ -53,7 +53,9 @@ c.download_button(ui.tr("summary.download.csv"), indicators_csv(table, lang=lang
 with st.container(key=keys.FIGURES):
     for col, figure, (label, value, text) in zip(st.columns(len(summary.figures)), summary.figures,
                                                  summary_text.headline_sentences(summary, lang), strict=True):
-        col.metric(label, value, delta=summary_text.delta_text(figure, lang), delta_color="off", help=ui.md(text))
+        col.markdown(f"**{ui.md(label)}**")  # wraps; a metric's own label is cut with "…" in five columns
+        col.metric(label, value, delta=summary_text.delta_text(figure, lang), delta_color="off",
+                   label_visibility="collapsed")
         col.caption(ui.md(text))
 
 left, right = st.columns([3, 2])
@@ -81,8 +83,9 @@ per_year = summary.relations_per_year
 if per_year.empty:
     st.info(ui.tr("summary.per_year.none"))
 else:
-    chart, kind = summary_text.per_year_chart(per_year, lang)
-    st.bar_chart(chart, x="year", y="count", color=kind, x_label=ui.tr("summary.year"), y_label="")
+    st.vega_lite_chart(spec=summary_text.per_year_spec(per_year, lang), width="stretch")
+with st.expander(ui.tr("summary.method")):
+    st.markdown("\n".join(f"- {ui.md(line)}" for line in summary_text.method_lines(summary, lang)))
 
 labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
 with st.container(key=keys.SIBLINGS):

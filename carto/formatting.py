@@ -44,6 +44,11 @@ def _symbols(lang: str) -> tuple[str, str]:
     return numbers.get_group_symbol(locale), numbers.get_decimal_symbol(locale)
 
 
+def number_symbols(lang: str) -> tuple[str, str]:
+    """The group and decimal symbols of ``lang`` (for charts that format their own axis numbers)."""
+    return _symbols(lang)
+
+
 def format_number(value: object, lang: str, *, decimals: int = 0) -> str:
     """``12345.6`` → ``12 345,6`` (fr) or ``12,345.6`` (en), with ``decimals`` decimals; ``-0`` prints ``0``.
 

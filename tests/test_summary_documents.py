@@ -53,7 +53,7 @@ def test_pdf_is_one_page_with_name_and_figures(lang: str) -> None:
     flat = re.sub(r"[ \n]+", " ", text)  # line breaks out, narrow no-break spaces kept
     assert "Ville-Haute (C1)" in flat
     # The five figures as the page shows them, each at the start of a line (the large value).
-    values = ["8,0", "3", f"25{NNBSP}%", "1", f"20{NNBSP}%"] if lang == "fr" else ["8.0", "3", "25%", "1", "20%"]
+    values = ["8,0", "4", f"25{NNBSP}%", "1", f"20{NNBSP}%"] if lang == "fr" else ["8.0", "4", "25%", "1", "20%"]
     lines = text.splitlines()
     for value in values:
         assert any(line.startswith(value) for line in lines), value

@@ -11,7 +11,8 @@ import pandas as pd
 
 from carto import i18n
 from carto.analysis.summary import Figure, Partner, Summary, UncoveredPlace
-from carto.formatting import NARROW_NBSP, format_date, format_number, format_percent, plural_form
+from carto.formatting import NARROW_NBSP, format_date, format_number, format_percent, number_symbols, plural_form
+from carto.model import RELATION_KINDS
 from carto.render import palette
 from carto.render.indicator_text import COUNTS, format_indicator, is_share
 
@@ -29,18 +30,24 @@ def plural_key(key: str, count: float, lang: str) -> str:
     return one if plural_form(round(count), lang) == "one" and one in i18n.catalog(lang) else key
 
 
+def _radius_text(summary: Summary, lang: str) -> str:
+    whole = summary.radius_km == int(summary.radius_km)
+    return format_number(summary.radius_km, lang, decimals=0 if whole else 1)
+
+
 def headline_sentences(summary: Summary, lang: str) -> list[tuple[str, str, str]]:
     """``(label, value, explanation)`` per headline figure, in words a newcomer understands."""
     out = []
-    whole = summary.radius_km == int(summary.radius_km)
-    radius = format_number(summary.radius_km, lang, decimals=0 if whole else 1)
+    radius = _radius_text(summary, lang)
     separator = f"{NARROW_NBSP}; " if lang == "fr" else "; "
+    inside = format_indicator("relations_inside", summary.relations_inside, lang)
+    outside = format_indicator("relations_crossing", summary.relations_outside, lang)
     for fig in summary.figures:
         value = format_indicator(fig.column, fig.value, lang)
         key = f"summary.explain.{fig.column}"
         if fig.column in COUNTS and fig.value is not None:
             key = plural_key(key, fig.value, lang)
-        explanation = i18n.t(key, lang, value=value, radius=radius)
+        explanation = i18n.t(key, lang, value=value, radius=radius, inside=inside, outside=outside)
         comparisons = []
         if fig.siblings_median is not None:
             shown = format_indicator(fig.column, fig.siblings_median, lang)
@@ -55,8 +62,14 @@ def headline_sentences(summary: Summary, lang: str) -> list[tuple[str, str, str]
 
 
 def delta_text(figure: Figure, lang: str) -> str | None:
-    """The gap to the siblings' median, ``+2,9`` (shares in points: ``-15 pts``); None without one."""
+    """The gap to the siblings' median, ``+2,9`` (shares in points: ``-15 pts``); None without one.
+
+    None too when a count or a rate is compared with a median of 0: "+64 vs median" would read
+    as a change when it only repeats the figure (the sentence still gives the median).
+    """
     if figure.value is None or figure.siblings_median is None:
+        return None
+    if figure.siblings_median == 0 and not is_share(figure.column):
         return None
     diff = figure.value - figure.siblings_median
     if is_share(figure.column):
@@ -74,6 +87,14 @@ def partner_line(partner: Partner, lang: str) -> str:
     """``Name (type) — 4 links`` for lists of partners."""
     links = i18n.t(plural_key("summary.links", partner.degree, lang), lang, n=format_number(partner.degree, lang))
     return f"{partner.name} ({i18n.label(partner.type, lang)}) — {links}"
+
+
+def method_lines(summary: Summary, lang: str) -> list[str]:
+    """The "how is this counted" note: what a link of the territory is (the explorer's count), why a
+    year counts fewer, what a partner's links are, which median, what isolated and blank spots are."""
+    radius = _radius_text(summary, lang)
+    parts = ("relations", "per_year", "partners", "compare", "gaps")
+    return [i18n.t(f"summary.method.{part}", lang, radius=radius) for part in parts]
 
 
 def isolated_line(partner: Partner, lang: str) -> str:
@@ -97,6 +118,45 @@ def per_year_chart(per_year: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, str
     """Relations active per year with each kind's label in a column, and that column's name."""
     kind = i18n.t("field.kind", lang)
     return per_year.assign(**{kind: [i18n.label(k, lang) for k in per_year["kind"]]}), kind
+
+
+def per_year_spec(per_year: pd.DataFrame, lang: str) -> dict[str, object]:
+    """The yearly chart as a Vega-Lite spec: years as labels (never "2,024"), counts with the
+    language's thousands separator, each kind in its colour of :data:`carto.render.palette.RELATION_COLOURS`."""
+    chart, kind = per_year_chart(per_year, lang)
+    present = set(per_year["kind"])
+    kinds = [k for k in RELATION_KINDS if k in present] + sorted(present - set(RELATION_KINDS))
+    group, decimal = number_symbols(lang)
+    links = i18n.t("summary.per_year.axis", lang)
+    values = [
+        {"year": str(int(year)), "kind": label, "count": int(count)}
+        for year, label, count in zip(chart["year"], chart[kind], chart["count"], strict=True)
+    ]
+    return {
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "year", "type": "ordinal", "title": i18n.t("summary.year", lang), "axis": {"labelAngle": 0}},
+            "y": {"field": "count", "type": "quantitative", "title": links, "axis": {"format": ",d"}},
+            "color": {
+                "field": "kind",
+                "type": "nominal",
+                "title": kind,
+                "scale": {
+                    "domain": [i18n.label(k, lang) for k in kinds],
+                    "range": [palette.RELATION_COLOURS.get(k, palette.MUTED_TEXT) for k in kinds],
+                },
+            },
+            "tooltip": [
+                {"field": "year", "type": "ordinal", "title": i18n.t("summary.year", lang)},
+                {"field": "kind", "type": "nominal", "title": kind},
+                {"field": "count", "type": "quantitative", "title": links, "format": ",d"},
+            ],
+        },
+        "config": {
+            "locale": {"number": {"decimal": decimal, "thousands": group, "grouping": [3], "currency": ["", ""]}}
+        },
+    }
 
 
 def place_line(place: UncoveredPlace, lang: str) -> str:
