@@ -20,6 +20,7 @@ from carto.render.summary_text import (
     isolated_intro,
     isolated_line,
     map_legend,
+    method_lines,
     partner_line,
     place_line,
     subtitle,
@@ -67,6 +68,7 @@ def summary_html(summary: Summary, lang: str, *, sources: str = "", on_date: dt.
     gaps = items([place_line(p, lang) for p in summary.uncovered])
     isolated = items([isolated_line(p, lang) for p in summary.isolated])
     isolated_head = isolated_intro(summary, lang)
+    method = "".join(f"<li>{e(line)}</li>" for line in method_lines(summary, lang))
     footer_sources = i18n.t("summary.sources", lang, sources=sources) if sources else ""
     return f"""<!DOCTYPE html>
 <html lang="{e(lang)}"><head><meta charset="utf-8">
@@ -83,6 +85,7 @@ src="data:image/png;base64,{png}">
 <h2>{e(i18n.t("summary.gaps", lang))}</h2>
 <div class="cols"><div><strong>{e(gap_intro(summary, lang))}</strong><ul>{gaps}</ul></div>
 <div><strong>{e(isolated_head)}</strong><ul>{isolated}</ul></div></div>
+<h2>{e(i18n.t("summary.method", lang))}</h2><ul class="method">{method}</ul>
 <footer>{e(i18n.t("summary.date", lang, date=format_date(day, lang)))}<br>{e(footer_sources)}</footer>
 </body></html>
 """
