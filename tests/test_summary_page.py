@@ -76,7 +76,7 @@ def test_default_is_the_departement(summary_page: AppTest) -> None:
     }
     # Alone at its level, D1 is compared with its communes instead.
     (note,) = texts(at, keys.SIBLINGS, "caption")
-    assert note.startswith("Département Test n'a pas de territoire voisin")
+    assert note.startswith("Département Test est le seul territoire de son niveau")
     (peers,) = at.container(keys.SIBLINGS).dataframe
     assert list(peers.value.iloc[:, 0]) == ["C2", "C3", "C1"]
 
@@ -92,9 +92,9 @@ def test_pick_a_commune(summary_page: AppTest) -> None:
     assert shown == {
         "Partenaires pour 10 000 habitants": ("8,0", "+3,0 vs médiane"),
         "Liens du territoire": ("4", "+2 vs médiane"),
-        "Ouverture vers l'extérieur": (f"25{NNBSP}%", "-75 points vs médiane"),
+        "Ouverture vers l'extérieur": (f"25{NNBSP}%", "-75 pts vs médiane"),
         "Partenaires isolés": ("1", None),
-        "Habitants en zone blanche": (f"20{NNBSP}%", "+10 points vs médiane"),
+        "Habitants en zone blanche": (f"20{NNBSP}%", "+10 pts vs médiane"),
     }
     captions = texts(at, keys.FIGURES, "caption")
     explanation = "8,0 partenaires (services, associations, écoles…) pour 10 000 habitants"

@@ -79,7 +79,7 @@ def test_delta_text() -> None:
     figures = {f.column: f for f in c1_summary().figures}
     assert summary_text.delta_text(figures["actors_per_10k"], "fr") == "+3,0 vs médiane"
     assert summary_text.delta_text(figures["relations_touching"], "en") == "+2 vs median"  # 4 - 2
-    assert summary_text.delta_text(figures["openness"], "en") == "-75 points vs median"
+    assert summary_text.delta_text(figures["openness"], "en") == "-75 pts vs median"
     assert summary_text.delta_text(Figure("isolated_actors", 2.0, None, None), "fr") is None
 
 
@@ -90,7 +90,10 @@ def test_no_gap_to_a_median_of_zero() -> None:
     assert summary_text.delta_text(Figure("isolated_actors", 0.0, None, 0.0), "fr") is None
     # A share against 0 % is a gap in points: 15 % - 0 % = +15 points.
     share = Figure("uncovered_population_share", 0.15, None, 0.0)
-    assert summary_text.delta_text(share, "en") == "+15 points vs median"
+    assert summary_text.delta_text(share, "en") == "+15 pts vs median"
+    # Equal to the median once rounded: no "0" chip (Streamlit would still draw an arrow).
+    assert summary_text.delta_text(Figure("uncovered_population_share", 0.0, None, 0.0), "fr") is None
+    assert summary_text.delta_text(Figure("openness", 0.5, None, 0.502), "en") is None  # -0.2 points → "0"
 
 
 def test_the_note_says_how_links_are_counted_in_both_languages() -> None:

@@ -64,8 +64,9 @@ def headline_sentences(summary: Summary, lang: str) -> list[tuple[str, str, str]
 def delta_text(figure: Figure, lang: str) -> str | None:
     """The gap to the siblings' median, ``+2,9`` (shares in points: ``-15 pts``); None without one.
 
-    None too when a count or a rate is compared with a median of 0: "+64 vs median" would read
-    as a change when it only repeats the figure (the sentence still gives the median).
+    None too when a count or a rate is compared with a median of 0 ("+64 vs median" would read
+    as a change when it only repeats the figure) and when the rounded gap is 0; the sentence
+    still gives the median.
     """
     if figure.value is None or figure.siblings_median is None:
         return None
@@ -74,12 +75,13 @@ def delta_text(figure: Figure, lang: str) -> str | None:
     diff = figure.value - figure.siblings_median
     if is_share(figure.column):
         number = format_number(diff * 100, lang)
-        text = i18n.t(plural_key("summary.points", round(diff * 100), lang), lang, n=number)
+        text = i18n.t("summary.points", lang, n=number)  # short: the chip is one line
     else:
         whole = figure.column in COUNTS and diff == int(diff)
         text = format_number(diff, lang, decimals=0 if whole else 1)
-    # "+" only when the rounded gap is not zero; negative numbers carry their own "-".
-    sign = "+" if diff > 0 and any(ch in "123456789" for ch in text) else ""
+    if not any(ch in "123456789" for ch in text):
+        return None  # equal to the median once rounded: a "0" chip would still get an arrow
+    sign = "+" if diff > 0 else ""  # negative numbers carry their own "-"
     return i18n.t("summary.delta", lang, diff=f"{sign}{text}")
 
 
