@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from carto import auth, ui
+from carto import auth, store, ui
+from carto.ui import cache
 
 st.set_page_config(page_title="Territoires & espace social", page_icon="🗺️", layout="wide")
 
@@ -29,4 +30,5 @@ if auth.can(user, "settings"):
 navigation = st.navigation(pages)
 with ui.timed_run():
     ui.ensure_data()
+    cache.keep_warm(str(store.default_db_path()))  # once per process: started by carto.ui.serve already
     navigation.run()
