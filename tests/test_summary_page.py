@@ -103,6 +103,12 @@ def test_pick_a_commune(summary_page: AppTest) -> None:
     assert "Centre social Les Tilleuls (Centre social) — 3 liens" in markdown
     assert "Hameau des Prés — 300 habitants" in markdown
     assert "Club isolé (Association)" in markdown
+    # The counting note: the same count as the explorer's, and why a year shows fewer.
+    (note,) = at.expander
+    assert note.label == "Comment ces chiffres sont comptés"
+    counted = "\n".join(as_shown(m.value) for m in note.markdown)
+    assert "(internes + entrantes + sortantes + traversantes)" in counted
+    assert "les liens sans date de début n'y figurent pas" in counted
 
 
 def test_summary_in_english(tiny_db_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
