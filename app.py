@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from carto import auth, store, ui
-from carto.ui import cache
+from carto import auth, ui
 
 st.set_page_config(page_title="Territoires & espace social", page_icon="🗺️", layout="wide")
 
@@ -30,5 +29,4 @@ if auth.can(user, "settings"):
 navigation = st.navigation(pages)
 with ui.timed_run():
     ui.ensure_data()
-    cache.keep_warm(str(store.default_db_path()))  # once per process: started by carto.ui.serve already
     navigation.run()

@@ -111,8 +111,8 @@ def keep_warm(db: str, *, every_s: float = WARM_EVERY_S) -> bool:
     (:func:`warm_explorer`) for the data version in force: at once, then after every commit
     (the version is read every ``every_s`` seconds), off the request path. True when started now.
 
-    Called by the launcher (:mod:`carto.ui.serve`) as the server starts, and by ``app.py`` on
-    every run (a server started with plain ``streamlit run`` warms from its first visit on).
+    Called by the launcher (:mod:`carto.ui.serve`, which ``run.sh`` uses) as the server starts; a
+    server started with plain ``streamlit run app.py`` does without it.
     """
     with _keeper_lock:
         if db in _keepers:
@@ -141,7 +141,7 @@ def _keep_warm(db: str, every_s: float) -> None:
     while True:
         try:
             # Before the server's runtime exists Streamlit's data cache would live apart from it.
-            if Runtime.exists():
+            if Runtime.exists() and type(Runtime.instance()) is Runtime:  # not a test's stand-in
                 warmed = warm_if_changed(db, warmed)
         except Exception:  # a commit during the warm-up, a closed connection: tried again next round
             log.warning("carto: warm-up failed, retrying", exc_info=True)
