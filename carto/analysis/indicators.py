@@ -257,9 +257,8 @@ def relations_per_year(relations: pd.DataFrame, *, until: int | None = None) -> 
     )
     if relations.empty or "start" not in relations:
         return empty
-    touching = relations
-    start = pd.to_datetime(touching["start"], errors="coerce").dt.year
-    end = pd.to_datetime(touching["end"], errors="coerce").dt.year if "end" in touching else start * np.nan
+    start = pd.to_datetime(relations["start"], errors="coerce").dt.year
+    end = pd.to_datetime(relations["end"], errors="coerce").dt.year if "end" in relations else start * np.nan
     dated = start.notna()
     if not dated.any():
         return empty
@@ -270,7 +269,7 @@ def relations_per_year(relations: pd.DataFrame, *, until: int | None = None) -> 
     spans = np.maximum(last_year - first_year + 1, 0)
     offsets = np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans)
     years = np.repeat(first_year, spans) + offsets
-    kinds = np.repeat(touching.loc[dated.to_numpy(), "kind"].astype(str).to_numpy(), spans)
+    kinds = np.repeat(relations.loc[dated.to_numpy(), "kind"].astype(str).to_numpy(), spans)
     table = pd.DataFrame({"year": years.astype("int64"), "kind": kinds})
     if table.empty:
         return empty
