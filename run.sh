@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/bootstrap.sh requirements.txt
-exec .venv/bin/python -m streamlit run app.py --server.port "${PORT:-8501}" "$@"
+exec .venv/bin/python -m carto.ui.serve --server.port "${PORT:-8501}" "$@"

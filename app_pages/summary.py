@@ -53,7 +53,9 @@ c.download_button(ui.tr("summary.download.csv"), indicators_csv(table, lang=lang
 with st.container(key=keys.FIGURES):
     for col, figure, (label, value, text) in zip(st.columns(len(summary.figures)), summary.figures,
                                                  summary_text.headline_sentences(summary, lang), strict=True):
-        col.metric(label, value, delta=summary_text.delta_text(figure, lang), delta_color="off", help=ui.md(text))
+        col.markdown(f"**{ui.md(label)}**")  # wraps; a metric's own label is cut with "…" in five columns
+        col.metric(label, value, delta=summary_text.delta_text(figure, lang), delta_color="off",
+                   label_visibility="collapsed")
         col.caption(ui.md(text))
 
 left, right = st.columns([3, 2])
@@ -84,6 +86,8 @@ else:
     chart, colours = summary_text.per_year_chart(per_year, lang)
     st.plotly_chart(charts.yearly_figure(chart, colours, year_label=i18n.t("summary.year", lang)),
                     config=netview.plotly_config(lang), key=keys.PER_YEAR, width="stretch")
+with st.expander(ui.tr("summary.method")):
+    st.markdown("\n".join(f"- {ui.md(line)}" for line in summary_text.method_lines(summary, lang)))
 
 labels = {c: ui.tr(f"summary.label.{c}") for c in indicators.HEADLINES}  # AppTest formats outside a run
 with st.container(key=keys.SIBLINGS):

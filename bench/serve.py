@@ -22,7 +22,8 @@ def free_port() -> int:
 def start_streamlit(
     db: Path, *, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
 ) -> tuple[str, subprocess.Popen]:
-    """Start ``streamlit run app.py`` on a free port; return its URL once healthy.
+    """Start the dashboard as ``run.sh`` does (:mod:`carto.ui.serve`: ``streamlit run app.py`` with
+    the explorer's warm-up) on a free port; return its URL once healthy.
 
     ``extra_args`` are more ``streamlit run`` options (e.g. ``["--server.allowedHosts", "*"]``).
     """
@@ -35,9 +36,7 @@ def start_streamlit(
             [
                 sys.executable,
                 "-m",
-                "streamlit",
-                "run",
-                "app.py",
+                "carto.ui.serve",  # streamlit run app.py, with the explorer's caches warmed from the start
                 "--server.port",
                 str(port),
                 "--server.address",

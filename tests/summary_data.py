@@ -13,7 +13,9 @@ Hand-computed figures (radius 1 km):
 
 - actors per 10,000: C1 4/5000*1e4 = 8.0; C2 1/2000*1e4 = 5.0; C3 1/4000*1e4 = 2.5;
   D1 6/11000*1e4 = 5.4545… → shown "5,5"; siblings median of C1 = median(8, 5, 2.5) = 5.0.
-- relations inside: C1 r1 r2 r3 = 3, C2 0, C3 0, D1 5; siblings median 0.
+- relations of the territory (at least one end in it): C1 r1 r2 r3 r4 = 4 (3 inside, 1 with the
+  outside), C2 r4 r5 = 2 (0 inside), C3 r5 = 1 (0 inside), D1 5 (5 inside); siblings median of C1 =
+  median(4, 2, 1) = 2.
 - openness = crossing / touching: C1 1/4 = 25 %, C2 2/2, C3 1/1, D1 0/5; siblings median 100 %.
 - isolated actors: C1 1 (a5), others 0; D1 1; siblings median 0.
 - uncovered places: p2 only (no relation; nearest actor a5 is 5 km away). Uncovered population
@@ -38,7 +40,7 @@ NAN = math.nan
 # The headline figures, as the literal indicators below hold them.
 HEADLINES = (
     "actors_per_10k",
-    "relations_inside",
+    "relations_touching",
     "openness",
     "isolated_actors",
     "uncovered_population_share",
@@ -170,10 +172,10 @@ def write_database(folder: Path) -> Path:
 
 def literal_indicators() -> pd.DataFrame:
     rows = {
-        # code: name, level, parent, population, actors/10k, inside, openness, isolated, uncovered share
-        "C1": ("Ville-Haute", "commune", "D1", 5000, 8.0, 3, 0.25, 1, 0.20),
-        "C2": ("Bourg-Bas", "commune", "D1", 2000, 5.0, 0, 1.0, 0, 0.0),
-        "C3": ("Val-Clair", "commune", "D1", 4000, 2.5, 0, 1.0, 0, NAN),
+        # code: name, level, parent, population, actors/10k, touching, openness, isolated, uncovered share
+        "C1": ("Ville-Haute", "commune", "D1", 5000, 8.0, 4, 0.25, 1, 0.20),
+        "C2": ("Bourg-Bas", "commune", "D1", 2000, 5.0, 2, 1.0, 0, 0.0),
+        "C3": ("Val-Clair", "commune", "D1", 4000, 2.5, 1, 1.0, 0, NAN),
         "D1": ("Département Test", "departement", None, 11000, 6 / 11000 * 1e4, 5, 0.0, 1, 0.15),
     }
     frame = pd.DataFrame.from_dict(
@@ -185,8 +187,10 @@ def literal_indicators() -> pd.DataFrame:
     # Comparisons by hand: C1's siblings are C1, C2, C3; D1 has no parent and no sibling but itself.
     frame["actors_per_10k_parent"] = [6 / 11000 * 1e4] * 3 + [NAN]
     frame["actors_per_10k_siblings_median"] = [5.0, 5.0, 5.0, 6 / 11000 * 1e4]
-    frame["relations_inside_parent"] = [5, 5, 5, NAN]
-    frame["relations_inside_siblings_median"] = [0.0, 0.0, 0.0, 5.0]
+    frame["relations_inside"] = [3, 0, 0, 5]
+    frame["relations_crossing"] = [1, 2, 1, 0]
+    frame["relations_touching_parent"] = [5, 5, 5, NAN]
+    frame["relations_touching_siblings_median"] = [2.0, 2.0, 2.0, 5.0]
     frame["openness_parent"] = [0.0, 0.0, 0.0, NAN]
     frame["openness_siblings_median"] = [1.0, 1.0, 1.0, 0.0]
     frame["isolated_actors_parent"] = [1, 1, 1, NAN]

@@ -30,6 +30,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from carto.analysis import indicators, network
+from carto.analysis.filters import Filters, apply_filters
 
 NAN = float("nan")
 
@@ -143,6 +144,28 @@ def test_relations_inside_and_crossing(table: pd.DataFrame) -> None:
     assert table["density"].tolist() == pytest.approx([1 / 6, 1 / 3, 0.0, 4 / 21, 0.0])
 
 
+@pytest.mark.parametrize(
+    ("code", "inside", "touching", "positions"),
+    [
+        # C2: r5 inside; r2 and r4 undirected with one end out cross; r3 a3→a5 leaves: 4 in all.
+        ("C2", 1, 4, {"inside": 1, "crossing": 2, "leaving": 1}),
+        # E2 = C3: r3 a3→a5 enters it, nothing else touches it.
+        ("E2", 0, 1, {"entering": 1}),
+        # E1 = C1 + C2: r1 r2 r4 r5 inside, r3 leaves to E2.
+        ("E1", 4, 5, {"inside": 4, "leaving": 1}),
+    ],
+)
+def test_explorer_and_indicators_count_a_territory_s_relations_alike(
+    table: pd.DataFrame, code: str, inside: int, touching: int, positions: dict[str, int]
+) -> None:
+    # One rule (filters.relation_positions): the explorer's figures for a chosen territory and the
+    # summary's indicators give the same numbers.
+    shown = apply_filters(_territories(), _places(), _actors(), _relations(), Filters(territory=code))
+    assert shown.relations["position"].value_counts().to_dict() == positions
+    assert len(shown.relations) == table.loc[code, "relations_touching"] == touching
+    assert table.loc[code, "relations_inside"] == inside
+
+
 def test_shares_over_relations_touching(table: pd.DataFrame) -> None:
     c1, c2 = table.loc["C1"], table.loc["C2"]
     # C1 touches r1 partnership, r2 network, r4 affinity
@@ -250,12 +273,11 @@ def test_relations_per_year() -> None:
             ("r1", "a", "b", "partnership", "2019-03-01", "2020-06-30"),
             ("r2", "c", "a", "network", "2020-01-01", None),
             ("r3", "a", "d", "network", None, None),  # no date: left out
-            ("r4", "x", "y", "partnership", "2015-01-01", "2025-01-01"),  # does not touch a
             ("r5", "a", "e", "referral", "2022-01-01", "2022-12-31"),
         ],
         columns=["id", "source", "target", "kind", "start", "end"],
     )
-    table = indicators.relations_per_year(relations, {"a"})
+    table = indicators.relations_per_year(relations)
     # r1 2019–2020; r2 open, counted to 2022 (latest year among a's relations); r5 2022
     assert table.values.tolist() == [
         [2019, "partnership", 1],
@@ -265,8 +287,8 @@ def test_relations_per_year() -> None:
         [2022, "network", 1],
         [2022, "referral", 1],
     ]
-    assert indicators.relations_per_year(relations, {"a"}, until=2020)["year"].max() == 2020
-    assert indicators.relations_per_year(relations, {"zz"}).empty
+    assert indicators.relations_per_year(relations, until=2020)["year"].max() == 2020
+    assert indicators.relations_per_year(relations.iloc[0:0]).empty
 
 
 REQUIRED_KEYS = {

@@ -88,3 +88,23 @@ def test_children_and_choropleth_level() -> None:
     assert list(children["code"]) == ["C2", "C3", "C1"]
     assert summary.choropleth_level(table, "C1") == "commune"
     assert summary.choropleth_level(table, "D1") == "commune"  # the only département: colour its communes
+
+
+def test_partners_are_ranked_by_the_links_they_are_listed_with() -> None:
+    # The list shows each partner's number of links, so it is sorted by it, not by betweenness:
+    # a1 with 11 links before a2 with 9 (a2 links the most others), ties broken by betweenness.
+    metrics = literal_metrics()
+    metrics.loc["a1", "degree"], metrics.loc["a2", "degree"], metrics.loc["a3", "degree"] = 11, 9, 9
+    s = summary.territory_summary(
+        "C1", literal_indicators(), summary_data.actors(), summary_data.places(), summary_data.relations(),
+        summary_data.territories(), metrics, headlines=summary_data.HEADLINES,
+    )
+    assert [(p.id, p.degree) for p in s.partners] == [("a1", 11), ("a2", 9), ("a3", 9)]
+
+
+def test_the_yearly_chart_counts_the_territory_s_dated_links() -> None:
+    # C2 (a4, p3) has 2 links: r4 a3–a4 (partnership, 2024-01-01 to 2024-12-31) and r5 a4–a6 (no
+    # start date, so not on the chart). Both have one end outside C2.
+    s = literal_summary("C2", today=dt.date(2025, 6, 1))
+    assert list(s.relations_per_year.itertuples(index=False, name=None)) == [(2024, "partnership", 1)]
+    assert (s.relations_inside, s.relations_outside) == (0, 2)

@@ -53,7 +53,7 @@ def test_pdf_is_one_page_with_name_and_figures(lang: str) -> None:
     flat = re.sub(r"[ \n]+", " ", text)  # line breaks out, narrow no-break spaces kept
     assert "Ville-Haute (C1)" in flat
     # The five figures as the page shows them, each at the start of a line (the large value).
-    values = ["8,0", "3", f"25{NNBSP}%", "1", f"20{NNBSP}%"] if lang == "fr" else ["8.0", "3", "25%", "1", "20%"]
+    values = ["8,0", "4", f"25{NNBSP}%", "1", f"20{NNBSP}%"] if lang == "fr" else ["8.0", "4", "25%", "1", "20%"]
     lines = text.splitlines()
     for value in values:
         assert any(line.startswith(value) for line in lines), value
@@ -100,8 +100,13 @@ def test_pdf_stays_one_page_with_long_names_and_many_items() -> None:
     for lang in ("fr", "en"):
         pages, text = pdf_text(summary_pdf(s, lang, sources=long * 3, on_date=DAY))
         assert pages == 1
-    # 31 isolated actors: 5 listed, the sixth line says how many more (in English, the last rendered).
-    assert "and 26 more" in text
+    # 31 isolated actors: the counting note under the lists takes the room of the others, so 2 are
+    # listed and the third line says 31 - 2 = 29 more (in English, the last rendered).
+    assert "and 29 more" in text
+    assert "How these figures are counted" in text
+    # 20 schemes with names longer than three lines: beside the map, below the legend, 7 lines of
+    # 4.4 mm are left: two names on three lines each, then 20 - 2 = 18 more.
+    assert "and 18 more" in text
 
 
 def test_html_is_standalone() -> None:
@@ -111,6 +116,7 @@ def test_html_is_standalone() -> None:
     assert "data:image/png;base64," in page
     assert "Ville-Haute (C1)" in page
     assert f"25{NNBSP}%" in page
+    assert "Comment ces chiffres sont comptés" in page
     assert "<script" not in page
 
 
@@ -149,3 +155,17 @@ def test_csv_neutralises_formulas_but_keeps_numbers() -> None:
 def test_neutralise_every_formula_start(start: str) -> None:
     assert neutralise_cell(f"{start}1+1") == f"'{start}1+1"
     assert neutralise_cell(f"a{start}") == f"a{start}"
+
+
+def test_pdf_prints_a_scheme_s_whole_name() -> None:
+    # A name of about 90 characters used to be cut on one line beside the map; now it wraps.
+    indicators = literal_indicators()
+    name = "Contrat local de santé de la communauté de communes du Pays de la Haute Vallée (2024-2028)"
+    indicators.loc["C1", "scheme_names"] = name
+    s = territory_summary(
+        "C1", indicators, summary_data.actors(), summary_data.places(), summary_data.relations(),
+        summary_data.territories(), literal_metrics(), headlines=HEADLINES,
+    )
+    _, text = pdf_text(summary_pdf(s, "fr", sources="test", on_date=DAY))
+    assert name in re.sub(r"\s*\n\s*", " ", text)
+    assert "Comment ces chiffres sont comptés" in text

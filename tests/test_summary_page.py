@@ -65,18 +65,18 @@ def test_default_is_the_departement(summary_page: AppTest) -> None:
     assert at.selectbox(key=keys.TERRITORY).value == "D1"
     assert heading(at) == "Département Test (D1)"  # a name: escaped markdown
     shown = metrics(at)
-    # D1: 6 actors for 11,000 inhabitants = 5.45…; 5 relations inside; 0 of 5 cross; 1 isolated;
+    # D1: 6 actors for 11,000 inhabitants = 5.45…; 5 links, all inside; 0 of 5 cross; 1 isolated;
     # 300 of 2,000 inhabitants of places uncovered = 15 %. D1 has no sibling: no delta.
     assert shown == {
         "Partenaires pour 10 000 habitants": ("5,5", None),
-        "Liens à l'intérieur du territoire": ("5", None),
+        "Liens du territoire": ("5", None),
         "Ouverture vers l'extérieur": (f"0{NNBSP}%", None),
         "Partenaires isolés": ("1", None),
         "Habitants en zone blanche": (f"15{NNBSP}%", None),
     }
     # Alone at its level, D1 is compared with its communes instead.
     (note,) = texts(at, keys.SIBLINGS, "caption")
-    assert note.startswith("Département Test n'a pas de territoire voisin")
+    assert note.startswith("Département Test est le seul territoire de son niveau")
     (peers,) = at.container(keys.SIBLINGS).dataframe
     assert list(peers.value.iloc[:, 0]) == ["C2", "C3", "C1"]
 
@@ -86,14 +86,15 @@ def test_pick_a_commune(summary_page: AppTest) -> None:
     assert not at.exception
     assert heading(at) == "Ville-Haute (C1)"
     shown = metrics(at)
-    # C1 (see summary_data): 8.0 per 10,000 vs siblings' median 5.0; 3 inside vs 0; 25 % vs 100 %;
-    # 1 isolated vs 0; 20 % uncovered vs median(20 %, 0 %) = 10 %.
+    # C1 (see summary_data): 8.0 per 10,000 vs siblings' median 5.0; 4 links vs median(4, 2, 1) = 2;
+    # 25 % vs 100 %; 1 isolated vs a median of 0 (no gap shown); 20 % uncovered vs
+    # median(20 %, 0 %) = 10 %.
     assert shown == {
-        "Partenaires pour 10 000 habitants": ("8,0", "+3,0 vs médiane des voisins"),
-        "Liens à l'intérieur du territoire": ("3", "+3 vs médiane des voisins"),
-        "Ouverture vers l'extérieur": (f"25{NNBSP}%", "-75 points vs médiane des voisins"),
-        "Partenaires isolés": ("1", "+1 vs médiane des voisins"),
-        "Habitants en zone blanche": (f"20{NNBSP}%", "+10 points vs médiane des voisins"),
+        "Partenaires pour 10 000 habitants": ("8,0", "+3,0 vs médiane"),
+        "Liens du territoire": ("4", "+2 vs médiane"),
+        "Ouverture vers l'extérieur": (f"25{NNBSP}%", "-75 pts vs médiane"),
+        "Partenaires isolés": ("1", None),
+        "Habitants en zone blanche": (f"20{NNBSP}%", "+10 pts vs médiane"),
     }
     captions = texts(at, keys.FIGURES, "caption")
     explanation = "8,0 partenaires (services, associations, écoles…) pour 10 000 habitants"
@@ -102,6 +103,12 @@ def test_pick_a_commune(summary_page: AppTest) -> None:
     assert "Centre social Les Tilleuls (Centre social) — 3 liens" in markdown
     assert "Hameau des Prés — 300 habitants" in markdown
     assert "Club isolé (Association)" in markdown
+    # The counting note: the same count as the explorer's, and why a year shows fewer.
+    (note,) = at.expander
+    assert note.label == "Comment ces chiffres sont comptés"
+    counted = "\n".join(as_shown(m.value) for m in note.markdown)
+    assert "(internes + entrantes + sortantes + traversantes)" in counted
+    assert "les liens sans date de début n'y figurent pas" in counted
 
 
 def test_summary_in_english(tiny_db_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,12 +48,18 @@ def test_departement_sentences_have_no_comparison() -> None:
 
 def test_headline_sentences_french() -> None:
     sentences = summary_text.headline_sentences(c1_summary(), "fr")
-    assert [value for _, value, _ in sentences] == ["8,0", "3", f"25{NNBSP}%", "1", f"20{NNBSP}%"]
+    assert [value for _, value, _ in sentences] == ["8,0", "4", f"25{NNBSP}%", "1", f"20{NNBSP}%"]
     label, _, text = sentences[0]
     assert label == "Partenaires pour 10 000 habitants"
     assert text == (
         "8,0 partenaires (services, associations, écoles…) pour 10 000 habitants — "
-        "médiane des territoires voisins\u00a0: 5,0\u202f; Département Test\u00a0: 5,5"
+        "médiane des territoires de même niveau\u00a0: 5,0\u202f; Département Test\u00a0: 5,5"
+    )
+    # C1's links: r1 r2 r3 have both ends in it, r4 goes to C2 (summary_data's arithmetic).
+    assert sentences[1][2] == (
+        "4 liens (partenariats, réseaux, orientations de personnes…) ont au moins un bout dans le "
+        "territoire\u00a0: 3 entre deux de ses partenaires ou lieux, 1 avec l'extérieur — "
+        "médiane des territoires de même niveau\u00a0: 2\u202f; Département Test\u00a0: 5"
     )
     assert sentences[4][2].startswith(
         f"20{NNBSP}% des habitants des lieux recensés vivent sans partenaire à moins de 1 km"
@@ -62,19 +68,42 @@ def test_headline_sentences_french() -> None:
 
 def test_headline_sentences_english() -> None:
     sentences = summary_text.headline_sentences(c1_summary(), "en")
-    assert [value for _, value, _ in sentences] == ["8.0", "3", "25%", "1", "20%"]
+    assert [value for _, value, _ in sentences] == ["8.0", "4", "25%", "1", "20%"]
     assert sentences[2][2] == (
-        "25% of the territory's links connect it to the outside; the rest stay between neighbours — "
-        "median of neighbouring territories: 100%; Département Test: 0%"
+        "25% of the territory's links have one end outside it; the others join two partners or places "
+        "of the territory — median of territories at the same level: 100%; Département Test: 0%"
     )
 
 
 def test_delta_text() -> None:
     figures = {f.column: f for f in c1_summary().figures}
-    assert summary_text.delta_text(figures["actors_per_10k"], "fr") == "+3,0 vs médiane des voisins"
-    assert summary_text.delta_text(figures["openness"], "en") == "-75 points vs neighbours' median"
-    assert summary_text.delta_text(Figure("isolated_actors", 0.0, None, 0.0), "fr") == ("0 vs médiane des voisins")
+    assert summary_text.delta_text(figures["actors_per_10k"], "fr") == "+3,0 vs médiane"
+    assert summary_text.delta_text(figures["relations_touching"], "en") == "+2 vs median"  # 4 - 2
+    assert summary_text.delta_text(figures["openness"], "en") == "-75 pts vs median"
     assert summary_text.delta_text(Figure("isolated_actors", 2.0, None, None), "fr") is None
+
+
+def test_no_gap_to_a_median_of_zero() -> None:
+    # "+64 vs median" when the median is 0 only repeats the figure: no chip for counts and rates.
+    assert summary_text.delta_text(Figure("relations_touching", 64.0, None, 0.0), "fr") is None
+    assert summary_text.delta_text(Figure("actors_per_10k", 3.5, None, 0.0), "en") is None
+    assert summary_text.delta_text(Figure("isolated_actors", 0.0, None, 0.0), "fr") is None
+    # A share against 0 % is a gap in points: 15 % - 0 % = +15 points.
+    share = Figure("uncovered_population_share", 0.15, None, 0.0)
+    assert summary_text.delta_text(share, "en") == "+15 pts vs median"
+    # Equal to the median once rounded: no "0" chip (Streamlit would still draw an arrow).
+    assert summary_text.delta_text(Figure("uncovered_population_share", 0.0, None, 0.0), "fr") is None
+    assert summary_text.delta_text(Figure("openness", 0.5, None, 0.502), "en") is None  # -0.2 points → "0"
+
+
+def test_the_note_says_how_links_are_counted_in_both_languages() -> None:
+    s = c1_summary()
+    fr, en = summary_text.method_lines(s, "fr"), summary_text.method_lines(s, "en")
+    assert len(fr) == len(en) == 5
+    assert "internes + entrantes + sortantes + traversantes" in fr[0]
+    assert "inside + entering + leaving + crossing" in en[0]
+    assert "sans date de début" in fr[1]
+    assert en[4].endswith("no partner within 1 km and no link touching it.")
 
 
 def test_lines_and_intros() -> None:

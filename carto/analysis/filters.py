@@ -151,12 +151,37 @@ def _relation_mask(relations: pd.DataFrame, filters: Filters) -> pd.Series:
     return keep
 
 
-def _position(source_in: pd.Series, target_in: pd.Series, directed: pd.Series) -> pd.Series:
+def relation_positions(source_in: pd.Series, target_in: pd.Series, directed: pd.Series) -> pd.Series:
+    """Where each relation stands relative to a territory: the one rule for every count of relations.
+
+    A relation *belongs to* a territory when at least one of its ends (actor or place) lies in it
+    (its ``territory_code`` is the territory or a descendant). Then it is ``inside`` when both
+    ends lie in it, else ``entering`` / ``leaving`` when directed, ``crossing`` when not. The
+    explorer's figures, the indicators' ``relations_inside`` / ``relations_crossing`` /
+    ``relations_touching``, the summary and its PDF and yearly chart all count with this rule.
+    Rows where neither end is inside get ``crossing`` too: callers keep only relations that belong.
+    """
     position = pd.Series(CROSSING, index=source_in.index, dtype="object")
     position[source_in & target_in] = INSIDE
     position[directed & ~source_in & target_in] = ENTERING
     position[directed & source_in & ~target_in] = LEAVING
     return position
+
+
+def territory_relations(relations: pd.DataFrame, inside_nodes: set[str]) -> pd.DataFrame:
+    """The relations that belong to a territory whose nodes are ``inside_nodes``, with their
+    ``position`` (:func:`relation_positions`)."""
+    source_in = relations["source"].isin(inside_nodes)
+    target_in = relations["target"].isin(inside_nodes)
+    kept = (source_in | target_in).to_numpy()
+    rel = relations[kept].copy()
+    directed = (
+        rel["directed"].astype("boolean").fillna(False).astype(bool)
+        if "directed" in rel
+        else pd.Series(False, index=rel.index)
+    )
+    rel["position"] = relation_positions(source_in[kept], target_in[kept], directed)
+    return rel
 
 
 def apply_filters(
@@ -190,11 +215,7 @@ def apply_filters(
         shown_territories = territories[territories["code"].isin(inside_codes)]
         node_code = pd.concat([kept_actors.set_index("id")["territory_code"], places.set_index("id")["territory_code"]])
         inside_nodes = set(node_code.index[node_code.isin(inside_codes)])
-        source_in = rel["source"].isin(inside_nodes)
-        target_in = rel["target"].isin(inside_nodes)
-        rel = rel[source_in | target_in].copy()
-        directed = rel["directed"].astype("boolean").fillna(False).astype(bool)
-        rel["position"] = _position(source_in[rel.index], target_in[rel.index], directed)
+        rel = territory_relations(rel, inside_nodes)
         ends = set(rel["source"]) | set(rel["target"])
         kept_places = places[places["id"].isin(inside_nodes | ends)].copy()
         kept_actors = kept_actors[kept_actors["id"].isin(inside_nodes | ends)].copy()

@@ -7,7 +7,7 @@ communes. Results are indexed by territory code, so they join on the map and the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -15,12 +15,13 @@ import pandas as pd
 
 from carto.analysis import activity, flows, hierarchy, network
 from carto.analysis.coverage import uncovered_places
+from carto.analysis.filters import INSIDE, relation_positions
 from carto.model import DIMENSIONS, RELATION_KINDS
 
 # The five figures of the summary page, in display order.
 HEADLINES: tuple[str, ...] = (
     "actors_per_10k",
-    "relations_inside",
+    "relations_touching",
     "openness",
     "isolated_actors",
     "uncovered_population_share",
@@ -39,12 +40,14 @@ def _within(frame: pd.DataFrame, code_column: str, ancestry: pd.DataFrame) -> pd
 
 
 def _relation_pairs(relations: pd.DataFrame, node_territory: pd.Series) -> pd.DataFrame:
-    """Relations grouped by (source territory, target territory) with the counts to sum up."""
+    """Relations grouped by (source territory, target territory, directed) with the counts to sum up."""
     ends = flows.relation_ends(relations, node_territory)
+    directed = ends["directed"] if "directed" in ends else pd.Series(False, index=ends.index)
     counts = pd.DataFrame(
         {
             "src": ends["source_territory"].astype("object").fillna("\0"),
             "tgt": ends["target_territory"].astype("object").fillna("\0"),
+            "directed": directed.astype("boolean").fillna(False).astype(bool).to_numpy(),
             "relations": 1,
             "formal": ends["formal"].astype("boolean").fillna(False).astype("int64") if "formal" in ends else 0,
         }
@@ -54,22 +57,29 @@ def _relation_pairs(relations: pd.DataFrame, node_territory: pd.Series) -> pd.Da
     for dim in DIMENSIONS:
         column = ends["dimension"] if "dimension" in ends else pd.Series(None, index=ends.index)
         counts[f"share_{dim}"] = (column == dim).fillna(False).astype("int64").to_numpy()
-    return counts.groupby(["src", "tgt"], sort=False).sum().reset_index()
+    return counts.groupby(["src", "tgt", "directed"], sort=False).sum().reset_index()
 
 
 def _relation_figures(pairs: pd.DataFrame, ancestry: pd.DataFrame) -> pd.DataFrame:
-    """Per territory: relations inside, touching, and the touching counts by kind/dimension."""
+    """Per territory: relations inside, touching, and the touching counts by kind/dimension.
+
+    Which relations belong to a territory and which of them are inside is
+    :func:`carto.analysis.filters.relation_positions`'s rule, applied to every territory at once.
+    """
     pairs = pairs.reset_index(drop=True).rename_axis("pair").reset_index()
     sides = [
-        pairs[["pair", side]].merge(ancestry, left_on=side, right_on="code")[["pair", "territory"]]
+        pairs[["pair", side]].merge(ancestry, left_on=side, right_on="code")[["pair", "territory"]].assign(side=side)
         for side in ("src", "tgt")
     ]
     ends = pd.concat(sides, ignore_index=True)
-    hits = ends.groupby(["pair", "territory"], sort=False).size().rename("ends").reset_index()
+    ends["src_in"] = ends["side"] == "src"
+    ends["tgt_in"] = ends["side"] == "tgt"
+    hits = ends.groupby(["pair", "territory"], sort=False)[["src_in", "tgt_in"]].any().reset_index()
     hits = hits.merge(pairs.drop(columns=["src", "tgt"]), on="pair")
-    value_columns = [c for c in pairs.columns if c not in ("pair", "src", "tgt")]
+    hits["inside"] = relation_positions(hits["src_in"], hits["tgt_in"], hits["directed"]) == INSIDE
+    value_columns = [c for c in pairs.columns if c not in ("pair", "src", "tgt", "directed")]
     touching = hits.groupby("territory")[value_columns].sum()
-    inside = hits[hits["ends"] == 2].groupby("territory")["relations"].sum().rename("relations_inside")
+    inside = hits[hits["inside"]].groupby("territory")["relations"].sum().rename("relations_inside")
     return touching.rename(columns={"relations": "relations_touching"}).join(inside, how="left")
 
 
@@ -228,13 +238,15 @@ def with_comparisons(indicators: pd.DataFrame, columns: Sequence[str] = HEADLINE
     return out
 
 
-def relations_per_year(relations: pd.DataFrame, node_ids: Iterable[str], *, until: int | None = None) -> pd.DataFrame:
-    """Relations touching ``node_ids`` active during each year, by kind.
+def relations_per_year(relations: pd.DataFrame, *, until: int | None = None) -> pd.DataFrame:
+    """How many of ``relations`` (a territory's, from :func:`carto.analysis.filters.territory_relations`)
+    were active during each year, by kind.
 
     A relation with a ``start`` is active from its start year to its ``end`` year, or to
-    ``until`` (default: the latest start or end year among the touching relations) when open.
-    Relations without ``start`` are left out. Columns ``year`` (int), ``kind``, ``count``; one row
-    per (year, kind) with a positive count, sorted by year then kind; empty when no date exists.
+    ``until`` (default: the latest start or end year among them) when open. Relations without
+    ``start`` are left out, so a year counts fewer relations than the territory has when some are
+    undated, have ended or have not begun. Columns ``year`` (int), ``kind``, ``count``; one row per
+    (year, kind) with a positive count, sorted by year then kind; empty when no date exists.
     """
     empty = pd.DataFrame(
         {
@@ -245,12 +257,8 @@ def relations_per_year(relations: pd.DataFrame, node_ids: Iterable[str], *, unti
     )
     if relations.empty or "start" not in relations:
         return empty
-    wanted = {str(i) for i in node_ids}
-    touching = relations[
-        (relations["source"].astype(str).isin(wanted) | relations["target"].astype(str).isin(wanted)).to_numpy()
-    ]
-    start = pd.to_datetime(touching["start"], errors="coerce").dt.year
-    end = pd.to_datetime(touching["end"], errors="coerce").dt.year if "end" in touching else start * np.nan
+    start = pd.to_datetime(relations["start"], errors="coerce").dt.year
+    end = pd.to_datetime(relations["end"], errors="coerce").dt.year if "end" in relations else start * np.nan
     dated = start.notna()
     if not dated.any():
         return empty
@@ -261,7 +269,7 @@ def relations_per_year(relations: pd.DataFrame, node_ids: Iterable[str], *, unti
     spans = np.maximum(last_year - first_year + 1, 0)
     offsets = np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans)
     years = np.repeat(first_year, spans) + offsets
-    kinds = np.repeat(touching.loc[dated.to_numpy(), "kind"].astype(str).to_numpy(), spans)
+    kinds = np.repeat(relations.loc[dated.to_numpy(), "kind"].astype(str).to_numpy(), spans)
     table = pd.DataFrame({"year": years.astype("int64"), "kind": kinds})
     if table.empty:
         return empty

@@ -18,6 +18,7 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from carto.analysis.coverage import uncovered_places
+from carto.analysis.filters import territory_relations
 from carto.analysis.hierarchy import descendants
 from carto.analysis.indicators import HEADLINES, relations_per_year, with_comparisons
 from carto.errors import InputError
@@ -77,6 +78,8 @@ class Summary:
     population: float | None
     radius_km: float
     figures: tuple[Figure, ...]
+    relations_inside: float | None  # of the relations that belong to it (filters.relation_positions)
+    relations_outside: float | None
     partners: tuple[Partner, ...]
     uncovered: tuple[UncoveredPlace, ...]
     uncovered_population_share: float | None
@@ -166,7 +169,10 @@ def territory_summary(
             )
         )
 
-    top = ranked[ranked["degree"] > 0].sort_values(["betweenness", "degree", "id"], ascending=[False, False, True])
+    # Listed with their number of links, so ranked by it (the one who links the most others breaks ties).
+    top = ranked[ranked["degree"] > 0].sort_values(
+        ["degree", "betweenness", "name", "id"], ascending=[False, False, True, True]
+    )
     linked = set(relations["source"]) | set(relations["target"]) if len(relations) else set()
     isolated = ranked[~ranked["id"].isin(linked)].sort_values("name")
 
@@ -179,7 +185,8 @@ def territory_summary(
         for r in gaps[["id", "name", "pop_value"]].itertuples(index=False)
     )
 
-    node_ids = list(inside_actors["id"]) + list(inside_places["id"])
+    node_ids = {str(i) for i in inside_actors["id"]} | {str(i) for i in inside_places["id"]}
+    own_relations = territory_relations(relations, node_ids) if len(relations) else relations
     scheme_names = _optional_str(row.get("scheme_names"))
     geometry = None
     if "geometry" in territories.columns:
@@ -194,12 +201,14 @@ def territory_summary(
         population=_optional_float(row.get("population")),
         radius_km=radius_km,
         figures=figures,
+        relations_inside=_optional_float(row.get("relations_inside")),
+        relations_outside=_optional_float(row.get("relations_crossing")),
         partners=partners(top.head(TOP_PARTNERS)),
         uncovered=uncovered,
         uncovered_population_share=_optional_float(row.get("uncovered_population_share")),
         isolated=partners(isolated),
         schemes=tuple(s for s in (scheme_names or "").split(";") if s),
-        relations_per_year=relations_per_year(relations, node_ids, until=(today or dt.date.today()).year),
+        relations_per_year=relations_per_year(own_relations, until=(today or dt.date.today()).year),
         geometry=geometry,
         actors=inside_actors,
         places=inside_places,

@@ -19,6 +19,7 @@ COUNTS = frozenset(
         "actors",
         "relations_inside",
         "relations_crossing",
+        "relations_touching",
         "isolated_actors",
         "places",
         "uncovered_places",

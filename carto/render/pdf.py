@@ -28,6 +28,7 @@ from carto.render.summary_text import (
     isolated_intro,
     isolated_line,
     map_legend,
+    method_lines,
     partner_line,
     place_line,
     subtitle,
@@ -75,6 +76,26 @@ class _Page(FPDF):
         for item in shown:
             self.set_x(x)
             self.cell(width, 4.4, self.fit(f"• {item}", width), new_x=XPos.LEFT, new_y=YPos.NEXT)
+
+    def wrapped_bullets(self, items: Sequence[str], width: float, max_lines: int, more: str) -> None:
+        """Each item in full on as many lines as it needs, while ``max_lines`` allow; then how many
+        more (a scheme's name is never cut in the middle)."""
+        self.set_font(_FONT, "", 8.5)
+        x = self.get_x()
+        used = 0
+        for i, item in enumerate(items):
+            left = len(items) - i
+            room = max_lines - used - (1 if left > 1 else 0)  # keep a line for "… and n more"
+            # Three lines hold a long scheme's name; the first item is shown even when cut.
+            lines = self.lines(f"• {item}", width, max(1, min(3, room)) if i == 0 else 3)
+            if i > 0 and len(lines) > room:
+                self.set_x(x)
+                self.cell(width, 4.4, self.fit(more.format(n=left), width), new_x=XPos.LEFT, new_y=YPos.NEXT)
+                return
+            for line in lines:
+                self.set_x(x)
+                self.cell(width, 4.4, line, new_x=XPos.LEFT, new_y=YPos.NEXT)
+            used += len(lines)
 
 
 def summary_pdf(
@@ -128,7 +149,8 @@ def summary_pdf(
     pdf.set_font(_FONT, "B", 9)
     pdf.cell(side_w, 5, i18n.t("summary.schemes", lang), new_x=XPos.LEFT, new_y=YPos.NEXT)
     schemes = list(summary.schemes) or [i18n.t("summary.none", lang)]
-    pdf.bullets(schemes, side_w, 7, i18n.t("summary.more", lang))
+    room = int((top + map_h - pdf.get_y()) // 4.4)  # lines left beside the map
+    pdf.wrapped_bullets(schemes, side_w, room, i18n.t("summary.more", lang))
 
     # Headline figures: the value large, its label and one explanation beside.
     pdf.set_xy(12, top + map_h + 5)
@@ -163,27 +185,40 @@ def summary_pdf(
     pdf.heading(i18n.t("summary.gaps", lang), width)
     col_w = (width - 6) / 2
     y = pdf.get_y()
+    # The counting note goes under the lists in full: the lists give up lines for it when needed.
+    pdf.set_font(_FONT, "", 7)
+    method = method_lines(summary, lang)
+    note = pdf.lines(" ".join((method[0], method[2])), width, 6)
+    note_h = 2 + 3.6 + 3.2 * len(note)
     pdf.set_font(_FONT, "B", 9)
-    for line in pdf.lines(gap_intro(summary, lang), col_w, 2):
+    intro = pdf.lines(gap_intro(summary, lang), col_w, 2)
+    listed = min(MAX_LISTED, int((pdf.h - 25 - note_h - y - 4.6 * len(intro)) // 4.4))
+    for line in intro:
         pdf.cell(col_w, 4.6, line, new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.bullets(
         [place_line(p, lang) for p in summary.uncovered] or [i18n.t("summary.none", lang)],
         col_w,
-        MAX_LISTED,
+        listed,
         i18n.t("summary.more", lang),
     )
     bottom = pdf.get_y()
     pdf.set_xy(12 + col_w + 6, y)
     pdf.set_font(_FONT, "B", 9)
-    intro = isolated_intro(summary, lang)
-    pdf.cell(col_w, 5, pdf.fit(intro, col_w), new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.cell(col_w, 5, pdf.fit(isolated_intro(summary, lang), col_w), new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.bullets(
         [isolated_line(p, lang) for p in summary.isolated] or [i18n.t("summary.none", lang)],
         col_w,
-        MAX_LISTED,
+        listed,
         i18n.t("summary.more", lang),
     )
-    if max(bottom, pdf.get_y()) > pdf.h - 25:
+    # How the figures are counted: the links (the explorer's count) and the partners' links.
+    pdf.set_xy(12, max(bottom, pdf.get_y()) + 2)
+    pdf.set_font(_FONT, "B", 7.5)
+    pdf.cell(width, 3.6, i18n.t("summary.method", lang), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(_FONT, "", 7)
+    for line in note:
+        pdf.cell(width, 3.2, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if pdf.get_y() > pdf.h - 25:
         msg = "the summary does not fit on one page; shorten the lists"
         raise AssertionError(msg)
 

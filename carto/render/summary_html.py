@@ -22,6 +22,7 @@ from carto.render.summary_text import (
     isolated_intro,
     isolated_line,
     map_legend,
+    method_lines,
     partner_line,
     place_line,
     subtitle,
@@ -71,6 +72,7 @@ def summary_html(
     gaps = items([place_line(p, lang) for p in summary.uncovered])
     isolated = items([isolated_line(p, lang) for p in summary.isolated])
     isolated_head = isolated_intro(summary, lang)
+    method = "".join(f"<li>{e(line)}</li>" for line in method_lines(summary, lang))
     footer_sources = i18n.t("summary.sources", lang, sources=sources) if sources else ""
     return f"""<!DOCTYPE html>
 <html lang="{e(lang)}"><head><meta charset="utf-8">
@@ -88,6 +90,7 @@ src="data:image/png;base64,{png}">
 <div class="cols"><div><strong>{e(gap_intro(summary, lang))}</strong><ul>{gaps}</ul></div>
 <div><strong>{e(isolated_head)}</strong><ul>{isolated}</ul></div></div>
 {social_html(social, summary.name, lang) if social is not None else ""}
+<h2>{e(i18n.t("summary.method", lang))}</h2><ul class="method">{method}</ul>
 <footer>{e(i18n.t("summary.date", lang, date=format_date(day, lang)))}<br>{e(footer_sources)}</footer>
 </body></html>
 """

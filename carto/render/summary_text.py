@@ -30,18 +30,24 @@ def plural_key(key: str, count: float, lang: str) -> str:
     return one if plural_form(round(count), lang) == "one" and one in i18n.catalog(lang) else key
 
 
+def _radius_text(summary: Summary, lang: str) -> str:
+    whole = summary.radius_km == int(summary.radius_km)
+    return format_number(summary.radius_km, lang, decimals=0 if whole else 1)
+
+
 def headline_sentences(summary: Summary, lang: str) -> list[tuple[str, str, str]]:
     """``(label, value, explanation)`` per headline figure, in words a newcomer understands."""
     out = []
-    whole = summary.radius_km == int(summary.radius_km)
-    radius = format_number(summary.radius_km, lang, decimals=0 if whole else 1)
+    radius = _radius_text(summary, lang)
     separator = f"{NARROW_NBSP}; " if lang == "fr" else "; "
+    inside = format_indicator("relations_inside", summary.relations_inside, lang)
+    outside = format_indicator("relations_crossing", summary.relations_outside, lang)
     for fig in summary.figures:
         value = format_indicator(fig.column, fig.value, lang)
         key = f"summary.explain.{fig.column}"
         if fig.column in COUNTS and fig.value is not None:
             key = plural_key(key, fig.value, lang)
-        explanation = i18n.t(key, lang, value=value, radius=radius)
+        explanation = i18n.t(key, lang, value=value, radius=radius, inside=inside, outside=outside)
         comparisons = []
         if fig.siblings_median is not None:
             shown = format_indicator(fig.column, fig.siblings_median, lang)
@@ -56,18 +62,26 @@ def headline_sentences(summary: Summary, lang: str) -> list[tuple[str, str, str]
 
 
 def delta_text(figure: Figure, lang: str) -> str | None:
-    """The gap to the siblings' median, ``+2,9`` (shares in points: ``-15 pts``); None without one."""
+    """The gap to the siblings' median, ``+2,9`` (shares in points: ``-15 pts``); None without one.
+
+    None too when a count or a rate is compared with a median of 0 ("+64 vs median" would read
+    as a change when it only repeats the figure) and when the rounded gap is 0; the sentence
+    still gives the median.
+    """
     if figure.value is None or figure.siblings_median is None:
+        return None
+    if figure.siblings_median == 0 and not is_share(figure.column):
         return None
     diff = figure.value - figure.siblings_median
     if is_share(figure.column):
         number = format_number(diff * 100, lang)
-        text = i18n.t(plural_key("summary.points", round(diff * 100), lang), lang, n=number)
+        text = i18n.t("summary.points", lang, n=number)  # short: the chip is one line
     else:
         whole = figure.column in COUNTS and diff == int(diff)
         text = format_number(diff, lang, decimals=0 if whole else 1)
-    # "+" only when the rounded gap is not zero; negative numbers carry their own "-".
-    sign = "+" if diff > 0 and any(ch in "123456789" for ch in text) else ""
+    if not any(ch in "123456789" for ch in text):
+        return None  # equal to the median once rounded: a "0" chip would still get an arrow
+    sign = "+" if diff > 0 else ""  # negative numbers carry their own "-"
     return i18n.t("summary.delta", lang, diff=f"{sign}{text}")
 
 
@@ -75,6 +89,14 @@ def partner_line(partner: Partner, lang: str) -> str:
     """``Name (type) — 4 links`` for lists of partners."""
     links = i18n.t(plural_key("summary.links", partner.degree, lang), lang, n=format_number(partner.degree, lang))
     return f"{partner.name} ({i18n.label(partner.type, lang)}) — {links}"
+
+
+def method_lines(summary: Summary, lang: str) -> list[str]:
+    """The "how is this counted" note: what a link of the territory is (the explorer's count), why a
+    year counts fewer, what a partner's links are, which median, what isolated and blank spots are."""
+    radius = _radius_text(summary, lang)
+    parts = ("relations", "per_year", "partners", "compare", "gaps")
+    return [i18n.t(f"summary.method.{part}", lang, radius=radius) for part in parts]
 
 
 def isolated_line(partner: Partner, lang: str) -> str:

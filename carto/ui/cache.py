@@ -7,7 +7,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,18 +22,22 @@ from carto.analysis import indicators, network
 from carto.analysis import scene as view
 from carto.analysis.filters import Filters
 from carto.analysis.footprint import BUFFER_M
+from carto.analysis.selection import Selection
 from carto.analysis.summary import Summary
 from carto.analysis.summary import territory_summary as summarise
 from carto.ingest import pipeline
 from carto.ingest.read import RawTable
 from carto.ingest.safety import limits_from_env
 from carto.ingest.sample import SAMPLE_DIR
-from carto.render import explorer, export, summary_text
+from carto.render import explorer, export, netview, summary_text
 from carto.render.pdf import summary_pdf
 from carto.render.summary_html import summary_html
 from carto.ui import social
 
 SUMMARY_DATASETS = ("territories", "actors", "places", "relations", "schemes")
+WARM_EVERY_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 # --- explorer ---------------------------------------------------------------------------------
@@ -93,6 +101,70 @@ def explorer_core(version: int, db: str, filters: Filters) -> tuple[frozenset[st
 @st.cache_resource(max_entries=12, show_spinner=False)
 def explorer_positions(version: int, db: str, filters: Filters, ids: tuple[str, ...], layout: str) -> pd.DataFrame:
     return explorer.network_positions(explorer_scene(version, db, filters), ids, layout=layout)
+
+
+def warm_explorer(version: int, db: str) -> float:
+    """Build what the explorer's opening view needs at ``version`` into the caches above (the data
+    read and prepared, the opening scene and map plan, the network's positions); its seconds.
+
+    The same calls with the same keys as the page's first run, so the first visitor finds them
+    ready (or waits for the computation in progress: Streamlit locks each key while it computes).
+    """
+    start = time.perf_counter()
+    base, choices = explorer_base(version, db), explorer_choices(version, db)
+    explorer_map_base(version, db)
+    opening = view.filters_for_data(Filters(), base.territories, set(choices.scheme_names))
+    scene = explorer_scene(version, db, opening)
+    explorer_map_plan(version, db, opening)
+    shown = view.network_subgraph(scene, view.focus(scene, Selection()))
+    explorer_positions(version, db, opening, tuple(shown.nodes.index), netview.LAYOUTS[0])
+    return time.perf_counter() - start
+
+
+_keeper_lock = threading.Lock()
+_keepers: set[str] = set()
+
+
+def keep_warm(db: str, *, every_s: float = WARM_EVERY_S) -> bool:
+    """Start, once per process and database, a thread that warms the explorer's caches
+    (:func:`warm_explorer`) for the data version in force: at once, then after every commit
+    (the version is read every ``every_s`` seconds), off the request path. True when started now.
+
+    Called by the launcher (:mod:`carto.ui.serve`, which ``run.sh`` uses) as the server starts; a
+    server started with plain ``streamlit run app.py`` does without it.
+    """
+    with _keeper_lock:
+        if db in _keepers:
+            return False
+        _keepers.add(db)
+    threading.Thread(target=_keep_warm, args=(db, every_s), name="carto-warm", daemon=True).start()
+    return True
+
+
+def warm_if_changed(db: str, warmed: int | None) -> int | None:
+    """Warm the explorer for the data version in force when it is not ``warmed``; the version
+    warmed now (``warmed`` when nothing changed, or the store holds no data yet)."""
+    cur = ui.connection().cursor()
+    version = store.data_version(cur)
+    if version == warmed or store.is_empty(cur):
+        return warmed
+    seconds = warm_explorer(version, db)
+    print(f"carto: explorer warm for data version {version} in {seconds:.1f} s", file=sys.stderr, flush=True)
+    return version
+
+
+def _keep_warm(db: str, every_s: float) -> None:
+    from streamlit.runtime import Runtime
+
+    warmed: int | None = None
+    while True:
+        try:
+            # Before the server's runtime exists Streamlit's data cache would live apart from it.
+            if Runtime.exists() and type(Runtime.instance()) is Runtime:  # not a test's stand-in
+                warmed = warm_if_changed(db, warmed)
+        except Exception:  # a commit during the warm-up, a closed connection: tried again next round
+            log.warning("carto: warm-up failed, retrying", exc_info=True)
+        time.sleep(every_s)
 
 
 # --- summary ----------------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""The explorer's caches warmed off the request path: at server start and after each commit."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import summary_data
+
+from carto import store, ui
+from carto.analysis import scene
+from carto.ingest import sample
+from carto.ui import cache
+
+
+@pytest.fixture
+def tiny_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    db = summary_data.write_database(tmp_path)
+    monkeypatch.setenv("CARTO_DB", str(db))
+    return db
+
+
+def test_warm_after_each_commit_and_only_then(tiny_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prepared: list[int] = []
+    real_prepare = scene.prepare
+
+    def counted(*frames: Any) -> scene.Base:
+        prepared.append(len(frames[2]))  # the actors
+        return real_prepare(*frames)
+
+    monkeypatch.setattr(scene, "prepare", counted)
+    db = str(tiny_db)
+    first = cache.warm_if_changed(db, None)
+    assert first == store.data_version(ui.cursor())
+    assert prepared == [6]  # summary_data: a1…a6, prepared once by the warm-up
+    base = cache.explorer_base(first, db)
+    assert prepared == [6]  # the page's call finds it ready
+    assert cache.warm_if_changed(db, first) == first  # nothing committed: nothing to do
+    assert prepared == [6]
+    sample.load_folder(ui.connection(), summary_data.write_folder(tiny_db.parent / "again"))  # a commit
+    second = cache.warm_if_changed(db, first)
+    assert second is not None
+    assert first is not None
+    assert second > first
+    assert prepared == [6, 6]  # warmed again for the new version
+    assert cache.explorer_base(second, db) is not base
+
+
+def test_the_server_warms_the_explorer_as_it_starts(tiny_db: Path) -> None:
+    from bench.serve import start_streamlit, stop
+
+    _, proc = start_streamlit(tiny_db)
+    log = tiny_db.with_suffix(".streamlit.log")
+    try:
+        deadline = time.monotonic() + 60
+        found = None
+        while found is None and time.monotonic() < deadline:
+            found = re.search(r"carto: explorer warm for data version (\d+)", log.read_text(errors="replace"))
+            time.sleep(0.2)
+    finally:
+        stop(proc)
+    assert found is not None, log.read_text(errors="replace")[-2000:]
+    with store.connect(tiny_db) as conn:
+        assert int(found.group(1)) == store.data_version(conn.cursor())
