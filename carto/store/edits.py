@@ -244,3 +244,15 @@ def last_undoable_edit(cur: Connection, username: str | None = None) -> dict[str
         [username, username],
     ).fetchone()
     return None if rows is None else edit_state(cur, int(rows[0]))
+
+
+def relations_naming(cur: Connection, node_id: str) -> list[str]:
+    """Ids of the stored relations whose source or target is ``node_id``, in order."""
+    rows = cur.execute("SELECT id FROM relations WHERE source = ? OR target = ? ORDER BY id", [node_id, node_id])
+    return [str(r[0]) for r in rows.fetchall()]
+
+
+def relations_of_scheme(cur: Connection, scheme_id: str) -> list[str]:
+    """Ids of the stored relations made under scheme ``scheme_id``, in order."""
+    rows = cur.execute("SELECT id FROM relations WHERE scheme_id = ? ORDER BY id", [scheme_id])
+    return [str(r[0]) for r in rows.fetchall()]
