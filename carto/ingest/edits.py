@@ -50,13 +50,55 @@ def _editable(name: str) -> Dataset:
     return dataset(name)
 
 
-def _point(lon: float | None, lat: float | None) -> BaseGeometry | None:
+def _geometry_of(row: Mapping[str, Any]) -> BaseGeometry | None:
+    wkb = row.get(stored.GEOMETRY)
+    return None if wkb is None else shapely.from_wkb(bytes.fromhex(str(wkb)))
+
+
+def _coordinate(value: float | str, name: str) -> float:
+    try:
+        number = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        msg = f"the {name} {value!r} is not a number (decimal degrees, e.g. -1.55)"
+        raise InputError(msg) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        msg = f"the {name} {value!r} is not a number (decimal degrees, e.g. -1.55)"
+        raise InputError(msg)
+    return number
+
+
+def _point(lon: float | str | None, lat: float | str | None) -> BaseGeometry | None:
+    """The point at ``lon``/``lat`` (numbers or their text, a decimal comma allowed); None when both are empty."""
+    lon = None if lon is None or str(lon).strip() == "" else lon
+    lat = None if lat is None or str(lat).strip() == "" else lat
     if lon is None and lat is None:
         return None
     if lon is None or lat is None:
         msg = "give both the longitude and the latitude, or neither"
         raise InputError(msg)
-    return shapely.Point(float(lon), float(lat))
+    return shapely.Point(_coordinate(lon, "longitude"), _coordinate(lat, "latitude"))
+
+
+def form_fields(name: str) -> tuple[str, ...]:
+    """The fields a form edits: every column but the id, the territory (found from the point) and
+    the services (a JSON list only an import brings)."""
+    ds = _editable(name)
+    return tuple(c for c in ds.column_names if c not in (ds.key, "territory_code", "services"))
+
+
+def point_of(row: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """(lon, lat) of a stored record that is a point; None for a polygon, no geometry or no record."""
+    geometry = None if row is None else _geometry_of(row)
+    if not isinstance(geometry, shapely.Point):
+        return None
+    return float(geometry.x), float(geometry.y)
+
+
+def changes_text(changes: Mapping[str, list[Any]]) -> str:
+    """One line of what an edit changed: ``field: before → after; ...`` (empty values as ∅), as text."""
+    return "; ".join(
+        f"{f}: {'∅' if old is None else old} → {'∅' if new is None else new}" for f, (old, new) in changes.items()
+    )
 
 
 def _checked_row(
@@ -79,11 +121,6 @@ def _checked_row(
     return out, warnings
 
 
-def _geometry_of(row: Mapping[str, Any]) -> BaseGeometry | None:
-    wkb = row.get(stored.GEOMETRY)
-    return None if wkb is None else shapely.from_wkb(bytes.fromhex(str(wkb)))
-
-
 def _write(
     cur: store.Connection, user: auth.User, ds: Dataset, key: str, row: stored.Row | None, version: int,
     warnings: list[str],
@@ -100,8 +137,8 @@ def edit_record(
     changes: Mapping[str, Any],
     *,
     expected_version: int,
-    lon: float | None = None,
-    lat: float | None = None,
+    lon: float | str | None = None,
+    lat: float | str | None = None,
 ) -> EditResult:
     """Change fields of record ``key`` (and, with ``lon``/``lat``, move it: geometry and territory)."""
     _acting(user, "edit")
@@ -124,7 +161,7 @@ def edit_record(
 
 def add_record(
     conn: store.Connection, user: auth.User, name: str, values: Mapping[str, Any], *,
-    lon: float | None = None, lat: float | None = None,
+    lon: float | str | None = None, lat: float | str | None = None,
 ) -> EditResult:
     """Add one actor, place, scheme or relation; an empty id gets one generated, as an import does."""
     _acting(user, "edit")

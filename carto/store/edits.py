@@ -28,7 +28,9 @@ from carto.store import Connection, _ident
 
 EDIT_ACTIONS = ("insert", "update", "retire")
 GEOMETRY = "geometry"
-_HISTORY_FIELDS = ("id", "edited_at", "username", "dataset", "record_id", "action", "version", "status", "undone_by")
+_HISTORY_FIELDS = (
+    "id", "edited_at", "username", "dataset", "record_id", "action", "version", "status", "undone_by",
+)
 
 Row = dict[str, Any]
 
@@ -229,10 +231,12 @@ def record_history(cur: Connection, name: str, key: str) -> pd.DataFrame:
 
 
 def list_edits(cur: Connection, *, limit: int = 200) -> pd.DataFrame:
-    """The newest ``limit`` edits of every record (the audit of edits), newest first, changes as JSON text."""
-    return cur.execute(
+    """The newest ``limit`` edits of every record (the audit of edits), newest first, ``changes`` as dicts."""
+    frame = cur.execute(
         f"SELECT {', '.join(_HISTORY_FIELDS)}, changes FROM edits ORDER BY id DESC LIMIT ?", [limit]
     ).fetchdf()
+    frame["changes"] = [json.loads(c) for c in frame["changes"]]
+    return frame
 
 
 def last_undoable_edit(cur: Connection, username: str | None = None) -> dict[str, Any] | None:
