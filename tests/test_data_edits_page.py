@@ -114,3 +114,19 @@ def test_viewer_is_refused_the_data_page(db):
     assert len(at.error) == 1
     assert not at.selectbox  # no form, no record
     assert not at.button
+
+
+def test_viewer_has_no_data_page_registered_by_url(db):
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "test-only",
+        "client_id": "carto",
+        "client_secret": "test-only",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+    at.secrets["roles"] = {"default": "viewer"}
+    at.user = {"email": "citoyen@ville.fr", "email_verified": True, "is_logged_in": True}
+    at.run()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/data.py")
