@@ -12,6 +12,7 @@ from carto.analysis.filters import FORMAL_CHOICES, POSITIONS
 from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS
 from carto.render import explorer, netview, offline
 from carto.ui import cache
+from carto.ui.edits import explorer_shortcuts
 from carto.ui.state import MAP_RETURNS, ExplorerState, SummaryState
 
 tr, lang, version, db, state = ui.tr, ui.language(), ui.data_version(), str(store.default_db_path()), ExplorerState()
@@ -103,6 +104,7 @@ with st.container(key=state.DETAILS):
         st.container(key=state.DETAILS_NODES).dataframe(nodes)
         st.caption(tr("explorer.details.relations"))
         st.container(key=state.DETAILS_RELATIONS).dataframe(relations, hide_index=True)
+        explorer_shortcuts(focused.selected)
     elif not chosen.territory:
         st.info(tr("explorer.details.none"))
 if not chosen.empty and st.button(tr("explorer.details.clear"), key=state.CLEAR) and state.select(sel.clear(chosen)):

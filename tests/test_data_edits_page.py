@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from carto import store
 from carto.store import edits as stored
 from carto.ui.state import EditState as keys
+from carto.ui.state import ExplorerState
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATA_PAGE = str(PROJECT / "app_pages" / "data.py")
@@ -130,3 +131,68 @@ def test_viewer_has_no_data_page_registered_by_url(db):
     at.run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("app_pages/data.py")
+
+
+@pytest.fixture
+def sample_env(monkeypatch, sample_db):
+    monkeypatch.setenv("CARTO_DB", str(sample_db))
+    monkeypatch.setenv("CARTO_TILES", "none")
+    st.cache_resource.clear()
+    yield sample_db
+    st.cache_resource.clear()
+
+
+def _explorer(**params: str) -> AppTest:
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_edit_this_node_opens_its_form_on_the_data_page(sample_env):
+    # data/sample/actors.csv: A-0155,Centre social Les Quatre Vents (Nantes),centre_social,social,...,-1.52169,47.22626
+    at = _explorer(sel="A-0155")
+    assert not at.exception, at.exception
+    at.button(key=keys.EXPLORER_EDIT).click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key=keys.DATASET).value == "actors"
+    assert at.selectbox(key=f"{keys.RECORD}_actors").value == "A-0155"
+    assert at.text_input(key=keys.field("actors", "A-0155", "name")).value == "Centre social Les Quatre Vents (Nantes)"
+    assert at.text_input(key=keys.field("actors", "A-0155", "lon")).value == "-1.52169"
+
+
+def test_relate_the_two_selected_nodes_fills_the_new_relation(sample_env):
+    at = _explorer(sel="A-0155,A-0002")
+    assert not at.exception, at.exception
+    at.button(key=keys.EXPLORER_RELATE).click().run()
+    assert not at.exception, at.exception
+    assert at.radio(key=f"{keys.ACTION}_relations").value == "add"
+    # sorted: A-0002 before A-0155
+    assert at.text_input(key=keys.field("relations", None, "source")).value == "A-0002"
+    assert at.text_input(key=keys.field("relations", None, "target")).value == "A-0155"
+    at.selectbox(key=keys.field("relations", None, "kind")).set_value("partnership")
+    at.text_input(key=keys.field("relations", None, "id")).input("R-NEW")
+    at.button(key=keys.SAVE).click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["Ajouté (modification n°1)."]
+    row = _stored("relations", "R-NEW")
+    assert (row["source"], row["target"], row["kind"]) == ("A-0002", "A-0155", "partnership")
+
+
+def test_a_viewer_has_no_shortcut_in_the_explorer(sample_env):
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "test-only",
+        "client_id": "carto",
+        "client_secret": "test-only",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+    at.secrets["roles"] = {"default": "viewer"}
+    at.user = {"email": "citoyen@ville.fr", "email_verified": True, "is_logged_in": True}
+    at.query_params["sel"] = "A-0155"
+    at.run()
+    assert not at.exception, at.exception
+    # The node is selected (the panel says so), yet no shortcut is offered.
+    assert any("1 sélectionné(s)" in m.value for m in at.container(ExplorerState.DETAILS).markdown)
+    assert [b.key for b in at.button if b.key in (keys.EXPLORER_EDIT, keys.EXPLORER_RELATE)] == []

@@ -8,6 +8,7 @@ showed it, so that an edit saved by someone else meanwhile is refused, not overw
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
@@ -38,6 +39,12 @@ def _typed(value: Any) -> Any:
     return value
 
 
+def _initial(key: str, name: str, value: Any) -> dict[str, Any]:
+    """``{name: value}`` for a widget, unless the session already holds its value (set by a shortcut
+    of the explorer, or typed): a widget takes one or the other, never both."""
+    return {} if key in st.session_state else {name: value}
+
+
 def _field_widget(name: str, record: str | None, field: str, value: Any) -> None:
     lang = ui.language()
     label = preview.field_label(field, lang)
@@ -45,14 +52,14 @@ def _field_widget(name: str, record: str | None, field: str, value: Any) -> None
     key = keys.field(name, record, field)
     if column.choices is not None:
         options = ["", *column.choices]
-        st.selectbox(label, options, index=options.index(value) if value in options else 0, key=key,
+        st.selectbox(label, options, key=key, **_initial(key, "index", options.index(value) if value in options else 0),
                      format_func=lambda v: ui.tr("edit.empty") if v == "" else i18n.label(v, lang))
     elif column.sql_type == "BOOLEAN":
         shown = "" if value is None else str(bool(value)).lower()
-        st.selectbox(label, BOOLEANS, index=BOOLEANS.index(shown), key=key,
+        st.selectbox(label, BOOLEANS, key=key, **_initial(key, "index", BOOLEANS.index(shown)),
                      format_func=lambda v: ui.tr(f"edit.bool.{v or 'empty'}"))
     else:
-        st.text_input(label, value="" if value is None else str(value), key=key)
+        st.text_input(label, key=key, **_initial(key, "value", "" if value is None else str(value)))
 
 
 def _fields(name: str, record: str | None, row: dict[str, Any] | None) -> None:
@@ -133,7 +140,8 @@ def edit_form(user: auth.User) -> None:
     record: str | None = None
     if action != "add":
         ids = sorted(store.stored_keys(cur, name))
-        record = st.selectbox(ui.tr("edit.record"), ids, key=f"{keys.RECORD}_{name}", index=None)
+        record_key = f"{keys.RECORD}_{name}"
+        record = st.selectbox(ui.tr("edit.record"), ids, key=record_key, **_initial(record_key, "index", None))
     row = None if record is None else stored.read_record(cur, name, record)
     version = 0 if record is None else stored.record_version(cur, name, record)
     if action == "add" or row is not None:
@@ -178,3 +186,29 @@ def undo_and_audit(user: auth.User) -> None:
             st.caption(ui.tr("edit.no_edits"))
         else:
             st.dataframe(_edits_table(log), hide_index=True, width="stretch")
+
+
+def _open_data_page(name: str, action: str, *, record: str | None = None, **fields: str) -> None:
+    """Go to the data page with the form of ``action`` on ``name`` chosen (and ``record``, or ``fields`` filled)."""
+    session = st.session_state
+    session[keys.DATASET] = name
+    session[f"{keys.ACTION}_{name}"] = action
+    if record is not None:
+        session[f"{keys.RECORD}_{name}"] = record
+    for field, value in fields.items():
+        session[keys.field(name, None, field)] = value
+    st.switch_page("app_pages/data.py")
+
+
+def explorer_shortcuts(selected: Collection[str]) -> None:
+    """In the explorer's details panel, for analysts and admins: edit the one selected node, or add a
+    relation between the two selected nodes, in the data page's form."""
+    ids = sorted(selected)
+    if len(ids) not in (1, 2) or not auth.can(ui.current_user(), "edit"):
+        return
+    if len(ids) == 1:
+        if st.button(ui.tr("edit.this_node"), key=keys.EXPLORER_EDIT):
+            name = "actors" if stored.read_record(ui.cursor(), "actors", ids[0]) is not None else "places"
+            _open_data_page(name, "change", record=ids[0])
+    elif st.button(ui.tr("edit.relate_two"), key=keys.EXPLORER_RELATE):
+        _open_data_page("relations", "add", source=ids[0], target=ids[1])

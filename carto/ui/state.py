@@ -357,6 +357,8 @@ class EditState:
     UNDO_BUTTON = "edit_undo_button"
     HISTORY = "edit_history"
     AUDIT = "edit_audit"
+    EXPLORER_EDIT = "edit_from_explorer"  # the explorer's shortcuts to the data page's forms
+    EXPLORER_RELATE = "relate_from_explorer"
     DONE = "edit_done"  # set by the callbacks: (message key, edit id), or why it was refused
     REFUSED = "edit_refused"
 
