@@ -196,3 +196,20 @@ def test_a_viewer_has_no_shortcut_in_the_explorer(sample_env):
     # The node is selected (the panel says so), yet no shortcut is offered.
     assert any("1 sélectionné(s)" in m.value for m in at.container(ExplorerState.DETAILS).markdown)
     assert [b.key for b in at.button if b.key in (keys.EXPLORER_EDIT, keys.EXPLORER_RELATE)] == []
+
+
+def test_end_this_relation_between_the_two_selected_nodes(sample_env):
+    # data/sample/relations.csv: R-0053,A-0292 → A-0155, from 2021-10-30, no end.
+    at = _explorer(sel="A-0155,A-0292")
+    assert not at.exception, at.exception
+    assert at.selectbox(key=keys.EXPLORER_RELATION).value == "R-0053"
+    at.button(key=keys.EXPLORER_END).click().run()
+    assert not at.exception, at.exception
+    assert at.radio(key=f"{keys.ACTION}_relations").value == "end"
+    assert at.selectbox(key=f"{keys.RECORD}_relations").value == "R-0053"
+    at.date_input(key=keys.END_DATE).set_value("2026-06-30")
+    at.button(key=keys.SAVE).click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["Relation terminée (modification n°1)."]
+    assert (_stored("relations", "R-0053")["start"], _stored("relations", "R-0053")["end"]) == (
+        "2021-10-30", "2026-06-30")

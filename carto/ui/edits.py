@@ -210,5 +210,13 @@ def explorer_shortcuts(selected: Collection[str]) -> None:
         if st.button(ui.tr("edit.this_node"), key=keys.EXPLORER_EDIT):
             name = "actors" if stored.read_record(ui.cursor(), "actors", ids[0]) is not None else "places"
             _open_data_page(name, "change", record=ids[0])
-    elif st.button(ui.tr("edit.relate_two"), key=keys.EXPLORER_RELATE):
+        return
+    if st.button(ui.tr("edit.relate_two"), key=keys.EXPLORER_RELATE):
         _open_data_page("relations", "add", source=ids[0], target=ids[1])
+    cur = ui.cursor()
+    between = sorted(set(stored.relations_naming(cur, ids[0])) & set(stored.relations_naming(cur, ids[1])))
+    if between:
+        left, right = st.columns([2, 1], vertical_alignment="bottom")
+        chosen = left.selectbox(ui.tr("edit.relation_between"), between, key=keys.EXPLORER_RELATION)
+        if right.button(ui.tr("edit.end_this"), key=keys.EXPLORER_END):
+            _open_data_page("relations", "end", record=str(chosen))

@@ -359,6 +359,8 @@ class EditState:
     AUDIT = "edit_audit"
     EXPLORER_EDIT = "edit_from_explorer"  # the explorer's shortcuts to the data page's forms
     EXPLORER_RELATE = "relate_from_explorer"
+    EXPLORER_RELATION = "relation_from_explorer"
+    EXPLORER_END = "end_from_explorer"
     DONE = "edit_done"  # set by the callbacks: (message key, edit id), or why it was refused
     REFUSED = "edit_refused"
 
