@@ -96,3 +96,14 @@ def test_undo_is_refused_when_the_record_changed_since(conn):
     with pytest.raises(StoreError, match="already undone"), store.transaction(conn) as cur:
         edits.undo_edit(cur, 2, "ana")
     assert edits.read_record(conn.cursor(), "schemes", "S1")["name"] == "Contrat"
+
+
+def test_undo_is_refused_when_an_import_changed_the_record_since(conn):
+    with store.transaction(conn) as cur:
+        edits.write_record(cur, "schemes", "S1", SCHEME, expected_version=0, username="ana")
+    # An import's upsert writes the row without touching the record's version.
+    with store.transaction(conn) as cur:
+        cur.execute("UPDATE schemes SET name = 'Imported' WHERE id = 'S1'")
+    with pytest.raises(EditConflict, match="an import changed it since"), store.transaction(conn) as cur:
+        edits.undo_edit(cur, 1, "ana")
+    assert edits.read_record(conn.cursor(), "schemes", "S1")["name"] == "Imported"

@@ -209,8 +209,16 @@ def undo_edit(cur: Connection, edit_id: int, username: str) -> int:
             f"(version {current}, not {state['version']}); undo the later edits first"
         )
         raise EditConflict(msg)
-    found = cur.execute("SELECT before_row FROM edits WHERE id = ?", [edit_id]).fetchone()
+    found = cur.execute("SELECT before_row, after_row FROM edits WHERE id = ?", [edit_id]).fetchone()
     before = None if found is None or found[0] is None else json.loads(found[0])
+    left = None if found is None or found[1] is None else json.loads(found[1])
+    if read_record(cur, ds.name, key) != left:
+        # An import (which keeps no record versions) changed the record since the edit.
+        msg = (
+            f"edit {edit_id} cannot be undone: {ds.name} {key!r} is no longer as that edit left it "
+            "(an import changed it since); edit it again instead"
+        )
+        raise EditConflict(msg)
     undo_id = write_record(cur, ds.name, key, before, expected_version=current, username=username)
     cur.execute("UPDATE edits SET action = 'undo:' || action WHERE id = ?", [undo_id])
     cur.execute(
