@@ -213,3 +213,18 @@ def test_end_this_relation_between_the_two_selected_nodes(sample_env):
     assert [s.value for s in at.success] == ["Relation terminée (modification n°1)."]
     assert (_stored("relations", "R-0053")["start"], _stored("relations", "R-0053")["end"]) == (
         "2021-10-30", "2026-06-30")
+
+
+def test_the_second_of_two_editors_of_one_record_is_told(db):
+    first, second = _page(), _page()
+    for at in (first, second):
+        at.selectbox(key=f"{keys.RECORD}_actors").set_value("A2").run()
+    first.text_input(key=keys.field("actors", "A2", "name")).input("CAF Nord")
+    first.button(key=keys.SAVE).click().run()
+    assert [s.value for s in first.success] == ["Enregistré (modification n°1)."]
+    second.text_input(key=keys.field("actors", "A2", "name")).input("CAF Sud")
+    second.button(key=keys.SAVE).click().run()
+    assert not second.exception, second.exception
+    (error,) = [as_shown(e.value) for e in second.error]
+    assert error.startswith("Rien n'a été enregistré : actors 'A2' was changed by someone else since you opened it")
+    assert _stored("actors", "A2")["name"] == "CAF Nord"

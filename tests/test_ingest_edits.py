@@ -176,3 +176,14 @@ def test_a_viewer_is_refused_by_every_function(filled, call):
         call(filled)
     assert filled.execute("SELECT count(*) FROM edits").fetchone() == (0,)
     assert _read(filled, "actors", "A1")["name"] == "CCAS Alpha"
+
+
+def test_an_edit_of_a_record_an_import_changed_since_it_was_opened_is_refused(filled):
+    opened = _read(filled, "actors", "A2")
+    # An import (upsert) changes A2 meanwhile: imports keep no record versions, so version 0 still holds.
+    with filled.cursor() as cur:
+        cur.execute("UPDATE actors SET name = 'CAF imported' WHERE id = 'A2'")
+    with pytest.raises(EditConflict, match=r"was changed \(by an import\) since you opened it"):
+        edits.edit_record(filled, ANALYST, "actors", "A2", {"name": "CAF typed"}, expected_version=0,
+                          expected_row=opened)
+    assert _read(filled, "actors", "A2")["name"] == "CAF imported"

@@ -123,9 +123,11 @@ def _checked_row(
 
 def _write(
     cur: store.Connection, user: auth.User, ds: Dataset, key: str, row: stored.Row | None, version: int,
-    warnings: list[str],
+    warnings: list[str], expected_row: Mapping[str, Any] | None = None,
 ) -> EditResult:
-    edit_id = stored.write_record(cur, ds.name, key, row, expected_version=version, username=user.name)
+    edit_id = stored.write_record(
+        cur, ds.name, key, row, expected_version=version, username=user.name, expected_row=expected_row
+    )
     return EditResult(edit_id, ds.name, key, version + 1, warnings)
 
 
@@ -137,10 +139,15 @@ def edit_record(
     changes: Mapping[str, Any],
     *,
     expected_version: int,
+    expected_row: Mapping[str, Any] | None = None,
     lon: float | str | None = None,
     lat: float | str | None = None,
 ) -> EditResult:
-    """Change fields of record ``key`` (and, with ``lon``/``lat``, move it: geometry and territory)."""
+    """Change fields of record ``key`` (and, with ``lon``/``lat``, move it: geometry and territory).
+
+    ``expected_version`` (and ``expected_row``, the record as the form showed it, when given) must
+    still hold, else :class:`carto.errors.EditConflict`: the record changed since it was opened.
+    """
     _acting(user, "edit")
     ds = _editable(name)
     unknown = sorted(set(changes) - set(ds.column_names) | ({ds.key} & set(changes)))
@@ -156,7 +163,7 @@ def edit_record(
         if ds.geometry is not None and geometry is None:
             geometry = _geometry_of(before)
         row, warnings = _checked_row(cur, ds, {**before, **changes}, geometry, mode="upsert")
-        return _write(cur, user, ds, key, row, expected_version, warnings)
+        return _write(cur, user, ds, key, row, expected_version, warnings, expected_row)
 
 
 def add_record(
@@ -196,10 +203,12 @@ def add_relation(
 
 
 def end_relation(
-    conn: store.Connection, user: auth.User, relation_id: str, end: dt.date, *, expected_version: int
+    conn: store.Connection, user: auth.User, relation_id: str, end: dt.date, *, expected_version: int,
+    expected_row: Mapping[str, Any] | None = None,
 ) -> EditResult:
     """Set the end date of a relation (it stays, as history); refused before its start date."""
-    return edit_record(conn, user, "relations", relation_id, {"end": end}, expected_version=expected_version)
+    return edit_record(conn, user, "relations", relation_id, {"end": end}, expected_version=expected_version,
+                       expected_row=expected_row)
 
 
 def _refuse_if_named(cur: store.Connection, ds: Dataset, key: str, doing: str) -> None:
@@ -220,13 +229,16 @@ def _refuse_if_named(cur: store.Connection, ds: Dataset, key: str, doing: str) -
         raise InputError(msg)
 
 
-def retire_record(conn: store.Connection, user: auth.User, name: str, key: str, *, expected_version: int) -> EditResult:
+def retire_record(
+    conn: store.Connection, user: auth.User, name: str, key: str, *, expected_version: int,
+    expected_row: Mapping[str, Any] | None = None,
+) -> EditResult:
     """Remove record ``key`` (undoable); an actor or place is refused while a relation names it."""
     _acting(user, "edit")
     ds = _editable(name)
     with store.transaction(conn) as cur:
         _refuse_if_named(cur, ds, key, "retire")
-        return _write(cur, user, ds, key, None, expected_version, [])
+        return _write(cur, user, ds, key, None, expected_version, [], expected_row)
 
 
 def undo_edit(conn: store.Connection, user: auth.User, edit_id: int) -> EditResult:

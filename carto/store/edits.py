@@ -150,18 +150,33 @@ def _log(
 
 
 def write_record(
-    cur: Connection, name: str, key: str, row: Mapping[str, Any] | None, *, expected_version: int, username: str
+    cur: Connection,
+    name: str,
+    key: str,
+    row: Mapping[str, Any] | None,
+    *,
+    expected_version: int,
+    username: str,
+    expected_row: Mapping[str, Any] | None = None,
 ) -> int:
     """Make record ``key`` of ``name`` be ``row`` (None: retire it); log the edit; return its id.
 
     ``row`` is the whole record (every column, and ``"geometry"`` as hex WKB for spatial datasets).
     Refused with :class:`EditConflict` when the record's version is not ``expected_version`` (someone
-    else edited it since), with :class:`StoreError` when inserting a key already stored or retiring
+    else edited it since), or when ``expected_row`` (the record as the form showed it) is given and the
+    stored record differs from it (an import changed it since: imports keep no record versions);
+    with :class:`StoreError` when inserting a key already stored or retiring
     one that is not. Call inside :func:`carto.store.transaction`.
     """
     ds = dataset(name)
     version = _check_version(cur, ds, key, expected_version)
     before = read_record(cur, ds.name, key)
+    if expected_row is not None and before != dict(expected_row):
+        msg = (
+            f"{ds.name} {key!r} was changed (by an import) since you opened it: nothing was saved; "
+            "reload the record and make your change again"
+        )
+        raise EditConflict(msg)
     if row is not None and str(row.get(ds.key)) != key:
         msg = f"{ds.name}: the row's {ds.key} {row.get(ds.key)!r} is not the edited record {key!r}"
         raise StoreError(msg)

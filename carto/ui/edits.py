@@ -83,7 +83,9 @@ def _forget_form(name: str, record: str | None) -> None:
         del st.session_state[key]
 
 
-def _save(name: str, action: str, record: str | None, version: int, user: auth.User) -> None:
+def _save(
+    name: str, action: str, record: str | None, version: int, shown: dict[str, Any] | None, user: auth.User
+) -> None:
     """The form's submit: make the edit; the outcome waits in the session for the next run."""
     session = st.session_state
     values = {f: _typed(session.get(keys.field(name, record, f))) for f in edits.form_fields(name)}
@@ -99,13 +101,15 @@ def _save(name: str, action: str, record: str | None, version: int, user: auth.U
         elif record is None:
             raise InputError(ui.tr("edit.no_record"))
         elif action == "change":
-            result = edits.edit_record(conn, user, name, record, values, expected_version=version, lon=lon, lat=lat)
+            result = edits.edit_record(conn, user, name, record, values, expected_version=version,
+                                       expected_row=shown, lon=lon, lat=lat)
         elif action == "end":
-            result = edits.end_relation(conn, user, record, session[keys.END_DATE], expected_version=version)
+            result = edits.end_relation(conn, user, record, session[keys.END_DATE], expected_version=version,
+                                        expected_row=shown)
         elif not session.get(keys.RETIRE_CONFIRM):
             raise InputError(ui.tr("edit.confirm_first"))
         else:
-            result = edits.retire_record(conn, user, name, record, expected_version=version)
+            result = edits.retire_record(conn, user, name, record, expected_version=version, expected_row=shown)
     except CartoError as exc:
         ui.after_write_error(exc)
         session[keys.REFUSED] = str(exc)
@@ -153,7 +157,7 @@ def edit_form(user: auth.User) -> None:
             else:
                 st.checkbox(ui.tr("edit.retire_confirm", record=record), key=keys.RETIRE_CONFIRM)
             st.form_submit_button(ui.tr(f"edit.submit.{action}"), key=keys.SAVE, on_click=_save,
-                                  args=(name, action, record, version, user))
+                                  args=(name, action, record, version, row, user))
     done, refused = keys.outcome()
     if done is not None:
         st.success(ui.tr(done[0], id=done[1]))
