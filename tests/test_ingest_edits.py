@@ -187,3 +187,13 @@ def test_an_edit_of_a_record_an_import_changed_since_it_was_opened_is_refused(fi
         edits.edit_record(filled, ANALYST, "actors", "A2", {"name": "CAF typed"}, expected_version=0,
                           expected_row=opened)
     assert _read(filled, "actors", "A2")["name"] == "CAF imported"
+
+
+def test_an_edit_that_changes_nothing_is_refused_and_not_logged(filled):
+    # A1 is at (0.5, 45.5): typing the same coordinates and name again changes nothing.
+    with pytest.raises(InputError, match="nothing to save"):
+        edits.edit_record(filled, ANALYST, "actors", "A1", {"name": "CCAS Alpha"}, expected_version=0,
+                          lon="0.5", lat="45,5")
+    with pytest.raises(InputError, match="choose the date the relation ends"):
+        edits.end_relation(filled, ANALYST, "R1", None, expected_version=0)  # type: ignore[arg-type]
+    assert filled.execute("SELECT count(*) FROM edits").fetchone() == (0,)

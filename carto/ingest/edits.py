@@ -163,6 +163,9 @@ def edit_record(
         if ds.geometry is not None and geometry is None:
             geometry = _geometry_of(before)
         row, warnings = _checked_row(cur, ds, {**before, **changes}, geometry, mode="upsert")
+        if not stored.changed_fields(ds, before, row):
+            msg = f"{ds.name} {key!r}: nothing to save, every value is the one stored"
+            raise InputError(msg)
         return _write(cur, user, ds, key, row, expected_version, warnings, expected_row)
 
 
@@ -207,6 +210,9 @@ def end_relation(
     expected_row: Mapping[str, Any] | None = None,
 ) -> EditResult:
     """Set the end date of a relation (it stays, as history); refused before its start date."""
+    if end is None:
+        msg = "choose the date the relation ends"
+        raise InputError(msg)
     return edit_record(conn, user, "relations", relation_id, {"end": end}, expected_version=expected_version,
                        expected_row=expected_row)
 
