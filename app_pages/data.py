@@ -1,4 +1,5 @@
-"""Data page: the imports audit trail, undo of the last import, downloads of every table."""
+"""Data page: edits of records with their history and undo, the imports audit trail, undo of the last
+import, downloads of every table."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from carto.model import DATASETS
 from carto.render import export
 from carto.store.imports import undoable_import
 from carto.ui import cache
+from carto.ui import edits as edit_ui
 from carto.ui.imports import undo_shown_import
 from carto.ui.state import DataState as keys
 
 user, lang = ui.page_guard("undo"), ui.language()
 st.title(ui.tr("data.title"))
+
+st.subheader(ui.tr("edit.title"))
+edit_ui.edit_form(user)
+st.subheader(ui.tr("edit.audit"))
+edit_ui.undo_and_audit(user)
 
 st.subheader(ui.tr("data.imports"))
 imports = store.list_imports(ui.cursor())

@@ -41,3 +41,7 @@ class DiskFull(StoreError):
     def __init__(self, message: str, *, reopen: bool = False) -> None:
         super().__init__(message)
         self.reopen = reopen
+
+
+class EditConflict(StoreError):
+    """A record changed since the version an edit (or an undo) was prepared against: reload and redo."""

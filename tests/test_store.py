@@ -331,7 +331,7 @@ def test_migration_3_adds_services_to_actors_and_their_kept_snapshots(tmp_path):
     conn.execute("INSERT INTO actors (id, name, type) VALUES ('a1', 'CCAS', 'ccas')")
     conn.execute("CREATE TABLE _snapshot_1_actors AS SELECT * FROM actors")
     conn.execute("INSERT INTO import_snapshots VALUES (1, 'actors', '_snapshot_1_actors', 1)")
-    assert store.migrate(conn) == store.SCHEMA_VERSION  # 3, then the schemes' lead (4)
+    assert store.migrate(conn) == store.SCHEMA_VERSION  # 3, then the schemes' lead (4) and the edits log (5)
     for table in ("actors", "_snapshot_1_actors"):
         assert [r[0] for r in conn.execute(f"DESCRIBE {table}").fetchall()][-2:] == ["geometry", "services"]
     assert conn.execute("SELECT id, services FROM _snapshot_1_actors").fetchall() == [("a1", None)]

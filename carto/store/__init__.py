@@ -287,12 +287,47 @@ def _migration_4(cur: Connection) -> None:
         cur.execute(f'ALTER TABLE {_ident(table)} ADD COLUMN IF NOT EXISTS "lead" VARCHAR')
 
 
+def _migration_5(cur: Connection) -> None:
+    # Edits from the dashboard (carto.store.edits): the change log, and a version per record that
+    # detects two edits of the same record prepared against the same state.
+    cur.execute(
+        """
+        CREATE TABLE IF NOT EXISTS edits (
+            id INTEGER PRIMARY KEY,
+            edited_at TIMESTAMP NOT NULL,
+            username VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL,
+            record_id VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            changes VARCHAR NOT NULL,
+            before_row VARCHAR,
+            after_row VARCHAR,
+            version INTEGER NOT NULL,
+            status VARCHAR NOT NULL DEFAULT 'committed',
+            undone_at TIMESTAMP,
+            undone_by VARCHAR
+        )
+        """
+    )
+    cur.execute(
+        """
+        CREATE TABLE IF NOT EXISTS record_versions (
+            dataset VARCHAR NOT NULL,
+            record_id VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (dataset, record_id)
+        )
+        """
+    )
+
+
 # Append only: a released migration never changes, a new one gets the next number.
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "tables of the five datasets, imports", _migration_1),
     (2, "import snapshots for undo, skipped rows and undo audit in imports", _migration_2),
     (3, "services of actors", _migration_3),
     (4, "the actor leading each scheme", _migration_4),
+    (5, "edits log and record versions", _migration_5),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

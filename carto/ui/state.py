@@ -360,6 +360,38 @@ class DataState:
         return session.pop(cls.UNDO_DONE, None), session.pop(cls.UNDO_REFUSED, None)
 
 
+class EditState:
+    """The data page's edit forms. Field widgets are keyed by dataset and record, so that another
+    record's form starts from its own stored values; outcomes wait in the session for the next run."""
+
+    DATASET = "edit_dataset"
+    ACTION = "edit_action"
+    RECORD = "edit_record"
+    SAVE = "edit_save"
+    RETIRE_CONFIRM = "edit_retire_confirm"
+    END_DATE = "edit_end_date"
+    UNDO_BUTTON = "edit_undo_button"
+    HISTORY = "edit_history"
+    AUDIT = "edit_audit"
+    EXPLORER_EDIT = "edit_from_explorer"  # the explorer's shortcuts to the data page's forms
+    EXPLORER_RELATE = "relate_from_explorer"
+    EXPLORER_RELATION = "relation_from_explorer"
+    EXPLORER_END = "end_from_explorer"
+    DONE = "edit_done"  # set by the callbacks: (message key, edit id), or why it was refused
+    REFUSED = "edit_refused"
+
+    @staticmethod
+    def field(dataset: str, record: str | None, name: str) -> str:
+        """The widget key of field ``name`` in the form of ``record`` (None: a new record)."""
+        return f"edit_field_{dataset}_{record or '_new'}_{name}"
+
+    @classmethod
+    def outcome(cls) -> tuple[tuple[str, int] | None, str | None]:
+        """The last edit's result, once: ``((message key, edit id), None)`` or ``(None, why it was refused)``."""
+        session = _session()
+        return session.pop(cls.DONE, None), session.pop(cls.REFUSED, None)
+
+
 class AdminState:
     """The administration page's keys; the session remembers the backup it took, to offer it."""
 

@@ -130,3 +130,15 @@ def test_an_actor_and_a_place_sharing_an_id_are_said_not_fatal(hostile_db, monke
         assert not at.exception
         (warning,) = [w.value for w in at.warning if "name both an actor and a place" in w.value]
         assert warning.startswith("1 id(s) name both an actor and a place (p3)")
+
+
+@pytest.mark.parametrize("record", ["a1", "a2", "a3"])
+def test_the_edit_form_of_a_hostile_actor_shows_its_name_as_text(hostile_db, record, monkeypatch):
+    at = run_page(hostile_db, "data", "fr", monkeypatch)
+    at.selectbox(key="edit_dataset").set_value("actors").run()
+    at.selectbox(key="edit_record_actors").set_value(record).run()
+    assert not at.exception, [e.value for e in at.exception]
+    name = at.text_input(key=f"edit_field_actors_{record}_name").value
+    assert name == hostile_data.frames()["actors"].set_index("id").at[record, "name"]
+    live = [(kind, text) for kind, plain, text in shown(at) if not plain and any(p in unescaped(text) for p in LIVE)]
+    assert live == []
