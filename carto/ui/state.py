@@ -397,5 +397,6 @@ class SocialState:
     AFTER = "social_after"
     CHANGES = "social_changes"
     CHANGE_MAP = "social_change_map"
+    CHANGE_NETWORK = "social_change_network"
     YEARS = "social_years"
     SUMMARY = "summary_social"  # the summary page's social-space section
