@@ -88,6 +88,28 @@ def _nodes_layer(nodes: gpd.GeoDataFrame, lang: str, *, emphasis: set[str] | Non
     )
 
 
+def footprint_layer(footprints: gpd.GeoDataFrame, lang: str) -> StyledGeoJson:
+    """The footprints as a plain layer, one palette colour each; their ``shape``, ``parts``,
+    ``area_km2`` and ``share_outside`` in the tooltip, as text."""
+    colours = [COMMUNITY_PALETTE[i % len(COMMUNITY_PALETTE)] for i in range(len(footprints))]
+    styles, index = style_table(((c, 2, c, 0.35) for c in colours), ["color", "weight", "fillColor", "fillOpacity"])
+    properties = pd.DataFrame(
+        {
+            "shape": [i18n.t(f"social.shape.{s}", lang) for s in footprints["shape"]],
+            "parts": [format_number(v, lang) for v in footprints["parts"]],
+            "area": [format_number(v, lang, decimals=1) for v in footprints["area_km2"]],
+            "outside": [format_percent(v, lang) for v in footprints["share_outside"]],
+        }
+    ).assign(**{STYLE_PROPERTY: index})
+    return StyledGeoJson(
+        properties,
+        footprints.geometry.to_numpy(),
+        styles,
+        name=i18n.t("social.map.footprint", lang),
+        tooltip=[(f, i18n.t(f"social.map.{f}", lang)) for f in ("shape", "parts", "area", "outside")],
+    )
+
+
 def footprint_map(
     territories: gpd.GeoDataFrame,
     footprints: gpd.GeoDataFrame,
@@ -102,23 +124,7 @@ def footprint_map(
     minx, miny, maxx, maxy = _bounds(footprints, nodes)
     m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 9, tiles=tiles)
     _borders_layer(territories, lang, home).add_to(m)
-    colours = [COMMUNITY_PALETTE[i % len(COMMUNITY_PALETTE)] for i in range(len(footprints))]
-    styles, index = style_table(((c, 2, c, 0.35) for c in colours), ["color", "weight", "fillColor", "fillOpacity"])
-    properties = pd.DataFrame(
-        {
-            "shape": [i18n.t(f"social.shape.{s}", lang) for s in footprints["shape"]],
-            "parts": [format_number(v, lang) for v in footprints["parts"]],
-            "area": [format_number(v, lang, decimals=1) for v in footprints["area_km2"]],
-            "outside": [format_percent(v, lang) for v in footprints["share_outside"]],
-        }
-    ).assign(**{STYLE_PROPERTY: index})
-    StyledGeoJson(
-        properties,
-        footprints.geometry.to_numpy(),
-        styles,
-        name=i18n.t("social.map.footprint", lang),
-        tooltip=[(f, i18n.t(f"social.map.{f}", lang)) for f in ("shape", "parts", "area", "outside")],
-    ).add_to(m)
+    footprint_layer(footprints, lang).add_to(m)
     _nodes_layer(nodes, lang).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return offline.localize_assets(m)
