@@ -38,7 +38,8 @@ with left:
     indicator = st.selectbox(tr("explorer.map.indicator"), [None, *view.INDICATORS], key=state.INDICATOR,
                              format_func=lambda v: word(f"explorer.indicator.{v}" if v else
                                                       "explorer.map.indicator.none"))
-    fmap = explorer.explorer_map(plan, focused, lang, tiles=tiles,
+    space = explorer_ui.selection_space(scene, focused, state)
+    fmap = explorer.explorer_map(plan, focused, lang, tiles=tiles, footprint=space,
                                  indicator=view.territory_indicator(scene, indicator) if indicator else None,
                                  indicator_label=tr(f"explorer.indicator.{indicator}") if indicator else None)
     returned = st_folium(fmap, height=600, use_container_width=True, key=state.MAP, render=False,
@@ -48,6 +49,7 @@ with left:
             st.caption(note)
         if focused.area:
             st.toggle(tr("explorer.map.leaving"), key=state.LEAVING)
+        explorer_ui.space_switch(space, names, state, lang)
     if cache.sample_in_sources(version, db):
         st.caption(tr("map.boundaries_note"))
 with right:

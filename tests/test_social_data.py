@@ -218,3 +218,37 @@ def test_the_year_by_year_figure_has_one_frame_per_year_and_names_as_text() -> N
     assert len(figure.frames[1].data[0].x) == 6
     assert list(figure.frames[0].data[1].marker.size) == [7, 7, 3]  # c has no link in 2021
     assert figure.data[1].text[0] == "&lt;img src=x onerror=alert(1)&gt; (CCAS – municipal social services)"
+
+
+def test_the_change_network_colours_each_link_by_its_change_with_a_legend() -> None:
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from carto.analysis import changes
+    from carto.render import social as draw
+
+    nodes = gpd.GeoDataFrame({"name": ["<b>A</b>", "B", "C", "D"], "type": ["ccas", "caf", "pmi", "caf"]},
+                             geometry=[Point(0, 0), Point(1, 0), Point(2, 0), Point(3, 0)],
+                             index=pd.Index(["a", "b", "c", "d"]), crs="EPSG:4326")
+    relations = pd.DataFrame({
+        "source": ["a", "b", "c", "a"], "target": ["b", "c", "d", "d"],
+        "kind": ["partnership", "referral", "referral", "referral"],
+        "stage": [None, None, None, None],
+        "start": ["2020-01-01", "2020-01-01", "2022-01-01", "2020-01-01"],
+        "end": [None, "2021-06-01", None, None],
+    })
+    # 2021-01-01: a–b, b–c, a–d running; 2023-01-01: a–b, c–d, a–d running.
+    diff = changes.compare_dates(relations, dt.date(2021, 1, 1), dt.date(2023, 1, 1))
+    figure = draw.change_network(nodes, diff, "en")
+    lines = {t.name: t for t in figure.data[:4]}
+    # appeared c–d, ended b–c, nothing changed, a–b and a–d the same: one segment is two ends and a gap
+    assert list(lines) == ["appeared (1)", "ended (1)", "changed (0)", "unchanged (2)"]
+    assert list(lines["appeared (1)"].x[:2]) == [2.0, 3.0] and len(lines["appeared (1)"].x) == 3  # c at 2, d at 3
+    assert len(lines["unchanged (2)"].x) == 6 and len(lines["changed (0)"].x) == 0
+    assert lines["appeared (1)"].line.color == draw.CHANGE_COLOURS["appeared"]
+    assert lines["ended (1)"].line.color == draw.CHANGE_COLOURS["ended"]
+    marks = figure.data[4]
+    # a: same; b: ended (b–c) before same; c: appeared (c–d) first; d: appeared
+    assert list(marks.text) == ["&lt;b&gt;A&lt;/b&gt; (unchanged)", "B (ended)", "C (appeared)", "D (appeared)"]
+    assert list(marks.marker.color) == [draw.CHANGE_COLOURS[k] for k in ("same", "ended", "appeared", "appeared")]
+    assert figure.layout.legend.title.text == "Change"

@@ -169,6 +169,25 @@ def group_footprints(
                             crs=LAMBERT_93).to_crs(CRS)
 
 
+def selection_footprint(
+    ids: Iterable[str],
+    actors: pd.DataFrame,
+    places: pd.DataFrame,
+    territories: gpd.GeoDataFrame,
+    *,
+    level: str,
+    buffer_m: float = BUFFER_M,
+) -> gpd.GeoDataFrame:
+    """The footprint of one selection of node ids (the explorer's selection and its ego network), as
+    :func:`group_footprints` computes it, indexed ``selection``; empty under two located nodes.
+
+    Only the chosen actors and places are tabled, so a selection costs its own size, not the data's.
+    """
+    wanted = {str(i) for i in ids}
+    nodes = node_table(actors[actors["id"].astype(str).isin(wanted)], places[places["id"].astype(str).isin(wanted)])
+    return group_footprints(as_groups(wanted, "selection"), nodes, territories, level=level, buffer_m=buffer_m)
+
+
 def territory_outreach(
     footprints: gpd.GeoDataFrame,
     territories: gpd.GeoDataFrame,

@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import folium
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -25,7 +26,7 @@ from carto.analysis import scene as view
 from carto.analysis.scene import Base, Focus, Scene, Subgraph
 from carto.formatting import format_date
 from carto.model import ACTOR_TYPES, METROPOLITAN_FRANCE
-from carto.render import layers, leaflet, netview, offline
+from carto.render import layers, leaflet, netview, offline, social, social_text
 
 # Closest zoom the map takes by itself when fitting a selection (street level is 17+).
 FIT_MAX_ZOOM = 14
@@ -157,8 +158,11 @@ def explorer_map(
     tiles: str = "none",
     indicator: pd.Series | None = None,
     indicator_label: str | None = None,
+    footprint: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
-    """The map: boundaries, relations (lines or flows), places, actors, selection on top."""
+    """The map: boundaries, relations (lines or flows), places, actors, selection on top; the
+    selection's ``footprint`` (:func:`carto.analysis.footprint.selection_footprint`) over the
+    boundaries when given."""
     scene = plan.scene
     boundaries = view.shown_territories(scene)
     if len(boundaries):
@@ -179,6 +183,8 @@ def explorer_map(
             indicator_label=indicator_label,
             selected=scene.filters.territory,
         ).add_to(m)
+    if footprint is not None and len(footprint):
+        social.footprint_layer(footprint, lang).add_to(m)
     mapped = plan.relations
     # Fainter behind a selection (its own lines are drawn on top, opaque) or over a choropleth.
     muted = bool(focused.highlight) or indicator is not None
@@ -231,6 +237,17 @@ def explorer_map(
         # A single selected node has zero extent: cap the zoom so its neighbourhood stays readable.
         m.fit_bounds(bounds, max_zoom=FIT_MAX_ZOOM, padding=(30, 30))
     return offline.localize_assets(m)
+
+
+def space_sentences(footprint: gpd.GeoDataFrame, names: dict[str, str], lang: str) -> list[str]:
+    """The selection's social space in the social page's words: compact or scattered, the share outside
+    its home territory, the other territories reached; or why there is none to draw."""
+    if not len(footprint):
+        return [i18n.t("explorer.map.space.none", lang)]
+    row = footprint.iloc[0]
+    home = names.get(str(row["home"]), "—") if row["home"] is not None else "—"
+    return [social_text.footprint_sentence(row, home, lang),
+            social_text.reached_sentence([names.get(r, r) for r in row["reached"]], lang)]
 
 
 def map_notes(plan: MapPlan, lang: str, focused: Focus | None = None) -> list[str]:

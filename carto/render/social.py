@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import shapely
 
 from carto import i18n
+from carto.analysis.changes import CHANGES, node_changes
 from carto.formatting import format_number, format_percent
 from carto.model import METROPOLITAN_FRANCE
 from carto.render import offline
@@ -87,6 +88,28 @@ def _nodes_layer(nodes: gpd.GeoDataFrame, lang: str, *, emphasis: set[str] | Non
     )
 
 
+def footprint_layer(footprints: gpd.GeoDataFrame, lang: str) -> StyledGeoJson:
+    """The footprints as a plain layer, one palette colour each; their ``shape``, ``parts``,
+    ``area_km2`` and ``share_outside`` in the tooltip, as text."""
+    colours = [COMMUNITY_PALETTE[i % len(COMMUNITY_PALETTE)] for i in range(len(footprints))]
+    styles, index = style_table(((c, 2, c, 0.35) for c in colours), ["color", "weight", "fillColor", "fillOpacity"])
+    properties = pd.DataFrame(
+        {
+            "shape": [i18n.t(f"social.shape.{s}", lang) for s in footprints["shape"]],
+            "parts": [format_number(v, lang) for v in footprints["parts"]],
+            "area": [format_number(v, lang, decimals=1) for v in footprints["area_km2"]],
+            "outside": [format_percent(v, lang) for v in footprints["share_outside"]],
+        }
+    ).assign(**{STYLE_PROPERTY: index})
+    return StyledGeoJson(
+        properties,
+        footprints.geometry.to_numpy(),
+        styles,
+        name=i18n.t("social.map.footprint", lang),
+        tooltip=[(f, i18n.t(f"social.map.{f}", lang)) for f in ("shape", "parts", "area", "outside")],
+    )
+
+
 def footprint_map(
     territories: gpd.GeoDataFrame,
     footprints: gpd.GeoDataFrame,
@@ -101,23 +124,7 @@ def footprint_map(
     minx, miny, maxx, maxy = _bounds(footprints, nodes)
     m = offline.make_map(((miny + maxy) / 2, (minx + maxx) / 2), 9, tiles=tiles)
     _borders_layer(territories, lang, home).add_to(m)
-    colours = [COMMUNITY_PALETTE[i % len(COMMUNITY_PALETTE)] for i in range(len(footprints))]
-    styles, index = style_table(((c, 2, c, 0.35) for c in colours), ["color", "weight", "fillColor", "fillOpacity"])
-    properties = pd.DataFrame(
-        {
-            "shape": [i18n.t(f"social.shape.{s}", lang) for s in footprints["shape"]],
-            "parts": [format_number(v, lang) for v in footprints["parts"]],
-            "area": [format_number(v, lang, decimals=1) for v in footprints["area_km2"]],
-            "outside": [format_percent(v, lang) for v in footprints["share_outside"]],
-        }
-    ).assign(**{STYLE_PROPERTY: index})
-    StyledGeoJson(
-        properties,
-        footprints.geometry.to_numpy(),
-        styles,
-        name=i18n.t("social.map.footprint", lang),
-        tooltip=[(f, i18n.t(f"social.map.{f}", lang)) for f in ("shape", "parts", "area", "outside")],
-    ).add_to(m)
+    footprint_layer(footprints, lang).add_to(m)
     _nodes_layer(nodes, lang).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return offline.localize_assets(m)
@@ -206,6 +213,43 @@ def change_map(
     if len(shown):
         m.fit_bounds([[miny, minx], [maxy, maxx]])
     return offline.localize_assets(m)
+
+
+def change_network(nodes: gpd.GeoDataFrame, diff: pd.DataFrame, lang: str) -> go.Figure:
+    """The network of the compared relations on its geographic layout, each link coloured by its change
+    (``diff`` of :func:`carto.analysis.changes.compare_dates`: ``a``, ``b``, ``change``): one trace per
+    change for the legend, then the nodes in their most telling change's colour, names as text."""
+    ids = nodes.index.astype(str)
+    points = nodes.geometry.representative_point()
+    xy = pd.DataFrame({"x": points.x.to_numpy(), "y": points.y.to_numpy()}, index=ids)
+    shown = diff[diff["a"].astype(str).isin(xy.index) & diff["b"].astype(str).isin(xy.index)]
+    figure = go.Figure()
+    for change in CHANGES:
+        rows = shown[shown["change"] == change]
+        a = xy.loc[rows["a"].astype(str).to_list()].to_numpy()
+        b = xy.loc[rows["b"].astype(str).to_list()].to_numpy()
+        gap = np.full((len(rows), 1), np.nan)
+        lines = np.hstack([a, b, np.hstack([gap, gap])]).reshape(-1, 2) if len(rows) else np.empty((0, 2))
+        label = i18n.t(f"social.change.{change}", lang)
+        figure.add_trace(go.Scatter(
+            x=lines[:, 0], y=lines[:, 1], mode="lines", hoverinfo="skip", name=plotly_text(f"{label} ({len(rows)})"),
+            line={"width": 1 if change == "same" else 2, "color": CHANGE_COLOURS[change]},
+        ))
+    change_of = node_changes(shown) if len(shown) else pd.Series(dtype=object)
+    linked = xy.loc[[i for i in xy.index if i in change_of.index]]
+    names = nodes["name"].astype(str).set_axis(ids)
+    kinds = [str(change_of[i]) for i in linked.index]
+    hover = [plotly_text(f"{names[i]} ({i18n.t(f'social.change.{k}', lang)})") for i, k in zip(linked.index, kinds,
+                                                                                               strict=True)]
+    figure.add_trace(go.Scatter(x=linked["x"], y=linked["y"], mode="markers", text=hover, hoverinfo="text",
+                                showlegend=False, marker={"size": 8, "color": [CHANGE_COLOURS[k] for k in kinds],
+                                                          "line": {"width": 1, "color": "#ffffff"}}))
+    figure.update_layout(
+        height=460, margin={"l": 8, "r": 8, "t": 8, "b": 8}, legend={"title": {"text": plotly_text(
+            i18n.t("social.changes.kind", lang))}},
+        xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1.45},
+    )
+    return figure
 
 
 def kinds_table(table: pd.DataFrame, before: str, after: str, lang: str) -> pd.DataFrame:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import geopandas as gpd
 import streamlit as st
 
 from carto import i18n, ui
+from carto.analysis import footprint
 from carto.analysis import scene as view
 from carto.analysis.filters import FORMAL_CHOICES, POSITIONS
 from carto.analysis.selection import Selection
+from carto.formatting import format_number
 from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS
 from carto.render import explorer, offline
 from carto.render.summary_text import plural_key
@@ -71,3 +74,30 @@ def details_panel(scene: view.Scene, focused: view.Focus, chosen: Selection, nam
             explorer_shortcuts(focused.selected)
         elif not chosen.territory:
             st.info(tr("explorer.details.none"))
+
+
+def selection_space(scene: view.Scene, focused: view.Focus, state: ExplorerState) -> gpd.GeoDataFrame | None:
+    """The footprint of what the map highlights (selected nodes and their ego network, or the nodes of
+    an area drawn) when the switch under the map is on, compared with the boundaries drawn; else None.
+
+    Read from the switch's state before the map is drawn, so a network click, a lasso or a rectangle on
+    the map all redraw it."""
+    if not st.session_state.get(state.SPACE) or not focused.highlight:
+        return None
+    base = scene.base
+    return footprint.selection_footprint(focused.highlight, base.actors, base.places, base.territories,
+                                         level=view.shown_level(scene))
+
+
+def space_switch(space: gpd.GeoDataFrame | None, names: dict[str, str], state: ExplorerState, lang: str) -> None:
+    """The switch under the map and, when on, the selection's social space in the social page's words."""
+    st.toggle(ui.tr("explorer.map.space"), key=state.SPACE,
+              help=ui.tr("explorer.map.space.help", km=format_number(footprint.BUFFER_M / 1000, lang)))
+    if not st.session_state.get(state.SPACE):
+        return
+    with st.container(key=state.SPACE_SENTENCE):
+        if space is None:
+            st.caption(ui.tr("explorer.map.space.empty"))
+            return
+        for line in explorer.space_sentences(space, names, lang):
+            st.markdown(ui.md(line))

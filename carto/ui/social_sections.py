@@ -15,6 +15,7 @@ from carto.analysis.social import touching
 from carto.formatting import format_date
 from carto.render import social as draw
 from carto.render import social_text
+from carto.render.netview import plotly_config
 from carto.ui import social
 from carto.ui.state import SocialState as keys
 
@@ -69,6 +70,9 @@ def changes_section(
         if len(diff):
             st_folium(draw.change_map(finest, base.nodes, changes.node_changes(diff), lang, tiles=tiles), height=420,
                       use_container_width=True, returned_objects=[], key=keys.CHANGE_MAP)
+            st.caption(ui.tr("social.changes.network"))
+            st.plotly_chart(draw.change_network(base.nodes, diff, lang), key=keys.CHANGE_NETWORK,
+                            config=plotly_config(lang))
         yearly = social.network_by_year(version, db, lang)
         if yearly is not None:
             st.caption(ui.tr("social.changes.years"))

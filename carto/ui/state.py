@@ -67,6 +67,8 @@ class ExplorerState:
     SIZE = "n_size"
     RADIUS = "n_radius"
     LEAVING = "m_leaving"  # an area drawn on the map: also the relations leaving it
+    SPACE = "m_space"  # the selection's social space over the boundaries
+    SPACE_SENTENCE = "explorer_space_sentence"
     NETWORK = "explorer_network"
     NETWORK_NOTE = "explorer_network_note"
     # details
@@ -429,5 +431,6 @@ class SocialState:
     AFTER = "social_after"
     CHANGES = "social_changes"
     CHANGE_MAP = "social_change_map"
+    CHANGE_NETWORK = "social_change_network"
     YEARS = "social_years"
     SUMMARY = "summary_social"  # the summary page's social-space section

@@ -136,6 +136,11 @@ def test_explorer_map_network_and_details_run_nothing(hostile_app, watched):
     # details: the territory's name in the sentence, shown literally (markdown escaped)
     sentence = page.get_by_text("<img src=x onerror=alert(parent.document.title)> Ville-Haute", exact=False)
     sentence.first.wait_for(timeout=TIMEOUT)
+    # the selection's social space (a1, a2, a3, p1, all in C1): its home named literally in the sentence
+    page.get_by_text("Espace social de la sélection").click()
+    space = page.locator(".st-key-explorer_space_sentence")
+    space.get_by_text("hors de <img src=x onerror=alert(parent.document.title)> Ville-Haute",
+                      exact=False).first.wait_for(timeout=TIMEOUT)
     _assert_clean(page, host)
 
 

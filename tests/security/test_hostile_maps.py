@@ -17,7 +17,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.map import FitBounds, LayerControl
 from shapely.geometry import Point
 
-from carto.analysis import indicators, network
+from carto.analysis import footprint, indicators, network
 from carto.analysis import scene as view
 from carto.analysis.filters import Filters
 from carto.analysis.selection import Selection
@@ -43,6 +43,9 @@ def explorer_maps() -> list[folium.Map]:
                               indicator_label="x"),
         explorer.explorer_map(grouped_map, view.focus(grouped, Selection()), "en"),
         explorer.explorer_map(inside_map, view.focus(inside, Selection(territory="C1")), "fr"),
+        # the selection's social space over the boundaries (the switch under the map)
+        explorer.explorer_map(detailed_map, chosen, "fr", footprint=footprint.selection_footprint(
+            chosen.highlight, base.actors, base.places, base.territories, level=view.shown_level(detailed))),
     ]
 
 
