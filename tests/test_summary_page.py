@@ -104,8 +104,7 @@ def test_pick_a_commune(summary_page: AppTest) -> None:
     assert "Hameau des Prés — 300 habitants" in markdown
     assert "Club isolé (Association)" in markdown
     # The counting note: the same count as the explorer's, and why a year shows fewer.
-    (note,) = at.expander
-    assert note.label == "Comment ces chiffres sont comptés"
+    (note,) = [e for e in at.expander if e.label == "Comment ces chiffres sont comptés"]
     counted = "\n".join(as_shown(m.value) for m in note.markdown)
     assert "(internes + entrantes + sortantes + traversantes)" in counted
     assert "les liens sans date de début n'y figurent pas" in counted
