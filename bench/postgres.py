@@ -56,7 +56,7 @@ def _admin_sql(url: str, *statements: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         for statement in statements:
-            conn.execute(statement)  # type: ignore[arg-type]  # fixed text of this module
+            conn.execute(statement)  # type: ignore[arg-type,unused-ignore]  # fixed text of this module
 
 
 @dataclass

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -20,16 +21,27 @@ def free_port() -> int:
 
 
 def start_streamlit(
-    db: Path, *, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
+    db: Path | str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+    log_path: Path | None = None,
 ) -> tuple[str, subprocess.Popen]:
     """Start the dashboard as ``run.sh`` does (:mod:`carto.ui.serve`: ``streamlit run app.py`` with
     the explorer's warm-up) on a free port; return its URL once healthy.
 
-    ``extra_args`` are more ``streamlit run`` options (e.g. ``["--server.allowedHosts", "*"]``).
+    ``db`` is a DuckDB file or a PostgreSQL URL. ``extra_args`` are more ``streamlit run`` options (e.g.
+    ``["--server.allowedHosts", "*"]``). The server's output goes to ``log_path``: by default beside
+    a DuckDB file, else in a new temporary file.
     """
     port = free_port()
     # A file, not a pipe: nobody reads the pipe, and a full pipe would block the server.
-    log_path = db.with_suffix(".streamlit.log")
+    if log_path is None:
+        log_path = (
+            Path(tempfile.mkstemp(prefix="carto-streamlit-", suffix=".log")[1])
+            if str(db).startswith(("postgresql://", "postgres://"))
+            else Path(db).with_suffix(".streamlit.log")
+        )
     env = {**os.environ, "CARTO_DB": str(db), "CARTO_TILES": "none", **(extra_env or {})}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from bench import postgres
 from bench.serve import start_streamlit, stop
 from carto import store
 from carto.ingest import sample, sandbox
@@ -19,6 +21,46 @@ PROJECT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = PROJECT / "tests" / "artifacts"
+# Which store the tests run on: "duckdb" (default) or "postgis" (./test.sh runs the tests marked
+# both_stores a second time with CARTO_TEST_STORE=postgis, on a throwaway cluster).
+STORE = os.environ.get("CARTO_TEST_STORE", "duckdb")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, only the tests marked both_stores run; the others are DuckDB's own."""
+    if STORE != "postgis":
+        return
+    skip = pytest.mark.skip(reason="a DuckDB test (CARTO_TEST_STORE=postgis runs the both_stores tests)")
+    for item in items:
+        if "both_stores" not in item.keywords or "duckdb_only" in item.keywords:
+            item.add_marker(skip)
+
+
+# --- the store under test --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[postgres.Cluster | None]:
+    """The throwaway PostgreSQL cluster of this run when testing on PostGIS, else None."""
+    if STORE != "postgis":
+        yield None
+        return
+    reason = postgres.available()
+    if reason:
+        pytest.fail(reason)
+    with postgres.cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def new_db(pg_cluster: postgres.Cluster | None, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of the store under test: a DuckDB file path, or a PostgreSQL URL."""
+    if pg_cluster is None:
+        yield str(tmp_path / "carto.duckdb")
+        return
+    url = pg_cluster.new_database()
+    yield url
+    pg_cluster.drop_database(url.rsplit("/", 1)[1])
 
 
 # --- tiny literal data -----------------------------------------------------------------------
@@ -106,10 +148,14 @@ def schemes() -> pd.DataFrame:
 
 
 @pytest.fixture
-def conn() -> Iterator[store.Connection]:
-    connection = store.connect(":memory:")
+def conn(pg_cluster: postgres.Cluster | None) -> Iterator[store.Connection]:
+    """An empty store: DuckDB in memory, or a new PostGIS database."""
+    url = pg_cluster.new_database() if pg_cluster is not None else None
+    connection = store.connect(url or ":memory:")
     yield connection
     connection.close()
+    if pg_cluster is not None and url is not None:
+        pg_cluster.drop_database(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture
@@ -134,9 +180,21 @@ def spare_reader() -> None:
 # --- databases on disk -----------------------------------------------------------------------
 
 
+SAMPLE_TEMPLATE = "carto_sample"
+
+
 @pytest.fixture(scope="session")
-def sample_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database file loaded once with the embedded sample; copy it before writing."""
+def sample_db_template(tmp_path_factory: pytest.TempPathFactory, pg_cluster: postgres.Cluster | None) -> Path:
+    """A database loaded once with the embedded sample; copy it (:func:`copy_sample`) before writing.
+
+    On PostGIS, the database ``carto_sample`` of the cluster (its path here is only a name).
+    """
+    if pg_cluster is not None:
+        pg_cluster.copy_database(postgres.TEMPLATE, SAMPLE_TEMPLATE)
+        connection = store.connect(pg_cluster.url(SAMPLE_TEMPLATE))
+        sample.load_folder(connection, sample.SAMPLE_DIR)
+        connection.close()
+        return Path(SAMPLE_TEMPLATE)
     path = tmp_path_factory.mktemp("sample-db") / "sample.duckdb"
     connection = store.connect(path)
     sample.load_folder(connection, sample.SAMPLE_DIR)
@@ -144,22 +202,31 @@ def sample_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def copy_sample(template: Path, folder: Path, cluster: postgres.Cluster | None, name: str) -> str:
+    """A private copy of the sample database: a file in ``folder``, or a database of the cluster."""
+    if cluster is not None:
+        return cluster.copy_database(str(template), f"{name}_{os.getpid()}_{id(folder)}")
+    path = folder / f"{name}.duckdb"
+    shutil.copy(template, path)
+    return str(path)
+
+
 @pytest.fixture
-def sample_db(sample_db_template: Path, tmp_path: Path) -> Path:
-    """A private copy of the sample database for one test."""
-    path = tmp_path / "sample.duckdb"
-    shutil.copy(sample_db_template, path)
-    return path
+def sample_db(sample_db_template: Path, tmp_path: Path, pg_cluster: postgres.Cluster | None) -> Path | str:
+    """A private copy of the sample database for one test (a DuckDB path, or a PostgreSQL URL)."""
+    copied = copy_sample(sample_db_template, tmp_path, pg_cluster, "sample")
+    return copied if pg_cluster is not None else Path(copied)
 
 
 # --- a served app for browser tests ----------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def served_app(sample_db_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served_app(
+    sample_db_template: Path, tmp_path_factory: pytest.TempPathFactory, pg_cluster: postgres.Cluster | None
+) -> Iterator[str]:
     """URL of the dashboard served on a copy of the sample database, tiles off."""
-    db = tmp_path_factory.mktemp("served") / "app.duckdb"
-    shutil.copy(sample_db_template, db)
+    db = copy_sample(sample_db_template, tmp_path_factory.mktemp("served"), pg_cluster, "app")
     url, proc = start_streamlit(db)
     yield url
     stop(proc)

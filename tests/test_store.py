@@ -13,7 +13,10 @@ from shapely.geometry import MultiPolygon, Point, box
 from carto import store
 from carto.errors import StaleVersion, StoreError
 
+pytestmark = pytest.mark.both_stores
 
+
+@pytest.mark.duckdb_only
 def test_connect_loads_spatial_without_network(conn):
     # Loaded from the wheel: the hardened connection may not even list the extension folder.
     assert conn.execute("SELECT ST_AsText(ST_Point(1, 2))").fetchone() == ("POINT (1 2)",)

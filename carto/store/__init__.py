@@ -1,4 +1,4 @@
-"""DuckDB store: the one source of truth, and the one place with SQL.
+"""The store: the one source of truth, and the one place with SQL.
 
 The layers above ask it for frames and for writes by name (:func:`read_dataset`, :func:`insert_rows`,
 :func:`stored_keys`, :mod:`carto.store.imports` for the undo of imports...), never with SQL of their
@@ -8,6 +8,10 @@ pass one check, :func:`_ident`. May import: the base modules (model, errors, aut
 One connection per process (:func:`connect`), one cursor per thread (``conn.cursor()``), and every
 write inside :func:`transaction`, which serialises writers of this process and commits all or
 nothing. Geometries are stored as DuckDB ``GEOMETRY`` in EPSG:4326 and travel as WKB.
+
+The embedded DuckDB file is the default. A ``postgresql://`` URL instead of a path (``--db``,
+``$CARTO_DB``) runs the same SQL on PostgreSQL/PostGIS (:mod:`carto.store.postgis`), where several
+processes and machines share the database.
 
 A connection is hardened once the spatial extension is loaded (:func:`harden`): it reads and writes
 no file but its own database and the folders where its snapshots and backups go, loads and
@@ -23,33 +27,67 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import psycopg
+import pyarrow as pa
 import shapely
 
 from carto.errors import DatabaseInUse, DiskFull, StaleVersion, StoreError
 from carto.model import CRS, DATASETS, Dataset, dataset
+from carto.store import postgis
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_DB = PROJECT_DIR / "data" / "carto.duckdb"
 
-Connection = duckdb.DuckDBPyConnection
 
-# Writers of one process take this lock; DuckDB itself keeps readers on consistent snapshots.
+
+class Connection(Protocol):
+    """What the store asks of a connection or cursor: DuckDB's, or :class:`postgis.PgCursor`."""
+
+    def cursor(self) -> Connection: ...
+    def execute(self, query: str, parameters: object = None) -> Connection: ...
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+    def fetchdf(self) -> pd.DataFrame: ...
+    def to_arrow_table(self) -> pa.Table: ...
+    def register(self, view_name: str, python_object: object) -> Connection: ...
+    def unregister(self, view_name: str) -> Connection: ...
+    def close(self) -> None: ...
+
+
+# Writers of one process take this lock; DuckDB itself keeps readers on consistent snapshots. On
+# PostgreSQL, writers of all processes also take an advisory lock (:func:`_lock_writers`).
 WRITE_LOCK = threading.RLock()
 
 # Raised by a write that breaks a key or a NOT NULL rule: callers turn it into a message for the user.
-ConstraintError = duckdb.ConstraintException
+ConstraintError = (duckdb.ConstraintException, psycopg.errors.IntegrityError)
+# Any error of either database.
+DatabaseError = (duckdb.Error, psycopg.Error)
+
+
+def default_db() -> str:
+    """The database: ``$CARTO_DB`` when set (a file path or a ``postgresql://`` URL), else ``data/carto.duckdb``."""
+    return os.environ.get("CARTO_DB") or str(DEFAULT_DB)
 
 
 def default_db_path() -> Path:
-    """The database file: ``$CARTO_DB`` when set, else ``data/carto.duckdb``."""
-    env = os.environ.get("CARTO_DB")
-    return Path(env) if env else DEFAULT_DB
+    """The database file (DuckDB): ``$CARTO_DB`` when set, else ``data/carto.duckdb``."""
+    return Path(default_db())
+
+
+def is_postgres(target: object) -> bool:
+    """True for a PostgreSQL URL, connection or cursor; False for DuckDB's."""
+    return isinstance(target, postgis.PgCursor) or postgis.is_url(target)
+
+
+def describe(target: str | Path) -> str:
+    """The database as messages may name it: a file path, or a URL without its password."""
+    return postgis.redacted(str(target)) if postgis.is_url(target) else str(target)
 
 
 def spatial_extension_path() -> Path:
@@ -87,11 +125,21 @@ def connect(
 ) -> Connection:
     """Open (creating if needed) the database, load spatial offline and bring the schema up to date.
 
-    ``path`` may be ``":memory:"`` for tests. The connection is hardened (:func:`harden`): the only
+    ``path`` may be ``":memory:"`` for tests, or a ``postgresql://`` URL (PostGIS must be enabled
+    there, or the role allowed to enable it). A DuckDB connection is hardened (:func:`harden`): the only
     folders it may write besides its own file are the database's snapshot and backup folders, and
     ``also_allow`` (the folder of a backup the command line writes elsewhere).
     """
-    target = str(path) if path is not None else str(default_db_path())
+    target = str(path) if path is not None else default_db()
+    if postgis.is_url(target):
+        pg = postgis.connect_url(target)
+        if not read_only:
+            try:
+                migrate(pg)
+            except BaseException:
+                pg.close()
+                raise
+        return pg
     allowed: list[Path] = [Path(folder).absolute() for folder in also_allow]
     if target != ":memory:":
         # Absolute, so that the snapshot paths built from it are the ones the hardening allows.
@@ -217,6 +265,7 @@ def disk_full_error(exc: BaseException, fallback: str | Path | None, *, reopen: 
 
 
 def _create_table_sql(ds: Dataset) -> str:
+    # "geometry GEOMETRY" is a geometry(Geometry, 4326) column on PostGIS (postgis._REWRITES).
     cols = [f'"{c.name}" {c.sql_type}' for c in ds.columns]
     if ds.geometry is not None:
         cols.append("geometry GEOMETRY")
@@ -321,6 +370,17 @@ def _migration_5(cur: Connection) -> None:
     )
 
 
+def _migration_6(cur: Connection) -> None:
+    # PostGIS: a GiST index on each geometry, used by the spatial assignment and every spatial
+    # filter. (DuckDB's spatial assignment runs in shapely's STRtree: no index to keep.)
+    if not is_postgres(cur):
+        return
+    for ds in DATASETS.values():
+        if ds.geometry is not None:
+            index = _ident(f"{ds.name}_geometry_gist")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {_ident(ds.name)} USING GIST (geometry)")
+
+
 # Append only: a released migration never changes, a new one gets the next number.
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "tables of the five datasets, imports", _migration_1),
@@ -328,6 +388,7 @@ MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (3, "services of actors", _migration_3),
     (4, "the actor leading each scheme", _migration_4),
     (5, "edits log and record versions", _migration_5),
+    (6, "spatial indexes (PostGIS)", _migration_6),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -336,7 +397,8 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 def schema_version(cur: Connection) -> int:
     """Highest migration applied (0 on an empty database)."""
     exists = cur.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
+        "AND table_schema = current_schema()"
     ).fetchone()
     if not exists or exists[0] == 0:
         return 0
@@ -346,8 +408,7 @@ def schema_version(cur: Connection) -> int:
 
 def migrate(conn: Connection, *, migrations: Sequence[tuple[int, str, Any]] = MIGRATIONS) -> int:
     """Apply the migrations the database lacks, each in its own transaction; return the version."""
-    with WRITE_LOCK:
-        cur = conn.cursor()
+    with WRITE_LOCK, _writers_locked(conn.cursor()) as cur:
         cur.execute(
             "CREATE TABLE IF NOT EXISTS schema_version ("
             "version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
@@ -382,10 +443,22 @@ def migrate(conn: Connection, *, migrations: Sequence[tuple[int, str, Any]] = MI
 
 
 @contextmanager
+def _writers_locked(cur: Connection) -> Iterator[Connection]:
+    """``cur`` holding the writers' lock of every process (PostgreSQL; DuckDB has one writer process)."""
+    if not isinstance(cur, postgis.PgCursor):
+        yield cur
+        return
+    cur.lock_writers()
+    try:
+        yield cur
+    finally:
+        cur.unlock_writers()
+
+
+@contextmanager
 def transaction(conn: Connection) -> Iterator[Connection]:
     """Yield a cursor inside one transaction; commit and bump the data version, or roll back."""
-    with WRITE_LOCK:
-        cur = conn.cursor()
+    with WRITE_LOCK, _writers_locked(conn.cursor()) as cur:
         cur.execute("BEGIN TRANSACTION")
         committing = False
         try:
@@ -396,9 +469,9 @@ def transaction(conn: Connection) -> Iterator[Connection]:
         except BaseException as exc:
             # A COMMIT that failed (a full disk) has already ended the transaction: the error
             # to report is the first one, never "cannot rollback".
-            with suppress(duckdb.Error):
+            with suppress(*DatabaseError):
                 cur.execute("ROLLBACK")
-            if isinstance(exc, duckdb.Error) and is_disk_full(exc):
+            if isinstance(exc, DatabaseError) and is_disk_full(exc):
                 raise disk_full_error(exc, database_file(conn), reopen=committing) from exc
             raise
         finally:
@@ -408,8 +481,7 @@ def transaction(conn: Connection) -> Iterator[Connection]:
 @contextmanager
 def discarded_transaction(conn: Connection) -> Iterator[Connection]:
     """Yield a cursor inside one transaction that is always rolled back: to time a write, not keep it."""
-    with WRITE_LOCK:
-        cur = conn.cursor()
+    with WRITE_LOCK, _writers_locked(conn.cursor()) as cur:
         cur.execute("BEGIN TRANSACTION")
         try:
             yield cur
@@ -419,7 +491,9 @@ def discarded_transaction(conn: Connection) -> Iterator[Connection]:
 
 
 def database_file(conn: Connection) -> Path | None:
-    """The file of the connected database, or None for an in-memory one (or a broken connection)."""
+    """The file of the connected database, or None for an in-memory or PostgreSQL one (or a broken connection)."""
+    if is_postgres(conn):
+        return None
     try:
         cur = conn.cursor()
     except duckdb.Error:
@@ -644,6 +718,9 @@ def assign_territories(cur: Connection) -> None:
     The finest is the smallest by area among those containing the point (a place polygon
     counts by a point on its surface). Rows outside every territory get NULL.
     """
+    if is_postgres(cur):
+        _assign_with_gist(cur)
+        return
     territories = _territory_index(cur)
     for name in ("actors", "places"):
         table = _ident(name)
@@ -654,6 +731,17 @@ def assign_territories(cur: Connection) -> None:
         staged = pd.DataFrame({"k": rows.column("id").to_pandas(), "c": _finest(points, territories)})
         with _staged(cur, "_assigned", staged) as view:
             cur.execute(f"UPDATE {table} SET territory_code = v.c FROM {view} v WHERE {table}.id = v.k")
+
+
+def _assign_with_gist(cur: Connection) -> None:
+    """:func:`assign_territories` in PostGIS, through the territories' GiST index, with the same rule."""
+    for name in ("actors", "places"):
+        table = _ident(name)
+        cur.execute(
+            f"UPDATE {table} AS a SET territory_code = (SELECT t.code FROM territories t "
+            "WHERE ST_Contains(t.geometry, ST_PointOnSurface(a.geometry)) "
+            "ORDER BY ST_Area(t.geometry), t.code LIMIT 1)"
+        )
 
 
 def finest_territories(cur: Connection, name: str, rows: pd.DataFrame) -> pd.Series:

@@ -1,0 +1,325 @@
+"""The PostgreSQL/PostGIS store: the same store API as DuckDB's, for a team on a shared server.
+
+:func:`connect_url` gives a :class:`PgCursor` that behaves like a DuckDB connection for what
+:mod:`carto.store` asks of one (``execute`` then ``fetchone``/``fetchall``/``fetchdf``/
+``to_arrow_table``, ``register`` of a frame, ``cursor``, ``close``), so the store's SQL is written
+once. The few words where PostgreSQL says it differently are rewritten here, in one table
+(:data:`_REWRITES`); values still travel only as bound parameters.
+
+Each cursor takes a connection from the process's pool for one statement and gives it back, except
+while it is inside a transaction, holds staged frames or the writers' lock. Every write transaction
+of every process first takes one advisory lock (:meth:`PgCursor.lock_writers`): writers follow one
+another as they do on DuckDB, and each transaction, begun once the lock is held, reads one snapshot
+(``REPEATABLE READ``) that sees every commit before it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import duckdb
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+from psycopg import sql as pgsql
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
+
+from carto.errors import StoreError
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+# The advisory lock every writer takes: any fixed number, the same in every process.
+WRITERS_LOCK = 0x6361_7274_6F  # "carto"
+POOL_SIZE = 8
+
+# DuckDB's words on the left, PostgreSQL's on the right. Geometries are EPSG:4326 (carto.model.CRS).
+_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bDOUBLE\b(?! PRECISION)"), "DOUBLE PRECISION"),
+    (re.compile(r"\bgeometry GEOMETRY\b"), "geometry geometry(Geometry, 4326)"),
+    (re.compile(r"\bST_AsWKB\("), "ST_AsBinary("),
+    (re.compile(r"\bST_AsHEXWKB\(([\w.]+)\)"), r"encode(ST_AsBinary(\1), 'hex')"),
+    (re.compile(r"\bST_GeomFromHEXWKB\(\?\)"), "ST_GeomFromWKB(decode(?, 'hex'), 4326)"),
+    (re.compile(r"\bST_GeomFromWKB\(([\w.]+)\)"), r"ST_GeomFromWKB(\1, 4326)"),
+    (re.compile(r"\blist_contains\(\?, ([\w.]+)\)"), r"(\1 = ANY(?))"),
+    # A transaction reads one snapshot, as on DuckDB (read committed would see a commit half-way).
+    (re.compile(r"^BEGIN TRANSACTION$"), "BEGIN ISOLATION LEVEL REPEATABLE READ"),
+)
+
+# What a staged column becomes, by the Python type of its values (text for anything else).
+_STAGED_TYPES: tuple[tuple[tuple[type, ...], str], ...] = (
+    ((bool, np.bool_), "BOOLEAN"),
+    ((int, np.integer), "BIGINT"),
+    ((int, float, np.integer, np.floating), "DOUBLE PRECISION"),
+    ((bytes, bytearray, memoryview), "BYTEA"),
+    ((dt.datetime, dt.date), "TIMESTAMP"),
+)
+
+# Arrow types of PostgreSQL's type oids, for frames the same as DuckDB's (see PgCursor.fetchdf).
+_ARROW_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    17: pa.binary(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    25: pa.string(),
+    700: pa.float32(),
+    701: pa.float64(),
+    1043: pa.string(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+}
+
+
+def is_url(target: object) -> bool:
+    """True when ``target`` names a PostgreSQL database rather than a DuckDB file."""
+    return isinstance(target, str) and target.startswith(URL_SCHEMES)
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``: what messages and logs may show."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def translate(query: str, params: object) -> str:
+    """``query`` in PostgreSQL's words, with psycopg's ``%s`` placeholders for DuckDB's ``?``."""
+    for pattern, replacement in _REWRITES:
+        query = pattern.sub(replacement, query)
+    if params is None:
+        return query
+    out: list[str] = []
+    quoted = False
+    for char in query:
+        if char == "'":
+            quoted = not quoted
+        if char == "?" and not quoted:
+            out.append("%s")
+        elif char == "%":
+            out.append("%%")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _plain(value: Any) -> Any:
+    """A value psycopg can send: numpy scalars as Python's, missing values as None."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    return value
+
+
+def _staged_type(values: Sequence[Any]) -> str:
+    present = [v for v in values if v is not None]
+    for kinds, sql_type in _STAGED_TYPES:
+        if present and all(isinstance(v, kinds) for v in present):
+            return sql_type
+    return "TEXT"
+
+
+class PgCursor:
+    """One user of the pool: DuckDB's connection API, over one pooled connection at a time."""
+
+    def __init__(self, pool: ConnectionPool, url: str) -> None:
+        self._pool = pool
+        self.url = url
+        self._conn: psycopg.Connection[Any] | None = None
+        self._views: set[str] = set()
+        self._locks = 0
+        self._columns: list[str] = []
+        self._oids: list[int] = []
+        self._rows: list[tuple[Any, ...]] = []
+
+    # --- the pooled connection ---
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            self._conn = self._pool.getconn()
+        return self._conn
+
+    def _release_if_idle(self) -> None:
+        conn = self._conn
+        if conn is None or self._views or self._locks:
+            return
+        if conn.closed or conn.info.transaction_status == TransactionStatus.IDLE:
+            self._conn = None
+            self._pool.putconn(conn)
+
+    # --- DuckDB's API ---
+
+    def cursor(self) -> PgCursor:
+        return PgCursor(self._pool, self.url)
+
+    def execute(self, query: str, parameters: object = None) -> PgCursor:
+        conn = self._connection()
+        params = None if parameters is None else [_plain(p) for p in parameters]  # type: ignore[attr-defined]
+        try:
+            result = conn.execute(translate(query, parameters), params)  # type: ignore[call-overload,unused-ignore]  # the store's SQL
+            if result.description is None:
+                self._columns, self._oids, self._rows = [], [], []
+            else:
+                self._columns = [d.name for d in result.description]
+                self._oids = [d.type_code for d in result.description]
+                self._rows = result.fetchall()
+        finally:
+            self._release_if_idle()
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def to_arrow_table(self) -> pa.Table:
+        rows = self.fetchall()
+        columns = {
+            name: pa.array([r[i] for r in rows], type=_ARROW_TYPES.get(oid))
+            for i, (name, oid) in enumerate(zip(self._columns, self._oids, strict=True))
+        }
+        return pa.table(columns) if columns else pa.table({})
+
+    def fetchdf(self) -> pd.DataFrame:
+        # Through DuckDB's own conversion: the same dtypes (nullable integers, str, datetime64[us])
+        # whichever store a frame comes from.
+        return duckdb.from_arrow(self.to_arrow_table()).df()
+
+    def register(self, view_name: str, python_object: object) -> PgCursor:
+        """Stage a frame as the temporary table ``view_name`` (COPY), until :meth:`unregister`."""
+        frame = python_object
+        if not isinstance(frame, pd.DataFrame):
+            msg = f"only data frames can be staged, not {type(frame).__name__}"
+            raise StoreError(msg)
+        conn = self._connection()
+        self._views.add(view_name)
+        columns = {str(c): [_plain(v) for v in frame[c].tolist()] for c in frame.columns}
+        types = {c: _staged_type(v) for c, v in columns.items()}
+        for c, sql_type in types.items():
+            if sql_type == "TEXT":
+                columns[c] = [None if v is None else str(v) for v in columns[c]]
+        table = pgsql.Identifier(view_name)
+        definition = pgsql.SQL(", ").join(
+            pgsql.SQL("{} {}").format(pgsql.Identifier(c), pgsql.SQL(t)) for c, t in types.items()
+        )
+        conn.execute(pgsql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(table))
+        conn.execute(pgsql.SQL("CREATE TEMPORARY TABLE {} ({})").format(table, definition))
+        names = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in types)
+        with conn.cursor() as cur, cur.copy(pgsql.SQL("COPY {} ({}) FROM STDIN").format(table, names)) as copy:
+            for row in zip(*columns.values(), strict=True):
+                copy.write_row(row)
+        return self
+
+    def unregister(self, view_name: str) -> PgCursor:
+        if view_name in self._views and self._conn is not None and not self._conn.closed:
+            self._conn.execute(pgsql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(pgsql.Identifier(view_name)))
+        self._views.discard(view_name)
+        self._release_if_idle()
+        return self
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        self._views.clear()
+        self._locks = 0
+        if conn is not None:
+            if not conn.closed:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.execute("ROLLBACK")
+                # A session's advisory lock would outlive the cursor on the pooled connection.
+                conn.execute("SELECT pg_advisory_unlock_all()")
+            self._pool.putconn(conn)
+
+    def __del__(self) -> None:  # a cursor dropped without close() gives its connection back
+        if self._conn is not None:
+            with suppress(Exception):  # the pool may already be closed at exit
+                self.close()
+
+    # --- what only PostgreSQL needs ---
+
+    def lock_writers(self) -> None:
+        """Wait for, then hold, the lock every writer of every process takes (before BEGIN)."""
+        self._locks += 1
+        try:
+            self.execute("SELECT pg_advisory_lock(?)", [WRITERS_LOCK])
+        except BaseException:
+            self._locks -= 1
+            raise
+
+    def unlock_writers(self) -> None:
+        if self._locks == 0:
+            return
+        try:
+            if self._conn is not None and not self._conn.closed:
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", [WRITERS_LOCK])
+        finally:
+            self._locks -= 1
+            self._release_if_idle()
+
+
+class PgConnection(PgCursor):
+    """The process's handle on one PostgreSQL database: a cursor that also owns the pool."""
+
+    def close(self) -> None:
+        super().close()
+        self._pool.close()
+
+
+_POOLS_LOCK = threading.Lock()
+
+
+def connect_url(url: str) -> PgConnection:
+    """A handle on the database at ``url``, with PostGIS checked; the schema is migrated by the caller."""
+    pool: ConnectionPool = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=POOL_SIZE,
+        kwargs={"autocommit": True, "options": "-c TimeZone=UTC -c client_min_messages=warning"},
+        open=False,
+        name="carto",
+    )
+    try:
+        with _POOLS_LOCK:
+            pool.open(wait=True, timeout=15)
+    except Exception as exc:
+        pool.close()
+        msg = f"cannot connect to the database {redacted(url)}: {_first_line(exc)}"
+        raise StoreError(msg) from exc
+    conn = PgConnection(pool, url)
+    try:
+        _ensure_postgis(conn, url)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _ensure_postgis(conn: PgCursor, url: str) -> None:
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone():
+        return
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except psycopg.Error as exc:
+        msg = (
+            f"PostGIS is not enabled in the database {redacted(url)} and this role may not enable it: "
+            f"as a superuser, run CREATE EXTENSION postgis; in that database ({_first_line(exc)})"
+        )
+        raise StoreError(msg) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
