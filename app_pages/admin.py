@@ -13,7 +13,7 @@ from carto.ui.state import AdminState
 user = ui.page_guard("settings")
 st.title(ui.tr("admin.title"))
 
-db_path = store.default_db_path().absolute()
+db_path = store.default_db() if store.is_postgres(store.default_db()) else store.default_db_path().absolute()
 st.subheader(ui.tr("admin.settings"))
 st.table(admin.settings_table(db_path))
 

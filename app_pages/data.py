@@ -68,7 +68,7 @@ fmt = right.selectbox(ui.tr("data.download_format"), formats, key=keys.DOWNLOAD_
 shown = ui.tr("data.network") if name == export.NETWORK else ui.tr(f"dataset.{name}")
 st.download_button(
     ui.tr("data.download", name=shown, format=fmt),
-    data=cache.export_bytes(name, fmt, ui.data_version(), str(store.default_db_path())),
+    data=cache.export_bytes(name, fmt, ui.data_version(), store.default_db()),
     file_name=f"{name}.{fmt}",
     mime=export.MEDIA_TYPES[fmt],
     key=keys.DOWNLOAD_BUTTON,

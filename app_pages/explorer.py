@@ -13,7 +13,7 @@ from carto.ui import cache
 from carto.ui import explorer as explorer_ui
 from carto.ui.state import MAP_RETURNS, ExplorerState
 
-tr, lang, version, db, state = ui.tr, ui.language(), ui.data_version(), str(store.default_db_path()), ExplorerState()
+tr, lang, version, db, state = ui.tr, ui.language(), ui.data_version(), store.default_db(), ExplorerState()
 choices = cache.explorer_choices(version, db)
 names, scheme_names = choices.territory_names, choices.scheme_names
 state.open(st.query_params.to_dict(), cache.explorer_base(version, db).territories, set(scheme_names))

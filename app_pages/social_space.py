@@ -17,7 +17,7 @@ from carto.ui import social
 from carto.ui import social_sections as sections
 from carto.ui.state import SocialState as keys
 
-lang, version, db = ui.language(), ui.data_version(), str(store.default_db_path())
+lang, version, db = ui.language(), ui.data_version(), store.default_db()
 st.title(ui.tr("social.title"))
 st.caption(ui.tr("social.intro"))
 ui.warn_node_id_clashes(version)

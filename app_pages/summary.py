@@ -22,7 +22,7 @@ from carto.render.static_map import summary_map_png
 from carto.ui import cache, social
 from carto.ui.state import SummaryState as keys
 
-lang, version, db = ui.language(), ui.data_version(), str(store.default_db_path())
+lang, version, db = ui.language(), ui.data_version(), store.default_db()
 st.title(ui.tr("summary.title"))
 ui.warn_node_id_clashes(version)
 radius = st.sidebar.slider(ui.tr("summary.radius"), 0.5, 5.0, 1.0, 0.5, format="%.1f km", key=keys.RADIUS)

@@ -58,7 +58,7 @@ def _acting(args: argparse.Namespace) -> auth.User:
 def cmd_init(args: argparse.Namespace) -> int:
     conn = _open(args)
     version = store.schema_version(conn.cursor())
-    print(f"database {args.db or store.default_db_path()} ready (schema version {version})")
+    print(f"database {store.describe(args.db or store.default_db())} ready (schema version {version})")
     return 0
 
 
@@ -347,7 +347,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         conn = store.connect(args.db, also_allow=[out.parent] if out else [])
     except DatabaseInUse as exc:
         msg = (
-            f"the database {args.db or store.default_db_path()} is in use by another process (the dashboard): "
+            f"the database {store.describe(args.db or store.default_db())} is in use by another process "
+            "(the dashboard): "
             "back it up from the dashboard's admin page (Back up now), or set CARTO_BACKUP_EVERY_H so that "
             "the dashboard takes backups itself; this command is for a database no process holds"
         )
@@ -358,9 +359,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    db = Path(args.db) if args.db else store.default_db_path()
+    db = args.db or store.default_db()
     safety = backup.restore(db, Path(args.file), auth.cli_user())
-    print(f"{db} restored from {args.file}" + (f"; its previous content is in {safety}" if safety else ""))
+    kept = f"; its previous content is in {safety}" if safety else ""
+    print(f"{store.describe(db)} restored from {args.file}{kept}")
     return 0
 
 
@@ -371,8 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db",
-        metavar="PATH",
-        help="database file (default: $CARTO_DB or data/carto.duckdb)",
+        metavar="PATH|URL",
+        help="DuckDB file or postgresql://user@host/db URL (default: $CARTO_DB, else CARTO_DB in "
+        ".streamlit/secrets.toml, else data/carto.duckdb)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

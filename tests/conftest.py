@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -27,11 +28,17 @@ STORE = os.environ.get("CARTO_TEST_STORE", "duckdb")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, only the tests marked both_stores run; the others are DuckDB's own."""
+    """On PostgreSQL, only the tests marked both_stores or postgis_only run; on DuckDB, all but postgis_only."""
     if STORE != "postgis":
+        skip = pytest.mark.skip(reason="a PostGIS test (run with CARTO_TEST_STORE=postgis, as ./test.sh does)")
+        for item in items:
+            if "postgis_only" in item.keywords:
+                item.add_marker(skip)
         return
     skip = pytest.mark.skip(reason="a DuckDB test (CARTO_TEST_STORE=postgis runs the both_stores tests)")
     for item in items:
+        if "postgis_only" in item.keywords:
+            continue
         if "both_stores" not in item.keywords or "duckdb_only" in item.keywords:
             item.add_marker(skip)
 
@@ -50,6 +57,13 @@ def pg_cluster() -> Iterator[postgres.Cluster | None]:
         pytest.fail(reason)
     with postgres.cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(autouse=True)
+def copies_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostGIS, snapshots and backups go under the test's folder, not the project's data/."""
+    if STORE == "postgis":
+        monkeypatch.setenv("CARTO_COPIES_DIR", str(tmp_path / "copies"))
 
 
 @pytest.fixture
@@ -202,20 +216,27 @@ def sample_db_template(tmp_path_factory: pytest.TempPathFactory, pg_cluster: pos
     return path
 
 
+_COPIES = itertools.count(1)
+
+
 def copy_sample(template: Path, folder: Path, cluster: postgres.Cluster | None, name: str) -> str:
-    """A private copy of the sample database: a file in ``folder``, or a database of the cluster."""
+    """A private copy of the sample database: a file in ``folder``, or a new database of the cluster."""
     if cluster is not None:
-        return cluster.copy_database(str(template), f"{name}_{os.getpid()}_{id(folder)}")
+        return cluster.copy_database(str(template), f"{name}_{next(_COPIES)}")
     path = folder / f"{name}.duckdb"
     shutil.copy(template, path)
     return str(path)
 
 
 @pytest.fixture
-def sample_db(sample_db_template: Path, tmp_path: Path, pg_cluster: postgres.Cluster | None) -> Path | str:
+def sample_db(sample_db_template: Path, tmp_path: Path, pg_cluster: postgres.Cluster | None) -> Iterator[Path | str]:
     """A private copy of the sample database for one test (a DuckDB path, or a PostgreSQL URL)."""
     copied = copy_sample(sample_db_template, tmp_path, pg_cluster, "sample")
-    return copied if pg_cluster is not None else Path(copied)
+    if pg_cluster is None:
+        yield Path(copied)
+        return
+    yield copied
+    pg_cluster.drop_database(copied.rsplit("/", 1)[1])
 
 
 # --- a served app for browser tests ----------------------------------------------------------

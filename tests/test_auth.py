@@ -5,6 +5,8 @@ import pytest
 from carto import auth
 from carto.errors import InputError, PermissionDenied
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 VIEWER = auth.User("v", "viewer", "oidc", "v@x.fr")
 ANALYST = auth.User("a", "analyst", "oidc", "a@x.fr")
 ADMIN = auth.User("d", "admin", "oidc", "d@x.fr")

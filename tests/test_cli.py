@@ -10,6 +10,8 @@ import pytest
 from carto import cli, store
 from carto.ingest.sample import SAMPLE_DIR
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 

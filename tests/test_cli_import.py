@@ -9,6 +9,8 @@ import pytest
 
 from carto import cli, store
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 TERRITORIES = {
     "type": "FeatureCollection",
     "features": [
@@ -37,8 +39,8 @@ ACTORS_L93 = "id,nom,type,x,y\nB1,Mission locale,mission_locale,355000,6690000\n
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    path = tmp_path / "carto.duckdb"
+def db(tmp_path: Path, new_db: str) -> str:
+    path = new_db
     (tmp_path / "territories.geojson").write_text(json.dumps(TERRITORIES), encoding="utf-8")
     assert cli.main(["--db", str(path), "import", "territories", str(tmp_path / "territories.geojson")]) == 0
     return str(path)

@@ -17,6 +17,8 @@ from carto.ingest import cog, pipeline
 from carto.ingest.cog import level_from_shape
 from scripts.build_cog import build_cog, render_cog
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 
 def _square(x: float, y: float, size: float = 0.05) -> list[list[list[float]]]:
     return [[[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]]
@@ -82,8 +84,8 @@ def test_level_from_shape(code: str, level: str | None) -> None:
     assert level_from_shape(code) == level
 
 
-def test_another_departement_imports_with_no_option(tmp_path: Path, corsica: Path, capsys) -> None:
-    db = tmp_path / "carto.duckdb"
+def test_another_departement_imports_with_no_option(new_db: str, corsica: Path, capsys) -> None:
+    db = new_db
     assert cli.main(["--db", str(db), "import", "territories", str(corsica)]) == 0
     stored = _territories(db)
     assert list(stored.index) == ["2A004", "2A006", "2A017"]
@@ -96,8 +98,8 @@ def test_another_departement_imports_with_no_option(tmp_path: Path, corsica: Pat
     assert "--create-parents" in err
 
 
-def test_create_parents_flag_dissolves_epci_and_departement(tmp_path: Path, corsica: Path) -> None:
-    db = tmp_path / "carto.duckdb"
+def test_create_parents_flag_dissolves_epci_and_departement(new_db: str, corsica: Path) -> None:
+    db = new_db
     assert cli.main(["--db", str(db), "import", "territories", str(corsica), "--create-parents"]) == 0
     stored = _territories(db)
     assert list(stored.index) == ["242010056", "2A", "2A004", "2A006", "2A017"]

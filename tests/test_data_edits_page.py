@@ -15,13 +15,15 @@ from carto.store import edits as stored
 from carto.ui.state import EditState as keys
 from carto.ui.state import ExplorerState
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 PROJECT = Path(__file__).resolve().parent.parent
 DATA_PAGE = str(PROJECT / "app_pages" / "data.py")
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch, territories, actors, places, relations, schemes) -> Iterator[Path]:
-    path = tmp_path / "carto.duckdb"
+def db(new_db, monkeypatch, territories, actors, places, relations, schemes) -> Iterator[str]:
+    path = new_db
     conn = store.connect(path)
     with store.transaction(conn) as cur:
         store.insert_rows(cur, "territories", territories)

@@ -17,6 +17,8 @@ from carto.ingest import datainclusion, pipeline
 from carto.ingest.read import read_upload
 from carto.model import ACTOR_TYPES, SECTORS
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 TERRITORIES = {
     "type": "FeatureCollection",
     "features": [
@@ -81,8 +83,8 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    path = tmp_path / "carto.duckdb"
+def db(tmp_path: Path, new_db: str) -> str:
+    path = new_db
     territories = _write(tmp_path, "communes.geojson", json.dumps(TERRITORIES))
     assert cli.main(["--db", str(path), "import", "territories", str(territories)]) == 0
     return str(path)

@@ -29,6 +29,8 @@ import sys
 from pathlib import Path
 from carto import store
 from carto.ingest import sample
+
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
 conn = store.connect(sys.argv[1])
 folders = [Path(sys.argv[2]), sample.SAMPLE_DIR]
 print("ready", flush=True)
@@ -131,6 +133,7 @@ def test_readers_never_see_half_a_commit(sample_db, tier_s):
     assert before in observed
 
 
+@pytest.mark.duckdb_only  # a DuckDB file; PostGIS's dumps: tests/test_store_postgis.py
 def test_backup_and_restore_round_trip(sample_db, tmp_path):
     admin = auth.User("d", "admin", "cli")
     conn = store.connect(sample_db)
@@ -150,6 +153,7 @@ def test_backup_and_restore_round_trip(sample_db, tmp_path):
     assert safety is not None and _counts(safety)[3] == 0
 
 
+@pytest.mark.duckdb_only  # a DuckDB file; PostGIS's dumps: tests/test_store_postgis.py
 def test_restore_refuses_while_the_database_is_in_use(sample_db, tmp_path):
     admin = auth.User("d", "admin", "cli")
     conn = store.connect(sample_db)
@@ -189,6 +193,7 @@ def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path):
         backup.restore(tmp_path / "db.duckdb", junk, admin)
 
 
+@pytest.mark.duckdb_only  # a DuckDB file; PostGIS's dumps: tests/test_store_postgis.py
 def test_snapshots_are_bounded(sample_db):
     conn = store.connect(sample_db)
     paths = [backup.snapshot(conn, "before undo", keep=3) for _ in range(5)]
@@ -269,6 +274,7 @@ def test_refused_undos_take_no_snapshot_and_keep_the_one_before_the_sample_load(
 # --- backups while the dashboard runs --------------------------------------------------------
 
 
+@pytest.mark.duckdb_only  # a DuckDB file; PostGIS's dumps: tests/test_store_postgis.py
 def test_backup_through_the_open_connection_of_the_dashboard(sample_db):
     dashboard = store.connect(sample_db)  # held open, as the dashboard's process holds it
     before = tuple(store.counts(dashboard)[d] for d in DATASETS)
@@ -362,6 +368,7 @@ def test_the_scheduler_thread_starts_once_per_database(sample_db):
     assert len(backup.list_backups(sample_db)) == 1
 
 
+@pytest.mark.duckdb_only  # a DuckDB file; PostGIS's dumps: tests/test_store_postgis.py
 def test_no_scheduler_without_an_interval_or_a_file(conn, monkeypatch):
     monkeypatch.delenv("CARTO_BACKUP_EVERY_H", raising=False)
     assert backup.start_scheduled_backups(conn) is None

@@ -19,6 +19,8 @@ from carto.analysis.selection import Selection
 from carto.ui.state import LANGUAGE
 from carto.ui.state import ExplorerState as keys
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLE = PROJECT / "data" / "sample"
 HUB = "A-0155"  # an actor with the most relations in the sample (16, as many as A-0083 and P-023)

@@ -17,6 +17,8 @@ from carto.errors import InputError
 from carto.ingest import pipeline
 from carto.render import export
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 
 def _fill(conn: store.Connection) -> None:
     with store.transaction(conn) as cur:

@@ -10,6 +10,7 @@ custom component that AppTest does not render; ``preview.preview_map`` is tested
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,8 @@ from carto.ingest.read import save_upload
 from carto.render import preview
 from carto.ui import imports
 from carto.ui.state import ImportState as keys
+
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
 
 PROJECT = Path(__file__).resolve().parent.parent
 IMPORT_PAGE = str(PROJECT / "app_pages" / "import.py")
@@ -48,8 +51,8 @@ TERRITORIES = {
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "carto.duckdb"
+def db(tmp_path: Path, new_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    path = new_db
     monkeypatch.setenv("CARTO_DB", str(path))
     monkeypatch.setenv("CARTO_UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.setenv("CARTO_TILES", "none")
@@ -60,7 +63,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _page(db: Path, name: str, data: bytes) -> AppTest:
-    saved = save_upload(data, name, db.parent / "uploads")
+    saved = save_upload(data, name, Path(os.environ["CARTO_UPLOAD_DIR"]))
     at = AppTest.from_file(IMPORT_PAGE, default_timeout=60)
     at.session_state[keys.UPLOAD] = keys.upload_record(saved, name)
     return at

@@ -32,6 +32,8 @@ from shapely.geometry import Point, box
 from carto.analysis import indicators, network
 from carto.analysis.filters import Filters, apply_filters
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 NAN = float("nan")
 
 

@@ -15,6 +15,8 @@ from carto.ingest.validate import validate
 from carto.model import ACTORS, RELATIONS, TERRITORIES
 from carto.store.imports import last_import, undoable_import
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 
 def _square(x: float, y: float, size: float = 1.0) -> shapely.Polygon:
     return shapely.box(x, y, x + size, y + size)

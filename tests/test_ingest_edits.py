@@ -17,6 +17,8 @@ from carto.errors import EditConflict, InputError, PermissionDenied, ValidationE
 from carto.ingest import edits
 from carto.store import edits as stored
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 ANALYST = auth.User("ana", "analyst", "local")
 VIEWER = auth.User("vic", "viewer", "anonymous")
 

@@ -17,6 +17,8 @@ from carto.ingest.validate import validate
 from carto.model import ACTORS, PLACES, RELATIONS, SCHEMES, TERRITORIES
 from carto.text import neutralise_formulas
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 
 @pytest.fixture(scope="module")
 def conn() -> store.Connection:

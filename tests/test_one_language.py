@@ -19,6 +19,8 @@ from streamlit.testing.v1 import AppTest
 
 from carto.ui.state import LANGUAGE
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 # Proto fields that carry what a reader sees (not ids, keys or encoded data).

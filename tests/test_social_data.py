@@ -18,6 +18,8 @@ from carto.ingest import sample
 from carto.ingest.mapping import suggest_mapping
 from carto.render import social_text
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 # --- the lead of a scheme ----------------------------------------------------------------------
 
 

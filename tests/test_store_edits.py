@@ -8,6 +8,8 @@ from carto import store
 from carto.errors import EditConflict, StoreError
 from carto.store import edits
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 # POINT (1 2) as little-endian hex WKB: byte order 01, type 1, x = 1.0, y = 2.0.
 POINT_1_2 = "0101000000000000000000F03F0000000000000040"
 POINT_3_4 = "010100000000000000000008400000000000001040"  # x = 3.0, y = 4.0

@@ -15,6 +15,8 @@ from carto.analysis import scene
 from carto.ingest import sample
 from carto.ui import cache
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 
 @pytest.fixture
 def tiny_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -24,6 +24,7 @@ import errno
 import os
 import re
 import threading
+import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -70,9 +71,26 @@ ConstraintError = (duckdb.ConstraintException, psycopg.errors.IntegrityError)
 DatabaseError = (duckdb.Error, psycopg.Error)
 
 
+SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
+
+
 def default_db() -> str:
-    """The database: ``$CARTO_DB`` when set (a file path or a ``postgresql://`` URL), else ``data/carto.duckdb``."""
-    return os.environ.get("CARTO_DB") or str(DEFAULT_DB)
+    """The database: ``$CARTO_DB`` when set (a file path or a ``postgresql://`` URL), else ``CARTO_DB``
+    in ``.streamlit/secrets.toml`` (where a team keeps a URL with its password), else
+    ``data/carto.duckdb``."""
+    return os.environ.get("CARTO_DB") or _secret_db(SECRETS_FILE) or str(DEFAULT_DB)
+
+
+def _secret_db(path: Path) -> str | None:
+    try:
+        secrets = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        msg = f"cannot read {path}: {exc}; fix the file or set CARTO_DB"
+        raise StoreError(msg) from exc
+    value = secrets.get("CARTO_DB")
+    return str(value) if value else None
 
 
 def default_db_path() -> Path:
@@ -105,19 +123,25 @@ def spatial_extension_path() -> Path:
     return found[0]
 
 
-def snapshot_dir(db_path: str | Path) -> Path:
-    """Where the automatic snapshots of ``db_path`` go: ``snapshots/<file name>/`` beside it.
+def _copies_beside(db: str | Path, kind: str) -> Path:
+    """``<kind>/<name>/``: beside a DuckDB file, or for a PostgreSQL database under ``$CARTO_COPIES_DIR``
+    (default ``data/``), named ``<host>-<port>-<database>``. One folder per database, so that two
+    databases never rotate each other's copies."""
+    if postgis.is_url(db):
+        home = Path(os.environ.get("CARTO_COPIES_DIR") or PROJECT_DIR / "data")
+        return home / kind / postgis.database_label(str(db))
+    path = Path(db)
+    return path.parent / kind / path.name
 
-    One folder per database file, so that two databases in one folder never rotate each other's.
-    """
-    db = Path(db_path)
-    return db.parent / "snapshots" / db.name
+
+def snapshot_dir(db_path: str | Path) -> Path:
+    """Where the automatic snapshots of the database go: ``snapshots/<file name>/`` beside its file."""
+    return _copies_beside(db_path, "snapshots")
 
 
 def backup_dir(db_path: str | Path) -> Path:
-    """Where the backups the dashboard takes of ``db_path`` go: ``backups/<file name>/`` beside it."""
-    db = Path(db_path)
-    return db.parent / "backups" / db.name
+    """Where the backups the dashboard takes of the database go: ``backups/<file name>/`` beside its file."""
+    return _copies_beside(db_path, "backups")
 
 
 def connect(
@@ -505,6 +529,13 @@ def database_file(conn: Connection) -> Path | None:
     finally:
         cur.close()
     return Path(row[0]) if row and row[0] else None
+
+
+def database_target(conn: Connection) -> str | Path | None:
+    """What the connection was opened on: a DuckDB file, a PostgreSQL URL, or None (in memory)."""
+    if isinstance(conn, postgis.PgCursor):
+        return conn.url
+    return database_file(conn)
 
 
 def data_version(cur: Connection) -> int:

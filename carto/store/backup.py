@@ -32,6 +32,7 @@ import duckdb
 
 from carto import auth, store
 from carto.errors import InputError, StoreError
+from carto.store import postgis
 
 KEEP_SNAPSHOTS = 10
 KEEP_BACKUPS = 14
@@ -40,7 +41,8 @@ SCHEDULER_CHECK_S = 60.0
 
 _STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
 # <stamp>-<kind>.duckdb: the stamp has a fixed width, the kind only lower-case words joined by "-".
-_COPY_NAME = re.compile(r"(?P<stamp>\d{8}T\d{12}Z)-(?P<kind>[a-z0-9]+(?:-[a-z0-9]+)*)\.duckdb")
+_COPY_NAME = re.compile(r"(?P<stamp>\d{8}T\d{12}Z)-(?P<kind>[a-z0-9]+(?:-[a-z0-9]+)*)\.(?:duckdb|dump)")
+DUCKDB_SUFFIX = ".duckdb"
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +59,11 @@ class CopyName:
     kind: str
 
 
-def copy_name(taken_at: datetime, reason: str) -> str:
-    """The file name of a copy taken at ``taken_at`` (UTC) for ``reason``: ``<stamp>-<kind>.duckdb``."""
+def copy_name(taken_at: datetime, reason: str, suffix: str = DUCKDB_SUFFIX) -> str:
+    """The file name of a copy taken at ``taken_at`` (UTC) for ``reason``: ``<stamp>-<kind>.duckdb``
+    (``.dump`` for a PostgreSQL database: ``pg_dump``'s custom format)."""
     kind = re.sub(r"[^a-z0-9]+", "-", reason.lower()).strip("-") or "snapshot"
-    return f"{taken_at.astimezone(UTC).strftime(_STAMP_FORMAT)}-{kind}.duckdb"
+    return f"{taken_at.astimezone(UTC).strftime(_STAMP_FORMAT)}-{kind}{suffix}"
 
 
 def parse_copy_name(name: str) -> CopyName | None:
@@ -104,14 +107,18 @@ def _rotate(folder: Path, keep: int) -> None:
         (folder / name).unlink(missing_ok=True)
 
 
-def list_snapshots(db_path: Path) -> list[Path]:
-    """Snapshots of ``db_path`` (and of no other database), newest first."""
-    return _copies_in(store.snapshot_dir(Path(db_path).absolute()))
+def _absolute(db: str | Path) -> str | Path:
+    return db if postgis.is_url(db) else Path(db).absolute()
 
 
-def list_backups(db_path: Path) -> list[Path]:
-    """Backups of ``db_path`` in its backup folder, newest first."""
-    return _copies_in(store.backup_dir(Path(db_path).absolute()))
+def list_snapshots(db_path: str | Path) -> list[Path]:
+    """Snapshots of the database (a file or a PostgreSQL URL; of no other database), newest first."""
+    return _copies_in(store.snapshot_dir(_absolute(db_path)))
+
+
+def list_backups(db_path: str | Path) -> list[Path]:
+    """Backups of the database in its backup folder, newest first."""
+    return _copies_in(store.backup_dir(_absolute(db_path)))
 
 
 def _remove_partial(partial: Path) -> None:
@@ -133,6 +140,8 @@ def copy_database(conn: store.Connection, target: Path) -> Path:
         msg = f"the folder {target.parent} does not exist"
         raise InputError(msg)
     partial = target.with_name(target.name + ".partial")
+    if isinstance(conn, postgis.PgCursor):
+        return _dump_into(conn.url, partial, target)
     with store.WRITE_LOCK:
         _remove_partial(partial)
         cur = conn.cursor()
@@ -154,6 +163,20 @@ def copy_database(conn: store.Connection, target: Path) -> Path:
             raise StoreError(msg) from exc
         finally:
             cur.close()
+    return target
+
+
+def _dump_into(url: str, partial: Path, target: Path) -> Path:
+    """PostgreSQL: ``pg_dump`` to ``partial``, renamed ``target`` once whole (it needs no write lock)."""
+    _remove_partial(partial)
+    try:
+        postgis.dump(url, partial)
+        os.replace(partial, target)
+    except (StoreError, OSError) as exc:
+        _remove_partial(partial)
+        if store.is_disk_full(exc):
+            raise store.disk_full_error(exc, partial) from exc
+        raise
     return target
 
 
@@ -183,16 +206,19 @@ def snapshot(conn: store.Connection, reason: str, *, keep: int = KEEP_SNAPSHOTS)
     return _rotated_copy(conn, store.snapshot_dir, reason, keep)
 
 
-def _rotated_copy(conn: store.Connection, folder_of: Callable[[Path], Path], kind: str, keep: int) -> Path | None:
+def _rotated_copy(
+    conn: store.Connection, folder_of: Callable[[str | Path], Path], kind: str, keep: int
+) -> Path | None:
     """A copy of the database, named for ``kind``, in its folder (``folder_of`` the database file),
     then the folder rotated to ``keep``; None for an in-memory database."""
-    db_path = store.database_file(conn)
-    if db_path is None:
+    db = store.database_target(conn)
+    if db is None:
         return None
-    folder = folder_of(db_path)
+    folder = folder_of(db)
     folder.mkdir(parents=True, exist_ok=True)
+    suffix = postgis.DUMP_SUFFIX if postgis.is_url(db) else DUCKDB_SUFFIX
     with store.WRITE_LOCK:
-        path = copy_database(conn, folder / copy_name(datetime.now(UTC), kind))
+        path = copy_database(conn, folder / copy_name(datetime.now(UTC), kind, suffix))
         _rotate(folder, keep)
     return path
 
@@ -220,9 +246,10 @@ def backup(conn: store.Connection, target: Path | None, user: auth.User) -> Path
     return _rotated_copy(conn, store.backup_dir, BACKUP_KIND, keep_backups())
 
 
-def download_name(db_path: Path, backup_path: Path) -> str:
+def download_name(db_path: str | Path, backup_path: Path) -> str:
     """The file name offered when a backup is downloaded: ``<database stem>-<backup name>``."""
-    return f"{Path(db_path).stem}-{Path(backup_path).name}"
+    stem = postgis.database_name(str(db_path)) if postgis.is_url(db_path) else Path(db_path).stem
+    return f"{stem}-{Path(backup_path).name}"
 
 
 # --- scheduled backups -----------------------------------------------------------------------
@@ -248,7 +275,7 @@ def backup_due(newest: datetime | None, now: datetime, every: timedelta) -> bool
     return newest is None or now - newest >= every
 
 
-def newest_backup_time(db_path: Path) -> datetime | None:
+def newest_backup_time(db_path: str | Path) -> datetime | None:
     """When the newest backup of ``db_path`` was taken (from its name), or None."""
     found = list_backups(db_path)
     meta = parse_copy_name(found[0].name) if found else None
@@ -257,7 +284,7 @@ def newest_backup_time(db_path: Path) -> datetime | None:
 
 def scheduled_backup(conn: store.Connection, every: timedelta, *, now: datetime | None = None) -> Path | None:
     """Take a backup when one is due (:func:`backup_due`); return it, or None when none was due."""
-    db_path = store.database_file(conn)
+    db_path = store.database_target(conn)
     if db_path is None:
         return None
     if not backup_due(newest_backup_time(db_path), now or datetime.now(UTC), every):
@@ -290,7 +317,7 @@ def start_scheduled_backups(
         except InputError as exc:
             log.error("%s", exc)
             return None
-    db_path = store.database_file(conn)
+    db_path = store.database_target(conn)
     if every is None or db_path is None:
         return None
     report = on_error or (lambda exc: log.error("scheduled backup of %s failed: %s", db_path, exc))
@@ -309,7 +336,7 @@ def start_scheduled_backups(
         running = _SCHEDULERS.get(str(db_path))
         if running is not None and running.is_alive():
             return running
-        thread = threading.Thread(target=run, name=f"carto-backup-{db_path.name}", daemon=True)
+        thread = threading.Thread(target=run, name="carto-backup", daemon=True)
         _SCHEDULERS[str(db_path)] = thread
         thread.start()
     return thread
@@ -345,7 +372,7 @@ def _check_backup(path: Path) -> int:
     return version
 
 
-def restore(db_path: Path, source: Path, user: auth.User) -> Path | None:
+def restore(db_path: str | Path, source: Path, user: auth.User) -> Path | None:
     """Replace the database file by the backup ``source`` (admins only); return the safety snapshot.
 
     The dashboard must be stopped: the database is opened exclusively, which fails with a clear
@@ -353,6 +380,8 @@ def restore(db_path: Path, source: Path, user: auth.User) -> Path | None:
     is migrated to the current schema, and the swap is one atomic rename.
     """
     auth.require(user, "backup")
+    if postgis.is_url(db_path):
+        return _restore_postgres(str(db_path), Path(source))
     db_path, source = Path(db_path), Path(source)
     _check_backup(source)
     safety: Path | None = None
@@ -377,4 +406,36 @@ def restore(db_path: Path, source: Path, user: auth.User) -> Path | None:
         staged.unlink(missing_ok=True)
         raise
     os.replace(staged, db_path)
+    return safety
+
+
+def _restore_postgres(url: str, source: Path) -> Path | None:
+    """:func:`restore` for PostgreSQL: check the dump, snapshot, restore in one transaction, migrate.
+
+    Other processes may keep running: the data version is moved past both the old and the restored
+    one, so that no cache of any process mistakes the restored data for what it read before.
+    """
+    if not source.is_file():
+        msg = f"{source} is not a file"
+        raise InputError(msg)
+    contents = postgis.dump_contents(source)
+    missing = {"territories", "places", "actors", "relations", "schemes", "imports", "schema_version"}
+    missing -= postgis.dumped_tables(contents)
+    if missing:
+        msg = f"{source} is not a backup of this dashboard (missing: {', '.join(sorted(missing))})"
+        raise InputError(msg)
+    version = postgis.dumped_schema_version(source)
+    if version > store.SCHEMA_VERSION:
+        msg = f"{source} was written by a newer program (schema {version}); update the program first"
+        raise InputError(msg)
+    conn = store.connect(url)
+    try:
+        safety = snapshot(conn, "before-restore")
+        before = store.data_version(conn)
+        postgis.restore_dump(url, source, contents)
+        store.migrate(conn)  # bring an older backup's schema up to date
+        with store.transaction(conn) as cur:  # bumps the version once more
+            cur.execute("UPDATE data_version SET version = version + ?", [before + 1])
+    finally:
+        conn.close()
     return safety

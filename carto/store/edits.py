@@ -267,7 +267,7 @@ def last_undoable_edit(cur: Connection, username: str | None = None) -> dict[str
     rows = cur.execute(
         "SELECT e.id FROM edits e JOIN record_versions v ON v.dataset = e.dataset AND v.record_id = e.record_id "
         "WHERE e.status = 'committed' AND e.version = v.version AND e.action NOT LIKE 'undo:%' "
-        "AND (? IS NULL OR e.username = ?) ORDER BY e.id DESC LIMIT 1",
+        "AND (CAST(? AS VARCHAR) IS NULL OR e.username = ?) ORDER BY e.id DESC LIMIT 1",
         [username, username],
     ).fetchone()
     return None if rows is None else edit_state(cur, int(rows[0]))

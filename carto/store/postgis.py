@@ -16,12 +16,17 @@ another as they do on DuckDB, and each transaction, begun once the lock is held,
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 import threading
 from collections.abc import Sequence
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import duckdb
 import numpy as np
@@ -32,7 +37,7 @@ from psycopg import sql as pgsql
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
-from carto.errors import StoreError
+from carto.errors import InputError, StoreError
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 # The advisory lock every writer takes: any fixed number, the same in every process.
@@ -44,7 +49,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bDOUBLE\b(?! PRECISION)"), "DOUBLE PRECISION"),
     (re.compile(r"\bgeometry GEOMETRY\b"), "geometry geometry(Geometry, 4326)"),
     (re.compile(r"\bST_AsWKB\("), "ST_AsBinary("),
-    (re.compile(r"\bST_AsHEXWKB\(([\w.]+)\)"), r"encode(ST_AsBinary(\1), 'hex')"),
+    (re.compile(r"\bST_AsHEXWKB\(([\w.]+)\)"), r"upper(encode(ST_AsBinary(\1), 'hex'))"),  # upper case, as DuckDB's
     (re.compile(r"\bST_GeomFromHEXWKB\(\?\)"), "ST_GeomFromWKB(decode(?, 'hex'), 4326)"),
     (re.compile(r"\bST_GeomFromWKB\(([\w.]+)\)"), r"ST_GeomFromWKB(\1, 4326)"),
     (re.compile(r"\blist_contains\(\?, ([\w.]+)\)"), r"(\1 = ANY(?))"),
@@ -243,6 +248,12 @@ class PgCursor:
                 conn.execute("SELECT pg_advisory_unlock_all()")
             self._pool.putconn(conn)
 
+    def __enter__(self) -> PgCursor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def __del__(self) -> None:  # a cursor dropped without close() gives its connection back
         if self._conn is not None:
             with suppress(Exception):  # the pool may already be closed at exit
@@ -323,3 +334,132 @@ def _ensure_postgis(conn: PgCursor, url: str) -> None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- dumps: backups, snapshots and restore with PostgreSQL's own tools ----------------------------
+
+DUMP_SUFFIX = ".dump"
+CLIENT_TIMEOUT_S = 3600
+
+
+def database_label(url: str) -> str:
+    """A folder name for the database at ``url``: ``<host>-<port>-<database>``, safe characters only."""
+    parts = urlsplit(url)
+    raw = f"{parts.hostname or 'local'}-{parts.port or 5432}-{parts.path.lstrip('/') or 'postgres'}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", raw)
+
+
+def database_name(url: str) -> str:
+    """The database's own name in ``url`` (``carto`` for ``postgresql://host/carto``)."""
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+def client_program(name: str) -> str:
+    """The newest installed ``pg_dump`` or ``pg_restore`` (a dump needs a client at least as new as the server)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    program = str(found[-1]) if found else shutil.which(name)
+    if program is None:
+        msg = f"{name} is not installed: install PostgreSQL's client programs (Debian: postgresql-client)"
+        raise StoreError(msg)
+    return program
+
+
+def _client_call(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its password, and an environment holding it: a password never shows in ``ps``."""
+    parts = urlsplit(url)
+    env = {**os.environ}
+    if parts.password is None:
+        return url, env
+    env["PGPASSWORD"] = unquote(parts.password)
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    return urlunsplit(parts._replace(netloc=netloc)), env
+
+
+def _run_client(command: list[str], env: dict[str, str], what: str, url: str) -> str:
+    try:
+        done = subprocess.run(  # our own argument list, no shell
+            command, env=env, capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        msg = f"{what} of {redacted(url)} took more than {CLIENT_TIMEOUT_S} s and was stopped"
+        raise StoreError(msg) from exc
+    if done.returncode != 0:
+        detail = next((line for line in done.stderr.splitlines() if line.strip()), f"exit {done.returncode}")
+        msg = f"{what} of {redacted(url)} failed: {detail.replace(url, redacted(url))}"
+        raise StoreError(msg)
+    return done.stdout
+
+
+def dump(url: str, target: Path) -> None:
+    """Write a consistent copy of the database at ``url`` to ``target`` (``pg_dump``'s custom format).
+
+    pg_dump reads one snapshot of its own: nobody waits while it runs, and it sees no half commit.
+    """
+    dbname, env = _client_call(url)
+    _run_client(
+        [client_program("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+         f"--file={target}", f"--dbname={dbname}"],
+        env, "the backup", url,
+    )
+
+
+def dump_contents(path: Path) -> list[str]:
+    """The table of contents of a dump (``pg_restore --list``), one entry a line; refuse what is not a dump."""
+    try:
+        command = [client_program("pg_restore"), "--list", str(path)]
+        listing = _run_client(command, dict(os.environ), "reading", str(path))
+    except StoreError as exc:
+        msg = f"{path} is not a PostgreSQL dump (pg_restore cannot read it)"
+        raise InputError(msg) from exc
+    return listing.splitlines()
+
+
+def dumped_tables(contents: Sequence[str]) -> set[str]:
+    """The tables a dump's table of contents creates (``TABLE public <name> <owner>`` entries)."""
+    tables = set()
+    for line in contents:
+        found = re.match(r"^\d+; \d+ \d+ TABLE \S+ (\S+) ", line)
+        if found:
+            tables.add(found[1])
+    return tables
+
+
+def dumped_schema_version(path: Path) -> int:
+    """The schema version a dump holds (the highest row of its ``schema_version`` table), 0 if none."""
+    text = _run_client(
+        [client_program("pg_restore"), "--data-only", "--table=schema_version", "--file=-", str(path)],
+        dict(os.environ), "reading", str(path),
+    )
+    versions = []
+    copying = False
+    for line in text.splitlines():
+        if line.startswith("COPY ") and "schema_version" in line:
+            copying = True
+        elif copying and line == "\\.":
+            copying = False
+        elif copying and line.split("\t", 1)[0].isdigit():
+            versions.append(int(line.split("\t", 1)[0]))
+    return max(versions, default=0)
+
+
+def restore_dump(url: str, path: Path, contents: Sequence[str]) -> None:
+    """Replace the database's tables by the dump's, in one transaction (all or nothing).
+
+    Extensions are left as they are (PostGIS is already there; the role may not create it again).
+    """
+    kept = [line for line in contents if line and not line.startswith(";") and " EXTENSION " not in line]
+    dbname, env = _client_call(url)
+    with tempfile.NamedTemporaryFile("w", suffix=".list", prefix="carto-restore-", delete=False) as listing:
+        listing.write("\n".join(kept) + "\n")
+    try:
+        _run_client(
+            [client_program("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
+             "--single-transaction", "--exit-on-error", f"--use-list={listing.name}", f"--dbname={dbname}",
+             str(path)],
+            env, "the restore", url,
+        )
+    finally:
+        Path(listing.name).unlink(missing_ok=True)

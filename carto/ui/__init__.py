@@ -46,7 +46,7 @@ def after_write_error(exc: BaseException) -> None:
 
 def connection() -> store.Connection:
     """One read-write connection per server process and database file; threads take cursors."""
-    return _connection_to(str(store.default_db_path()))
+    return _connection_to(store.default_db())
 
 
 def cursor() -> store.Connection:
@@ -134,7 +134,7 @@ def node_id_clashes(version: int, db: str) -> list[str]:
 
 def warn_node_id_clashes(version: int) -> None:
     """Say which ids an actor and a place share, on pages that leave those places out."""
-    clashes = node_id_clashes(version, str(store.default_db_path()))
+    clashes = node_id_clashes(version, store.default_db())
     if clashes:
         st.warning(tr("data.node_id_clash", count=len(clashes), ids=", ".join(clashes[:5])))
 
@@ -146,7 +146,7 @@ def read(name: str, version: int | None = None) -> pd.DataFrame:
     from that one state. When an import committed since, the page starts again on the new data.
     """
     try:
-        return _read_cached(name, data_version() if version is None else version, str(store.default_db_path()))
+        return _read_cached(name, data_version() if version is None else version, store.default_db())
     except StaleVersion:
         st.rerun()
 

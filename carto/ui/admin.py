@@ -14,11 +14,11 @@ from carto.store import backup
 from carto.ui.state import AdminState
 
 
-def settings_table(db_path: Path) -> pd.DataFrame:
+def settings_table(db_path: str | Path) -> pd.DataFrame:
     """The settings in force: database, schema and data versions, sign-in, base tiles."""
     cur = ui.cursor()
     rows = {
-        "admin.database": str(db_path),
+        "admin.database": store.describe(db_path),  # a URL without its password
         "admin.schema": str(store.schema_version(cur)),
         "admin.data_version": str(store.data_version(cur)),
         "admin.sign_in": ui.tr("admin.sign_in.on") if ui.auth_configured() else ui.tr("admin.sign_in.off"),
@@ -37,7 +37,7 @@ def files_table(paths: list[Path]) -> pd.DataFrame:
     )
 
 
-def back_up_now(db_path: Path, user: auth.User) -> None:
+def back_up_now(db_path: str | Path, user: auth.User) -> None:
     """Take a backup through the dashboard's own connection (admins only: checked by the store)."""
     try:
         made = backup.backup(ui.connection(), None, user)

@@ -19,7 +19,7 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def main(argv: list[str] | None = None) -> None:
-    cache.keep_warm(str(store.default_db_path()))
+    cache.keep_warm(store.default_db())
     sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
     cli.main()
 

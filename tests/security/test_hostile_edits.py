@@ -15,6 +15,8 @@ from carto.ingest import edits
 from carto.store import edits as stored
 from carto.ui.state import EditState as keys
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 ANALYST = auth.User("<b>ana</b> {{ 7*7 }}", "analyst", "local")
 DATA_PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "data.py")
 
@@ -32,8 +34,8 @@ def test_a_hostile_name_round_trips_literally_through_an_edit_and_its_undo(fille
     assert stored.read_record(filled.cursor(), "schemes", "S1")["name"] == "Contrat de ville"
 
 
-def test_a_hostile_id_and_name_added_from_the_page_are_shown_as_text(tmp_path, monkeypatch, schemes):
-    path = tmp_path / "carto.duckdb"
+def test_a_hostile_id_and_name_added_from_the_page_are_shown_as_text(new_db, monkeypatch, schemes):
+    path = new_db
     conn = store.connect(path)
     conn.close()
     monkeypatch.setenv("CARTO_DB", str(path))

@@ -25,6 +25,8 @@ from carto.ingest import pipeline, read
 from carto.ingest.read import RawTable, read_upload, save_upload
 from carto.ingest.safety import MB, Limits
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 POINTS = gpd.GeoDataFrame(
     {"nom": ["Café des sports", "Hôtel de ville"]},
     geometry=[Point(2.35, 48.85), Point(-1.55, 47.22)],

@@ -23,6 +23,8 @@ from carto import auth, store
 from carto.ingest import pipeline
 from carto.render import export
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 ANALYST = auth.User("test", "analyst", "local")
 
 # What a spreadsheet would run: the CSV export writes them with a leading "'".
