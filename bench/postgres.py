@@ -142,3 +142,20 @@ def cluster() -> Iterator[Cluster]:
         yield running
     finally:
         stop(running)
+
+
+STORES = ("duckdb", "postgis")
+
+
+@contextmanager
+def bench_database(store_name: str, folder: Path) -> Iterator[str]:
+    """A new, empty database of ``store_name`` for a benchmark: a DuckDB file in ``folder``, or a
+    database of a throwaway PostGIS cluster (started here, removed afterwards)."""
+    if store_name == "duckdb":
+        yield str(folder / "bench.duckdb")
+        return
+    reason = available()
+    if reason:
+        raise RuntimeError(reason)
+    with cluster() as running:
+        yield running.new_database("bench")

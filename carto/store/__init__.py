@@ -765,13 +765,16 @@ def assign_territories(cur: Connection) -> None:
 
 
 def _assign_with_gist(cur: Connection) -> None:
-    """:func:`assign_territories` in PostGIS, through the territories' GiST index, with the same rule."""
+    """:func:`assign_territories` in PostGIS, with the same rule: one join through the territories'
+    GiST index picks each row's finest territory; only the rows whose territory changes are written."""
     for name in ("actors", "places"):
         table = _ident(name)
         cur.execute(
-            f"UPDATE {table} AS a SET territory_code = (SELECT t.code FROM territories t "
-            "WHERE ST_Contains(t.geometry, ST_PointOnSurface(a.geometry)) "
-            "ORDER BY ST_Area(t.geometry), t.code LIMIT 1)"
+            f"WITH finest AS (SELECT DISTINCT ON (x.id) x.id, t.code FROM {table} x "
+            "JOIN territories t ON ST_Contains(t.geometry, ST_PointOnSurface(x.geometry)) "
+            "ORDER BY x.id, ST_Area(t.geometry), t.code) "
+            f"UPDATE {table} AS a SET territory_code = f.code FROM {table} x LEFT JOIN finest f ON f.id = x.id "
+            "WHERE a.id = x.id AND a.territory_code IS DISTINCT FROM f.code"
         )
 
 
