@@ -65,6 +65,29 @@ def test_codes_with_leading_zeros_stay_text(conn):
     assert store.read_dataset(conn.cursor(), "territories")["code"].tolist() == ["01001"]
 
 
+def test_awkward_text_empty_and_missing_values_read_back_as_stored(conn):
+    # Commas, quotes, a newline and a backslash in a name; an empty text is not a missing one.
+    frame = gpd.GeoDataFrame(
+        {
+            "id": ["A1", "A2"],
+            "name": ['Asso "Le Lien", Nord\nsecond line \\x', ""],
+            "type": ["association", "other"],
+            "sector": ["", None],
+            "siret": [None, "00012345600011"],
+        },
+        geometry=[Point(0.5, 45.5), Point(1.5, 45.25)],
+        crs="EPSG:4326",
+    )
+    with store.transaction(conn) as cur:
+        store.insert_rows(cur, "actors", frame)
+    back = store.read_dataset(conn.cursor(), "actors").set_index("id")
+    assert back.loc["A1", "name"] == 'Asso "Le Lien", Nord\nsecond line \\x'
+    assert back.loc["A2", "name"] == ""
+    assert back.loc["A1", "sector"] == "" and pd.isna(back.loc["A2", "sector"])
+    assert pd.isna(back.loc["A1", "siret"]) and back.loc["A2", "siret"] == "00012345600011"
+    assert back.geometry["A1"].equals(Point(0.5, 45.5)) and back.geometry["A2"].equals(Point(1.5, 45.25))
+
+
 def test_relations_round_trip_casts_text_values(conn):
     text = pd.DataFrame(
         {

@@ -226,6 +226,20 @@ def harden(conn: Connection, folders: Sequence[Path] = ()) -> None:
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
+def _read_arrow(cur: Connection, sql: str) -> pa.Table:
+    """A parameterless SELECT as Arrow: DuckDB's own, or PostgreSQL's COPY (bulk reads)."""
+    if isinstance(cur, postgis.PgCursor):
+        return cur.read_arrow(sql)
+    return cur.execute(sql).to_arrow_table()
+
+
+def _read_frame(cur: Connection, sql: str) -> pd.DataFrame:
+    """A parameterless SELECT as a frame, with DuckDB's dtypes whichever the store."""
+    if isinstance(cur, postgis.PgCursor):
+        return duckdb.from_arrow(cur.read_arrow(sql)).df()
+    return cur.execute(sql).fetchdf()
+
+
 def _ident(name: str) -> str:
     """``name`` double-quoted for SQL, once checked to be a plain lower-case name.
 
@@ -713,7 +727,7 @@ def record_import(
 
 def _territory_index(cur: Connection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes, geometries (prepared for repeated tests) and areas of the stored territories."""
-    table = cur.execute("SELECT code, ST_AsWKB(geometry) AS wkb FROM territories ORDER BY code").to_arrow_table()
+    table = _read_arrow(cur, "SELECT code, ST_AsWKB(geometry) AS wkb FROM territories ORDER BY code")
     codes = np.asarray(table.column("code").to_pylist(), dtype=object)
     geoms = shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False))
     shapely.prepare(geoms)
@@ -755,7 +769,7 @@ def assign_territories(cur: Connection) -> None:
     territories = _territory_index(cur)
     for name in ("actors", "places"):
         table = _ident(name)
-        rows = cur.execute(f"SELECT id, ST_AsWKB(ST_PointOnSurface(geometry)) AS wkb FROM {table}").to_arrow_table()
+        rows = _read_arrow(cur, f"SELECT id, ST_AsWKB(ST_PointOnSurface(geometry)) AS wkb FROM {table}")
         if rows.num_rows == 0:
             continue
         points = shapely.from_wkb(rows.column("wkb").to_numpy(zero_copy_only=False))
@@ -828,7 +842,7 @@ def read_dataset(
     if ds.geometry is not None:
         select.append("ST_AsWKB(geometry) AS wkb")
     sql = f"SELECT {', '.join(select)} FROM {_ident(ds.name)} ORDER BY {_ident(ds.key)}"
-    frame = cur.execute(sql).fetchdf()
+    frame = _read_frame(cur, sql)
     if ds.geometry is None:
         return frame
     wkb = frame.pop("wkb")

@@ -16,6 +16,7 @@ another as they do on DuckDB, and each transaction, begun once the lock is held,
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 from psycopg import sql as pgsql
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
@@ -128,6 +130,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _csv_to_arrow(data: bytes, names: list[str], oids: list[int]) -> pa.Table:
+    """PostgreSQL's CSV (NULL unquoted and empty, booleans ``t``/``f``, bytea as ``\\x`` hex) as Arrow."""
+    wanted = {n: _ARROW_TYPES.get(oid, pa.string()) for n, oid in zip(names, oids, strict=True)}
+    as_text = {n: (pa.string() if t == pa.binary() else t) for n, t in wanted.items()}
+    if not names:
+        return pa.table({})
+    if not data:  # no row: Arrow's reader refuses an empty file
+        return pa.table({n: pa.array([], type=t) for n, t in wanted.items()})
+    table = pa_csv.read_csv(
+        io.BytesIO(data),
+        read_options=pa_csv.ReadOptions(column_names=names, use_threads=True),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=as_text,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+    for name, arrow_type in wanted.items():
+        if arrow_type == pa.binary():
+            hexes = table[name].to_pylist()
+            values = pa.array([None if h is None else bytes.fromhex(h[2:]) for h in hexes], type=pa.binary())
+            table = table.set_column(table.schema.get_field_index(name), name, values)
+    return table
+
+
 def _staged_type(values: Sequence[Any]) -> str:
     present = [v for v in values if v is not None]
     for kinds, sql_type in _STAGED_TYPES:
@@ -203,6 +234,24 @@ class PgCursor:
         # Through DuckDB's own conversion: the same dtypes (nullable integers, str, datetime64[us])
         # whichever store a frame comes from.
         return duckdb.from_arrow(self.to_arrow_table()).df()
+
+    def read_arrow(self, query: str) -> pa.Table:
+        """The rows of a parameterless SELECT as Arrow, through ``COPY ... TO STDOUT`` (CSV parsed by
+        Arrow in C): several times faster than row tuples on a large table. ``bytea`` columns (WKB)
+        come back as binary, as :meth:`to_arrow_table` gives them."""
+        conn = self._connection()
+        sql = translate(query, None)
+        try:
+            described = conn.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0").description or []  # type: ignore[call-overload,unused-ignore]
+            names = [d.name for d in described]
+            oids = [d.type_code for d in described]
+            buffer = io.BytesIO()
+            with conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:  # type: ignore[call-overload,unused-ignore]
+                for block in copy:
+                    buffer.write(block)
+        finally:
+            self._release_if_idle()
+        return _csv_to_arrow(buffer.getvalue(), names, oids)
 
     def register(self, view_name: str, python_object: object) -> PgCursor:
         """Stage a frame as the temporary table ``view_name`` (COPY), until :meth:`unregister`."""
