@@ -19,6 +19,8 @@ from carto.errors import InputError, PermissionDenied
 from carto.ingest import sample, synthetic
 from carto.store import backup
 
+pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
+
 PROJECT = Path(__file__).resolve().parent.parent
 DATASETS = ("territories", "places", "actors", "relations", "schemes")
 
@@ -29,8 +31,6 @@ import sys
 from pathlib import Path
 from carto import store
 from carto.ingest import sample
-
-pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
 conn = store.connect(sys.argv[1])
 folders = [Path(sys.argv[2]), sample.SAMPLE_DIR]
 print("ready", flush=True)
