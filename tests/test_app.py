@@ -87,8 +87,8 @@ def test_language_switch_turns_the_page_english(app_env):
     assert [m.label for m in figures] == ["Territories", "Actors", "Inhabited places", "Relations"]
 
 
-def test_empty_database_is_filled_on_first_run(monkeypatch, tmp_path):
-    monkeypatch.setenv("CARTO_DB", str(tmp_path / "fresh.duckdb"))
+def test_empty_database_is_filled_on_first_run(monkeypatch, new_db):
+    monkeypatch.setenv("CARTO_DB", new_db)
     monkeypatch.setenv("CARTO_TILES", "none")
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
     assert not at.exception

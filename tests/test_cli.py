@@ -27,8 +27,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def test_load_sample_then_stats_json(tmp_path):
-    db = str(tmp_path / "x.duckdb")
+def test_load_sample_then_stats_json(new_db):
+    db = new_db
     loaded = run_cli("--db", db, "load-sample")
     assert loaded.returncode == 0, loaded.stderr
     stats = run_cli("--db", db, "stats", "--json")
@@ -42,8 +42,8 @@ def test_load_sample_then_stats_json(tmp_path):
     assert figures["imports"] == 1
 
 
-def test_load_sample_twice_replaces_rather_than_duplicates(tmp_path, capsys):
-    db = str(tmp_path / "x.duckdb")
+def test_load_sample_twice_replaces_rather_than_duplicates(new_db, capsys):
+    db = new_db
     assert cli.main(["--db", db, "load-sample"]) == 0
     first = store.counts(store.connect(db))
     assert cli.main(["--db", db, "load-sample"]) == 0
@@ -103,10 +103,10 @@ def test_unknown_command_is_refused_by_argparse(tmp_path):
     assert "invalid choice: 'explode'" in result.stderr
 
 
-def test_sample_command_writes_a_tier_that_loads(tmp_path, capsys):
+def test_sample_command_writes_a_tier_that_loads(tmp_path, new_db, capsys):
     out = tmp_path / "tier"
     assert cli.main(["sample", "--scale", "S", "--out", str(out), "--seed", "3"]) == 0
-    db = str(tmp_path / "s.duckdb")
+    db = new_db
     assert cli.main(["--db", db, "load-sample", "--dir", str(out)]) == 0
     figures = store.counts(store.connect(db))
     assert (figures["territories"], figures["places"], figures["actors"], figures["relations"]) == (

@@ -45,10 +45,10 @@ def test_an_older_database_gets_the_lead_column(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_a_lead_column_is_recognised_and_imported(tmp_path: Path) -> None:
+def test_a_lead_column_is_recognised_and_imported(tmp_path: Path, new_db: str) -> None:
     assert suggest_mapping(["id", "nom", "pilote"], "schemes")["lead"] == "pilote"
     assert suggest_mapping(["id", "name", "lead"], "schemes")["lead"] == "lead"
-    db = str(tmp_path / "leads.duckdb")
+    db = new_db
     schemes_csv = tmp_path / "dispositifs.csv"
     schemes_csv.write_text("id,nom,type,pilote\nS1,Contrat local de santé,cls,A-1\n", encoding="utf-8")
     assert cli.main(["--db", db, "import", "schemes", str(schemes_csv)]) == 0

@@ -644,7 +644,7 @@ def upsert_rows(cur: Connection, name: str, frame: pd.DataFrame, columns: Sequen
         updated = int(row[0]) if row else 0
         if updated and sets:
             cur.execute(f"UPDATE {table} SET {', '.join(sets)} FROM {view} v WHERE {table}.{key} = v.{key}")
-        fresh = f"(SELECT * FROM {view} WHERE {key} NOT IN (SELECT {key} FROM {table}))"
+        fresh = f"(SELECT * FROM {view} WHERE {key} NOT IN (SELECT {key} FROM {table})) AS fresh"
         cur.execute(_insert_select_sql(ds, fresh))
     return len(staged) - updated, updated
 

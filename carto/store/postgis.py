@@ -279,7 +279,11 @@ class PgCursor:
         return self
 
     def unregister(self, view_name: str) -> PgCursor:
-        if view_name in self._views and self._conn is not None and not self._conn.closed:
+        conn = self._conn
+        # In a failed transaction nothing may run (and the rollback takes the staged table with it):
+        # the error to report is the one that failed it.
+        live = conn is not None and not conn.closed and conn.info.transaction_status != TransactionStatus.INERROR
+        if view_name in self._views and live and self._conn is not None:
             self._conn.execute(pgsql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(pgsql.Identifier(view_name)))
         self._views.discard(view_name)
         self._release_if_idle()
