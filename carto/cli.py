@@ -464,12 +464,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_social)
 
     p = sub.add_parser(
-        "backup", help="copy the database to a file (default: its backups/ folder); the dashboard must be stopped"
+        "backup",
+        help="copy the database to a file (default: its backups/ folder); DuckDB: with the dashboard stopped",
     )
     p.add_argument("--out", metavar="FILE", help="new file to write")
     p.set_defaults(handler=cmd_backup)
 
-    p = sub.add_parser("restore", help="replace the database by a backup (stop the dashboard first)")
+    p = sub.add_parser("restore", help="replace the database by a backup (a DuckDB file: stop the dashboard first)")
     p.add_argument("file", metavar="FILE", help="a backup written by the backup command")
     p.set_defaults(handler=cmd_restore)
 
