@@ -12,6 +12,11 @@ Run from the repository root (byte-identical output for the same seed and librar
 
     .venv/bin/python -m scripts.build_sample               # fetches the npm package with `npm pack`
     .venv/bin/python -m scripts.build_sample --decoupage /path/to/decoupage-administratif
+    .venv/bin/python -m scripts.build_sample --quartiers-only  # only the quartiers, on data/sample
+
+The quartiers (neighbourhood-scale communities, see :func:`add_quartiers`) are drawn last, from
+their own seed, so every row drawn before them stays the same; ``--quartiers-only`` draws them
+again on an already written sample, which needs none of the inputs above.
 
 The pure core is :func:`build_sample` (in-memory rows -> file bytes); it needs neither npm nor the
 network, so the tests call it directly.
