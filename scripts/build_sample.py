@@ -12,6 +12,11 @@ Run from the repository root (byte-identical output for the same seed and librar
 
     .venv/bin/python -m scripts.build_sample               # fetches the npm package with `npm pack`
     .venv/bin/python -m scripts.build_sample --decoupage /path/to/decoupage-administratif
+    .venv/bin/python -m scripts.build_sample --quartiers-only  # only the quartiers, on data/sample
+
+The quartiers (neighbourhood-scale communities, see :func:`add_quartiers`) are drawn last, from
+their own seed, so every row drawn before them stays the same; ``--quartiers-only`` draws them
+again on an already written sample, which needs none of the inputs above.
 
 The pure core is :func:`build_sample` (in-memory rows -> file bytes); it needs neither npm nor the
 network, so the tests call it directly.
@@ -128,6 +133,7 @@ class SampleSize:
     schemes: int = 12
     isolated_actors: int = 6
     unreached_places: int = 5
+    quartiers: int = 2
 
 
 @dataclass(frozen=True)
@@ -1073,6 +1079,218 @@ def assign_scheme_leads(
 
 
 # --------------------------------------------------------------------------------------------
+# Quartiers: neighbourhood-scale communities, drawn last with their own seed
+#
+# The rows above spread each commune's actors over a few kilometres and link them across their
+# EPCI, so every community of the network has a scattered social space. A quartier is the other
+# case: a neighbourhood of a town, its estate and its maison de quartier, with the centre social,
+# a CCAS antenna, schools and associations that work there, all within QUARTIER_RADIUS_M of one
+# point, densely linked among themselves and by three light links to the rest of the town. Its
+# own random generator (seeded from the sample's seed) leaves every row drawn before it unchanged.
+
+QUARTIER_SEED_SUFFIX = ":quartiers"
+QUARTIER_RADIUS_M = 600.0  # its nodes stand within 1.2 km of each other: one part at a 1 km buffer
+QUARTIER_OFFSET_M = (1_200.0, 2_500.0)  # from the mean position of the town's other actors
+QUARTIER_NAMES = ("de la Chênaie", "des Trois-Moulins", "de la Grande-Noue", "du Bois-Rignoux")
+QUARTIER_ESTATES = ("Les Tamaris", "Le Clos des Saules", "Les Aubépines", "Les Peupliers")
+# (kind, name template) of its places; {q} -> "de la Chênaie", {estate} -> "Les Tamaris"
+QUARTIER_PLACES = (
+    ("neighbourhood", "Quartier {q}"),
+    ("estate", "Résidence {estate}"),
+    ("community_centre", "Maison de quartier {q}"),
+)
+# (type, sector, name template) of its actors; the first is its hub, the second the CCAS antenna.
+QUARTIER_ACTORS = (
+    ("centre_social", "social", "Centre social {q}"),
+    ("ccas", "social", "Antenne du CCAS {of_c} – quartier {q}"),
+    ("school", "education", "École élémentaire {patron}"),
+    ("school", "education", "École maternelle {patron}"),
+    ("pmi", "health", "Centre de PMI {q}"),
+    ("company", "employment", "Régie de quartier {q}"),
+    ("association", "housing", "Amicale des locataires {estate}"),
+    ("association", "social", "Épicerie solidaire {q}"),
+    ("association", "sport", "Association sportive {q}"),
+    ("association", "education", "Association d'accompagnement scolaire {q}"),
+)
+QUARTIER_LINK_SHARE = 0.3  # of the pairs not involving the hub, those linked
+# Kind of an inner link by its ends: (place, place), (place, actor), (actor, actor).
+QUARTIER_KINDS: dict[tuple[bool, bool], dict[str, float]] = {
+    (True, True): {"affinity": 0.7, "tension": 0.3},
+    (True, False): {"affinity": 0.6, "network": 0.25, "tension": 0.15},
+    (False, False): {"partnership": 0.35, "network": 0.25, "referral": 0.25, "affinity": 0.1, "tension": 0.05},
+}
+HUB_KINDS = {"partnership": 0.5, "network": 0.3, "referral": 0.2}
+
+
+@dataclass
+class Quartiers:
+    """The rows a quartier step adds, with their nodes (in the order of the rows)."""
+
+    places: list[dict[str, Any]] = field(default_factory=list)
+    place_nodes: list[Node] = field(default_factory=list)
+    actors: list[dict[str, Any]] = field(default_factory=list)
+    actor_nodes: list[Node] = field(default_factory=list)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def quartier_towns(territories: Sequence[tuple[dict[str, Any], BaseGeometry]], count: int) -> list[dict[str, Any]]:
+    """The communes that get a quartier: towns (>= TOWN_MIN_POPULATION), most populous first but the
+    département's largest last (its centre is crowded with services already), one per EPCI."""
+    communes = [props for props, _ in territories if props["level"] == "commune"]
+    if not communes:
+        return []
+    largest = max(communes, key=lambda p: (p["population"], p["code"]))["code"]
+    towns = sorted(
+        (p for p in communes if p["population"] >= TOWN_MIN_POPULATION),
+        key=lambda p: (p["code"] == largest, -p["population"], p["code"]),
+    )
+    chosen: list[dict[str, Any]] = []
+    for town in towns:
+        if len(chosen) < count and town["parent_code"] not in {c["parent_code"] for c in chosen}:
+            chosen.append(town)
+    return chosen
+
+
+def _quartier_centre(
+    rng: random.Random, inner: BaseGeometry, around: Sequence[tuple[float, float]]
+) -> tuple[float, float] | None:
+    """A point of the town, away from its centre, whose whole quartier disc fits inside it."""
+    if around:
+        cx, cy = (sum(p[0] for p in around) / len(around), sum(p[1] for p in around) / len(around))
+    else:
+        inside = shapely.point_on_surface(inner)
+        cx, cy = float(inside.x), float(inside.y)
+    low, high = QUARTIER_OFFSET_M
+    for attempt in range(200):
+        # after 100 misses, look closer to the centre (a small town)
+        reach = rng.uniform(low, high) * (1.0 if attempt < 100 else rng.random())
+        angle = rng.uniform(0.0, 2 * math.pi)
+        x, y = cx + reach * math.cos(angle), cy + reach * math.sin(angle)
+        if inner.contains(Point(x, y).buffer(QUARTIER_RADIUS_M)):
+            return x, y
+    return None
+
+
+def _in_disc(rng: random.Random, centre: tuple[float, float]) -> tuple[float, float]:
+    reach = QUARTIER_RADIUS_M * math.sqrt(rng.random())
+    angle = rng.uniform(0.0, 2 * math.pi)
+    return centre[0] + reach * math.cos(angle), centre[1] + reach * math.sin(angle)
+
+
+def add_quartiers(
+    rng: random.Random,
+    territories: Sequence[tuple[dict[str, Any], BaseGeometry]],
+    places: Sequence[Mapping[str, Any]],
+    actors: Sequence[Mapping[str, Any]],
+    actor_nodes: Sequence[Node],
+    schemes: Sequence[dict[str, str]],
+    relations: Sequence[Mapping[str, Any]],
+    count: int,
+) -> Quartiers:
+    """Up to ``count`` quartiers (see the section's comment), as new rows numbered after the given ones.
+
+    Reads the other rows as they are written (coordinates rounded, communes as written), so that it
+    gives the same rows whether it runs inside :func:`build_sample` or on a sample folder.
+    """
+    added = Quartiers()
+    towns = quartier_towns(territories, count)
+    if not towns:
+        return added
+    to_lambert = Transformer.from_crs(WGS84, LAMBERT93, always_xy=True)
+    to_wgs = Transformer.from_crs(LAMBERT93, WGS84, always_xy=True)
+    written = {props["code"]: shape(geometry_to_geojson(geom)) for props, geom in territories}
+    positions = [to_lambert.transform(float(a["lon"]), float(a["lat"])) for a in actors]
+    taken = {str(p["name"]) for p in places} | {str(a["name"]) for a in actors}
+    names = rng.sample(QUARTIER_NAMES, len(towns))
+    estates = rng.sample(QUARTIER_ESTATES, len(towns))
+    n_relations = len(relations)
+    for town, q, estate in zip(towns, names, estates, strict=True):
+        code, commune, epci = town["code"], town["name"], town["parent_code"]
+        inner = inner_area(_project(written[code], to_lambert))
+        here = [i for i, node in enumerate(actor_nodes) if node.commune == code]
+        centre = _quartier_centre(rng, inner, [positions[i] for i in here])
+        if centre is None:
+            continue
+        nodes: list[Node] = []
+        for kind, template in QUARTIER_PLACES:
+            x, y = _in_disc(rng, centre)
+            lon, lat = to_wgs.transform(x, y)
+            place_id = f"P-{len(places) + len(added.places) + 1:03d}"
+            name = _unique(f"{template.format(q=q, estate=estate)} – {commune}", commune, taken)
+            low, high = PLACE_POPULATION[kind]
+            added.places.append(
+                {
+                    "id": place_id,
+                    "name": name,
+                    "kind": kind,
+                    "population": min(rng.randint(low, high), max(town["population"] // 4, 1)),
+                    "publics": _publics(rng, kind, name),
+                    "point": Point(round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)),
+                }
+            )
+            node = Node(place_id, kind, True, x, y, code, epci)
+            added.place_nodes.append(node)
+            nodes.append(node)
+        for actor_type, sector, template in QUARTIER_ACTORS:
+            x, y = _in_disc(rng, centre)
+            lon, lat = to_wgs.transform(x, y)
+            actor_id = f"A-{len(actors) + len(added.actors) + 1:04d}"
+            fields = {"q": q, "estate": estate, "of_c": of(commune)}
+            # a school patron not yet taken in the town, so that its name needs no suffix
+            named = {p: template.format(**fields, patron=p) for p in SCHOOL_PATRONS}
+            fresh = [p for p, n in named.items() if not {n, f"{n} ({commune})"} & taken]
+            name = template.format(**fields, patron=rng.choice(fresh or list(SCHOOL_PATRONS)))
+            added.actors.append(
+                {
+                    "id": actor_id,
+                    "name": _unique(name, commune, taken),
+                    "type": actor_type,
+                    "sector": sector,
+                    "siret": fictional_siret(rng) if rng.random() < 0.85 else "",
+                    "lon": f"{lon:.{COORD_DECIMALS}f}",
+                    "lat": f"{lat:.{COORD_DECIMALS}f}",
+                }
+            )
+            node = Node(actor_id, actor_type, False, x, y, code, epci)
+            added.actor_nodes.append(node)
+            nodes.append(node)
+
+        def link(kind: str, source: Node, target: Node, within: Sequence[dict[str, str]] = schemes) -> dict[str, Any]:
+            row = _relation_row(rng, kind, source, target, within)
+            added.relations.append({"id": f"R-{n_relations + len(added.relations) + 1:04d}", **row})
+            return added.relations[-1]
+
+        hub = next(n for n in nodes if not n.is_place)
+        for other in nodes:
+            if other is hub:
+                continue
+            kind = "affinity" if other.is_place else _weighted(rng, HUB_KINDS)
+            link(kind, *((hub, other) if rng.random() < 0.5 or other.is_place else (other, hub)))
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1 :]:
+                if hub in (a, b) or rng.random() >= QUARTIER_LINK_SHARE:
+                    continue
+                ends = sorted((a, b), key=lambda n: not n.is_place)  # a place first
+                kind = _weighted(rng, QUARTIER_KINDS[(ends[0].is_place, ends[1].is_place)])
+                source, target = ends if ends[0].is_place or rng.random() < 0.5 else ends[::-1]
+                link(kind, source, target)
+        # Light links to the town and the département: informal, the minimum weight of their kind.
+        def first(kind: str, among: Sequence[Node]) -> Node | None:
+            return next((n for n in among if n.kind == kind and not n.is_place), None)
+
+        town_nodes = [actor_nodes[i] for i in here]
+        light = (
+            ("referral", first("ccas", nodes), first("ccas", town_nodes)),  # the antenna to the town's CCAS
+            ("network", hub, first("caf", actor_nodes)),
+            ("referral", first("company", nodes), first("france_travail", town_nodes)),  # the régie
+        )
+        for kind, start, end in light:
+            if start is not None and end is not None:
+                link(kind, start, end, ())["weight"] = WEIGHT_RANGE[kind][0]
+    return added
+
+
+# --------------------------------------------------------------------------------------------
 # Core
 
 TERRITORY_COLUMNS = ("code", "name", "level", "parent_code", "population")
@@ -1135,6 +1353,100 @@ def check_nodes_in_communes(
         raise RuntimeError(msg)
 
 
+def extend_with_quartiers(
+    territories: Sequence[tuple[dict[str, Any], BaseGeometry]],
+    places: list[dict[str, Any]],
+    place_nodes: list[Node],
+    actors: list[dict[str, Any]],
+    actor_nodes: list[Node],
+    schemes: Sequence[dict[str, str]],
+    relations: list[dict[str, Any]],
+    seed: int,
+    size: SampleSize,
+) -> None:
+    """Append the quartiers' rows and nodes (:func:`add_quartiers`), drawn from their own seed."""
+    rng = random.Random(f"{seed}{QUARTIER_SEED_SUFFIX}")
+    added = add_quartiers(rng, territories, places, actors, actor_nodes, schemes, relations, size.quartiers)
+    places.extend(added.places)
+    place_nodes.extend(added.place_nodes)
+    actors.extend(added.actors)
+    actor_nodes.extend(added.actor_nodes)
+    relations.extend(added.relations)
+
+
+def read_sample_folder(
+    folder: Path,
+) -> tuple[
+    list[tuple[dict[str, Any], BaseGeometry]],
+    list[dict[str, Any]],
+    list[dict[str, Any]],
+    list[dict[str, str]],
+    list[dict[str, Any]],
+]:
+    """The rows of a written sample: territories and places (properties, shape) and the CSV rows."""
+
+    def features(name: str) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], json.loads((folder / name).read_text(encoding="utf-8"))["features"])
+
+    def rows(name: str) -> list[dict[str, Any]]:
+        with (folder / name).open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    territories = [(f["properties"], shape(f["geometry"])) for f in features("territories.geojson")]
+    places = [{**f["properties"], "point": shape(f["geometry"])} for f in features("places.geojson")]
+    return territories, places, rows("actors.csv"), rows("schemes.csv"), rows("relations.csv")
+
+
+def written_nodes(
+    territories: Sequence[tuple[dict[str, Any], BaseGeometry]],
+    places: Sequence[Mapping[str, Any]],
+    actors: Sequence[Mapping[str, Any]],
+) -> tuple[list[Node], list[Node]]:
+    """The nodes of written places and actors: their commune is the written commune holding them."""
+    communes = [(props, shape(geometry_to_geojson(geom))) for props, geom in territories if props["level"] == "commune"]
+    tree = shapely.STRtree([geom for _, geom in communes])
+    to_lambert = Transformer.from_crs(WGS84, LAMBERT93, always_xy=True)
+
+    def node(node_id: str, kind: str, is_place: bool, point: Point) -> Node:
+        hits = [int(i) for i in tree.query(point, predicate="within")]
+        if len(hits) != 1:
+            msg = f"{node_id} is in {len(hits)} communes"
+            raise RuntimeError(msg)
+        props = communes[hits[0]][0]
+        x, y = to_lambert.transform(point.x, point.y)
+        return Node(node_id, kind, is_place, x, y, props["code"], props["parent_code"])
+
+    place_nodes = [node(p["id"], p["kind"], True, p["point"]) for p in places]
+    actor_nodes = [node(a["id"], a["type"], False, Point(float(a["lon"]), float(a["lat"]))) for a in actors]
+    return place_nodes, actor_nodes
+
+
+def quartiers_on_folder(folder: Path, *, seed: int = DEFAULT_SEED, size: SampleSize | None = None) -> dict[str, bytes]:
+    """The files of a written sample with its quartiers drawn again, without the build's inputs.
+
+    The places and actors past ``size.places`` and ``size.actors`` (an earlier quartier step) and
+    the relations touching them are dropped first, so that the result does not depend on whether
+    the folder already had quartiers; the schemes' leads are then chosen again. The territories
+    are left as they are (not among the files returned).
+    """
+    size = size or SampleSize()
+    territories, places, actors, schemes, relations = read_sample_folder(folder)
+    places, actors = places[: size.places], actors[: size.actors]
+    kept = {p["id"] for p in places} | {a["id"] for a in actors}
+    relations = [r for r in relations if r["source"] in kept and r["target"] in kept]
+    place_nodes, actor_nodes = written_nodes(territories, places, actors)
+    extend_with_quartiers(territories, places, place_nodes, actors, actor_nodes, schemes, relations, seed, size)
+    assign_scheme_leads(schemes, relations, actor_nodes)
+    check_vocabulary(places, actors, schemes, relations)
+    check_nodes_in_communes(territories, places, place_nodes, actors, actor_nodes)
+    return {
+        "places.geojson": render_feature_collection(({c: p[c] for c in PLACE_COLUMNS}, p["point"]) for p in places),
+        "actors.csv": render_csv(ACTOR_COLUMNS, actors),
+        "schemes.csv": render_csv(SCHEME_COLUMNS, schemes),
+        "relations.csv": render_csv(RELATION_COLUMNS, relations),
+    }
+
+
 def build_sample(
     communes: Sequence[Commune],
     epcis: Sequence[Epci],
@@ -1168,6 +1480,7 @@ def build_sample(
     actors, actor_nodes = generate_actors(rng, located, inner, departement, size.actors)
     schemes = generate_schemes(located, size.schemes)
     relations = generate_relations(rng, actor_nodes, place_nodes, schemes, size)
+    extend_with_quartiers(territories, places, place_nodes, actors, actor_nodes, schemes, relations, seed, size)
     assign_scheme_leads(schemes, relations, actor_nodes)
     check_vocabulary(places, actors, schemes, relations)
     check_nodes_in_communes(territories, places, place_nodes, actors, actor_nodes)
@@ -1323,7 +1636,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--departement", default=DEFAULT_DEPARTEMENT, help="département code")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--quartiers-only",
+        action="store_true",
+        help="only draw the quartiers again, on the sample already in --out (needs neither npm nor GeoNames)",
+    )
     args = parser.parse_args(argv)
+
+    if args.quartiers_only:
+        files = quartiers_on_folder(args.out, seed=args.seed)
+        write_files(files, args.out)
+        print(f"quartiers drawn again in {args.out}: " + ", ".join(sorted(files)))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="decoupage-") as tmp:
         data_dir = find_decoupage_data(args.decoupage) if args.decoupage else fetch_decoupage(Path(tmp))

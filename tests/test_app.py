@@ -70,8 +70,8 @@ def test_map_page_counts_match_the_store(app_env):
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.container(ExplorerState.FIGURES).metric}
-    # 207 communes of Loire-Atlantique, 320 actors, 60 places, 1,110 relations (data/README.md).
-    assert metrics == {"Territoires": "207", "Acteurs": "320", "Lieux habités": "60", "Relations": "1\u202f110"}
+    # 207 communes of Loire-Atlantique, 340 actors, 66 places, 1,170 relations (data/README.md).
+    assert metrics == {"Territoires": "207", "Acteurs": "340", "Lieux habités": "66", "Relations": "1\u202f170"}
     # The sample's boundaries are IGN's and its codes INSEE's: the map says so, not "approximate".
     notes = [c.value for c in at.caption]
     assert any("IGN – ADMIN EXPRESS" in n and "INSEE" in n for n in notes), notes
@@ -92,7 +92,7 @@ def test_empty_database_is_filled_on_first_run(monkeypatch, new_db):
     monkeypatch.setenv("CARTO_TILES", "none")
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120).run()
     assert not at.exception
-    assert {m.label: m.value for m in at.container(ExplorerState.FIGURES).metric}["Acteurs"] == "320"
+    assert {m.label: m.value for m in at.container(ExplorerState.FIGURES).metric}["Acteurs"] == "340"
 
 
 def test_signed_out_user_sees_only_the_sign_in(app_env):

@@ -32,7 +32,7 @@ def test_map_draws_territories_and_markers_offline(served_app, page, artifacts):
 
     assert drawn_paths > 150
     assert clusters > 0
-    assert "Flux entre territoires" in legend  # the opening view groups the sample's 1,109 relations
+    assert "Flux entre territoires" in legend  # the opening view groups the sample's 1,170 relations
     hosts = {urlparse(url).netloc for url in requested if url.startswith("http")}
     assert hosts == {urlparse(served_app).netloc}
 

@@ -67,9 +67,9 @@ def test_kind_filter_changes_both_views_and_the_url(app_env, csv_relations):
     at = _app()
     at.multiselect(key=keys.KINDS).set_value(["partnership", "tension"]).run()
     assert not at.exception
-    expected = int(csv_relations["kind"].isin(["partnership", "tension"]).sum())  # 286 + 99
+    expected = int(csv_relations["kind"].isin(["partnership", "tension"]).sum())  # 301 + 101
     assert _metrics(at)["Relations"] == _count(expected)
-    # Filtered: every relation one by one (the opening view groups the 1,109 into flows)
+    # Filtered: every relation one by one (the opening view groups the 1,170 into flows)
     assert _captions(at, keys.MAP_NOTES) == [
         f"Carte : {expected} relations tracées une à une.",
         "Tracez un rectangle ou un polygone (boutons en haut à gauche de la carte) : les nœuds à l'intérieur "

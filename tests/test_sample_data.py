@@ -7,6 +7,7 @@ of scripts/build_sample.py on a tiny literal input.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections import Counter
 from functools import cache
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import shapely
+from pyproj import Transformer
 from shapely.geometry import Point, box, shape
 
 from carto.model import (
@@ -41,6 +43,8 @@ from scripts.build_sample import (
     locate_communes,
     normalise_name,
     of,
+    quartiers_on_folder,
+    write_files,
 )
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -228,6 +232,14 @@ def test_schemes_point_at_communes_or_epcis() -> None:
         assert s["end"] == "" or s["end"] > s["start"], s["id"]
 
 
+def test_the_committed_sample_gives_itself_back_through_its_quartier_step() -> None:
+    # The quartiers are drawn last, from their own seed (build_sample --quartiers-only): run again on
+    # the committed files, the step drops them and draws the same rows, byte for byte.
+    files = quartiers_on_folder(SAMPLE)
+    assert sorted(files) == ["actors.csv", "places.geojson", "relations.csv", "schemes.csv"]
+    assert files == {name: (SAMPLE / name).read_bytes() for name in files}
+
+
 def test_sample_folder_is_small() -> None:
     total = sum(p.stat().st_size for p in SAMPLE.rglob("*") if p.is_file())
     assert total < 5 * 1024 * 1024
@@ -364,4 +376,46 @@ def test_build_sample_on_tiny_input_keeps_the_contract() -> None:
     assert departement.area == pytest.approx(0.09, rel=1e-3)
     # (the snapping to 1 m and then to 1e-5° moves edges by under a metre: 1e-4 of the area at most)
     assert sum(c.area for c in communes.values()) == pytest.approx(departement.area, rel=1e-4)
-    assert build.counts["actors"] == 24 and build.counts["places"] == 6
+    # 24 actors and 6 places, then one quartier (10 actors, 3 places) in the only town of 10,000+
+    assert build.counts["actors"] == 24 + 10 and build.counts["places"] == 6 + 3
+
+
+def test_the_tiny_town_gets_a_quartier_of_close_and_densely_linked_neighbours(tmp_path: Path) -> None:
+    build = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, BOUNDARIES, former=FORMER, seed=7, size=TINY)
+    actors = list(csv.DictReader(build.files["actors.csv"].decode().splitlines()))
+    places = json.loads(build.files["places.geojson"])["features"]
+    relations = list(csv.DictReader(build.files["relations.csv"].decode().splitlines()))
+    # Numbered after the 24 actors and 6 places of the main draw.
+    quartier = {a["id"]: (float(a["lon"]), float(a["lat"])) for a in actors[24:]}
+    quartier |= {f["properties"]["id"]: tuple(f["geometry"]["coordinates"]) for f in places[6:]}
+    assert sorted(quartier) == [*(f"A-{n:04d}" for n in range(25, 35)), "P-007", "P-008", "P-009"]
+    assert actors[24]["name"] == "Centre social du Bois-Rignoux"  # its hub
+    assert {f["properties"]["name"] for f in places[6:]} == {
+        "Quartier du Bois-Rignoux – Saint-Éloi-des-Bois",
+        "Résidence Les Peupliers – Saint-Éloi-des-Bois",
+        "Maison de quartier du Bois-Rignoux – Saint-Éloi-des-Bois",
+    }
+    # All within 2 x 600 m of one another (Lambert-93 metres): one part at a 1 km buffer.
+    to_lambert = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
+    points = [Point(to_lambert.transform(*lonlat)) for lonlat in quartier.values()]
+    assert max(a.distance(b) for a in points for b in points) <= 1_200
+    inside = [r for r in relations if r["source"] in quartier and r["target"] in quartier]
+    hub_links = {r["source"] for r in inside if r["target"] == "A-0025"} | {
+        r["target"] for r in inside if r["source"] == "A-0025"
+    }
+    assert len(hub_links) == 12  # the hub is linked to each of the 12 others
+    # Two light links out: the CCAS antenna to the town's CCAS (A-0001), the hub with the CAF
+    # (A-0002); no France Travail in its EPCI (17,000 inhabitants, under 25,000) for the régie.
+    leaving = [r for r in relations if (r["source"] in quartier) != (r["target"] in quartier)]
+    assert [(r["source"], r["target"], r["kind"], r["weight"], r["formal"]) for r in leaving] == [
+        ("A-0026", "A-0001", "referral", "1", "false"),
+        ("A-0025", "A-0002", "network", "1", "false"),
+    ]
+    # The step on the written files gives the same rows as the build does.
+    write_files(build.files, tmp_path)
+    again = quartiers_on_folder(tmp_path, seed=7, size=TINY)
+    assert again == {name: build.files[name] for name in again}
+    # and a build without quartiers is the main draw alone
+    plain_size = dataclasses.replace(TINY, quartiers=0)
+    plain = build_sample(COMMUNES, EPCIS, DEPARTEMENT, GEONAMES, BOUNDARIES, former=FORMER, seed=7, size=plain_size)
+    assert plain.files["actors.csv"].decode().splitlines() == build.files["actors.csv"].decode().splitlines()[:25]

@@ -169,7 +169,8 @@ def test_every_sample_scheme_has_a_lead_among_its_partners(sample_frames) -> Non
         assert lead in set(attached["source"]) | set(attached["target"]), sid
 
 
-def test_sample_communities_cross_borders(sample_db) -> None:
+def _sample_community_footprints(sample_db) -> pd.DataFrame:
+    """The communities' footprints on the sample, at EPCI level and the default 1 km buffer."""
     conn = store.connect(sample_db, read_only=True)
     try:
         f = store.read_datasets(conn.cursor(), ("territories", "actors", "places", "relations"))
@@ -177,9 +178,23 @@ def test_sample_communities_cross_borders(sample_db) -> None:
         conn.close()
     nodes = footprint.node_table(f["actors"], f["places"])
     metrics = network.node_metrics(f["actors"], f["places"], f["relations"])
-    prints = footprint.group_footprints(footprint.community_groups(metrics), nodes, f["territories"], level="epci")
+    return footprint.group_footprints(footprint.community_groups(metrics), nodes, f["territories"], level="epci")
+
+
+def test_sample_communities_cross_borders(sample_db) -> None:
+    prints = _sample_community_footprints(sample_db)
     crossing = prints[(prints["share_outside"] > 0.2) & (prints["reached"].map(len) > 0)]
     assert len(crossing) >= 3
+
+
+def test_sample_communities_are_compact_and_scattered(sample_db) -> None:
+    # The quartiers of scripts/build_sample.py (nodes within 1.2 km, densely linked among themselves)
+    # are communities of one continuous part at 1 km; the rest spread over their EPCI and beyond.
+    assert footprint.BUFFER_M == 1_000
+    prints = _sample_community_footprints(sample_db)
+    compact, scattered = prints[prints["parts"] == 1], prints[prints["parts"] > 1]
+    assert len(compact) >= 1 and set(compact["shape"]) == {"compact"}
+    assert len(scattered) >= 3 and set(scattered["shape"]) == {"scattered"}
 
 
 def test_hostile_names_stay_text_in_the_documents() -> None:

@@ -43,12 +43,12 @@ def test_a_backup_is_a_dump_in_the_copies_folder_and_restores_everything(sample_
     assert made is not None and made.suffix == ".dump"
     assert made.parent.parent == tmp_path / "copies" / "backups"  # $CARTO_COPIES_DIR of conftest
     assert made.parent.name.endswith(f"-{name}")
-    # The sample holds 225 territories, 60 places, 320 actors, 12 schemes, 1,110 relations (DATASETS order).
-    assert _counts(sample_db)[:5] == (225, 60, 320, 12, 0)
+    # The sample holds 225 territories, 66 places, 340 actors, 12 schemes, 1,170 relations (DATASETS order).
+    assert _counts(sample_db)[:5] == (225, 66, 340, 12, 0)
 
     safety = backup.restore(sample_db, made, ADMIN)
 
-    assert _counts(sample_db)[:5] == (225, 60, 320, 12, 1110)
+    assert _counts(sample_db)[:5] == (225, 66, 340, 12, 1170)
     assert safety is not None and safety.name.endswith("-before-restore.dump")
     conn = store.connect(sample_db)
     try:
@@ -63,7 +63,7 @@ def test_restore_refuses_a_file_that_is_not_a_dump(sample_db, tmp_path):
     junk.write_bytes(b"not a dump at all")
     with pytest.raises(InputError, match="is not a PostgreSQL dump"):
         backup.restore(sample_db, junk, ADMIN)
-    assert _counts(sample_db)[:5] == (225, 60, 320, 12, 1110)
+    assert _counts(sample_db)[:5] == (225, 66, 340, 12, 1170)
 
 
 def test_restore_refuses_a_dump_of_another_database(pg_cluster, sample_db, tmp_path):
