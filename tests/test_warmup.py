@@ -81,3 +81,12 @@ def test_the_server_warms_the_explorer_as_it_starts(tiny_db: Path) -> None:
     assert found is not None, log.read_text(errors="replace")[-2000:]
     with store.connect(tiny_db) as conn:
         assert int(found.group(1)) == store.data_version(conn.cursor())
+
+
+def test_the_launcher_caps_the_allocator_arenas_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from carto.ui import serve
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert serve.limit_malloc_arenas() is True  # Debian's glibc takes M_ARENA_MAX
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert serve.limit_malloc_arenas() is False  # the administrator's own setting is left alone
