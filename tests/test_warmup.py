@@ -51,6 +51,20 @@ def test_warm_after_each_commit_and_only_then(tiny_db: Path, monkeypatch: pytest
     assert cache.explorer_base(second, db) is not base
 
 
+def test_a_dataset_is_read_once_per_version_and_a_page_cannot_change_it(tiny_db: Path) -> None:
+    version = store.data_version(ui.cursor())
+    first = ui.read("actors", version)
+    # A page that writes into what it read (a new column, one changed cell) changes its copy only.
+    first["score"] = 1.0
+    first.loc[first["id"] == "a1", "name"] = "changed by a page"
+    again = ui.read("actors", version)
+    assert "score" not in again.columns
+    assert again.set_index("id").at["a1", "name"] == "CCAS de Ville-Haute"  # as summary_data stored it
+    # Both are views of the one frame kept for the version, not copies of it.
+    assert first is not again
+    assert ui._read_cached("actors", version, str(tiny_db)) is ui._read_cached("actors", version, str(tiny_db))
+
+
 def test_the_server_warms_the_explorer_as_it_starts(tiny_db: Path) -> None:
     from bench.serve import start_streamlit, stop
 
@@ -67,3 +81,12 @@ def test_the_server_warms_the_explorer_as_it_starts(tiny_db: Path) -> None:
     assert found is not None, log.read_text(errors="replace")[-2000:]
     with store.connect(tiny_db) as conn:
         assert int(found.group(1)) == store.data_version(conn.cursor())
+
+
+def test_the_launcher_caps_the_allocator_arenas_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from carto.ui import serve
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert serve.limit_malloc_arenas() is True  # Debian's glibc takes M_ARENA_MAX
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert serve.limit_malloc_arenas() is False  # the administrator's own setting is left alone

@@ -115,13 +115,17 @@ def data_version() -> int:
     return store.data_version(cursor())
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+# One frame per dataset and version for the whole process (two versions of the five datasets): a
+# data cache would unpickle a fresh copy, geometries and all, on every call of every run, which
+# made the server's memory creep up round after round under load. ``read`` hands out shallow
+# copies, which copy-on-write (pandas 3) keeps from ever changing the cached frame.
+@st.cache_resource(max_entries=10, show_spinner=False)
 def _read_cached(name: str, version: int, db: str) -> pd.DataFrame:
     # Raises StaleVersion (not cached) when a commit came after ``version``.
     frame = store.read_dataset_at(cursor(), name, version)
     if name == "places":  # a place whose id an actor also uses is left out (see node_id_clashes)
         frame, _ = model.places_beside_actors(frame, _read_cached("actors", version, db))
-    return frame
+    return frame.copy(deep=False)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -146,9 +150,10 @@ def read(name: str, version: int | None = None) -> pd.DataFrame:
     from that one state. When an import committed since, the page starts again on the new data.
     """
     try:
-        return _read_cached(name, data_version() if version is None else version, store.default_db())
+        frame = _read_cached(name, data_version() if version is None else version, store.default_db())
     except StaleVersion:
         st.rerun()
+    return frame.copy(deep=False)
 
 
 def auth_configured() -> bool:
