@@ -153,3 +153,22 @@ def proxy(backends: Sequence[str]) -> Iterator[Proxy]:
         yield running
     finally:
         stop(running)
+
+
+def replica_of(base: str, cookie: str) -> str:
+    """The replica nginx at ``base`` sends a browser holding this affinity cookie to (its X-Carto-Replica)."""
+    request = urllib.request.Request(f"{base}/_stcore/health", headers={"Cookie": f"{AFFINITY_COOKIE}={cookie}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(response.headers[REPLICA_HEADER])
+
+
+def pinned_cookies(base: str, addresses: Sequence[str], prefix: str = "pin") -> dict[str, str]:
+    """One affinity cookie per replica address: the first of ``<prefix>-0``, ``<prefix>-1``... that
+    nginx hashes to it, so that a browser given it is served by that replica."""
+    found: dict[str, str] = {}
+    for i in range(500):
+        found.setdefault(replica_of(base, f"{prefix}-{i}"), f"{prefix}-{i}")
+        if set(found) >= set(addresses):
+            return {a: found[a] for a in addresses}
+    msg = f"no cookie reached every replica: {found}"
+    raise RuntimeError(msg)

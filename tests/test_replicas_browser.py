@@ -48,23 +48,6 @@ def replicas(sample_db_template, tmp_path_factory, pg_cluster) -> Iterator[tuple
         pg_cluster.drop_database(db.rsplit("/", 1)[1])
 
 
-def _replica_of(base: str, cookie: str) -> str:
-    """The replica nginx sends a browser holding this affinity cookie to (its X-Carto-Replica)."""
-    request = urllib.request.Request(f"{base}/_stcore/health", headers={"Cookie": f"{proxy.AFFINITY_COOKIE}={cookie}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return str(response.headers[proxy.REPLICA_HEADER])
-
-
-def _pinned_cookies(base: str, addresses: list[str]) -> dict[str, str]:
-    """One affinity cookie per replica: the first of pin-0, pin-1, ... that hashes to it."""
-    found: dict[str, str] = {}
-    for i in range(200):
-        found.setdefault(_replica_of(base, f"pin-{i}"), f"pin-{i}")
-        if set(found) >= set(addresses):
-            return {a: found[a] for a in addresses}
-    raise AssertionError(f"no cookie reached every replica: {found}")
-
-
 def _context(browser, base: str, cookie: str):
     context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="fr-FR")
     context.add_cookies([{"name": proxy.AFFINITY_COOKIE, "value": cookie, "url": base}])
@@ -100,7 +83,7 @@ def test_a_new_browser_gets_an_affinity_cookie_and_keeps_its_replica(replicas):
 
 def test_the_page_runs_through_the_proxy_websocket_included(replicas, browser):
     running, addresses = replicas
-    cookie = _pinned_cookies(running.url, addresses)[addresses[0]]
+    cookie = proxy.pinned_cookies(running.url, addresses)[addresses[0]]
     context = _context(browser, running.url, cookie)
     page = context.new_page()
     sockets: list[str] = []
@@ -117,7 +100,7 @@ def test_the_page_runs_through_the_proxy_websocket_included(replicas, browser):
 
 def test_an_import_through_one_replica_shows_on_the_other_after_a_rerun(replicas, browser, tmp_path: Path):
     running, addresses = replicas
-    cookies = _pinned_cookies(running.url, addresses)
+    cookies = proxy.pinned_cookies(running.url, addresses)
     analyst_ctx, viewer_ctx = (_context(browser, running.url, cookies[a]) for a in addresses)
     upload = tmp_path / "nouveaux_acteurs.csv"
     upload.write_text(NEW_ACTORS, encoding="utf-8")
