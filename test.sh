@@ -20,6 +20,13 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql postgresql-postgis
 fi
 
+# The replica tests put a throwaway nginx (bench/proxy.py, as the current user) in front of two app
+# processes, with the site file of deploy/.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light
+fi
+
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== layer contract (.importlinter)"

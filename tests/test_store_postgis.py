@@ -9,10 +9,12 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from carto import auth, store
 from carto.errors import InputError, PermissionDenied, StoreError
+from carto.ingest import sample
 from carto.model import DATASETS
 from carto.store import backup, postgis
 
@@ -56,6 +58,28 @@ def test_a_backup_is_a_dump_in_the_copies_folder_and_restores_everything(sample_
         assert store.data_version(conn) > max(damaged_version, version_at_backup)
     finally:
         conn.close()
+
+
+def test_a_database_owner_who_is_not_a_superuser_backs_up_and_restores(pg_cluster, tmp_path):
+    # As README's "For a département or a region" sets it up: the role owns the database, the
+    # superuser created PostGIS in it (so PostGIS's spatial_ref_sys table is the superuser's).
+    admin = pg_cluster.url()
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute("CREATE ROLE carto_owner LOGIN")
+        c.execute('CREATE DATABASE carto_owned OWNER carto_owner TEMPLATE "carto_template"')
+    url = f"postgresql://carto_owner@127.0.0.1:{pg_cluster.port}/carto_owned"
+    conn = store.connect(url)
+    sample.load_folder(conn, sample.SAMPLE_DIR)
+    made = backup.backup(conn, tmp_path / "owned.dump", ADMIN)
+    with store.transaction(conn) as cur:
+        cur.execute("DELETE FROM relations")
+    conn.close()
+    assert made is not None and _counts(url)[:5] == (225, 60, 320, 12, 0)
+
+    backup.restore(url, made, ADMIN)
+
+    assert _counts(url)[:5] == (225, 60, 320, 12, 1110)  # the sample's 1,110 relations are back
+    pg_cluster.drop_database("carto_owned")
 
 
 def test_restore_refuses_a_file_that_is_not_a_dump(sample_db, tmp_path):

@@ -501,9 +501,12 @@ def dumped_schema_version(path: Path) -> int:
 def restore_dump(url: str, path: Path, contents: Sequence[str]) -> None:
     """Replace the database's tables by the dump's, in one transaction (all or nothing).
 
-    Extensions are left as they are (PostGIS is already there; the role may not create it again).
+    Extensions are left as they are (PostGIS is already there; the role may not create it again), and
+    so is the data of PostGIS's own ``spatial_ref_sys`` table: it belongs to the extension's owner (a
+    superuser), and a database owner who is not one may not write it.
     """
-    kept = [line for line in contents if line and not line.startswith(";") and " EXTENSION " not in line]
+    kept = [line for line in contents if line and not line.startswith(";") and " EXTENSION " not in line
+            and " TABLE DATA public spatial_ref_sys " not in line]
     dbname, env = _client_call(url)
     with tempfile.NamedTemporaryFile("w", suffix=".list", prefix="carto-restore-", delete=False) as listing:
         listing.write("\n".join(kept) + "\n")
