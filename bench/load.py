@@ -152,11 +152,16 @@ async def _visit(page, url: str, timings: list[float] | None, errors: list[str],
         errors.append(f"{url}: exception shown: {text}")
 
 
+def _frames(stack: str | None) -> str:
+    return " | ".join((stack or "").splitlines()[1:4]).replace("    ", "")
+
+
 async def _viewer(browser, base: str, cookie: str | None, rounds: Rounds, count: int, timings: list[float],
                   errors: list[str]) -> None:
     context = await _new_context(browser, base, cookie)
     page = await context.new_page()
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    # Where a script error was thrown (the stack's first frames) says whose code it is.
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc} at {_frames(exc.stack)}"))
     finished = 0
     rounds.browsing += 1
     try:
