@@ -158,6 +158,9 @@ def test_drag_the_marker_of_a_node_form_fills_its_lon_lat(served_app, page, arti
     lon = page.locator(f".st-key-edit_field_actors_{HUB}_lon input")
     lat = page.locator(f".st-key-edit_field_actors_{HUB}_lat input")
     lon.wait_for(timeout=TIMEOUT)
+    # Every input shows the stored value, after the page's several runs (the network is drawn on the second).
+    assert page.locator(f".st-key-edit_field_actors_{HUB}_name input").input_value() == (
+        "Centre social Les Quatre Vents (Nantes)")
     assert (lon.input_value(), lat.input_value()) == ("-1.52169", "47.22626")
     holder = page.locator(f".st-key-edit_move_actors_{HUB}_frame iframe")
     holder.wait_for(timeout=TIMEOUT)

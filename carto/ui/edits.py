@@ -42,10 +42,13 @@ def _typed(value: Any) -> Any:
     return value
 
 
-def _initial(key: str, name: str, value: Any) -> dict[str, Any]:
-    """``{name: value}`` for a widget, unless the session already holds its value (set by a shortcut
-    of the explorer, or typed): a widget takes one or the other, never both."""
-    return {} if key in st.session_state else {name: value}
+def _seed(key: str, value: Any) -> str:
+    """``key``, its session value set to ``value`` unless the session already holds one (typed, dragged
+    on the move map, or prefilled). Widgets take their value from the session only, never a default
+    too: a default that changed between runs would make the browser show a new, empty widget."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return key
 
 
 def _field_widget(name: str, record: str | None, field: str, value: Any) -> None:
@@ -55,14 +58,14 @@ def _field_widget(name: str, record: str | None, field: str, value: Any) -> None
     key = keys.field(name, record, field)
     if column.choices is not None:
         options = ["", *column.choices]
-        st.selectbox(label, options, key=key, **_initial(key, "index", options.index(value) if value in options else 0),
+        st.selectbox(label, options, key=_seed(key, value if value in options else ""),
                      format_func=lambda v: ui.tr("edit.empty") if v == "" else i18n.label(v, lang))
     elif column.sql_type == "BOOLEAN":
         shown = "" if value is None else str(bool(value)).lower()
-        st.selectbox(label, BOOLEANS, key=key, **_initial(key, "index", BOOLEANS.index(shown)),
+        st.selectbox(label, BOOLEANS, key=_seed(key, shown),
                      format_func=lambda v: ui.tr(f"edit.bool.{v or 'empty'}"))
     else:
-        st.text_input(label, key=key, **_initial(key, "value", "" if value is None else str(value)))
+        st.text_input(label, key=_seed(key, "" if value is None else str(value)))
 
 
 def _moved(name: str, record: str | None, map_key: str) -> None:
@@ -93,8 +96,8 @@ def _fields(name: str, record: str | None, row: dict[str, Any] | None) -> None:
         point = edits.point_of(row)
         for column, coordinate, value in zip(st.columns(2), ("lon", "lat"), point or (None, None), strict=True):
             key = keys.field(name, record, coordinate)
-            column.text_input(ui.tr(f"edit.{coordinate}"), key=key,
-                              **_initial(key, "value", "" if value is None else str(value)))  # exact: not rounded
+            # The stored coordinate as it is (not rounded): saving another field does not move the node.
+            column.text_input(ui.tr(f"edit.{coordinate}"), key=_seed(key, "" if value is None else str(value)))
 
 
 def _forget_form(name: str, record: str | None) -> None:
@@ -206,7 +209,7 @@ def edit_form(user: auth.User) -> None:
     if action != "add":
         ids = sorted(store.stored_keys(ui.cursor(), name))
         record_key = f"{keys.RECORD}_{name}"
-        record = st.selectbox(ui.tr("edit.record"), ids, key=record_key, **_initial(record_key, "index", None))
+        record = st.selectbox(ui.tr("edit.record"), ids, key=record_key, index=None)
     if record is not None or action == "add":
         record_form(name, action, record, user)
     show_outcome()
