@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ from conftest import copy_sample
 
 from bench.serve import start_streamlit, stop
 from carto import store
+from carto.errors import DatabaseInUse
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +36,18 @@ def _read(db: str, name: str) -> pd.DataFrame:
         return store.read_dataset(connection.cursor(), name)
     finally:
         connection.close()
+
+
+def _read_once_free(db: str, name: str) -> pd.DataFrame:
+    """Read ``name`` once the stopped server's last process has let go of the DuckDB file."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return _read(db, name)
+        except DatabaseInUse:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +103,13 @@ def test_select_two_actors_on_the_map_add_a_referral_and_see_it(editable_app, is
     url, db, proc = editable_app
     first, second, p1, p2 = isolated_pair
     page.goto(url, wait_until="domcontentloaded")
+    _map_frame(page)
+    # The network is drawn on the page's second run, which draws the map again: zoom after it.
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.js-plotly-plot'); return p && p._fullLayout && p.data; }",
+        timeout=TIMEOUT, polling=200,
+    )
+    page.wait_for_timeout(2000)
     frame = _map_frame(page)
     inner = next(f for f in page.frames if "streamlit_folium" in f.url)
     # Zoom the map on the pair (as a user would), so that they lie some 150 px apart.
@@ -138,7 +159,7 @@ def test_select_two_actors_on_the_map_add_a_referral_and_see_it(editable_app, is
     assert "1\u202f111" in _caption(page, "explorer_figures")
     page.screenshot(path=str(artifacts / "explorer-edit-referral.png"), full_page=True)
     stop(proc)  # DuckDB takes one process per file: the server lets go before the test reads
-    relations = _read(db, "relations").set_index("id")
+    relations = _read_once_free(db, "relations").set_index("id")
     row = relations.loc["R-BROWSER"]
     assert (row["source"], row["target"], row["kind"], str(row["start"])[:10]) == (
         first, second, "referral", "2026-02-01")

@@ -190,7 +190,7 @@ def show_outcome() -> None:
 
 def record_history(name: str, record: str, container: str) -> None:
     """The edits of one record, newest first, as a table in the container keyed ``container``."""
-    st.markdown(f"**{ui.tr('edit.history')}**")
+    st.caption(f"**{ui.tr('edit.history')}**")  # a caption: the panel's sentences stay its markdown
     history = stored.record_history(ui.cursor(), name, record)
     with st.container(key=container):
         if history.empty:
