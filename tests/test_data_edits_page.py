@@ -13,7 +13,6 @@ from streamlit.testing.v1 import AppTest
 from carto import store
 from carto.store import edits as stored
 from carto.ui.state import EditState as keys
-from carto.ui.state import ExplorerState
 
 pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on PostGIS
 
@@ -60,7 +59,7 @@ def test_change_an_actor_see_its_history_and_undo(db):
     assert at.text_input(key=keys.field("actors", "A1", "name")).value == "CCAS Alpha"
     at.text_input(key=keys.field("actors", "A1", "name")).input("<img src=x onerror=alert(1)> {{ 7*7 }}")
     at.selectbox(key=keys.field("actors", "A1", "sector")).set_value("health")
-    at.button(key=keys.SAVE).click().run()
+    at.button(key=keys.save("actors", "change")).click().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.success] == ["Enregistré (modification n°1)."]
     assert _stored("actors", "A1")["name"] == "<img src=x onerror=alert(1)> {{ 7*7 }}"
@@ -81,7 +80,7 @@ def test_a_refused_edit_says_why_and_saves_nothing(db):
     at = _page()
     at.selectbox(key=f"{keys.RECORD}_actors").set_value("A1").run()
     at.text_input(key=keys.field("actors", "A1", "lon")).input("east")
-    at.button(key=keys.SAVE).click().run()
+    at.button(key=keys.save("actors", "change")).click().run()
     assert not at.exception, at.exception
     assert [as_shown(e.value) for e in at.error] == [
         "Rien n'a été enregistré : the longitude 'east' is not a number (decimal degrees, e.g. -1.55)"
@@ -95,7 +94,7 @@ def test_end_a_relation_from_the_page(db):
     at.radio(key=f"{keys.ACTION}_relations").set_value("end").run()
     at.selectbox(key=f"{keys.RECORD}_relations").set_value("R1").run()
     at.date_input(key=keys.END_DATE).set_value("2025-03-31")
-    at.button(key=keys.SAVE).click().run()
+    at.button(key=keys.save("relations", "end")).click().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.success] == ["Relation terminée (modification n°1)."]
     assert _stored("relations", "R1")["end"] == "2025-03-31"
@@ -135,97 +134,15 @@ def test_viewer_has_no_data_page_registered_by_url(db):
         at.switch_page("app_pages/data.py")
 
 
-@pytest.fixture
-def sample_env(monkeypatch, sample_db):
-    monkeypatch.setenv("CARTO_DB", str(sample_db))
-    monkeypatch.setenv("CARTO_TILES", "none")
-    st.cache_resource.clear()
-    yield sample_db
-    st.cache_resource.clear()
-
-
-def _explorer(**params: str) -> AppTest:
-    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def test_edit_this_node_opens_its_form_on_the_data_page(sample_env):
-    # data/sample/actors.csv: A-0155,Centre social Les Quatre Vents (Nantes),centre_social,social,...,-1.52169,47.22626
-    at = _explorer(sel="A-0155")
-    assert not at.exception, at.exception
-    at.button(key=keys.EXPLORER_EDIT).click().run()
-    assert not at.exception, at.exception
-    assert at.selectbox(key=keys.DATASET).value == "actors"
-    assert at.selectbox(key=f"{keys.RECORD}_actors").value == "A-0155"
-    assert at.text_input(key=keys.field("actors", "A-0155", "name")).value == "Centre social Les Quatre Vents (Nantes)"
-    assert at.text_input(key=keys.field("actors", "A-0155", "lon")).value == "-1.52169"
-
-
-def test_relate_the_two_selected_nodes_fills_the_new_relation(sample_env):
-    at = _explorer(sel="A-0155,A-0002")
-    assert not at.exception, at.exception
-    at.button(key=keys.EXPLORER_RELATE).click().run()
-    assert not at.exception, at.exception
-    assert at.radio(key=f"{keys.ACTION}_relations").value == "add"
-    # sorted: A-0002 before A-0155
-    assert at.text_input(key=keys.field("relations", None, "source")).value == "A-0002"
-    assert at.text_input(key=keys.field("relations", None, "target")).value == "A-0155"
-    at.selectbox(key=keys.field("relations", None, "kind")).set_value("partnership")
-    at.text_input(key=keys.field("relations", None, "id")).input("R-NEW")
-    at.button(key=keys.SAVE).click().run()
-    assert not at.exception, at.exception
-    assert [s.value for s in at.success] == ["Ajouté (modification n°1)."]
-    row = _stored("relations", "R-NEW")
-    assert (row["source"], row["target"], row["kind"]) == ("A-0002", "A-0155", "partnership")
-
-
-def test_a_viewer_has_no_shortcut_in_the_explorer(sample_env):
-    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "test-only",
-        "client_id": "carto",
-        "client_secret": "test-only",
-        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-    }
-    at.secrets["roles"] = {"default": "viewer"}
-    at.user = {"email": "citoyen@ville.fr", "email_verified": True, "is_logged_in": True}
-    at.query_params["sel"] = "A-0155"
-    at.run()
-    assert not at.exception, at.exception
-    # The node is selected (the panel says so), yet no shortcut is offered.
-    assert any("1 sélectionné(s)" in m.value for m in at.container(ExplorerState.DETAILS).markdown)
-    assert [b.key for b in at.button if b.key in (keys.EXPLORER_EDIT, keys.EXPLORER_RELATE)] == []
-
-
-def test_end_this_relation_between_the_two_selected_nodes(sample_env):
-    # data/sample/relations.csv: R-0053,A-0292 → A-0155, from 2021-10-30, no end.
-    at = _explorer(sel="A-0155,A-0292")
-    assert not at.exception, at.exception
-    assert at.selectbox(key=keys.EXPLORER_RELATION).value == "R-0053"
-    at.button(key=keys.EXPLORER_END).click().run()
-    assert not at.exception, at.exception
-    assert at.radio(key=f"{keys.ACTION}_relations").value == "end"
-    assert at.selectbox(key=f"{keys.RECORD}_relations").value == "R-0053"
-    at.date_input(key=keys.END_DATE).set_value("2026-06-30")
-    at.button(key=keys.SAVE).click().run()
-    assert not at.exception, at.exception
-    assert [s.value for s in at.success] == ["Relation terminée (modification n°1)."]
-    assert (_stored("relations", "R-0053")["start"], _stored("relations", "R-0053")["end"]) == (
-        "2021-10-30", "2026-06-30")
-
-
 def test_the_second_of_two_editors_of_one_record_is_told(db):
     first, second = _page(), _page()
     for at in (first, second):
         at.selectbox(key=f"{keys.RECORD}_actors").set_value("A2").run()
     first.text_input(key=keys.field("actors", "A2", "name")).input("CAF Nord")
-    first.button(key=keys.SAVE).click().run()
+    first.button(key=keys.save("actors", "change")).click().run()
     assert [s.value for s in first.success] == ["Enregistré (modification n°1)."]
     second.text_input(key=keys.field("actors", "A2", "name")).input("CAF Sud")
-    second.button(key=keys.SAVE).click().run()
+    second.button(key=keys.save("actors", "change")).click().run()
     assert not second.exception, second.exception
     (error,) = [as_shown(e.value) for e in second.error]
     assert error.startswith("Rien n'a été enregistré : actors 'A2' was changed by someone else since you opened it")

@@ -112,3 +112,22 @@ def test_undo_is_refused_when_an_import_changed_the_record_since(conn):
     with pytest.raises(EditConflict, match="an import changed it since"), store.transaction(conn) as cur:
         edits.undo_edit(cur, 1, "ana")
     assert edits.read_record(conn.cursor(), "schemes", "S1")["name"] == "Imported"
+
+
+def test_the_last_undoable_edit_of_one_record(conn):
+    other = {**SCHEME, "id": "S2", "name": "Autre"}
+    with store.transaction(conn) as cur:
+        edits.write_record(cur, "schemes", "S1", SCHEME, expected_version=0, username="ana")  # edit 1
+        edits.write_record(cur, "schemes", "S2", other, expected_version=0, username="bob")  # edit 2
+        edits.write_record(cur, "schemes", "S1", {**SCHEME, "name": "Contrat 2"}, expected_version=1,
+                           username="ana")  # edit 3
+    cur = conn.cursor()
+    assert edits.last_undoable_edit(cur)["id"] == 3
+    assert edits.last_undoable_edit(cur, name="schemes", key="S2")["id"] == 2
+    assert edits.last_undoable_edit(cur, name="schemes", key="S1")["id"] == 3
+    assert edits.last_undoable_edit(cur, "bob", name="schemes", key="S1") is None
+    assert edits.last_undoable_edit(cur, name="actors", key="S1") is None
+    with store.transaction(conn) as cur:
+        edits.undo_edit(cur, 3, "ana")  # edit 4: S1 back to version 1's row, at version 3
+    # Edit 1 left S1 at version 1; S1 is now at version 3, so nothing of S1 is undoable.
+    assert edits.last_undoable_edit(conn.cursor(), name="schemes", key="S1") is None

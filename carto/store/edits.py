@@ -262,13 +262,19 @@ def list_edits(cur: Connection, *, limit: int = 200) -> pd.DataFrame:
     return frame
 
 
-def last_undoable_edit(cur: Connection, username: str | None = None) -> dict[str, Any] | None:
-    """The newest committed edit (of ``username``, when given) whose record has not changed since, or None."""
+def last_undoable_edit(
+    cur: Connection, username: str | None = None, *, name: str | None = None, key: str | None = None
+) -> dict[str, Any] | None:
+    """The newest committed edit (of ``username``, of record ``key`` of dataset ``name``, when given)
+    whose record has not changed since, or None."""
+    table = None if name is None else dataset(name).name
     rows = cur.execute(
         "SELECT e.id FROM edits e JOIN record_versions v ON v.dataset = e.dataset AND v.record_id = e.record_id "
         "WHERE e.status = 'committed' AND e.version = v.version AND e.action NOT LIKE 'undo:%' "
-        "AND (CAST(? AS VARCHAR) IS NULL OR e.username = ?) ORDER BY e.id DESC LIMIT 1",
-        [username, username],
+        "AND (CAST(? AS VARCHAR) IS NULL OR e.username = ?) "
+        "AND (CAST(? AS VARCHAR) IS NULL OR e.dataset = ?) AND (CAST(? AS VARCHAR) IS NULL OR e.record_id = ?) "
+        "ORDER BY e.id DESC LIMIT 1",
+        [username, username, table, table, key, key],
     ).fetchone()
     return None if rows is None else edit_state(cur, int(rows[0]))
 

@@ -16,7 +16,7 @@ from carto.formatting import format_number
 from carto.model import ACTOR_TYPES, DIMENSIONS, RELATION_KINDS, SECTORS
 from carto.render import explorer, offline
 from carto.render.summary_text import plural_key
-from carto.ui.edits import explorer_shortcuts
+from carto.ui.edits import explorer_forms
 from carto.ui.state import ExplorerState, SummaryState
 
 
@@ -71,7 +71,7 @@ def details_panel(scene: view.Scene, focused: view.Focus, chosen: Selection, nam
             st.container(key=state.DETAILS_NODES).dataframe(nodes)
             st.caption(tr("explorer.details.relations"))
             st.container(key=state.DETAILS_RELATIONS).dataframe(relations, hide_index=True)
-            explorer_shortcuts(focused.selected)
+            explorer_forms(focused.selected)
         elif not chosen.territory:
             st.info(tr("explorer.details.none"))
 

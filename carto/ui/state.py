@@ -375,10 +375,15 @@ class EditState:
     UNDO_BUTTON = "edit_undo_button"
     HISTORY = "edit_history"
     AUDIT = "edit_audit"
-    EXPLORER_EDIT = "edit_from_explorer"  # the explorer's shortcuts to the data page's forms
-    EXPLORER_RELATE = "relate_from_explorer"
-    EXPLORER_RELATION = "relation_from_explorer"
-    EXPLORER_END = "end_from_explorer"
+    # the same forms in the explorer's details panel (expanders, the undo, the history, the pair prefilled)
+    EXPLORER_CHANGE = "explorer_edit_change"
+    EXPLORER_HISTORY_BOX = "explorer_edit_history_box"
+    EXPLORER_HISTORY = "explorer_edit_history"
+    EXPLORER_UNDO = "explorer_edit_undo"
+    EXPLORER_RELATE = "explorer_edit_relate"
+    EXPLORER_PAIR = "explorer_edit_pair"
+    EXPLORER_END = "explorer_edit_end"
+    EXPLORER_RELATION = "explorer_edit_relation"
     DONE = "edit_done"  # set by the callbacks: (message key, edit id), or why it was refused
     REFUSED = "edit_refused"
 
@@ -386,6 +391,16 @@ class EditState:
     def field(dataset: str, record: str | None, name: str) -> str:
         """The widget key of field ``name`` in the form of ``record`` (None: a new record)."""
         return f"edit_field_{dataset}_{record or '_new'}_{name}"
+
+    @classmethod
+    def save(cls, dataset: str, action: str) -> str:
+        """The submit button's key of the form of ``action`` on ``dataset``."""
+        return f"{cls.SAVE}_{dataset}_{action}"
+
+    @staticmethod
+    def move_map(dataset: str, record: str | None) -> str:
+        """The key of the move map of ``record``'s form (None: a new record)."""
+        return f"edit_move_{dataset}_{record or '_new'}"
 
     @classmethod
     def outcome(cls) -> tuple[tuple[str, int] | None, str | None]:

@@ -45,7 +45,7 @@ def test_a_hostile_id_and_name_added_from_the_page_are_shown_as_text(new_db, mon
     at.radio(key=f"{keys.ACTION}_schemes").set_value("add").run()
     at.text_input(key=keys.field("schemes", None, "id")).input("S{{ 7*7 }}")
     at.text_input(key=keys.field("schemes", None, "name")).input(PAYLOADS[0] + " " + PAYLOADS[4])
-    at.button(key=keys.SAVE).click().run()
+    at.button(key=keys.save("schemes", "add")).click().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.success] == ["Ajouté (modification n°1)."]
     log = at.container(key=keys.AUDIT).dataframe[0].value
