@@ -24,8 +24,8 @@ pytestmark = pytest.mark.both_stores  # ./test.sh runs these on DuckDB and on Po
 PROJECT = Path(__file__).resolve().parent.parent
 # data/sample/actors.csv: A-0155,Centre social Les Quatre Vents (Nantes),centre_social,social,...,-1.52169,47.22626
 HUB = "A-0155"
-# data/sample/relations.csv has 1,110 relations (1,111 lines with the header)
-RELATIONS = 1110
+# data/sample/relations.csv has 1,170 relations (1,171 lines with the header)
+RELATIONS = 1170
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_change_a_node_type_in_the_explorer_see_the_history_and_undo(sample_env)
 
 def test_add_a_referral_between_the_two_selected_nodes(sample_env):
     at = _explorer(f"{HUB},A-0002")
-    assert _relations_metric(at) == "1\u202f110"
+    assert _relations_metric(at) == "1\u202f170"
     # sorted: A-0002 before A-0155
     assert at.text_input(key=keys.field("relations", None, "source")).value == "A-0002"
     assert at.text_input(key=keys.field("relations", None, "target")).value == HUB
@@ -118,8 +118,8 @@ def test_add_a_referral_between_the_two_selected_nodes(sample_env):
                                 "stage")} == {
         "source": "A-0002", "target": HUB, "kind": "referral", "dimension": "professional", "formal": True,
         "scheme_id": "S-04", "start": "2026-01-15", "end": None, "stage": "delivery"}
-    # The scene counts it: 1,110 + 1; the form is empty again, the pair prefilled again.
-    assert _relations_metric(at) == "1\u202f111"
+    # The scene counts it: 1,170 + 1; the form is empty again, the pair prefilled again.
+    assert _relations_metric(at) == "1\u202f171"
     assert at.text_input(key=keys.field("relations", None, "id")).value == ""
     assert at.text_input(key=keys.field("relations", None, "source")).value == "A-0002"
     # The new relation is now one between them, offered to end.

@@ -136,7 +136,7 @@ def test_select_two_actors_on_the_map_add_a_referral_and_see_it(editable_app, is
     assert chosen == [first, second]
     # The two nodes alone, no relation between them: the network shows 2 nodes and 0 relations.
     page.get_by_text("Réseau : les 2 nœuds et 0 relations.").wait_for(timeout=TIMEOUT)
-    assert "1\u202f110" in _caption(page, "explorer_figures")  # data/sample/relations.csv: 1,110 relations
+    assert "1\u202f170" in _caption(page, "explorer_figures")  # data/sample/relations.csv: 1,170 relations
     # The form is in an expander of the details panel, the pair filled in.
     page.locator(".st-key-explorer_edit_relate summary").click()
     source = page.locator(".st-key-edit_field_relations__new_source input")
@@ -154,16 +154,16 @@ def test_select_two_actors_on_the_map_add_a_referral_and_see_it(editable_app, is
     page.locator(".st-key-edit_field_relations__new_start input").fill("2026-02-01")
     page.locator(".st-key-edit_save_relations_add button").click()
     page.get_by_text("Ajouté (modification n°1).").wait_for(timeout=TIMEOUT)
-    # The explorer's scene now holds it: 2 nodes and 1 relation in the network, 1,111 in the figures.
+    # The explorer's scene now holds it: 2 nodes and 1 relation in the network, 1,171 in the figures.
     page.get_by_text("Réseau : les 2 nœuds et 1 relations.").wait_for(timeout=TIMEOUT)
-    assert "1\u202f111" in _caption(page, "explorer_figures")
+    assert "1\u202f171" in _caption(page, "explorer_figures")
     page.screenshot(path=str(artifacts / "explorer-edit-referral.png"), full_page=True)
     stop(proc)  # DuckDB takes one process per file: the server lets go before the test reads
     relations = _read_once_free(db, "relations").set_index("id")
     row = relations.loc["R-BROWSER"]
     assert (row["source"], row["target"], row["kind"], str(row["start"])[:10]) == (
         first, second, "referral", "2026-02-01")
-    assert len(relations) == 1111
+    assert len(relations) == 1171
 
 
 _MARKER_AT = """

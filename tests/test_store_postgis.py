@@ -74,11 +74,11 @@ def test_a_database_owner_who_is_not_a_superuser_backs_up_and_restores(pg_cluste
     with store.transaction(conn) as cur:
         cur.execute("DELETE FROM relations")
     conn.close()
-    assert made is not None and _counts(url)[:5] == (225, 60, 320, 12, 0)
+    assert made is not None and _counts(url)[:5] == (225, 66, 340, 12, 0)
 
     backup.restore(url, made, ADMIN)
 
-    assert _counts(url)[:5] == (225, 60, 320, 12, 1110)  # the sample's 1,110 relations are back
+    assert _counts(url)[:5] == (225, 66, 340, 12, 1170)  # the sample's 1,170 relations are back
     pg_cluster.drop_database("carto_owned")
 
 
