@@ -102,8 +102,10 @@ def _open_all_map_texts(page) -> list[str]:
         if frame == page.main_frame:
             continue
         if frame.evaluate("() => !!window.L"):
-            frame.wait_for_function("() => document.querySelectorAll('path.leaflet-interactive').length > 0",
-                                    timeout=TIMEOUT)
+            # The explorer's map draws paths; the edit form's move map, one draggable marker.
+            frame.wait_for_function(
+                "() => document.querySelectorAll('path.leaflet-interactive, .leaflet-marker-draggable').length > 0",
+                timeout=TIMEOUT)
             texts += frame.evaluate(_OPEN_EVERYTHING)
     return texts
 
