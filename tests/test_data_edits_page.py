@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from shown import as_shown
+from signin import signed_in
 from streamlit.testing.v1 import AppTest
 
 from carto import store
@@ -102,15 +103,7 @@ def test_end_a_relation_from_the_page(db):
 
 def test_viewer_is_refused_the_data_page(db):
     at = AppTest.from_file(DATA_PAGE, default_timeout=60)
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "test-only",
-        "client_id": "carto",
-        "client_secret": "test-only",
-        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-    }
-    at.secrets["roles"] = {"default": "viewer"}
-    at.user = {"email": "citoyen@ville.fr", "email_verified": True, "is_logged_in": True}
+    signed_in(at, "citoyen@ville.fr", {"default": "viewer"})
     at.run()
     assert not at.exception, at.exception
     assert len(at.error) == 1
@@ -120,15 +113,7 @@ def test_viewer_is_refused_the_data_page(db):
 
 def test_viewer_has_no_data_page_registered_by_url(db):
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "test-only",
-        "client_id": "carto",
-        "client_secret": "test-only",
-        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-    }
-    at.secrets["roles"] = {"default": "viewer"}
-    at.user = {"email": "citoyen@ville.fr", "email_verified": True, "is_logged_in": True}
+    signed_in(at, "citoyen@ville.fr", {"default": "viewer"})
     at.run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("app_pages/data.py")

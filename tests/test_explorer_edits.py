@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from shown import as_shown
+from signin import signed_in
 from streamlit.testing.v1 import AppTest
 
 from carto.analysis.selection import Selection
@@ -172,15 +173,7 @@ def test_a_refused_change_in_the_explorer_says_why_and_saves_nothing(sample_env)
 
 def _as_viewer(sel: str) -> AppTest:
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "test-only",
-        "client_id": "carto",
-        "client_secret": "test-only",
-        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-    }
-    at.secrets["roles"] = {"default": "viewer"}
-    at.user = {"email": "citoyen@ville.fr", "email_verified": True, "is_logged_in": True}
+    signed_in(at, "citoyen@ville.fr", {"default": "viewer"})
     at.query_params["sel"] = sel
     return _run(at)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import hostile_data
 import pytest
 from google.protobuf.message import Message
+from signin import signed_in
 from streamlit.testing.v1 import AppTest
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -86,15 +87,7 @@ def run_page(db: Path, page: str, lang: str, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("CARTO_DB", str(db))
     monkeypatch.setenv("CARTO_TILES", "none")
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=120)
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "test-only",
-        "client_id": "carto",
-        "client_secret": "test-only",
-        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-    }
-    at.secrets["roles"] = {"default": "viewer", "emails": {"dsi@ville.example": "admin"}}
-    at.user = {"email": "dsi@ville.example", "email_verified": True, "is_logged_in": True}
+    signed_in(at, "dsi@ville.example", {"default": "viewer", "emails": {"dsi@ville.example": "admin"}})
     at.run()  # in French: AppTest formats widget values outside a run, where the language is French
     at.session_state["lang"] = lang
     at.switch_page(f"app_pages/{page}.py").run()
