@@ -202,22 +202,18 @@ async def _page_analyst(browser, base: str, upload: Path, errors: list[str], don
         await context.close()
 
 
-def _actor_count(db: str) -> int:
-    import psycopg
-
-    with psycopg.connect(db, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM actors").fetchone()
-    return int(row[0]) if row else 0
-
-
 def _wait_for_actors(db: str, expected: int, timeout_s: float = 900) -> float | None:
     """perf_counter() of the first poll (every 0.1 s) that sees ``expected`` actors committed, or None."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _actor_count(db) >= expected:
-            return time.perf_counter()
-        time.sleep(0.1)
-    return None
+    conn = store.connect(db)  # the store's own count, on one connection: each poll sees the latest commit
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if store.counts(conn.cursor())["actors"] >= expected:
+                return time.perf_counter()
+            time.sleep(0.1)
+        return None
+    finally:
+        conn.close()
 
 
 async def _cli(args: list[str], env: dict[str, str]) -> tuple[int, str, float]:
