@@ -126,6 +126,13 @@ def test_add_a_referral_between_the_two_selected_nodes(sample_env):
     # The new relation is now one between them, offered to end.
     assert at.selectbox(key=keys.EXPLORER_RELATION).options == ["R-NEW · Passage de relais · A-0002 → A-0155 · "
                                                                   "2026-01-15"]
+    # Another run with the same pair (the map sends its view after each run) keeps the outcome beside
+    # the forms; a run with another node selected has none.
+    _run(at)
+    assert [s.value for s in at.success] == ["Ajouté (modification n°1)."]
+    at.session_state[ExplorerState.SELECTION] = Selection(nodes=(HUB,))  # as a click would
+    _run(at)
+    assert [s.value for s in at.success] == []
 
 
 def test_a_new_pair_of_nodes_prefills_its_own_ends(sample_env):

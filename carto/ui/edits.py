@@ -136,9 +136,9 @@ def _save(
             result = edits.retire_record(conn, user, name, record, expected_version=version, expected_row=shown)
     except CartoError as exc:
         ui.after_write_error(exc)
-        session[keys.REFUSED] = str(exc)
+        keys.record_outcome(None, str(exc))
         return
-    session[keys.DONE] = (f"edit.done.{action}", result.edit_id)
+    keys.record_outcome((f"edit.done.{action}", result.edit_id), None)
     _forget_form(name, record)
 
 
@@ -147,9 +147,9 @@ def _undo(edit_id: int, name: str, record: str, user: auth.User) -> None:
         result = edits.undo_edit(ui.connection(), user, edit_id)
     except CartoError as exc:
         ui.after_write_error(exc)
-        st.session_state[keys.REFUSED] = str(exc)
+        keys.record_outcome(None, str(exc))
         return
-    st.session_state[keys.DONE] = ("edit.done.undo", result.edit_id)
+    keys.record_outcome(("edit.done.undo", result.edit_id), None)
     _forget_form(name, record)
 
 
@@ -179,9 +179,9 @@ def record_form(name: str, action: str, record: str | None, user: auth.User) -> 
                               args=(name, action, record, version, row, user))
 
 
-def show_outcome() -> None:
-    """What the last edit or undo did, or why it was refused (once, after it)."""
-    done, refused = keys.outcome()
+def show_outcome(scope: object) -> None:
+    """What the last edit or undo made from the forms of ``scope`` did, or why it was refused."""
+    done, refused = keys.outcome(scope)
     if done is not None:
         st.success(ui.tr(done[0], id=done[1]))
     if refused is not None:
@@ -212,7 +212,7 @@ def edit_form(user: auth.User) -> None:
         record = st.selectbox(ui.tr("edit.record"), ids, key=record_key, index=None)
     if record is not None or action == "add":
         record_form(name, action, record, user)
-    show_outcome()
+    show_outcome((name, action))  # not the record: a retired one leaves the choices, its outcome stays
     if record is not None:
         record_history(name, record, keys.HISTORY)
 
@@ -301,7 +301,7 @@ def explorer_forms(selected: Collection[str]) -> None:
     ids = sorted(selected)
     if len(ids) not in (1, 2) or not auth.can(user, "edit"):
         return
-    show_outcome()
+    show_outcome(tuple(ids))
     if len(ids) == 1:
         _node_forms(ids[0], user)
     else:

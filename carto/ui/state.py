@@ -364,7 +364,8 @@ class DataState:
 
 class EditState:
     """The data page's edit forms. Field widgets are keyed by dataset and record, so that another
-    record's form starts from its own stored values; outcomes wait in the session for the next run."""
+    record's form starts from its own stored values. An outcome stays beside the forms it came from while
+    they are shown: a rerun from another widget (the map sends its view after every run) must not lose it."""
 
     DATASET = "edit_dataset"
     ACTION = "edit_action"
@@ -384,8 +385,8 @@ class EditState:
     EXPLORER_PAIR = "explorer_edit_pair"
     EXPLORER_END = "explorer_edit_end"
     EXPLORER_RELATION = "explorer_edit_relation"
-    DONE = "edit_done"  # set by the callbacks: (message key, edit id), or why it was refused
-    REFUSED = "edit_refused"
+    OUTCOME = "edit_outcome"  # set by the callbacks: (scope, (message key, edit id) or None, refusal or None)
+    SCOPE = "edit_scope"  # the forms shown by the last run: what the selection or the chosen record was
 
     @staticmethod
     def field(dataset: str, record: str | None, name: str) -> str:
@@ -403,10 +404,22 @@ class EditState:
         return f"edit_move_{dataset}_{record or '_new'}"
 
     @classmethod
-    def outcome(cls) -> tuple[tuple[str, int] | None, str | None]:
-        """The last edit's result, once: ``((message key, edit id), None)`` or ``(None, why it was refused)``."""
+    def record_outcome(cls, done: tuple[str, int] | None, refused: str | None) -> None:
+        """Keep an edit's result for the forms whose button made it (the scope of the run that showed them)."""
         session = _session()
-        return session.pop(cls.DONE, None), session.pop(cls.REFUSED, None)
+        session[cls.OUTCOME] = (session.get(cls.SCOPE), done, refused)
+
+    @classmethod
+    def outcome(cls, scope: object) -> tuple[tuple[str, int] | None, str | None]:
+        """The last edit's result while the forms of ``scope`` are shown: ``((message key, edit id), None)``
+        or ``(None, why it was refused)``; forgotten once the user has moved to other forms."""
+        session = _session()
+        session[cls.SCOPE] = scope
+        kept = session.get(cls.OUTCOME)
+        if kept is None or kept[0] != scope:
+            session.pop(cls.OUTCOME, None)
+            return None, None
+        return kept[1], kept[2]
 
 
 class AdminState:
