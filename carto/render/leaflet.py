@@ -67,7 +67,14 @@ class CompactMarkerCluster(FastMarkerCluster, PlainRender):
             var {{ this.get_name() }} = (function(){
                 {{ this.callback }}
                 var data = {{ this.rows_json }};
-                var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
+                var options = {{ this.options|tojavascript }};
+                var cluster;
+                // markercluster 1.1.0 gives new clusters their bounds only after the last chunk: a move
+                // of the map in between (a rerun fitting it, a drag) met clusters with none and threw.
+                options.chunkProgress = function (done, total) {
+                    if (done < total) { cluster._topClusterLevel._recalculateBounds(); }
+                };
+                cluster = L.markerClusterGroup(options);
                 cluster.addTo({{ this._parent.get_name() }});
                 // One batch, clustered in chunks on the map: adding markers one by one re-clusters each time.
                 cluster.addLayers(data.map(callback));
