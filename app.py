@@ -30,4 +30,6 @@ if auth.can(user, "settings"):
 navigation = st.navigation(pages)
 with ui.timed_run():
     ui.ensure_data()
+    with st.sidebar:
+        ui.follow_commits()
     navigation.run()

@@ -95,6 +95,11 @@ _DRAWN_BOUNDS = """
 """
 
 
+# The explorer's figures hold a number (the relations' one): "%s" filled in.
+_FIGURES_SAY = ("() => { const f = document.querySelector('.st-key-explorer_figures');"
+                " return f && f.innerText.includes('%s'); }")
+
+
 def _caption(page, key: str) -> str:
     return page.locator(f".st-key-{key}").inner_text(timeout=TIMEOUT)
 
@@ -102,6 +107,10 @@ def _caption(page, key: str) -> str:
 def test_select_two_actors_on_the_map_add_a_referral_and_see_it(editable_app, isolated_pair, page, artifacts):
     url, db, proc = editable_app
     first, second, p1, p2 = isolated_pair
+    # Someone else has the explorer open, and does nothing: it follows the edit by itself.
+    watcher = page.context.new_page()
+    watcher.goto(url, wait_until="domcontentloaded")
+    watcher.wait_for_function(_FIGURES_SAY % "1\u202f170", timeout=TIMEOUT, polling=200)
     page.goto(url, wait_until="domcontentloaded")
     _map_frame(page)
     # The network is drawn on the page's second run, which draws the map again: zoom after it.
@@ -158,6 +167,7 @@ def test_select_two_actors_on_the_map_add_a_referral_and_see_it(editable_app, is
     page.get_by_text("Réseau : les 2 nœuds et 1 relations.").wait_for(timeout=TIMEOUT)
     assert "1\u202f171" in _caption(page, "explorer_figures")
     page.screenshot(path=str(artifacts / "explorer-edit-referral.png"), full_page=True)
+    watcher.wait_for_function(_FIGURES_SAY % "1\u202f171", timeout=TIMEOUT, polling=200)
     stop(proc)  # DuckDB takes one process per file: the server lets go before the test reads
     relations = _read_once_free(db, "relations").set_index("id")
     row = relations.loc["R-BROWSER"]

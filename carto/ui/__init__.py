@@ -22,7 +22,7 @@ from carto.errors import DiskFull, StaleVersion
 from carto.ingest import sample
 from carto.ingest.sandbox import SPARE_READER, sweep_stale_workdirs
 from carto.store import backup
-from carto.ui.state import LANGUAGE, after_first_run_keys
+from carto.ui.state import FOLLOWED_VERSION, LANGUAGE, after_first_run_keys
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -113,6 +113,29 @@ def ensure_data() -> None:
 def data_version() -> int:
     """Changes with every commit: part of every cache key."""
     return store.data_version(cursor())
+
+
+def follow_commits(*, every_s: float = 2.0) -> None:
+    """Draw the page again within ``every_s`` of a commit made elsewhere (another session, another
+    replica, a command-line import): a map or a summary left open shows the new data by itself.
+
+    Called before the page runs, with the version it is about to read; the check every ``every_s``
+    is a fragment (one small query), the page runs again only when the version moved.
+    """
+    st.session_state[FOLLOWED_VERSION] = data_version()
+
+    @st.fragment(run_every=every_s)
+    def watch() -> None:
+        if data_version() != st.session_state.get(FOLLOWED_VERSION):
+            st.rerun()
+
+    watch()
+
+
+def committed_here() -> None:
+    """This run committed and shows what it did (an import's outcome): not a change to follow, which
+    would draw the page again without that outcome."""
+    st.session_state[FOLLOWED_VERSION] = data_version()
 
 
 # One frame per dataset and version for the whole process (two versions of the five datasets): a

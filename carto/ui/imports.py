@@ -290,6 +290,7 @@ def commit(prepared: pipeline.Prepared, options: pipeline.ImportOptions, user: a
         st.error(ui.tr("import.refused", error=exc))
         return False
     else:
+        ui.committed_here()
         st.success(
             ui.tr(
                 "import.done",

@@ -24,6 +24,7 @@ from carto.ingest.uploads import store_upload
 from carto.render import netview, preview
 
 LANGUAGE = "lang"  # the sidebar's language switch
+FOLLOWED_VERSION = "followed_data_version"  # the data version the page on screen was drawn from
 # What the explorer's map sends back (streamlit-folium's ``returned_objects``): clicks, and the
 # shape drawn (``all_drawings``).
 MAP_CLICKS = ("last_object_clicked", "last_object_clicked_tooltip")
