@@ -28,7 +28,7 @@ if auth.can(user, "import"):
 if auth.can(user, "settings"):
     pages.append(st.Page("app_pages/admin.py", title=ui.tr("nav.admin"), url_path="admin"))
 navigation = st.navigation(pages)
-with ui.timed_run():
+with ui.collect_garbage_after(), ui.timed_run():
     ui.ensure_data()
     with st.sidebar:
         ui.follow_commits()

@@ -90,3 +90,33 @@ def test_the_launcher_caps_the_allocator_arenas_unless_told_otherwise(monkeypatc
     assert serve.limit_malloc_arenas() is True  # Debian's glibc takes M_ARENA_MAX
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert serve.limit_malloc_arenas() is False  # the administrator's own setting is left alone
+
+
+def test_page_runs_ask_for_one_collection_for_all_of_them() -> None:
+    collected: list[int] = []
+    collector = ui.GarbageCollector(every_s=60, collect=collected.append)
+    assert collector.collect_if_wanted() is False  # nobody asked
+    collector._wanted.set()  # as 20 runs ending at once would: want() without its thread
+    collector._wanted.set()
+    assert collector.collect_if_wanted() is True
+    assert collector.collect_if_wanted() is False
+    assert collected == [2]  # one full collection (generation 2)
+
+
+def test_the_collector_thread_collects_after_a_run_asked() -> None:
+    collected: list[int] = []
+    collector = ui.GarbageCollector(every_s=60, collect=collected.append)
+    for _ in range(20):
+        collector.want()
+    deadline = time.monotonic() + 10
+    while not collected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Its thread's first collection at once, the next not before 60 s, however many asked.
+    assert collected == [2]
+
+
+def test_streamlit_does_not_collect_after_every_script_run() -> None:
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False

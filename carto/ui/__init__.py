@@ -8,7 +8,9 @@ Pages call these helpers so that session state and caching rules live here, not 
 from __future__ import annotations
 
 import cProfile
+import gc
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -286,6 +288,56 @@ def after_first_run(key: str, *, delay_s: float = 1.5) -> bool:
 
     rerun_later()
     return False
+
+
+class GarbageCollector:
+    """Full garbage collections for the page runs, at most one every ``every_s`` for all of them.
+
+    Streamlit's own (``runner.postScriptGC``, turned off in .streamlit/config.toml) collected after
+    every script run, fragment runs included: with the 2-s check of :func:`follow_commits` in ten
+    open pages, those collections held the interpreter for most of each second and the server
+    stopped answering. Runs ask (:meth:`want`); a thread of its own collects, once for all who asked.
+    """
+
+    def __init__(self, every_s: float = 5.0, collect: Callable[[int], object] = gc.collect) -> None:
+        self.every_s = every_s
+        self._collect = collect
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def want(self) -> None:
+        """A page run ended: collect soon (its thread starts with the first request)."""
+        self._wanted.set()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="carto-gc", daemon=True)
+                self._thread.start()
+
+    def collect_if_wanted(self) -> bool:
+        """One collection when a run asked since the last one; True when it collected."""
+        if not self._wanted.is_set():
+            return False
+        self._wanted.clear()
+        self._collect(2)
+        return True
+
+    def _loop(self) -> None:
+        while self._wanted.wait():
+            self.collect_if_wanted()
+            time.sleep(self.every_s)
+
+
+GARBAGE = GarbageCollector()
+
+
+@contextmanager
+def collect_garbage_after() -> Iterator[None]:
+    """Around a page run (not a fragment's): ask for a full collection once it ends, however it ends."""
+    try:
+        yield
+    finally:
+        GARBAGE.want()
 
 
 @contextmanager
