@@ -299,7 +299,7 @@ class GarbageCollector:
     stopped answering. Runs ask (:meth:`want`); a thread of its own collects, once for all who asked.
     """
 
-    def __init__(self, every_s: float = 5.0, collect: Callable[[int], object] = gc.collect) -> None:
+    def __init__(self, every_s: float = 2.0, collect: Callable[[int], object] = gc.collect) -> None:
         self.every_s = every_s
         self._collect = collect
         self._wanted = threading.Event()
