@@ -291,15 +291,16 @@ def after_first_run(key: str, *, delay_s: float = 1.5) -> bool:
 
 
 class GarbageCollector:
-    """Full garbage collections for the page runs, at most one every ``every_s`` for all of them.
+    """Full garbage collections after page runs, in a thread of its own: one for all the runs that
+    ended while it collected, then at most one every ``every_s``.
 
     Streamlit's own (``runner.postScriptGC``, turned off in .streamlit/config.toml) collected after
     every script run, fragment runs included: with the 2-s check of :func:`follow_commits` in ten
     open pages, those collections held the interpreter for most of each second and the server
-    stopped answering. Runs ask (:meth:`want`); a thread of its own collects, once for all who asked.
+    stopped answering. Page runs ask (:meth:`want`); fragment runs do not.
     """
 
-    def __init__(self, every_s: float = 2.0, collect: Callable[[int], object] = gc.collect) -> None:
+    def __init__(self, every_s: float = 0.0, collect: Callable[[int], object] = gc.collect) -> None:
         self.every_s = every_s
         self._collect = collect
         self._wanted = threading.Event()
