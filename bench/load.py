@@ -438,7 +438,7 @@ def _report(args: argparse.Namespace, stand: str, replicas: list[Replica], runs:
               "(process start to exit)")
         print(f"commit → an explorer left open on every replica shows {before + args.import_rows} actors by "
               f"itself: {result.get('visible_s')} s (per replica {result.get('visible_s_per_replica')}; it checks "
-              "the data version every 2 s, then runs the page again)")
+              "the data version every second, then runs the page again)")
         print(f"CLI backup while sessions browse: {result.get('backup_s')} s ({result.get('backup_output')}); "
               f"sessions browsing at the import {result.get('browsing_at_import')}, at the backup's start "
               f"{result.get('browsing_at_backup')} and end {result.get('browsing_after_backup')} of {args.sessions}")

@@ -1,7 +1,7 @@
 """Two app processes on one PostGIS database behind the nginx site of ``deploy/`` (bench/proxy.py).
 
 Each browser is pinned to a replica by the proxy's affinity cookie; what one replica commits, the
-other shows by itself: every page checks the data-version table every 2 s and runs again when it moved.
+other shows by itself: every page checks the data-version table every second and runs again when it moved.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ def data_version() -> int:
     return store.data_version(cursor())
 
 
-def follow_commits(*, every_s: float = 2.0) -> None:
+def follow_commits(*, every_s: float = 1.0) -> None:
     """Draw the page again within ``every_s`` of a commit made elsewhere (another session, another
     replica, a command-line import): a map or a summary left open shows the new data by itself.
 
@@ -295,7 +295,7 @@ class GarbageCollector:
     ended while it collected, then at most one every ``every_s``.
 
     Streamlit's own (``runner.postScriptGC``, turned off in .streamlit/config.toml) collected after
-    every script run, fragment runs included: with the 2-s check of :func:`follow_commits` in ten
+    every script run, fragment runs included: with the check of :func:`follow_commits` every second in ten
     open pages, those collections held the interpreter for most of each second and the server
     stopped answering. Page runs ask (:meth:`want`); fragment runs do not.
     """
