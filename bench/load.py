@@ -270,10 +270,10 @@ async def _cli_analyst(browser, base: str, db: str, probe_cookies: list[str], up
         pages = [context.pages[0] for context in probes]
         shown = await asyncio.wait_for(asyncio.gather(*(_shows(page, figure, committed, errors) for page in pages)),
                                        PROBE_TIMEOUT_MS / 1000)
-        seen = [round(s, 2) for s in shown if s is not None]
-        done["visible_s_per_replica"] = [None if s is None else round(s, 2) for s in shown]
-        if len(seen) == len(shown):
-            done["visible_s"] = max(seen)
+        per_replica = [None if s is None else round(s, 2) for s in shown]
+        done["visible_s_per_replica"] = per_replica
+        if None not in per_replica:
+            done["visible_s"] = max(s for s in per_replica if s is not None)
         done["browsing_at_import"] = browsing_at_import
         done["browsing_at_backup"] = rounds.browsing
         code, out, seconds = await _cli(["--db", db, "backup"], env)

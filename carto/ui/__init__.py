@@ -124,7 +124,7 @@ def follow_commits(*, every_s: float = 1.0) -> None:
     Called before the page runs, with the version it is about to read; the check every ``every_s``
     is a fragment (one small query), the page runs again only when the version moved.
     """
-    st.session_state[FOLLOWED_VERSION] = data_version()
+    _follow_from_now()
 
     @st.fragment(run_every=every_s)
     def watch() -> None:
@@ -137,6 +137,11 @@ def follow_commits(*, every_s: float = 1.0) -> None:
 def committed_here() -> None:
     """This run committed and shows what it did (an import's outcome): not a change to follow, which
     would draw the page again without that outcome."""
+    _follow_from_now()
+
+
+def _follow_from_now() -> None:
+    """The page on screen is drawn from the current version: only a later commit makes it run again."""
     st.session_state[FOLLOWED_VERSION] = data_version()
 
 
